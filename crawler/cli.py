@@ -1,0 +1,388 @@
+"""The ``radar`` command. Library errors (:class:`RadarError`) become one clear line and exit 1."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from crawler.errors import ConfigError, RadarError
+from crawler.sources import Config, load_config
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class RadarGroup(click.Group):
+    """Turns library errors into one line on stderr instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except RadarError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+def _config(ctx: click.Context) -> Config:
+    cfg: Config | None = ctx.obj.get("config")
+    if cfg is None:
+        cfg = load_config(ctx.obj.get("config_path"))
+        ctx.obj["config"] = cfg
+    return cfg
+
+
+@click.group(cls=RadarGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="RADAR_CONFIG",
+              help="Config file (sources and settings). Default: $RADAR_CONFIG, else ./radar.yaml.")
+@click.option("-v", "--verbose", is_flag=True, help="Log crawler details to stderr.")
+@click.version_option(package_name="policy-radar")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
+    """Policy Radar: watch Chinese government and investment news; flag signings, openings and
+    trade figures; mail digests; query everything with SQL."""
+    ctx.ensure_object(dict)
+    ctx.obj["config_path"] = config_path
+    ctx.obj["verbose"] = verbose
+    set_log_level(logging.INFO if verbose else logging.WARNING)
+
+
+def set_log_level(level: int) -> None:
+    """One stderr handler for everything (ours, Scrapy's, APScheduler's) at ``level``."""
+    root = logging.getLogger()
+    handler = next((h for h in root.handlers if getattr(h, "_radar", False)), None)
+    if handler is None:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler._radar = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    handler.setLevel(level)
+    root.setLevel(logging.INFO)
+
+
+# --------------------------------------------------------------------------- crawling
+
+
+def _print_crawl_table(summaries: Sequence[Any]) -> None:
+    click.echo(f"{'source':<22} {'pages':>6} {'new':>5} {'dupes':>6} {'errors':>6} {'events':>6}  finish")
+    for s in summaries:
+        c = s.counts
+        click.echo(f"{s.source:<22} {c['pages']:>6} {c['new']:>5} {c['duplicates']:>6} {c['errors']:>6} "
+                   f"{s.new_events:>6}  {s.finish_reason}")
+
+
+@main.command()
+@click.argument("sources", nargs=-1)
+@click.option("--quiet", is_flag=True, help="Print nothing but errors (used by the daemon).")
+@click.option("--memory-mb", type=int, default=0, help="Limit this process's address space (MiB).")
+@click.pass_context
+def crawl(ctx: click.Context, sources: tuple[str, ...], quiet: bool, memory_mb: int) -> None:
+    """Crawl SOURCES now (all enabled sources when none are named)."""
+    if memory_mb:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (memory_mb * 1024 * 1024,) * 2)
+    cfg = _config(ctx)
+    selected = cfg.select(list(sources))
+    if not selected:
+        raise ConfigError("no sources configured; see radar.example.yaml")
+    from spiders.runner import run_crawls
+
+    overrides: dict[str, Any] = {}
+    if not quiet:
+        click.echo(f"crawling {len(selected)} source(s) into {_db_label(cfg)} …", err=True)
+    summaries = run_crawls(cfg, selected, overrides=overrides)
+    if not quiet:
+        _print_crawl_table(summaries)
+    if any(s.finish_reason not in ("finished",) for s in summaries):
+        sys.exit(2)
+
+
+def _db_label(cfg: Config) -> str:
+    from storage.db import describe
+
+    return describe(cfg.settings.database_url)
+
+
+DEMO_PORTS = {"gov": 8361, "news": 8362, "park": 8363, "epaper": 8364}
+EXAMPLE_QUERIES = [
+    "SELECT title, published_at FROM articles ORDER BY published_at DESC LIMIT 5",
+    "SELECT type, region, amount_text, project_count, growth_pct, period FROM events ORDER BY type",
+    "SELECT a.source, e.type, a.title FROM events e JOIN articles a ON a.id = e.article_id",
+]
+
+
+@main.command()
+@click.option("--serve", is_flag=True, help="Keep the replica sites running after the crawl (Ctrl-C stops).")
+@click.option("--port-base", type=int, default=8361, show_default=True,
+              help="First of the four loopback ports the replica sites use.")
+@click.pass_context
+def demo(ctx: click.Context, serve: bool, port_base: int) -> None:
+    """Start the bundled replica sites on 127.0.0.1, crawl them all, and show what was found.
+
+    The replica runs on fixed ports, so running the demo again finds everything already stored.
+    """
+    from crawler.replica.demo import demo_config
+    from crawler.replica.server import ReplicaSites
+
+    base = load_config(ctx.obj.get("config_path")) if ctx.obj.get("config_path") else load_config(env={
+        k: v for k, v in os.environ.items() if k != "RADAR_CONFIG"})
+    ports = {site: port_base + i for i, site in enumerate(DEMO_PORTS)}
+    try:
+        sites = ReplicaSites(ports=ports).start()
+    except OSError as exc:
+        raise RadarError(f"cannot start the replica sites on ports {port_base}-{port_base + 3}: {exc}; "
+                         "try --port-base") from None
+    try:
+        cfg, path = demo_config(sites.urls, base.settings)
+        click.echo("replica sites: " + ", ".join(f"{k} {v}" for k, v in sites.urls.items()), err=True)
+        click.echo(f"demo config written to {path}", err=True)
+        from spiders.runner import run_crawls
+
+        click.echo(f"crawling {len(cfg.sources)} sources into {_db_label(cfg)} …", err=True)
+        summaries = run_crawls(cfg, cfg.select())
+        _print_crawl_table(summaries)
+        _print_totals(cfg)
+        if serve:
+            click.echo("\nreplica sites keep running; try: radar --config "
+                       f"{path} daemon    (Ctrl-C stops)", err=True)
+            import time
+
+            while True:
+                time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sites.stop()
+
+
+def _print_totals(cfg: Config) -> None:
+    from storage import queries
+    from storage.db import open_database
+
+    engine, factory = open_database(cfg.settings.database_url)
+    with factory() as session:
+        per_source = queries.articles_per_source(session)
+        per_type = queries.events_per_type(session)
+    engine.dispose()
+    click.echo("\narticles stored per source:")
+    for name, count in sorted(per_source.items()):
+        click.echo(f"  {name:<22} {count}")
+    click.echo("events found per type:")
+    for kind in ("signing", "opening", "trade"):
+        click.echo(f"  {kind:<22} {per_type.get(kind, 0)}")
+    click.echo(f"database: {_db_label(cfg)}")
+    click.echo("\ntry next:")
+    prefix = "" if not cfg.path else f"--config {cfg.path} "
+    for q in EXAMPLE_QUERIES:
+        click.echo(f'  radar {prefix}sql "{q}"')
+    click.echo(f"  radar {prefix}digest --dry-run")
+
+
+# --------------------------------------------------------------------------- daemon & digest
+
+
+@main.command()
+@click.option("--shutdown-grace", type=float, default=30.0, show_default=True,
+              help="Seconds running crawls get to finish after SIGTERM.")
+@click.pass_context
+def daemon(ctx: click.Context, shutdown_grace: float) -> None:
+    """Run in the foreground: crawl each source on its schedule, send digests on theirs.
+
+    Logs go to stderr (journald-friendly). SIGTERM or SIGINT stops it cleanly with exit code 0.
+    """
+    from scheduler.daemon import Daemon
+
+    set_log_level(logging.INFO)
+    cfg = _config(ctx)
+    if not cfg.sources:
+        raise ConfigError("no sources configured; nothing to schedule")
+    from storage.db import open_database
+
+    engine, _ = open_database(cfg.settings.database_url)  # migrate once, before any child starts
+    engine.dispose()
+    sys.exit(Daemon(cfg, shutdown_grace=shutdown_grace).run())
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="Print the email that would be sent; send and record nothing.")
+@click.option("--html", "show_html", is_flag=True, help="With --dry-run: print the HTML part instead of the text.")
+@click.option("--raw", is_flag=True, help="With --dry-run: print the whole MIME message as it would go out.")
+@click.pass_context
+def digest(ctx: click.Context, dry_run: bool, show_html: bool, raw: bool) -> None:
+    """Mail the events found since the last digest (each event is mailed once)."""
+    from crawler.digest import deliver
+    from storage.db import open_database
+
+    cfg = _config(ctx)
+    engine, factory = open_database(cfg.settings.database_url)
+    try:
+        result = deliver(factory, cfg.settings, dry_run=dry_run)
+    finally:
+        engine.dispose()
+    if result.status == "nothing":
+        click.echo(f"no new events since the last digest to {result.recipients}; nothing sent")
+        return
+    if dry_run:
+        assert result.message is not None
+        click.echo(preview(result.message, show_html=show_html, raw=raw))
+        return
+    if result.status == "failed":
+        raise RadarError(f"digest {result.digest_id} not sent, will retry: {result.error}")
+    click.echo(f"sent digest {result.digest_id} with {result.event_count} events to {result.recipients}")
+
+
+def preview(message: Any, *, show_html: bool = False, raw: bool = False) -> str:
+    """A readable dry-run: decoded headers, then the plain-text (or HTML) part."""
+    if raw:
+        return str(message.as_string())
+    head = "\n".join(f"{name}: {message[name]}" for name in ("From", "To", "Subject") if message[name])
+    wanted = "text/html" if show_html else "text/plain"
+    part = message.get_body(preferencelist=(wanted.split("/")[1],))
+    other = "text/plain" if show_html else "text/html"
+    return (f"{head}\n(dry run: nothing sent, nothing recorded; the {other} part is not shown)\n\n"
+            f"{part.get_content() if part is not None else ''}")
+
+
+# --------------------------------------------------------------------------- querying
+
+
+@main.command()
+@click.argument("query")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+              show_default=True)
+@click.pass_context
+def sql(ctx: click.Context, query: str, fmt: str) -> None:
+    """Run a read-only SQL QUERY against the database and print the rows.
+
+    Tables: articles, article_urls, attachments, events, event_mentions, crawl_runs, digests.
+    """
+    from storage.readonly import run_readonly
+
+    cfg = _config(ctx)
+    columns, rows = run_readonly(cfg.settings.database_url, query, timezone=cfg.settings.timezone)
+    click.echo(format_rows(columns, rows, fmt), nl=False)
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
+def format_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]], fmt: str) -> str:
+    """Rows as an aligned table, CSV or a JSON array of objects."""
+    data = [[_cell(v) for v in row] for row in rows]
+    if fmt == "json":
+        return json.dumps([dict(zip(columns, r, strict=True)) for r in data], ensure_ascii=False,
+                          indent=2, default=str) + "\n"
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(columns)
+        writer.writerows(data)
+        return buf.getvalue()
+    text = [["NULL" if v is None else str(v).replace("\n", " ⏎ ") for v in r] for r in data]
+    text = [[v if len(v) <= 80 else v[:79] + "…" for v in r] for r in text]
+    widths = [max([_width(c)] + [_width(r[i]) for r in text]) for i, c in enumerate(columns)]
+    lines = ["  ".join(_pad(c, w) for c, w in zip(columns, widths, strict=True)),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(_pad(v, w) for v, w in zip(r, widths, strict=True)) for r in text]
+    lines.append(f"({len(text)} row{'s' if len(text) != 1 else ''})")
+    return "\n".join(lines) + "\n"
+
+
+def _width(s: str) -> int:
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
+
+
+def _pad(s: str, width: int) -> str:
+    return s + " " * (width - _width(s))
+
+
+@main.command()
+@click.pass_context
+def status(ctx: click.Context) -> None:
+    """Per source: last crawl, last success, last error and recent item counts."""
+    from storage.db import open_database
+    from storage.status import source_status
+
+    cfg = _config(ctx)
+    engine, factory = open_database(cfg.settings.database_url)
+    with factory() as session:
+        report = source_status(session, list(cfg.sources), tz=cfg.settings.tz)
+    engine.dispose()
+    click.echo(f"database: {_db_label(cfg)}")
+    click.echo(report)
+
+
+# --------------------------------------------------------------------------- pure tools
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+@click.option("--url", default="", help="URL the page was fetched from (resolves links, guesses the site).")
+@click.option("--list", "list_file", type=click.File("r", encoding="utf-8"),
+              help="File of lines 'path<TAB>url'.")
+def extract(paths: tuple[str, ...], url: str, list_file: io.TextIOBase | None) -> None:
+    """Extract saved pages and print one JSON object per page."""
+    from crawler.extraction import extract as extract_page
+
+    jobs: list[tuple[str, str]] = [(p, url or Path(p).resolve().as_uri()) for p in paths]
+    if list_file is not None:
+        for n, line in enumerate(list_file, 1):
+            if not line.strip():
+                continue
+            path, _, page_url = line.rstrip("\n").partition("\t")
+            if not Path(path).is_file():
+                raise RadarError(f"--list line {n}: no such file {path!r}")
+            jobs.append((path, page_url or Path(path).resolve().as_uri()))
+    if not jobs:
+        raise click.UsageError("give PATH… or --list FILE")
+    for path, page_url in jobs:
+        article = extract_page(Path(path).read_bytes(), page_url, fetched_at=datetime.now(UTC))
+        record = {"path": path, **article.to_dict()}
+        click.echo(json.dumps(record, ensure_ascii=False))
+
+
+@main.command()
+@click.argument("path", default="-", type=click.File("r", encoding="utf-8"))
+@click.option("--jsonl", is_flag=True, help='Read lines {"id","text"}; write {"id","events":[…]}.')
+@click.option("--region", default="", help="Region to assume when the text names none.")
+def signals(path: io.TextIOBase, jsonl: bool, region: str) -> None:
+    """Print the events (signings, openings, trade figures) stated in a text."""
+    from crawler.signals import detect
+
+    if not jsonl:
+        events = detect(path.read(), region_hint=region)
+        for ev in events:
+            click.echo(json.dumps(ev.to_dict(), ensure_ascii=False))
+        if not events:
+            click.echo("no events found", err=True)
+        return
+    for n, line in enumerate(path, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            text = record["text"]
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise RadarError(f'line {n}: expected a JSON object with "id" and "text"') from None
+        events = detect(text, title=record.get("title", ""), region_hint=record.get("region", region))
+        click.echo(json.dumps({"id": record.get("id"), "events": [e.to_dict() for e in events]},
+                              ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""Attachment links on article pages, and the text of downloaded attachment files.
+
+Downloading happens elsewhere (spiders); this module only finds the links and reads bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from urllib.parse import unquote, urljoin, urlsplit
+
+from crawler.extraction.dom import HtmlElement, text_of
+from crawler.textnorm import normalize_lines, normalize_text
+
+__all__ = [
+    "ATTACHMENT_EXTENSIONS",
+    "AttachmentError",
+    "UnsupportedAttachmentError",
+    "attachment_links",
+    "attachment_text",
+]
+
+ATTACHMENT_EXTENSIONS = ("pdf", "doc", "docx", "wps", "xls", "xlsx", "et", "ofd", "zip", "rar")
+_EXT_RE = re.compile(r"\.(" + "|".join(ATTACHMENT_EXTENSIONS) + r")(?:$|[?#;])", re.I)
+# Download endpoints that hide the extension but name the file in the query
+_DOWNLOAD_RE = re.compile(r"(?:download|downfile|attach|fujian|filedown)[^?]*\?.*\.(?:pdf|docx?|wps|xlsx?)", re.I)
+
+
+class AttachmentError(Exception):
+    """An attachment could not be read."""
+
+
+class UnsupportedAttachmentError(AttachmentError):
+    """The attachment's format has no text extractor here (``.doc``, ``.wps``, images …)."""
+
+
+def _is_attachment_href(href: str) -> bool:
+    path = urlsplit(href).path
+    return bool(_EXT_RE.search(path) or _DOWNLOAD_RE.search(href))
+
+
+def _labelled_attachment(a: HtmlElement) -> bool:
+    """The link sits in something that says 附件 (its text, or a near ancestor's text)."""
+    if "附件" in text_of(a):
+        return True
+    node = a.getparent()
+    for _ in range(3):
+        if node is None:
+            return False
+        own = (node.text or "") + "".join((c.tail or "") for c in node)
+        if "附件" in own:
+            return True
+        node = node.getparent()
+    return False
+
+
+def attachment_links(root: HtmlElement, body: HtmlElement | None, base_url: str) -> list[tuple[str, str]]:
+    """(name, absolute URL) of document links in the main text, or labelled 附件 anywhere.
+
+    The name is the link text (or the file name from the URL when the link has no text);
+    duplicates (same URL) are dropped, page order is kept.
+    """
+    base = base_url
+    base_el = root.find(".//base")
+    if base_el is not None and base_el.get("href"):
+        base = urljoin(base_url, base_el.get("href", ""))
+    seen: set[str] = set()
+    out: list[tuple[str, str]] = []
+    in_body = set(body.iter("a")) if body is not None else set()
+    for a in root.iter("a"):
+        href = (a.get("href") or "").strip()
+        if not href or href.startswith(("javascript:", "mailto:", "#")):
+            continue
+        if not _is_attachment_href(href):
+            continue
+        if a not in in_body and not _labelled_attachment(a):
+            continue
+        url = urljoin(base, href)
+        if url in seen:
+            continue
+        seen.add(url)
+        name = normalize_text(text_of(a)) or normalize_text(a.get("title") or "")
+        if not name:
+            name = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+        out.append((name, url))
+    return out
+
+
+def attachment_text(data: bytes, name: str, content_type: str = "") -> str:
+    """Plain text of a downloaded attachment.
+
+    PDF via pypdf (page texts joined by newlines); DOCX via python-docx (paragraphs, then
+    each table as tab-separated rows, in document order).  The format is taken from the bytes
+    first (``%PDF``, a ZIP with ``word/document.xml``), then from ``content_type`` and the
+    file name.  Raises :class:`UnsupportedAttachmentError` for anything else (legacy
+    ``.doc``/``.wps``, spreadsheets, images) and :class:`AttachmentError` for a broken file.
+    """
+    kind = _kind(data, name, content_type)
+    if kind == "pdf":
+        return _pdf_text(data)
+    if kind == "docx":
+        return _docx_text(data)
+    raise UnsupportedAttachmentError(f"no text extractor for {name or 'attachment'} ({content_type or 'unknown type'})")
+
+
+def _kind(data: bytes, name: str, content_type: str) -> str:
+    head = data[:1024]
+    if b"%PDF" in head[:1024]:
+        return "pdf"
+    if head.startswith(b"PK"):
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                if "word/document.xml" in zf.namelist():
+                    return "docx"
+        except zipfile.BadZipFile:
+            pass
+    ctype = content_type.lower()
+    lname = name.lower()
+    if "pdf" in ctype or lname.endswith(".pdf"):
+        return "pdf"
+    if "wordprocessingml" in ctype or lname.endswith(".docx"):
+        return "docx"
+    return ""
+
+
+def _pdf_text(data: bytes) -> str:
+    try:
+        from pypdf import PdfReader
+        from pypdf.errors import PdfReadError
+
+        reader = PdfReader(io.BytesIO(data))
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except (PdfReadError, ValueError, KeyError, OSError) as exc:
+        raise AttachmentError(f"unreadable PDF: {exc}") from exc
+    return normalize_lines("\n".join(pages))
+
+
+def _docx_text(data: bytes) -> str:
+    try:
+        import docx
+        from docx.table import Table
+        from docx.text.paragraph import Paragraph
+
+        document = docx.Document(io.BytesIO(data))
+    except (ValueError, KeyError, zipfile.BadZipFile) as exc:
+        raise AttachmentError(f"unreadable DOCX: {exc}") from exc
+    lines: list[str] = []
+    body = document.element.body
+    # walk the body in order so tables stay where they were between paragraphs
+    for child in body.iterchildren():
+        tag = child.tag.rsplit("}", 1)[-1]
+        if tag == "p":
+            lines.append(Paragraph(child, document).text)
+        elif tag == "tbl":
+            table = Table(child, document)
+            for row in table.rows:
+                cells: list[str] = []
+                previous = None
+                for cell in row.cells:
+                    # a horizontally merged cell is reported once per grid column, all
+                    # backed by the same <w:tc>: keep one copy
+                    if previous is not None and cell._tc is previous:
+                        continue
+                    previous = cell._tc
+                    cells.append(" ".join(cell.text.split()))
+                lines.append("\t".join(cells))
+    return normalize_lines("\n".join(lines))

@@ -1,0 +1,369 @@
+"""Main-text extraction without per-site rules.
+
+How it works (one pass over the tree, then one render):
+
+1. Every block element gets a *value* from its own inline text: characters outside links,
+   weighted by punctuation (prose has ，。; menus and headline lists do not), minus a penalty
+   for link text (navigation, 相关文章 lists, pagers).  Elements whose class/id says they are
+   boilerplate (comments, sidebars, footers, share bars, breadcrumbs …) count negative as a
+   whole.
+2. A block's *score* is its value plus its children's scores, so the best node is the
+   maximum-scoring subtree: it grows to take in all prose and stops where growing would
+   mostly add links and boilerplate.  Known content containers (TRS_Editor, #zoom, #ozoom,
+   founder-content, article/content classes) get a bonus so near-ties go their way.
+3. Inside the chosen node, boilerplate-classed and link-dense negative blocks are skipped,
+   the rest is rendered with paragraphs on their own lines and table rows as tab-separated
+   cells, and the head/tail of the text is trimmed of title, byline and 上一篇/相关文章 lines.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from crawler.cleaning import clean_lines, is_byline, trim_tail
+from crawler.extraction.dom import BLOCK_TAGS, HtmlElement, class_id, render
+from crawler.textnorm import normalize_lines, normalize_text
+
+__all__ = ["BodyResult", "extract_body", "is_boilerplate_container"]
+
+# Prose punctuation: a block with these is written text, not a menu.
+# (The colon is left out on purpose: "来源：… 时间：…" bylines are full of it.)
+_PUNCT = frozenset("，。；！？、“”…")
+_WS = frozenset(" \t\n\r\f\v\u3000\xa0")
+
+# Class/id roots that are distinctive enough to match anywhere in the attribute.
+_NEG_SUB = re.compile(
+    r"comment|sidebar|side-bar|side_bar|footer|copyright|breadcrumb|crumb|bdshare|sharebar|share-|share_|"
+    r"social|related|relate|recommend|pagination|advert|qrcode|erweima|login|navbar|topbar|top-bar|"
+    r"xgwz|xgxw|xglj|tuijian|paihang|guanggao|fenxiang|dayin|bottom|gotop|backtop|"
+    r"toolbar|tool-bar|weixin|wechat|subscribe|disclaimer|mianze|reply|pinglun|"
+    r"navigation|topnav|leftnav|subnav|mainnav|sidenav|navlist|nav_|_nav|nav-|-nav",
+    re.I,
+)
+# Short roots that only count as a whole token (so "photo" is not "hot", "download" not "ad").
+_NEG_TOKENS = frozenset(
+    [
+        "nav",
+        "navi",
+        "menu",
+        "ad",
+        "ads",
+        "hot",
+        "tool",
+        "tools",
+        "link",
+        "links",
+        "foot",
+        "print",
+        "top",
+        "side",
+        "aside",
+        "position",
+        "location",
+        "header",
+        "head",
+        "search",
+        "pager",
+        "share",
+        "fxk",
+        "lmdh",
+        "dh",
+        "tags",
+        "tag",
+        "keyword",
+        "keywords",
+        "sitemap",
+    ]
+)
+# Layout/utility class names (Bootstrap, pintuer, Tailwind-ish) say nothing about content:
+# "padding-big-top" is not a top bar, "text-right" not a sidebar.
+_UTILITY = re.compile(
+    r"^(?:padding|margin|text|pull|float|col|hidden|visible|m[trblxy]?|p[trblxy]?|font|bg|border|radius|"
+    r"clearfix|fl|fr|w|h|d|flex|align|justify|row|container|span|grid|xs\d*|sm|md|lg|xl)(?:-|$|\d)",
+    re.I,
+)
+# Containers that Chinese CMSs use for the article text itself (TRS, 大汉, 集约化, 方正 e-paper …).
+_POS_SPECIFIC = re.compile(
+    r"TRS_Editor|TRS_UEDITOR|trs_editor|\bzoom\b|ozoom|founder-content|article-content|article_content|"
+    r"articlecontent|news_content|newscontent|content_text|contenttext|detail-content|detail_content|"
+    r"art_con|artcon|main-text|maintext|xwnr|zwnr|\bzw\b|Custom_UnionStyle|post-content|entry-content|"
+    r"story-body|article-body|articlebody|con_text|txt_con|text_con|pages_content|view_content",
+    re.I,
+)
+# Generic words that wrap the text *and* its headline/byline: a smaller nudge.
+_POS_GENERIC = re.compile(r"\bcontent\b|\barticle\b|\btext\b|\bdetail\b|\bmain\b|\bpost\b", re.I)
+_POS_STRONG = re.compile(_POS_SPECIFIC.pattern + "|" + _POS_GENERIC.pattern, re.I)
+_TOKEN_SPLIT = re.compile(r"[^a-zA-Z0-9]+")
+
+
+_ITEM_TAGS = frozenset({"li", "div", "p", "dd", "dt", "tr"})
+
+
+def _is_linked_item(item: HtmlElement, chars: int) -> bool:
+    """The item starts with a link (a headline), or is a short list entry holding one."""
+    a = item.find(".//a")
+    if a is None:
+        return False
+    link_text = "".join(a.itertext()).strip()
+    if len(link_text) < 5:
+        return False
+    if item.tag == "li" and chars <= 100:
+        return True
+    prefix = ""
+    for piece in item.itertext():
+        prefix += piece
+        if len(prefix.strip()) >= len(link_text):
+            break
+    return prefix.strip().startswith(link_text)
+
+
+_LIST_CONTAINERS = frozenset({"ul", "ol", "div", "dl", "table", "tbody", "td"})
+
+
+def _is_headline_list(el: HtmlElement, stats: dict[HtmlElement, _Stats] | None = None) -> bool:
+    """3+ sibling items (``<li>``, ``<p>``, ``<div>`` …) that mostly start with a link: other
+    articles' headlines, with or without summaries, whatever the container's class says.
+    Lists of document links (附件) are not headline lists."""
+    counts: dict[str, int] = {}
+    for child in el:
+        tag = child.tag
+        if isinstance(tag, str) and tag in _ITEM_TAGS:
+            counts[tag] = counts.get(tag, 0) + 1
+    if not counts:
+        return False
+    tag, n = max(counts.items(), key=lambda kv: kv[1])
+    if n < 3:
+        return False
+    items = [child for child in el if child.tag == tag]
+    sizes = []
+    for item in items:
+        st = stats.get(item) if stats is not None else None
+        sizes.append(st.chars if st is not None else len("".join(item.itertext()).split()))
+    # headline items are short (a title and maybe a one-line summary); a layout wrapper whose
+    # children happen to start with a logo link holds whole columns
+    if max(sizes) > 300:
+        return False
+    linked = sum(1 for item, size in zip(items, sizes, strict=True) if _is_linked_item(item, size))
+    return linked >= 0.6 * n and not _has_attachment(el)
+
+
+def _furniture(el: HtmlElement) -> bool:
+    """Tag, class or id say page furniture (nav, footer, share bar, comments …)."""
+    tag = el.tag
+    if tag in ("nav", "footer", "aside"):
+        return True
+    attrs = class_id(el)
+    if not attrs:
+        return False
+    if _POS_STRONG.search(attrs):
+        return False
+    for name in attrs.split():
+        if _UTILITY.match(name):
+            continue
+        if _NEG_SUB.search(name):
+            return True
+        if any(tok.lower() in _NEG_TOKENS for tok in _TOKEN_SPLIT.split(name) if tok):
+            return True
+    return False
+
+
+def is_boilerplate_container(el: HtmlElement) -> bool:
+    """True when the element's tag, class or id marks it as page furniture, not article text.
+
+    Also true for lists of headline links (相关文章, 热点新闻, 推荐阅读 …) even without a telling
+    class name.
+    """
+    return _furniture(el) or (el.tag in _LIST_CONTAINERS and _is_headline_list(el))
+
+
+@dataclass
+class _Stats:
+    chars: int = 0  # non-space characters in the subtree
+    links: int = 0  # of which inside <a>
+    punct: int = 0
+    own_chars: int = 0  # inline text owned by this block (not by child blocks)
+    own_links: int = 0
+    own_punct: int = 0
+    score: float = 0.0  # without container bonuses: what the parent adds up
+    final: float = 0.0  # with this element's own bonus: what competes for "best"
+
+
+@dataclass
+class BodyResult:
+    """The main text and the element it came from."""
+
+    text: str
+    node: HtmlElement | None
+
+
+def _count(text: str) -> tuple[int, int]:
+    n = 0
+    p = 0
+    for ch in text:
+        if ch in _WS:
+            continue
+        n += 1
+        if ch in _PUNCT:
+            p += 1
+    return n, p
+
+
+def _value(chars: int, links: int, punct: int) -> float:
+    """Worth of one block's own inline text: positive for prose, negative for link lists."""
+    if chars == 0:
+        return 0.0
+    plain = chars - links
+    if links * 2 > chars:
+        return -0.5 * chars
+    if punct <= 1 and plain < 30:
+        # labels, dates, 打印/关闭, short headings: nearly neutral, slightly negative so that a
+        # container does not grow to take in a strip of them
+        return -0.1 * plain - 0.5 * links
+    return plain * (1.0 if punct else 0.6) - 0.5 * links
+
+
+class _Scorer:
+    def __init__(self) -> None:
+        self.stats: dict[HtmlElement, _Stats] = {}
+        self.flagged: set[HtmlElement] = set()  # furniture and headline lists, for the renderer
+        # positive blocks in post-order (children before parents), for choosing the best
+        self.candidates: list[tuple[HtmlElement, float]] = []
+
+    def visit(self, el: HtmlElement, owner: _Stats, in_link: bool, negative: bool) -> None:
+        """Accumulate ``el``'s text into ``owner`` (its nearest block) and score blocks."""
+        tag = el.tag
+        is_block = tag in BLOCK_TAGS
+        furniture = _furniture(el)
+        if furniture:
+            self.flagged.add(el)
+        neg_here = negative or furniture
+        link = in_link or tag == "a"
+        if is_block:
+            st = _Stats()
+            self.stats[el] = st
+            target = st
+        else:
+            target = owner
+        if el.text:
+            n, p = _count(el.text)
+            target.own_chars += n
+            target.own_punct += p
+            if link:
+                target.own_links += n
+        for child in el:
+            if isinstance(child.tag, str):
+                self.visit(child, target, link, neg_here)
+            if child.tail:
+                n, p = _count(child.tail)
+                target.own_chars += n
+                target.own_punct += p
+                if in_link or tag == "a":
+                    target.own_links += n
+        if not is_block:
+            return
+        st.chars += st.own_chars
+        st.links += st.own_links
+        st.punct += st.own_punct
+        st.score += _value(st.own_chars, st.own_links, st.own_punct)
+        if not neg_here and tag in _LIST_CONTAINERS and _is_headline_list(el, self.stats):
+            neg_here = True
+            self.flagged.add(el)
+        if neg_here:
+            st.score = -0.5 * st.chars
+        elif tag in ("h1", "h2", "h3"):
+            st.score = min(st.score, 0.0)  # headings are never the article
+        st.final = st.score
+        if not neg_here and st.score > 0:
+            attrs = class_id(el)
+            # bonus for the element itself only (not passed up, so nested containers do not compound)
+            if attrs and st.chars - st.links > 50:
+                if _POS_SPECIFIC.search(attrs):
+                    st.final = st.score * 1.3
+                elif _POS_GENERIC.search(attrs):
+                    st.final = st.score * 1.1
+        # hand totals to the nearest block ancestor (owner is that ancestor's stats)
+        owner.chars += st.chars
+        owner.links += st.links
+        owner.punct += st.punct
+        owner.score += st.score
+        if st.final > 10 and not neg_here:
+            self.candidates.append((el, st.final))
+
+    def best(self) -> HtmlElement | None:
+        """The highest-scoring block; a parent replaces its descendant only when it is clearly
+        better (5% + 10), so the tightest container of the text wins near-ties.  Blocks inside
+        a headline list (recognised only after its items were scored) are out."""
+        best: HtmlElement | None = None
+        best_score = 0.0
+        for el, final in self.candidates:
+            if final > best_score * 1.05 + 10 and not any(a in self.flagged for a in el.iterancestors()):
+                best, best_score = el, final
+        return best
+
+
+def _skip_factory(scorer: _Scorer) -> Callable[[HtmlElement], bool]:
+    stats = scorer.stats
+    flagged = scorer.flagged
+
+    def skip(el: HtmlElement) -> bool:
+        if el in flagged:
+            return True
+        st = stats.get(el)
+        if st is None or st.chars == 0:
+            return False
+        # link-dense block that the scorer counted against the article: a headline list,
+        # pager or tag cloud sitting inside the content node
+        return st.links * 2 > st.chars and st.score <= 0 and not _has_attachment(el)
+
+    return skip
+
+
+_ATTACH_HREF = re.compile(r"\.(?:pdf|docx?|wps|xlsx?|et|zip|rar|ofd|txt|pptx?)(?:$|[?#])", re.I)
+
+
+def _has_attachment(el: HtmlElement) -> bool:
+    return any(_ATTACH_HREF.search(a.get("href") or "") for a in el.iter("a"))
+
+
+def extract_body(root: HtmlElement, *, title: str = "", node: HtmlElement | None = None) -> BodyResult:
+    """The article text of a parsed page (``root`` from :func:`crawler.extraction.dom.parse`).
+
+    ``node`` forces the container (a per-site selector matched it); otherwise the best-scoring
+    subtree is used.  ``title`` helps trim a repeated headline off the top.  The text has one
+    paragraph per line, table rows as tab-separated cells, and no boilerplate lines.
+    """
+    body = root.find("body")
+    if body is None:
+        body = root
+    scorer = _Scorer()
+    top = _Stats()
+    scorer.visit(body, top, False, False)
+    chosen = node if node is not None else scorer.best()
+    if chosen is None:
+        chosen = body
+    raw = render(chosen, _skip_factory(scorer))
+    text = normalize_lines(raw, join_cjk_gaps=True)
+    lines = _trim_head(text.split("\n"), title)
+    lines = trim_tail(lines)
+    lines = clean_lines(lines)
+    return BodyResult("\n".join(lines), chosen)
+
+
+def _trim_head(lines: list[str], title: str) -> list[str]:
+    """Drop the headline, byline and tool strip that containers often repeat above the text."""
+    t = normalize_text(title).replace(" ", "")
+    i = 0
+    limit = min(len(lines), 8)
+    while i < limit:
+        line = lines[i]
+        compact = line.replace(" ", "").replace("\t", "")
+        if t and len(compact) >= 4 and (compact == t or (len(compact) >= 8 and compact in t)):
+            i += 1
+            continue
+        if is_byline(line):
+            i += 1
+            continue
+        break
+    return lines[i:]

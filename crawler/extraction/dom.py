@@ -1,0 +1,214 @@
+"""Parsing and plain-text rendering of HTML trees (lxml), shared by the extraction modules.
+
+``parse`` builds a tree without scripts, styles, comments and hidden elements; ``render``
+turns an element into text with one line per paragraph and tables as tab-separated rows.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+
+from lxml import etree, html
+from lxml.html import HtmlElement
+
+__all__ = [
+    "BLOCK_TAGS",
+    "HtmlElement",
+    "class_id",
+    "is_hidden",
+    "parse",
+    "render",
+    "text_of",
+]
+
+# Elements that start a new line when rendered and that the main-text scorer treats as blocks.
+BLOCK_TAGS = frozenset(
+    [
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "body",
+        "center",
+        "dd",
+        "details",
+        "dialog",
+        "dir",
+        "div",
+        "dl",
+        "dt",
+        "fieldset",
+        "figcaption",
+        "figure",
+        "footer",
+        "form",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hr",
+        "html",
+        "li",
+        "main",
+        "menu",
+        "nav",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "table",
+        "tbody",
+        "thead",
+        "tfoot",
+        "tr",
+        "td",
+        "th",
+        "ul",
+        "caption",
+        "summary",
+        "legend",
+    ]
+)
+# Never text: dropped from the tree before anything else looks at it.
+_DROP_TAGS = (
+    "script", "style", "noscript", "iframe", "object", "embed", "svg", "canvas", "template",
+    "select", "button", "input", "textarea", "map", "audio", "video", "link", "frameset", "frame",
+)  # fmt: skip
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+# whole class names that mean "not shown to a reader" (dialogs, screen-reader-only helpers);
+# breakpoint helpers such as Bootstrap's hidden-xs hide only on some screens and do not count
+_HIDDEN_CLASS = re.compile(
+    r"(?:^|\s)(?:modal|modal-[a-z]+|hidden|hide|popup|sr-only|visually-hidden|d-none|invisible|is-hidden)(?:$|\s)",
+    re.I,
+)
+_XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
+
+_SOURCE_WS = str.maketrans({"\n": " ", "\r": " ", "\t": " "})
+
+_PARSER = html.HTMLParser(remove_comments=True, remove_pis=True, collect_ids=False, default_doctype=False)
+
+
+def parse(text: str) -> HtmlElement:
+    """Parse decoded HTML into an lxml tree (``<html>`` root), tolerant of broken markup.
+
+    Scripts, styles, comments, form controls and elements hidden with inline
+    ``display:none`` / ``visibility:hidden``, a ``hidden`` attribute or a modal/hidden class
+    are removed, so nothing downstream can mistake them for content.
+    """
+    text = _XML_DECL.sub("", text, count=1)
+    if not text.strip():
+        text = "<html><body></body></html>"
+    try:
+        root = html.document_fromstring(text, parser=_PARSER)
+    except (etree.ParserError, ValueError):
+        root = html.document_fromstring("<html><body></body></html>", parser=_PARSER)
+    return root
+
+
+def strip_noise(root: HtmlElement) -> None:
+    """Remove non-text elements and hidden ones (in place).  ``<head>`` is left for metadata."""
+    etree.strip_elements(root, *_DROP_TAGS, with_tail=False)
+    doomed = []
+    for el in root.iter():
+        if not isinstance(el.tag, str):
+            doomed.append(el)  # stray comment/PI nodes the parser kept
+            continue
+        if el.tag in ("html", "body", "head"):
+            continue
+        style = el.get("style")
+        if (style and _HIDDEN_STYLE.search(style)) or el.get("hidden") is not None:
+            doomed.append(el)
+            continue
+        cls = el.get("class")
+        if cls and _HIDDEN_CLASS.search(cls):
+            doomed.append(el)
+    for el in doomed:
+        drop(el)
+
+
+def drop(el: HtmlElement) -> None:
+    """Remove ``el`` but keep its tail text in place."""
+    parent = el.getparent()
+    if parent is None:
+        return
+    tail = el.tail
+    if tail:
+        prev = el.getprevious()
+        if prev is not None:
+            prev.tail = (prev.tail or "") + tail
+        else:
+            parent.text = (parent.text or "") + tail
+    parent.remove(el)
+
+
+def is_hidden(el: HtmlElement) -> bool:
+    """True when the element's own attributes hide it from readers."""
+    style = el.get("style")
+    cls = el.get("class")
+    return bool(
+        (style and _HIDDEN_STYLE.search(style)) or el.get("hidden") is not None or (cls and _HIDDEN_CLASS.search(cls))
+    )
+
+
+def class_id(el: HtmlElement) -> str:
+    """``class`` and ``id`` attributes joined, for pattern tests."""
+    cls = el.get("class")
+    ident = el.get("id")
+    if cls and ident:
+        return f"{cls} {ident}"
+    return cls or ident or ""
+
+
+def text_of(el: HtmlElement) -> str:
+    """All text below ``el`` joined without any separators (for short inline things)."""
+    return "".join(el.itertext())
+
+
+def render(el: HtmlElement, skip: Callable[[HtmlElement], bool] | None = None) -> str:
+    """Text of ``el``: block elements and ``<br>`` break lines, table cells become ``\\t``.
+
+    ``skip(element)`` may veto any descendant (its tail text is still kept: it belongs to the
+    parent).  The result is *not* normalised: callers run it through
+    :func:`crawler.textnorm.normalize_lines`.
+    """
+    out: list[str] = []
+    _render(el, out, skip, top=True)
+    return "".join(out)
+
+
+def _render(el: HtmlElement, out: list[str], skip: Callable[[HtmlElement], bool] | None, top: bool = False) -> None:
+    tag = el.tag
+    if not isinstance(tag, str):
+        return
+    if not top and skip is not None and skip(el):
+        return
+    if tag == "br":
+        out.append("\n")
+        return
+    if tag in ("td", "th"):
+        out.append("\t")
+    elif tag == "tr" or tag in BLOCK_TAGS or tag == "img":
+        out.append("\n")
+    # Source line breaks and tabs are layout, not text: they become spaces, so only markup
+    # decides where lines and cells break.
+    if el.text:
+        out.append(el.text.translate(_SOURCE_WS))
+    for child in el:
+        _render(child, out, skip)
+        if child.tail:
+            out.append(child.tail.translate(_SOURCE_WS))
+    if tag in ("td", "th"):
+        out.append("\t")
+    elif tag in BLOCK_TAGS:
+        out.append("\n")
+
+
+def iter_blocks(root: HtmlElement) -> Iterable[HtmlElement]:
+    """Block-level elements in document order."""
+    for el in root.iter():
+        if isinstance(el.tag, str) and el.tag in BLOCK_TAGS:
+            yield el

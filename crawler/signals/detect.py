@@ -1,0 +1,455 @@
+"""The event detector: a pure function from text to signings, openings and trade figures.
+
+``detect_events(text)`` reads ``text`` sentence by sentence.  Each rule of the rule set
+(``rules.yaml``) looks for its triggers; a trigger survives when its sentence and clause pass the
+rule's required and negative contexts, it is not in a plan section of a work report, and — for
+trade — a figure follows it.  Figures (amount, project count, growth) are read from the
+trigger's scope.  Then, across sentences:
+
+* an anaphoric or attributive mention ("此次签约…", "开工的项目…") adds its figures to the event
+  it refers back to, and is not an event of its own unless it carries figures;
+* export/import figures that break down a total (``其中出口…进口…``) are folded into the total;
+* the title adds an event only when the body states none of that type.
+
+Granularity: one event per sentence per type and subtype.  Region, period and parties are filled
+last, and only for sentences that fired, so cpca is consulted rarely.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import types
+from dataclasses import dataclass, field, replace
+
+from crawler.signals.keys import event_key
+from crawler.signals.model import Event
+from crawler.signals.numbers import Amount, Growth, fold_digits
+from crawler.signals.regions import Place, find_places, resolve_region
+from crawler.signals.rules import Rule, RuleSet, load_rules
+from crawler.signals.segment import Document, Sentence, clause_bounds
+
+__all__ = ["detect_events", "event_key"]
+
+# Organisations named as parties: a name of 2–20 characters ending in one of these.
+_ORG = re.compile(
+    r"[\u4e00-\u9fa5A-Za-z0-9·（）()]{2,20}?(?:股份有限公司|有限责任公司|有限公司|集团|公司|银行|人民政府|"
+    r"管委会|管理委员会|大学|研究院)"
+)
+# Words that open a clause before a party's name ("由某集团", "2023年3月5日上午，").
+_PARTY_LEAD = re.compile(
+    r"^(?:由|经|在|会上|期间)?[，,\s]*(?:\d{4}年)?(?:\d{1,2}月)?(?:\d{1,2}日)?(?:上午|下午|晚)?[，,\s]*"
+    r"(?:近日|日前|当天|今天|昨天)?[，,\s]*"
+)
+# "A与B签署…": the two sides of a signing.
+_PARTY_PAIR = re.compile(
+    r"(?P<a>[^，。；,;、与和同跟]{2,30}?)(?:与|和|同|跟)(?P<b>[^，。；,;]{2,30}?)"
+    r"(?=签|举行|就|正式|项目|在|的|合资|共同)"
+)
+_PERIOD_NORMAL = (
+    (re.compile(r"^(?:今|去|上)年"), ""),
+    (re.compile(r"第(?=[一二三四1-4]季度)"), ""),
+    (re.compile(r"\s*[—–~～至到]\s*"), "-"),
+    (re.compile(r"(?<=[1-4])季度"), "季度"),
+)
+_QUARTER_DIGIT = str.maketrans("1234", "一二三四")
+# The further values of "增长27.1%、29%".
+_LIST_VALUE = re.compile(r"、(\d+(?:\.\d+)?)\s?%?")
+
+
+@dataclass
+class _Hit:
+    rule: Rule
+    start: int  # within the sentence text
+    end: int
+
+
+@dataclass
+class _Candidate:
+    """An event found in one sentence, before cross-sentence merging."""
+
+    event: Event
+    sentence: Sentence
+    hit: _Hit
+    clause: tuple[int, int]
+    mention: bool
+    in_title: bool = False
+    merged_into: list[Sentence] = field(default_factory=list)
+
+
+class _Detector:
+    def __init__(self, rules: RuleSet) -> None:
+        self.rules = rules
+        self.numbers = rules.numbers
+
+    # ---------------------------------------------------------------- per sentence
+    def hits(self, sentence: Sentence) -> list[_Hit]:
+        """Non-overlapping trigger matches; the longer match wins an overlap."""
+        found: list[tuple[int, int, _Hit]] = []
+        for order, rule in enumerate(self.rules.rules):
+            for m in rule.triggers.finditer(sentence.text):
+                if m.end() > m.start():
+                    found.append((m.start() - m.end(), order, _Hit(rule, m.start(), m.end())))
+        found.sort(key=lambda f: (f[0], f[1]))
+        kept: list[_Hit] = []
+        for _, _, hit in found:
+            if all(hit.end <= k.start or hit.start >= k.end for k in kept):
+                kept.append(hit)
+        return sorted(kept, key=lambda h: h.start)
+
+    def passes(self, hit: _Hit, sentence: Sentence, clause: tuple[int, int], doc: Document) -> bool:
+        """Whether the trigger survives its rule's contexts and the document's plan sections."""
+        rule, text = hit.rule, sentence.text
+        clause_text = text[clause[0]:clause[1]]
+        before = text[clause[0]:hit.start]
+        after = text[hit.end:]
+        checks = (
+            rule.require_any is None or rule.require_any.search(text) is not None,
+            rule.require_clause is None or rule.require_clause.search(clause_text) is not None,
+            rule.negative is None or rule.negative.search(clause_text) is None,
+            rule.negative_sentence is None or rule.negative_sentence.search(text) is None,
+            rule.negative_before is None or rule.negative_before.search(before) is None,
+            rule.negative_after is None or rule.negative_after.search(after) is None,
+        )
+        return all(checks) and not doc.in_plan(sentence.start + hit.start)
+
+    def is_mention(self, hit: _Hit, sentence: Sentence, clause: tuple[int, int]) -> bool:
+        """An anaphoric or attributive use: it names an event rather than reporting one."""
+        text = sentence.text
+        before = text[clause[0]:hit.start]
+        after = text[hit.end:]
+        if self.rules.anaphora.search(before):
+            return True
+        attributive = bool(self.rules.attributive_after.search(after)) or bool(
+            self.rules.mention_before.search(before))
+        return attributive and not self.rules.recent.search(text[clause[0]:clause[1]])
+
+    def scope_amount(self, rule: Rule, text: str, lo: int, hi: int) -> Amount | None:
+        """The first amount in text[lo:hi] labelled as the size of the investment."""
+        rs = self.rules
+        for a in self.numbers.amounts(text[lo:hi]):
+            start, end = a.start + lo, a.end + lo
+            cstart, _ = clause_bounds(text, start, rs)
+            label = text[max(cstart, start - rs.label_window):start]
+            after = text[end:]
+            if rs.amount_reject_after.search(after) or rs.label_reject.search(label):
+                continue
+            labelled = rule.amount_label is None or rule.amount_label.search(label) is not None
+            if labelled or rs.amount_accept_after.search(after):
+                return replace(a, start=start, end=end)
+        return None
+
+    def scope_count(self, hit: _Hit, text: str, lo: int, hi: int) -> int | None:
+        """The project count nearest the trigger within text[lo:hi] ("97个项目…开工", "开工178个")."""
+        found = [(abs(c.start + lo - hit.start), c.value) for c in self.numbers.counts(text[lo:hi])]
+        bare = self.numbers.count_after_trigger(text[hit.end:hi])
+        if bare is not None:
+            found.append((hit.end - hit.start + bare.start, bare.value))
+        return min(found)[1] if found else None
+
+    def adjacent_figures(
+        self, hit: _Hit, text: str, clause: tuple[int, int], hi: int
+    ) -> tuple[Amount | None, float | None]:
+        """A trade figure right after its trigger, and the growth rate that goes with it."""
+        rs = self.rules
+        amount: Amount | None = None
+        window = text[hit.end:hi]
+        for a in self.numbers.amounts(window):
+            gap = window[:a.start]
+            if len(gap) <= rs.gap_max and not rs.gap_reject.search(gap):
+                amount = replace(a, start=a.start + hit.end, end=a.end + hit.end)
+            break
+        growth: float | None = None
+        anchor = amount.end if amount else hit.end
+        for g in self.numbers.growths(text[anchor:hi]):
+            between = text[anchor:anchor + g.start]
+            if amount is not None:
+                ok = bool(rs.growth_lead.search(between))
+            else:
+                ok = len(between) <= rs.gap_max and not rs.gap_reject.search(between)
+            if ok:
+                growth = g.value
+                if rs.distributive.search(between):
+                    growth = self.distribute(g, text, clause, hit, anchor)
+            break
+        return amount, growth
+
+    def distribute(self, g: Growth, text: str, clause: tuple[int, int], hit: _Hit, anchor: int) -> float:
+        """"A、B分别增长x%、y%": the value standing at the trigger's place in the list."""
+        items = text[clause[0]:hit.end].split("、")
+        index = len(items) - 1
+        values = [g.value]
+        rest = fold_digits(text[anchor + g.end:])
+        pos = 0
+        while (m := _LIST_VALUE.match(rest, pos)) is not None:
+            values.append(float(m.group(1)) * (1 if g.value >= 0 else -1))
+            pos = m.end()
+        return values[index] if len(values) == len(items) else g.value
+
+    def sentence_candidates(self, sentence: Sentence, doc: Document) -> list[_Candidate]:
+        """Events of one sentence, one per type and subtype."""
+        if not self.rules.any_trigger.search(sentence.text):
+            return []
+        text = sentence.text
+        live = []
+        for hit in self.hits(sentence):
+            clause = clause_bounds(text, hit.start, self.rules)
+            if self.passes(hit, sentence, clause, doc):
+                live.append((hit, clause))
+        out: dict[tuple[str, str], _Candidate] = {}
+        for i, (hit, clause) in enumerate(live):
+            # a trigger's figures lie between the previous and the next live trigger
+            lo = max(clause[0], live[i - 1][0].end if i else 0)
+            hi = live[i + 1][0].start if i + 1 < len(live) else len(text)
+            cand = self.candidate(hit, sentence, clause, lo, hi)
+            if cand is None:
+                continue
+            key = (cand.event.type, cand.event.subtype)
+            if key in out:
+                _fill(out[key].event, cand.event)
+                out[key].mention = out[key].mention and cand.mention
+            else:
+                out[key] = cand
+        return sorted(out.values(), key=lambda c: c.hit.start)
+
+    def candidate(
+        self, hit: _Hit, sentence: Sentence, clause: tuple[int, int], lo: int, hi: int
+    ) -> _Candidate | None:
+        """The event one surviving trigger states, or None when its rule wants figures it lacks."""
+        rule, text = hit.rule, sentence.text
+        amount: Amount | None = None
+        growth: float | None = None
+        count: int | None = None
+        if rule.figures == "adjacent":
+            amount, growth = self.adjacent_figures(hit, text, clause, hi)
+        else:
+            amount = self.scope_amount(rule, text, lo, hi)
+            if amount is None and self.rules.elided_subject.search(text[clause[0]:hit.start]):
+                prev = clause_bounds(text, max(0, clause[0] - 2), self.rules)
+                if prev[0] < clause[0]:
+                    amount = self.scope_amount(rule, text, prev[0], clause[0])
+            count = self.scope_count(hit, text, lo, hi)
+            for g in self.numbers.growths(text[clause[0]:clause[1]]):
+                growth = g.value
+                break
+        if rule.requires_figure and amount is None and growth is None:
+            return None
+        if rule.requires_count and count is None:
+            return None
+        subtype = rule.count_subtype if count is not None and count >= 2 else rule.subtype
+        event = Event(
+            type=rule.type, subtype=subtype,
+            amount_text=amount.text if amount else "",
+            amount=amount.amount if amount else None,
+            currency=amount.currency if amount else "",
+            amount_cny=amount.as_yuan if amount else None,
+            qualifier=amount.qualifier if amount else "",
+            project_count=count, growth_pct=growth,
+            evidence=text, start=sentence.start, end=sentence.end,
+            confidence=rule.confidence, rule=rule.id,
+        )
+        return _Candidate(event, sentence, hit, clause, self.is_mention(hit, sentence, clause))
+
+    # ---------------------------------------------------------------- across sentences
+    def merge(self, cands: list[_Candidate]) -> list[_Candidate]:
+        """Fold mentions into the events they refer to and trade breakdowns into their totals."""
+        kept: list[_Candidate] = []
+        window = self.rules.anaphora_window
+        for cand in cands:
+            ev = cand.event
+            if ev.type == "trade" and ev.subtype in ("export", "import") and self._is_breakdown(cand, kept):
+                continue
+            if cand.mention:
+                antecedent = next(
+                    (k for k in reversed(kept)
+                     if k.event.type == ev.type and k.event.subtype == ev.subtype
+                     and 0 <= cand.sentence.index - k.sentence.index <= window),
+                    None,
+                )
+                if antecedent is not None:
+                    added = _fill(antecedent.event, ev)
+                    if added and cand.sentence.index == antecedent.sentence.index + 1:
+                        antecedent.merged_into.append(cand.sentence)
+                    continue
+                if ev.amount is None and ev.project_count is None:
+                    continue
+                ev.confidence -= 0.15
+            kept.append(cand)
+        return kept
+
+    def _is_breakdown(self, cand: _Candidate, kept: list[_Candidate]) -> bool:
+        """An export/import figure stated after a total of the same paragraph (or just after it)
+        breaks that total down (其中出口…；进口…, 机电产品出口…, 对东盟出口…)."""
+        for k in reversed(kept):
+            if k.event.type != "trade" or k.event.subtype != "total":
+                continue
+            same_paragraph = k.sentence.paragraph == cand.sentence.paragraph
+            near = 0 <= cand.sentence.index - k.sentence.index <= 2
+            if same_paragraph or near or self.rules.breakdown.search(cand.sentence.text):
+                return True
+        return False
+
+    # ---------------------------------------------------------------- attributes
+    def region(self, cand: _Candidate, *, title: str, hint: str, doc_text: str) -> tuple[str, bool]:
+        """The event's region and whether the text itself (not a fallback) named it."""
+        rs = self.rules
+        text = cand.sentence.text
+        places = find_places(text, rs)
+        c0, c1 = cand.clause
+        pos = cand.hit.start
+        in_clause = [p for p in places if c0 <= p.start < c1]
+        group1 = sorted((p for p in in_clause if p.start < pos), key=lambda p: -p.start)
+        group1 += [p for p in in_clause if p.start >= pos]
+        groups: list[list[Place]] = [group1]
+        # earlier clauses that set the scene: short, locative, or ending on the place
+        cuts = [0] + [m.end() for m in rs.clause_break.finditer(text, 0, c0)]
+        for a, b in zip(reversed(cuts[:-1]), reversed(cuts[1:]), strict=True):
+            clause_text = text[a:b].rstrip("，,；;：: ")
+            lead = [p for p in places if a <= p.start < b]
+            if not lead:
+                continue
+            ends_on_place = any(p.end >= a + len(clause_text) for p in lead)
+            if len(clause_text) <= rs.lead_max or rs.lead_open.search(clause_text) or ends_on_place:
+                groups.append(sorted(lead, key=lambda p: -p.start))
+        for m in rs.clause_break.finditer(text, c1):
+            nxt = clause_bounds(text, m.end(), rs)
+            if rs.site_open.search(text[nxt[0]:nxt[1]]):
+                groups.append([p for p in places if nxt[0] <= p.start < nxt[1]])
+        para_start = doc_text.rfind("\n", 0, cand.sentence.start) + 1
+        para_lead = doc_text[para_start:para_start + rs.doc_lead] if not cand.in_title else ""
+        fallbacks = [t for t in (title, para_lead, doc_text[:rs.doc_lead]) if t]
+        stated = any(_chain_found(g) for g in groups)
+        return resolve_region(groups, hint=hint, rules=rs, fallbacks=fallbacks), stated
+
+    def period(self, cand: _Candidate, doc: Document, title: str) -> str:
+        """The period the event belongs to: 2021年, 一季度, 1-5月 …"""
+        rs = self.rules
+        text = cand.sentence.text
+        before = [m.group() for m in rs.periods.finditer(text, 0, cand.hit.start)]
+        if before:
+            return _norm_period(before[-1])
+        m = rs.periods.search(text)
+        if m:
+            return _norm_period(m.group())
+        idx = cand.sentence.index
+        if idx > 0 and not cand.in_title:
+            prev = doc.sentences[idx - 1]
+            if prev.paragraph == cand.sentence.paragraph:
+                found = list(rs.periods.finditer(prev.text))
+                if found:
+                    return _norm_period(found[-1].group())
+        m = rs.periods.search(title) if title else None
+        return _norm_period(m.group()) if m else ""
+
+    def parties(self, cand: _Candidate) -> list[str]:
+        """Companies and governments named in the trigger's clause (best effort)."""
+        if cand.event.type == "trade":
+            return []
+        text = cand.sentence.text
+        clause = text[cand.clause[0]:cand.clause[1]]
+        names: list[str] = []
+        m = _PARTY_PAIR.search(clause[: cand.hit.end - cand.clause[0]] or clause)
+        if m:
+            for part in (m.group("a"), m.group("b")):
+                part = _PARTY_LEAD.sub("", part).strip("“”\"《》 ")
+                if len(part) >= 2:
+                    names.append(part)
+        for org in _ORG.finditer(clause):
+            name = _PARTY_LEAD.sub("", org.group()).strip("“”\"《》 ")
+            if name not in names and not any(name in n or n in name for n in names):
+                names.append(name)
+        return names[:6]
+
+
+def _fill(target: Event, source: Event) -> bool:
+    """Copy the figures ``target`` lacks from ``source``; whether anything was copied."""
+    added = False
+    if target.amount is None and source.amount is not None:
+        target.amount, target.amount_text = source.amount, source.amount_text
+        target.currency, target.amount_cny, target.qualifier = source.currency, source.amount_cny, source.qualifier
+        added = True
+    if target.project_count is None and source.project_count is not None:
+        target.project_count = source.project_count
+        added = True
+    if target.growth_pct is None and source.growth_pct is not None:
+        target.growth_pct = source.growth_pct
+        added = True
+    return added
+
+
+def _chain_found(group: list[Place]) -> bool:
+    return any(not (p.short and min(p.ranks) == 2) for p in group)
+
+
+def _norm_period(raw: str) -> str:
+    out = raw.strip()
+    for rx, repl in _PERIOD_NORMAL:
+        out = rx.sub(repl, out)
+    out = re.sub(r"([1-4])季度", lambda m: m.group(1).translate(_QUARTER_DIGIT) + "季度", out)
+    return out
+
+
+def detect_events(
+    text: str, *, title: str = "", region_hint: str = "", rules: RuleSet | None = None
+) -> list[Event]:
+    """The signings, openings and trade figures ``text`` states, in order of appearance.
+
+    Pure and deterministic.  ``title`` adds an event only when the body states none of its type
+    (its evidence is then the title, with ``start == end == 0``); ``region_hint`` (the source's
+    region, e.g. "湖北省鄂州市") is used when the text names no place.  Evidence offsets index
+    ``text``: ``text[event.start:event.end] == event.evidence``.
+    """
+    rs = rules or load_rules()
+    det = _Detector(rs)
+    doc = Document(text, rs)
+    cands: list[_Candidate] = []
+    for sentence in doc.sentences:
+        cands.extend(det.sentence_candidates(sentence, doc))
+    kept = det.merge(cands)
+
+    if title.strip():
+        tdoc = Document(title.strip(), rs)
+        tcands = det.merge([c for s in tdoc.sentences for c in det.sentence_candidates(s, tdoc)])
+        for tc in tcands:
+            same = [k for k in kept if k.event.type == tc.event.type]
+            exact = [k for k in same if k.event.subtype == tc.event.subtype]
+            if exact:
+                _fill(exact[0].event, tc.event)
+            elif not same:
+                tc.in_title = True
+                tc.event.start = tc.event.end = 0
+                tc.event.confidence -= 0.1
+                kept.append(tc)
+
+    events: list[Event] = []
+    for cand in kept:
+        ev = cand.event
+        if cand.merged_into and not cand.in_title:
+            last = cand.merged_into[-1]
+            if last.end - ev.start <= 2 * rs.max_sentence:
+                ev.end = last.end
+                ev.evidence = text[ev.start:ev.end]
+        region, stated = det.region(cand, title=title, hint=region_hint, doc_text=text)
+        ev.region = region
+        ev.period = det.period(cand, doc, title)
+        ev.parties = det.parties(cand)
+        bonus = 0.05 * (ev.amount is not None) + 0.05 * (ev.project_count is not None)
+        bonus -= 0.05 * (not stated)
+        ev.confidence = round(min(0.99, max(0.05, ev.confidence + bonus)), 2)
+        events.append(ev)
+    events.sort(key=lambda e: (e.start, e.type, e.subtype))
+    return events
+
+
+class _CallableModule(types.ModuleType):
+    """This module, callable like the package's ``detect`` function."""
+
+    def __call__(self, text: str, *, title: str = "", region_hint: str = "") -> list[Event]:
+        return detect_events(text, title=title, region_hint=region_hint)
+
+
+# crawler/signals/__init__.py exports a function named ``detect``, and this module is
+# crawler.signals.detect: once it is imported, Python rebinds the package attribute ``detect`` to
+# the module.  Making the module callable keeps ``from crawler.signals import detect; detect(text)``
+# working whichever was imported first.
+sys.modules[__name__].__class__ = _CallableModule

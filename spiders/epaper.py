@@ -1,0 +1,50 @@
+"""The e-paper spider: issue index → pages (版面) → stories."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import scrapy
+from scrapy.http import Response, TextResponse
+from scrapy.linkextractors import LinkExtractor
+
+from spiders.base import RadarSpider
+
+
+class EpaperSpider(RadarSpider):
+    """Follows page links matching ``pages`` and stores stories matching ``allow``.
+
+    A page whose stories are all stored does not lead on to further pages, so a daily run reads
+    the new issue and stops at the archive it already has.
+    """
+
+    name = "epaper"
+    kind = "epaper"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pages = LinkExtractor(allow=self.source.pages)
+        self.stories = LinkExtractor(allow=self.source.allow, deny=self.source.deny or ())
+        self.pages_seen = 0
+
+    def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
+        """An index or 版面 page: its new stories, and further pages while there is news."""
+        self.pages_seen += 1
+        if not isinstance(response, TextResponse):
+            self.logger.warning("e-paper page %s is not HTML; skipped", response.url)
+            return
+        urls = [link.url for link in self.stories.extract_links(response)]
+        fresh = self.fresh(urls)
+        for url in fresh:
+            yield scrapy.Request(url, callback=self.parse_story)
+        if urls and not fresh:
+            return
+        if self.pages_seen >= self.source.max_pages:
+            return
+        for link in self.pages.extract_links(response):
+            yield scrapy.Request(link.url, callback=self.parse)
+
+    def parse_story(self, response: Response) -> Iterator[Any]:
+        """A story page."""
+        yield from self.with_attachments(response, self.page_item(response, kind="epaper"))

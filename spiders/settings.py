@@ -1,0 +1,42 @@
+"""Scrapy settings for Policy Radar crawls: polite by default.
+
+A user may override any of these per config file under ``settings: scrapy:`` (the demo does,
+to lift the delays for its loopback replica).
+"""
+
+BOT_NAME = "policy-radar"
+SPIDER_MODULES = ["spiders"]
+NEWSPIDER_MODULE = "spiders"
+
+ROBOTSTXT_OBEY = True
+USER_AGENT = "PolicyRadar/0.1 (research crawler)"
+
+# Politeness: government sites are small and slow; one or two requests at a time per host.
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+DOWNLOAD_DELAY = 1.0
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 2.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+
+RETRY_ENABLED = True
+RETRY_TIMES = 3
+DOWNLOAD_TIMEOUT = 60
+# Article pages are small; attachments get their own cap (RADAR_ATTACHMENT_MAXSIZE).
+DOWNLOAD_MAXSIZE = 20 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 5 * 1024 * 1024
+RADAR_ATTACHMENT_MAXSIZE = 20 * 1024 * 1024
+RADAR_MAX_ATTACHMENTS = 5
+
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+LOG_LEVEL = "INFO"
+
+ITEM_PIPELINES = {
+    "spiders.pipelines.ExtractPipeline": 100,
+    "spiders.pipelines.StorePipeline": 200,
+}
+EXTENSIONS = {
+    "spiders.extensions.CrawlRunRecorder": 100,
+}

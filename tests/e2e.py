@@ -1,0 +1,33 @@
+"""Helpers for end-to-end tests: crawl in a child process (Scrapy's reactor runs once per process)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from crawler.config import load_settings
+from crawler.replica.demo import demo_config
+
+
+def write_config(urls: dict[str, str], db_url: str, directory: Path, **settings: Any) -> Path:
+    """The demo config for ``urls`` with ``db_url``, written into ``directory``."""
+    base = load_settings({"database_url": db_url, "data_dir": str(directory)}, env={})
+    _cfg, path = demo_config(urls, base, directory)
+    if settings:
+        import yaml
+
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data["settings"].update(settings)
+        path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def radar(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run ``radar ARGS`` as a child process and return what it did."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("RADAR_")}
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "crawler.cli", *args], env=full_env, capture_output=True,
+                          text=True, timeout=timeout, check=False)

@@ -1,0 +1,94 @@
+"""Config loading: valid files load; every mistake names the source and the key."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from crawler.errors import ConfigError
+from crawler.sources import load_config, parse_config, parse_schedule
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _entry(**overrides: object) -> dict[str, object]:
+    entry: dict[str, object] = {"name": "site-a", "kind": "listing", "start_urls": ["http://127.0.0.1/list"],
+                                "allow": r"/art/\d+\.html$", "schedule": "0 */2 * * *"}
+    entry.update(overrides)
+    return entry
+
+
+def test_example_config_loads_every_source() -> None:
+    cfg = load_config(ROOT / "radar.example.yaml", env={})
+    assert len(cfg.sources) == 5
+    assert cfg.sources["jxdaily-epaper"].kind == "epaper"
+    assert cfg.sources["jxnews"].schedule.every == timedelta(minutes=30)
+    assert cfg.settings.timezone == "Asia/Shanghai"
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("0 */2 * * *", ("0 */2 * * *", None)),
+    ({"every": "30m"}, (None, timedelta(minutes=30))),
+    ("every: 5s", (None, timedelta(seconds=5))),
+    ({"every": "2h"}, (None, timedelta(hours=2))),
+])
+def test_schedules(value: object, expected: tuple[object, object]) -> None:
+    schedule = parse_schedule(value)
+    assert (schedule.cron, schedule.every) == expected
+
+
+@pytest.mark.parametrize(("overrides", "key"), [
+    ({"kind": "rss"}, "kind"),
+    ({"allow": "("}, "allow"),
+    ({"allow": None}, "allow"),
+    ({"schedule": "61 * * * *"}, "schedule"),
+    ({"schedule": {"every": "0m"}}, "schedule"),
+    ({"start_urls": ["ftp://x"]}, "start_urls"),
+    ({"selectors": {"headline": "h1"}}, "selectors"),
+    ({"colour": "red"}, "colour"),
+    ({"kind": "epaper"}, "pages"),
+])
+def test_errors_name_source_and_key(overrides: dict[str, object], key: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config({"sources": [_entry(**overrides)]}, env={})
+    assert info.value.source == "site-a"
+    assert info.value.key == key
+    assert "site-a" in str(info.value) and key in str(info.value)
+
+
+def test_duplicate_names_rejected() -> None:
+    with pytest.raises(ConfigError, match="defined twice"):
+        parse_config({"sources": [_entry(), _entry()]}, env={})
+
+
+def test_environment_overrides_file(tmp_path: Path) -> None:
+    path = tmp_path / "radar.yaml"
+    path.write_text(yaml.safe_dump({"settings": {"smtp_port": 2525, "mail_to": "a@x.org"},
+                                    "sources": [_entry()]}), encoding="utf-8")
+    cfg = load_config(path, env={"RADAR_SMTP_PORT": "1025", "RADAR_DATABASE_URL": "sqlite:///x.db"})
+    assert cfg.settings.smtp_port == 1025
+    assert cfg.settings.mail_to == ("a@x.org",)
+    assert cfg.settings.database_url == "sqlite:///x.db"
+
+
+def test_config_file_from_environment_variable(tmp_path: Path) -> None:
+    path = tmp_path / "elsewhere.yaml"
+    path.write_text(yaml.safe_dump({"sources": [_entry(name="only-one")]}), encoding="utf-8")
+    cfg = load_config(None, env={"RADAR_CONFIG": str(path)})
+    assert list(cfg.sources) == ["only-one"]
+
+
+def test_password_is_never_read_from_file() -> None:
+    cfg = parse_config({"settings": {"smtp_password": "in-the-file"}}, env={})
+    assert cfg.settings.smtp_password == ""
+
+
+def test_bad_setting_and_unknown_source() -> None:
+    with pytest.raises(ConfigError, match="smtp_port"):
+        parse_config({"settings": {"smtp_port": "twenty-five"}}, env={})
+    cfg = parse_config({"sources": [_entry()]}, env={})
+    with pytest.raises(ConfigError, match="unknown source"):
+        cfg.select(["nope"])
