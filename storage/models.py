@@ -192,3 +192,9 @@ class DigestEventRow(Base):
     digest_id: Mapped[int] = mapped_column(ForeignKey("digests.id", ondelete="CASCADE"), primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), primary_key=True)
     recipients: Mapped[str] = mapped_column(String(1000))
+
+
+# --- dedupe: stories, near-duplicate index, revisions, HTTP validators (issue 5) ---------------
+
+
+# --- daemon: job store, subscriptions, health (issue 6) -----------------------------------------

@@ -277,6 +277,13 @@ def _pattern(sec: Mapping[str, Any], name: str, key: str) -> re.Pattern[str]:
     return _compile_one(value, name, key, "")
 
 
+def _heading(sec: Mapping[str, Any], key: str) -> re.Pattern[str]:
+    """A section marker, matched only where a heading can stand (``sections.heading`` before it)."""
+    heading = _pattern(sec, "sections", "heading").pattern
+    marker = _pattern(sec, "sections", key).pattern
+    return _compile_one(f"(?m:{heading}(?:{marker}))", "sections", key, "")
+
+
 def _int(sec: Mapping[str, Any], name: str, key: str) -> int:
     value = sec.get(key)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -345,8 +352,8 @@ def _build(merged: dict[str, Any], sources: tuple[str, ...]) -> RuleSet:
         site_open=_pattern(reg, "regions", "site_open"),
         doc_lead=_int(reg, "regions", "doc_lead"),
         periods=_pattern(per, "periods", "patterns"),
-        plan_start=_pattern(sec, "sections", "plan_start"),
-        plan_end=_pattern(sec, "sections", "plan_end"),
+        plan_start=_heading(sec, "plan_start"),
+        plan_end=_heading(sec, "plan_end"),
         reset_line=re.compile(_pattern(sec, "sections", "reset_line").pattern, re.MULTILINE),
         numbers=numbers, sources=sources,
     )
