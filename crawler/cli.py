@@ -362,10 +362,10 @@ def extract(paths: tuple[str, ...], url: str, list_file: io.TextIOBase | None) -
 @click.option("--region", default="", help="Region to assume when the text names none.")
 def signals(path: io.TextIOBase, jsonl: bool, region: str) -> None:
     """Print the events (signings, openings, trade figures) stated in a text."""
-    from crawler.signals import detect
+    from crawler.signals import detect_events
 
     if not jsonl:
-        events = detect(path.read(), region_hint=region)
+        events = detect_events(path.read(), region_hint=region)
         for ev in events:
             click.echo(json.dumps(ev.to_dict(), ensure_ascii=False))
         if not events:
@@ -379,7 +379,7 @@ def signals(path: io.TextIOBase, jsonl: bool, region: str) -> None:
             text = record["text"]
         except (json.JSONDecodeError, KeyError, TypeError):
             raise RadarError(f'line {n}: expected a JSON object with "id" and "text"') from None
-        events = detect(text, title=record.get("title", ""), region_hint=record.get("region", region))
+        events = detect_events(text, title=record.get("title", ""), region_hint=record.get("region", region))
         click.echo(json.dumps({"id": record.get("id"), "events": [e.to_dict() for e in events]},
                               ensure_ascii=False))
 

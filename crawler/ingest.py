@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from crawler.article import Article, Attachment
 from crawler.extraction import attachment_text, extract
 from crawler.items import PageItem
-from crawler.signals import detect
+from crawler.signals import detect_events
 from crawler.sources import Source
 from storage import queries
 from storage.db import open_database, transaction
@@ -90,7 +90,7 @@ class Ingestor:
                                             part_urls=article.part_urls)
             result = IngestResult(outcome.status, outcome.article_id)
             if outcome.status in ("new", "updated"):
-                events = detect(article.body, title=article.title, region_hint=article.region)
+                events = detect_events(article.body, title=article.title, region_hint=article.region)
                 published = (article.published_at or fetched_at).date()
                 result.events = len(events)
                 result.new_events = queries.record_events(

@@ -37,7 +37,7 @@ _TABLE: dict[int, int | None] = {**_WIDTH, **_DROP}
 
 _SPACES = re.compile(r"[ \t\r\n\f\v]+")
 _INLINE_SPACES = re.compile(r"[ \r\f\v]+")
-_TABS = re.compile(r" *\t[ \t]*")
+_TABS = re.compile(r" *\t *")  # each tab is a cell boundary: empty cells keep their column
 _CJK = "\u3400-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef"
 # A space between two CJK characters carries no meaning (it is layout); between Latin words it does.
 _CJK_GAP = re.compile(rf"(?<=[{_CJK}]) (?=[{_CJK}])")
@@ -73,7 +73,8 @@ def normalize_lines(text: str, *, join_cjk_gaps: bool = False) -> str:
     """Multi-line normalised form: paragraphs separated by exactly one ``\\n``.
 
     Each line is normalised like :func:`normalize_text` except that tabs (table cell
-    separators) survive as a single ``\\t``; empty lines are dropped.  With
+    separators) survive, one per cell boundary, so an empty cell inside a row keeps the
+    columns aligned; tabs at either end of a line and empty lines are dropped.  With
     ``join_cjk_gaps`` a single space between two CJK characters is removed as well.
     """
     out = []

@@ -445,3 +445,32 @@ def test_epaper_urls() -> None:
     assert looks_like_epaper("http://szb.example.cn/html/2024-01/30/node_2.htm", False)
     assert looks_like_epaper("http://www.example.cn/a/1.html", True)  # #ozoom / founder-content on the page
     assert not looks_like_epaper("http://www.gov.cn/zhengce/content/2024-01/05/content_6924.htm", False)
+
+
+def test_data_table_rows_keep_their_columns_and_cells_their_paragraphs() -> None:
+    from crawler.extraction.dom import parse, render
+    from crawler.textnorm import normalize_lines
+
+    html = """<html><body><div><table>
+      <tr><td><p>序号</p></td><td><p>工作任务</p></td><td><p>牵头单位</p></td></tr>
+      <tr><td>1</td><td rowspan="2"><p>(一) 构筑</p><p>资源承载新高地</p></td><td>市商务局</td></tr>
+      <tr><td>2</td><td>市科技局</td></tr>
+      <tr><td colspan="3">二、政策措施</td></tr>
+    </table></div></body></html>"""
+    text = normalize_lines(render(parse(html)))
+    assert text.split("\n") == [
+        "序号\t工作任务\t牵头单位",
+        "1\t(一) 构筑 资源承载新高地\t市商务局",
+        "2\t\t市科技局",  # the rowspan's column stays empty rather than shifting 市科技局 left
+        "二、政策措施",
+    ]
+
+
+def test_layout_table_cells_keep_paragraph_breaks() -> None:
+    from crawler.extraction.dom import parse, render
+    from crawler.textnorm import normalize_lines
+
+    paragraphs = "".join(f"<p>第{i}段，正文内容。</p>" for i in range(6))
+    html = f"<html><body><table><tr><td>导航</td><td>{paragraphs}</td></tr></table></body></html>"
+    lines = normalize_lines(render(parse(html))).split("\n")
+    assert lines == ["导航"] + [f"第{i}段，正文内容。" for i in range(6)]

@@ -440,9 +440,10 @@ def test_trade_event_key_follows_the_stated_period() -> None:
     assert event_key(q1, date(2024, 4, 20)) != event_key(q1, date(2025, 4, 20))
 
 
-def test_package_entry_point_delegates_to_detect_events() -> None:
-    from crawler.signals import detect
+def test_package_exports_the_detector() -> None:
+    import crawler.signals
 
     text = "2023年，全区共举办招商推介会4场，新引进亿元以上项目54个，总投资额达207.5亿元。"
-    assert [e.to_dict() for e in detect(text)] == [e.to_dict() for e in detect_events(text)]
-    assert re.search(r"签约|引进", detect(text)[0].evidence)
+    events = crawler.signals.detect_events(text)
+    assert [e.to_dict() for e in events] == [e.to_dict() for e in detect_events(text)]
+    assert re.search(r"签约|引进", events[0].evidence)

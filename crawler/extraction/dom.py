@@ -180,31 +180,113 @@ def render(el: HtmlElement, skip: Callable[[HtmlElement], bool] | None = None) -
     return "".join(out)
 
 
-def _render(el: HtmlElement, out: list[str], skip: Callable[[HtmlElement], bool] | None, top: bool = False) -> None:
+def _render(
+    el: HtmlElement,
+    out: list[str],
+    skip: Callable[[HtmlElement], bool] | None,
+    top: bool = False,
+    in_cell: bool = False,
+) -> None:
     tag = el.tag
     if not isinstance(tag, str):
         return
     if not top and skip is not None and skip(el):
         return
+    if tag == "table" and not in_cell and is_data_table(el):
+        _render_table(el, out, skip)
+        return
+    # Inside a table cell, paragraphs and line breaks are the cell's own layout: they become
+    # spaces so that each table row stays one line of tab-separated cells.
     if tag == "br":
-        out.append("\n")
+        out.append(" " if in_cell else "\n")
         return
     if tag in ("td", "th"):
-        out.append("\t")
-    elif tag == "tr" or tag in BLOCK_TAGS or tag == "img":
+        out.append("\t")  # one tab before each cell: normalize_lines strips the line's first
+    elif tag == "tr":
         out.append("\n")
+    elif tag in BLOCK_TAGS or tag == "img":
+        out.append(" " if in_cell else "\n")
     # Source line breaks and tabs are layout, not text: they become spaces, so only markup
     # decides where lines and cells break.
     if el.text:
         out.append(el.text.translate(_SOURCE_WS))
+    # a layout table's cells (not a data table: see is_data_table) keep their paragraphs
     for child in el:
-        _render(child, out, skip)
+        _render(child, out, skip, in_cell=in_cell)
         if child.tail:
             out.append(child.tail.translate(_SOURCE_WS))
-    if tag in ("td", "th"):
-        out.append("\t")
-    elif tag in BLOCK_TAGS:
-        out.append("\n")
+    if tag in BLOCK_TAGS and tag not in ("td", "th"):
+        out.append(" " if in_cell else "\n")
+
+
+def _span(cell: HtmlElement, name: str) -> int:
+    try:
+        return max(1, min(int(cell.get(name) or 1), 100))
+    except ValueError:
+        return 1
+
+
+_CELL_BLOCKS = ("p", "div", "br", "li", "h1", "h2", "h3", "h4")
+
+
+def is_data_table(table: HtmlElement) -> bool:
+    """Whether ``table`` holds data (rows of short cells) rather than page layout.
+
+    Old CMS templates lay whole pages out in tables; their cells hold paragraphs, which must
+    keep their line breaks. A data table has no table inside it and no cell with many blocks
+    or a long text."""
+    if next(table.iterdescendants("table"), None) is not None:
+        return False
+    widths = sorted(sum(1 for c in tr if c.tag in ("td", "th")) for tr in table.iter("tr"))
+    if len(widths) < 3 or widths[len(widths) // 2] < 2:  # a grid has rows of several cells
+        return False
+    for cell in table.iter("td", "th"):
+        blocks = sum(1 for _ in cell.iter(*_CELL_BLOCKS))
+        if blocks >= 4 or len(text_of(cell)) > 800:
+            return False
+    return True
+
+
+def _render_table(table: HtmlElement, out: list[str], skip: Callable[[HtmlElement], bool] | None) -> None:
+    """One line per row, cells joined by single tabs, kept in their columns: a cell covered by
+    a rowspan or colspan above or beside it becomes an empty cell, so the rows paste into a
+    spreadsheet aligned."""
+    rows = [tr for tr in table.iter("tr") if next(tr.iterancestors("table"), None) is table]
+    pending: dict[int, int] = {}  # column → rows still covered by a rowspan from above
+    out.append("\n")
+    for tr in rows:
+        if skip is not None and skip(tr):
+            continue
+        cells: list[str] = []
+        col = 0
+        for cell in tr:
+            if not isinstance(cell.tag, str) or cell.tag not in ("td", "th"):
+                continue
+            while pending.get(col, 0) > 0:
+                pending[col] -= 1
+                cells.append("")
+                col += 1
+            parts: list[str] = []
+            if cell.text:
+                parts.append(cell.text.translate(_SOURCE_WS))
+            for child in cell:
+                _render(child, parts, skip, in_cell=True)
+                if child.tail:
+                    parts.append(child.tail.translate(_SOURCE_WS))
+            text = " ".join("".join(parts).split())
+            colspan, rowspan = _span(cell, "colspan"), _span(cell, "rowspan")
+            cells.extend([text] + [""] * (colspan - 1))
+            for c in range(col, col + colspan):
+                if rowspan > 1:
+                    pending[c] = rowspan - 1
+            col += colspan
+        while pending.get(col, 0) > 0:  # covered cells at the end of the row
+            pending[col] -= 1
+            cells.append("")
+            col += 1
+        line = "\t".join(cells).rstrip("\t")
+        if line.strip():
+            out.append(line + "\n")
 
 
 def iter_blocks(root: HtmlElement) -> Iterable[HtmlElement]:

@@ -18,8 +18,6 @@ last, and only for sentences that fired, so cpca is consulted rarely.
 from __future__ import annotations
 
 import re
-import sys
-import types
 from dataclasses import dataclass, field, replace
 
 from crawler.signals.keys import event_key
@@ -50,7 +48,8 @@ _PERIOD_NORMAL = (
     (re.compile(r"^(?:今|去|上)年"), ""),
     (re.compile(r"第(?=[一二三四1-4]季度)"), ""),
     (re.compile(r"\s*[—–~～至到]\s*"), "-"),
-    (re.compile(r"(?<=[1-4])季度"), "季度"),
+    (re.compile(r"前(\d{1,2})个?月"), r"1-\1月"),  # 前5个月 → 1-5月
+    (re.compile(r"月份$"), "月"),
 )
 _QUARTER_DIGIT = str.maketrans("1234", "一二三四")
 # The further values of "增长27.1%、29%".
@@ -171,8 +170,18 @@ class _Detector:
                 growth = g.value
                 if rs.distributive.search(between):
                     growth = self.distribute(g, text, clause, hit, anchor)
+                if amount is None:
+                    amount = self.amount_after_growth(text, anchor + g.end, hi)
             break
         return amount, growth
+
+    def amount_after_growth(self, text: str, start: int, hi: int) -> Amount | None:
+        """"进出口额同比增长12%，达到500亿元": the amount stated after the growth rate."""
+        for a in self.numbers.amounts(text[start:hi]):
+            if self.rules.amount_after_growth.search(text[start:start + a.start]):
+                return replace(a, start=a.start + start, end=a.end + start)
+            break
+        return None
 
     def distribute(self, g: Growth, text: str, clause: tuple[int, int], hit: _Hit, anchor: int) -> float:
         """"A、B分别增长x%、y%": the value standing at the trigger's place in the list."""
@@ -283,9 +292,10 @@ class _Detector:
         for k in reversed(kept):
             if k.event.type != "trade" or k.event.subtype != "total":
                 continue
+            distance = cand.sentence.index - k.sentence.index
             same_paragraph = k.sentence.paragraph == cand.sentence.paragraph
-            near = 0 <= cand.sentence.index - k.sentence.index <= 2
-            if same_paragraph or near or self.rules.breakdown.search(cand.sentence.text):
+            marked = distance <= 4 and bool(self.rules.breakdown.search(cand.sentence.text))
+            if same_paragraph or 0 <= distance <= 2 or marked:
                 return True
         return False
 
@@ -418,6 +428,7 @@ def detect_events(
             elif not same:
                 tc.in_title = True
                 tc.event.start = tc.event.end = 0
+                tc.event.evidence = title.strip()
                 tc.event.confidence -= 0.1
                 kept.append(tc)
 
@@ -439,17 +450,3 @@ def detect_events(
         events.append(ev)
     events.sort(key=lambda e: (e.start, e.type, e.subtype))
     return events
-
-
-class _CallableModule(types.ModuleType):
-    """This module, callable like the package's ``detect`` function."""
-
-    def __call__(self, text: str, *, title: str = "", region_hint: str = "") -> list[Event]:
-        return detect_events(text, title=title, region_hint=region_hint)
-
-
-# crawler/signals/__init__.py exports a function named ``detect``, and this module is
-# crawler.signals.detect: once it is imported, Python rebinds the package attribute ``detect`` to
-# the module.  Making the module callable keeps ``from crawler.signals import detect; detect(text)``
-# working whichever was imported first.
-sys.modules[__name__].__class__ = _CallableModule

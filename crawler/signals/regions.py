@@ -10,12 +10,16 @@ that fired.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import cpca
+with warnings.catch_warnings():
+    # cpca loads its data through pkg_resources, which warns about its own deprecation
+    warnings.simplefilter("ignore")
+    import cpca
 
 from crawler.signals.rules import RuleSet
 
@@ -169,7 +173,13 @@ def resolve_region(
         if code is not None:
             return region_name(code)
     if fallback_codes:
-        return region_name(fallback_codes[0])
+        # the title names the city, the document's opening the district: take the finest
+        # fallback that agrees with the first
+        best = fallback_codes[0]
+        for code in fallback_codes[1:]:
+            if code != best and _within(code, best):
+                best = code
+        return region_name(best)
     if hint_code is not None:
         return region_name(hint_code)
     return hint.strip()

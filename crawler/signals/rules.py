@@ -94,6 +94,7 @@ class RuleSet:
     gap_max: int
     gap_reject: re.Pattern[str]
     growth_lead: re.Pattern[str]
+    amount_after_growth: re.Pattern[str]
     label_window: int
     elided_subject: re.Pattern[str]
     label_reject: re.Pattern[str]
@@ -337,6 +338,7 @@ def _build(merged: dict[str, Any], sources: tuple[str, ...]) -> RuleSet:
         gap_max=_int(adj, "adjacent", "gap_max"),
         gap_reject=_pattern(adj, "adjacent", "gap_reject"),
         growth_lead=_pattern(adj, "adjacent", "growth_lead"),
+        amount_after_growth=_pattern(adj, "adjacent", "amount_after_growth"),
         label_window=_int(amt, "amounts", "label_window"),
         elided_subject=_pattern(amt, "amounts", "elided_subject"),
         label_reject=_pattern(amt, "amounts", "label_reject"),
