@@ -2,7 +2,7 @@
 
 The extractor picks the right part of a page; these filters remove the lines that templates
 put *inside* that part anyway: ICP/公安备案 and copyright lines, hotlines, 投稿 notices,
-责任编辑/编辑 credits, 打印/关闭/分享 tool strips, 上一篇/下一篇 links, and everything after a
+责任编辑/编辑 credits, 原标题 notes of reposts, 打印/关闭/分享 tool strips, 上一篇/下一篇 links, and everything after a
 相关文章/相关新闻 heading at the end.  All functions are pure and work on lists of lines (or
 on text with one paragraph per line).
 """
@@ -25,6 +25,8 @@ _BOILERPLATE = re.compile(
     r"Copyright|\(c\)\s*\d{4}|©|All Rights Reserved|主办单位|主辦單位|承办单位|技术支持[:：]|"
     r"投稿(?:须知|邮箱|信箱|热线|电话)|新闻热线|服务热线|举报电话|违法和不良信息|"
     r"^\s*[\[【(（]?\s*(?:责任编辑|责编|编辑|审核|校对|终审|初审|监制|值班编辑|实习编辑)\s*[:：]|"
+    # a repost's note of the original headline restates the title; it is not body text
+    r"^\s*[\[【(（]\s*原(?:标)?题\s*[:：]|"
     r"打印本页|关闭窗口|打印文章|【\s*打印\s*】|【\s*关闭\s*】|\[\s*打印\s*\]|\[\s*关闭\s*\]|"
     r"分享到[:：]?|扫一扫|微信扫一扫|返回顶部|我要纠错|字号[:：]\s*[【\[]?\s*大|"
     r"^\s*(?:上一篇|下一篇|上一条|下一条)|点击数[:：]|浏览次数[:：]|阅读次数[:：]|"

@@ -45,6 +45,7 @@ class TestCleaning:
             "上一篇：关于做好安全生产工作的通知",
             "新闻热线：0797-8888888",
             "投稿邮箱：news@example.cn",
+            "（原标题：富乐德·长飞半导体项目落户黄冈助力现代产业集群构建）",
         ):
             assert is_boilerplate_line(line), line
 

@@ -78,6 +78,16 @@ def test_crawl_store_detect_and_mail(replica: Any, db_url: str, tmp_path: Path, 
     assert fujian.growth_pct == pytest.approx(12.1) and "福建" in fujian.region
     assert not [a.title for e, a in events if "北方稀土" in a.title]
 
+    # the news site reposts two park stories: each real-world event is one row, two mentions
+    engine, factory = open_database(db_url, migrate_schema=False)
+    with factory() as s:
+        for kind, place in (("trade", "杭州"), ("signing", "黄冈")):
+            rows = [e for e in s.scalars(select(EventRow).where(EventRow.type == kind)) if place in e.region]
+            assert len(rows) == 1, [(e.amount_text, e.evidence) for e in rows]
+            sources = {s.get(ArticleRow, m.article_id).source for m in rows[0].mentions}  # type: ignore[union-attr]
+            assert sources == {"cnip-park", "jxnews"}, (place, sources)
+    engine.dispose()
+
     # robots.txt was honoured on every site
     assert not [p for _site, p in replica.requests if p.startswith(("/admin", "/search"))]
 
@@ -104,6 +114,8 @@ def test_crawl_store_detect_and_mail(replica: Any, db_url: str, tmp_path: Path, 
     for needle in ("772.67亿元", "7369.0亿元", "4330.8亿元", "黄冈"):
         assert needle in parts["text/plain"], needle
         assert needle in parts["text/html"], needle
+    assert parts["text/plain"].count("7369.0亿元 · +23.7%") == 1  # the repost adds a source, not a line
+    assert parts["text/plain"].count("reported by 2 sources") >= 2
     again = radar("--config", str(config), "digest", env=env)
     assert again.returncode == 0 and "nothing sent" in again.stdout
     assert len(smtp_server.messages) == 1
