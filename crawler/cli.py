@@ -51,7 +51,7 @@ def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
     ctx.ensure_object(dict)
     ctx.obj["config_path"] = config_path
     ctx.obj["verbose"] = verbose
-    set_log_level(logging.INFO if verbose else logging.WARNING)
+    set_log_level(logging.DEBUG if verbose else logging.WARNING)
 
 
 def set_log_level(level: int) -> None:
@@ -64,7 +64,23 @@ def set_log_level(level: int) -> None:
         handler._radar = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     handler.setLevel(level)
+    handler.filters = [] if level < logging.INFO else [_OneLineErrors()]
     root.setLevel(logging.INFO)
+
+
+class _OneLineErrors(logging.Filter):
+    """Scrapy logs a dead site or a broken page with a full traceback; a user needs one line
+    (the message already names the URL and the error). ``--verbose`` keeps the tracebacks."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith(("scrapy", "twisted", "py.warnings")) and record.exc_info:
+            exc = record.exc_info[1]
+            message = record.getMessage()
+            record.msg = message if exc is None or str(exc) in message else f"{message} ({type(exc).__name__}: {exc})"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True
 
 
 # --------------------------------------------------------------------------- crawling
