@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from storage.db import open_database
-from storage.models import ArticleRow, AttachmentRow, CrawlRunRow, EventRow
+from storage.models import ArticleRow, ArticleUrlRow, AttachmentRow, CrawlRunRow, EventRow
 from tests.conftest import MailSink, smtp_env
 from tests.e2e import radar, write_config
 
@@ -63,6 +63,14 @@ def test_crawl_store_detect_and_mail(replica: Any, db_url: str, tmp_path: Path, 
         assert article.published_at is not None, article.url
         for phrase in BOILERPLATE:
             assert phrase not in article.body, (phrase, article.url)
+    # the e-paper's two continued stories are stored once each, their page-3 parts as known URLs
+    joined = [a for a in articles if a.source == "jxdaily-epaper" and a.epaper_page == 1]
+    assert len(joined) == 2 and all("上接" not in a.body and "下转" not in a.body for a in joined)
+    engine, factory = open_database(db_url, migrate_schema=False)
+    with factory() as s:
+        parts = s.scalars(select(ArticleUrlRow).where(ArticleUrlRow.relation == "part")).all()
+    engine.dispose()
+    assert sorted(p.url.rsplit("/", 1)[1] for p in parts) == ["content_3_2.htm", "content_3_3.htm"]
     gbk_doc = [a for a in articles if a.doc_number == "赣市发〔2022〕5号"]
     assert len(gbk_doc) == 1 and "数字经济" in gbk_doc[0].title
     assert any("重点任务清单责任分工表" in a.name or "序号" in a.text for a in attachments)

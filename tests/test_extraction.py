@@ -388,6 +388,7 @@ class TestEpaper:
         assert joined[0].body == "第一段。\n第二段。"
         assert joined[0].continues_to is None
         assert joined[0].url == first.url
+        assert joined[0].part_urls == [rest.url]
 
     def test_join_the_only_candidate_and_follow_chains(self) -> None:
         first = _story(1, "标题甲", "甲一。", to=4)
@@ -396,6 +397,7 @@ class TestEpaper:
         joined = join_continuations([third, first, second])
         assert len(joined) == 1
         assert joined[0].body == "甲一。\n甲二。\n甲三。"
+        assert joined[0].part_urls == [second.url, third.url]  # recorded, so never fetched again
 
     def test_unmatched_story_is_left_alone(self) -> None:
         first = _story(1, "标题", "正文。", to=5)

@@ -133,7 +133,8 @@ def join_continuations(articles: list[Article]) -> list[Article]:
     that says it is ``continued_from`` the story's page and has the same title — or, when no
     title matches, with the only such story on page N.  The joined Article keeps the first
     part's metadata and URL; its body is both parts, in order; attachments and links are
-    merged; ``continues_to`` becomes the continuation's own (chains of jumps are followed).
+    merged; ``continues_to`` becomes the continuation's own (chains of jumps are followed);
+    ``part_urls`` lists the continuations' URLs, so they are known and not fetched again.
     The continuation no longer appears on its own.  Unmatched articles pass through unchanged.
     """
     used: set[int] = set()
@@ -156,6 +157,7 @@ def join_continuations(articles: list[Article]) -> list[Article]:
                 current,
                 body=(current.body + "\n" + target.body).strip("\n"),
                 continues_to=target.continues_to,
+                part_urls=[*current.part_urls, target.url, *target.part_urls],
                 attachments=current.attachments + [x for x in target.attachments if x not in current.attachments],
                 attachment_links=current.attachment_links
                 + [x for x in target.attachment_links if x not in current.attachment_links],
