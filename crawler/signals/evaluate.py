@@ -19,7 +19,7 @@ import yaml
 
 from crawler.signals.model import EVENT_TYPES, Event
 
-__all__ = ["Case", "GoldEvent", "Score", "load_cases", "score"]
+__all__ = ["Case", "GoldEvent", "Score", "load_cases", "score", "split_audit"]
 
 DEV_DIR = Path(__file__).resolve().parents[2] / "tests" / "data" / "signals"
 
@@ -50,6 +50,7 @@ class Case:
     source_file: str = ""  # for cwced cases: the cleaned text it was taken from
     synthetic: bool = False
     elided: bool = False
+    audit: bool = False  # labelled blind, after the rules were written: the held-out check
 
 
 def _float(value: Any) -> float | None:
@@ -73,10 +74,16 @@ def _gold(raw: dict[str, Any], case_id: str) -> GoldEvent:
 
 
 def load_cases(directory: Path = DEV_DIR) -> list[Case]:
-    """Every case of every ``*.yaml`` file in ``directory``, in file order."""
+    """Every case of every ``*.yaml`` file in ``directory``, in file order.
+
+    A case is an audit case (``Case.audit``) when it or its file says ``audit: true``: the audit
+    files (``audit_*.yaml``) hold passages labelled blind from text the rules were not written
+    against, and are scored apart from the dev set (``split_audit``).
+    """
     cases: list[Case] = []
     for path in sorted(directory.glob("*.yaml")):
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        file_audit = bool(data.get("audit", False))
         for raw in data.get("cases", []):
             cid = str(raw["id"])
             cases.append(Case(
@@ -85,12 +92,22 @@ def load_cases(directory: Path = DEV_DIR) -> list[Case]:
                 events=tuple(_gold(e, cid) for e in raw.get("events") or []),
                 file=path.name, source_file=str(raw.get("file", "")),
                 synthetic=bool(raw.get("synthetic", False)), elided=bool(raw.get("elided", False)),
+                audit=bool(raw.get("audit", file_audit)),
             ))
     ids = [c.id for c in cases]
     dupes = {i for i in ids if ids.count(i) > 1}
     if dupes:
         raise ValueError(f"duplicate case ids: {sorted(dupes)}")
     return cases
+
+
+def split_audit(cases: Iterable[Case]) -> tuple[list[Case], list[Case]]:
+    """The dev cases and the audit cases of ``cases``, each in order."""
+    dev: list[Case] = []
+    audit: list[Case] = []
+    for case in cases:
+        (audit if case.audit else dev).append(case)
+    return dev, audit
 
 
 @dataclass

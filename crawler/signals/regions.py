@@ -89,6 +89,8 @@ def _places_cached(text: str, rules: RuleSet) -> tuple[Place, ...]:
     found: list[Place] = []
     for info in cpca.matcher.iter(masked):
         start, end = info.start_index, info.end_index + 1
+        if info.origin_value in _NOT_A_CITY or end - start < 2:
+            continue  # a grouping row of the table (县 of 重庆市) or a lone character: not a place name
         after = text[end:end + rules.org_window]
         cut = rules.clause_break.search(after)
         if cut:
