@@ -98,27 +98,65 @@ def _print_crawl_table(summaries: Sequence[Any]) -> None:
 @click.argument("sources", nargs=-1)
 @click.option("--quiet", is_flag=True, help="Print nothing but errors (used by the daemon).")
 @click.option("--memory-mb", type=int, default=0, help="Limit this process's address space (MiB).")
+@click.option("--run-id", type=int, default=0, hidden=True, help="Fill this crawl_runs row (the daemon opens it).")
+@click.option("--watch-parent", is_flag=True, hidden=True, help="Stop cleanly when the parent process dies.")
+@click.option("--recheck", is_flag=True,
+              help="Re-fetch the stored articles of the last recheck_days days (conditionally) to catch revisions; "
+                   "fetch no listing pages.")
 @click.pass_context
-def crawl(ctx: click.Context, sources: tuple[str, ...], quiet: bool, memory_mb: int) -> None:
-    """Crawl SOURCES now (all enabled sources when none are named)."""
+def crawl(ctx: click.Context, sources: tuple[str, ...], quiet: bool, memory_mb: int, run_id: int,
+          watch_parent: bool, recheck: bool) -> None:
+    """Crawl SOURCES now (all enabled sources when none are named).
+
+    With --recheck, re-check stored articles instead (listing sources only; all enabled ones
+    when none are named): an unchanged page costs a 304 or moves only its check time, a changed
+    one is stored as a revision and its events are detected again.
+    """
     if memory_mb:
         import resource
 
         resource.setrlimit(resource.RLIMIT_AS, (memory_mb * 1024 * 1024,) * 2)
+    if watch_parent:
+        _stop_when_orphaned()
     cfg = _config(ctx)
     selected = cfg.select(list(sources))
+    if recheck and not sources:
+        selected = [s for s in selected if s.kind == "listing"]
     if not selected:
         raise ConfigError("no sources configured; see radar.example.yaml")
     from spiders.runner import run_crawls
 
     overrides: dict[str, Any] = {}
+    if run_id:
+        if len(selected) != 1:
+            raise click.UsageError("--run-id needs exactly one source")
+        overrides["RADAR_RUN_ID"] = run_id
     if not quiet:
         click.echo(f"crawling {len(selected)} source(s) into {_db_label(cfg)} …", err=True)
-    summaries = run_crawls(cfg, selected, overrides=overrides)
+    summaries = run_crawls(cfg, selected, overrides=overrides, recheck=recheck)
     if not quiet:
         _print_crawl_table(summaries)
     if any(s.finish_reason not in ("finished",) for s in summaries):
         sys.exit(2)
+
+
+def _stop_when_orphaned() -> None:
+    """A daemon's crawl child: when the daemon dies (SIGKILL, OOM killer), SIGTERM ourselves so the
+    crawl closes cleanly instead of running on unsupervised, past its time limit."""
+    import signal
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(60)
+        os._exit(3)  # still alive a minute later: the graceful stop hung
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
 
 
 def _db_label(cfg: Config) -> str:
@@ -208,15 +246,22 @@ def _print_totals(cfg: Config) -> None:
 @main.command()
 @click.option("--shutdown-grace", type=float, default=30.0, show_default=True,
               help="Seconds running crawls get to finish after SIGTERM.")
+@click.option("--metrics-port", type=int, default=0, envvar="RADAR_METRICS_PORT",
+              help="Serve Prometheus metrics on this port (default: off).")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, envvar="RADAR_METRICS_HOST",
+              help="Address the metrics server listens on.")
 @click.pass_context
-def daemon(ctx: click.Context, shutdown_grace: float) -> None:
+def daemon(ctx: click.Context, shutdown_grace: float, metrics_port: int, metrics_host: str) -> None:
     """Run in the foreground: crawl each source on its schedule, send digests on theirs.
 
-    Logs go to stderr (journald-friendly). SIGTERM or SIGINT stops it cleanly with exit code 0.
+    Logs go to stderr (journald-friendly), one structured line per job. SIGTERM or SIGINT stops
+    it cleanly with exit code 0; SIGHUP (or saving the config file) reloads sources and
+    subscriptions. A second daemon on the same database refuses to start.
     """
     from scheduler.daemon import Daemon
 
     set_log_level(logging.INFO)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per job, not per migration step
     cfg = _config(ctx)
     if not cfg.sources:
         raise ConfigError("no sources configured; nothing to schedule")
@@ -224,7 +269,8 @@ def daemon(ctx: click.Context, shutdown_grace: float) -> None:
 
     engine, _ = open_database(cfg.settings.database_url)  # migrate once, before any child starts
     engine.dispose()
-    sys.exit(Daemon(cfg, shutdown_grace=shutdown_grace).run())
+    sys.exit(Daemon(cfg, shutdown_grace=shutdown_grace, metrics_port=metrics_port,
+                    metrics_host=metrics_host).run())
 
 
 @main.command()
@@ -233,26 +279,34 @@ def daemon(ctx: click.Context, shutdown_grace: float) -> None:
 @click.option("--raw", is_flag=True, help="With --dry-run: print the whole MIME message as it would go out.")
 @click.pass_context
 def digest(ctx: click.Context, dry_run: bool, show_html: bool, raw: bool) -> None:
-    """Mail the events found since the last digest (each event is mailed once)."""
-    from crawler.digest import deliver
+    """Send what is due now: unsent digests (retried at once), then each subscription's new events
+    (daily: one digest per day; weekly: one per week; immediate: whatever is new). Each address
+    gets each event once. With --dry-run: every message that would go out, to whom."""
+    from crawler.delivery import deliver
     from storage.db import open_database
 
     cfg = _config(ctx)
     engine, factory = open_database(cfg.settings.database_url)
     try:
-        result = deliver(factory, cfg.settings, dry_run=dry_run)
+        results = deliver(factory, cfg, dry_run=dry_run, retry="all")
     finally:
         engine.dispose()
-    if result.status == "nothing":
-        click.echo(f"no new events since the last digest to {result.recipients}; nothing sent")
-        return
-    if dry_run:
-        assert result.message is not None
-        click.echo(preview(result.message, show_html=show_html, raw=raw))
-        return
-    if result.status == "failed":
-        raise RadarError(f"digest {result.digest_id} not sent, will retry: {result.error}")
-    click.echo(f"sent digest {result.digest_id} with {result.event_count} events to {result.recipients}")
+    failed = []
+    for r in results:
+        who = f"{r.recipient} ({r.subscription})"
+        if r.status == "dry-run":
+            assert r.message is not None
+            click.echo(f"=== would send to {who}, digest key {r.key}" + (f"; {r.note}" if r.note else "") + " ===")
+            click.echo(preview(r.message, show_html=show_html, raw=raw))
+        elif r.status == "sent":
+            click.echo(f"sent digest {r.digest_id} with {r.event_count} events to {who}")
+        elif r.status in ("failed", "deferred"):
+            failed.append(r)
+            click.echo(f"digest {r.digest_id} to {who} NOT sent, will retry: {r.error}", err=True)
+        else:
+            click.echo(f"nothing sent to {who}: {r.note}")
+    if failed:
+        raise RadarError(f"{len(failed)} digest(s) not sent; they stay in the outbox (see radar status)")
 
 
 def preview(message: Any, *, show_html: bool = False, raw: bool = False) -> str:
@@ -264,7 +318,7 @@ def preview(message: Any, *, show_html: bool = False, raw: bool = False) -> str:
     part = message.get_body(preferencelist=(wanted.split("/")[1],))
     other = "text/plain" if show_html else "text/html"
     return (f"{head}\n(dry run: nothing sent, nothing recorded; the {other} part is not shown)\n\n"
-            f"{part.get_content() if part is not None else ''}")
+            f"{part.get_content() if part is not None else ''}\n")
 
 
 # --------------------------------------------------------------------------- querying
@@ -278,7 +332,8 @@ def preview(message: Any, *, show_html: bool = False, raw: bool = False) -> str:
 def sql(ctx: click.Context, query: str, fmt: str) -> None:
     """Run a read-only SQL QUERY against the database and print the rows.
 
-    Tables: articles, article_urls, attachments, events, event_mentions, crawl_runs, digests.
+    Tables: articles, article_urls, attachments, stories, article_revisions, events, event_mentions,
+    crawl_runs, digests.
     """
     from storage.readonly import run_readonly
 
@@ -330,14 +385,15 @@ def _pad(s: str, width: int) -> str:
 @main.command()
 @click.pass_context
 def status(ctx: click.Context) -> None:
-    """Per source: last crawl, last success, last error and recent item counts."""
+    """The daemon, then per source: last success, last error, items per run, health; then alerts
+    and unsent digests."""
     from storage.db import open_database
-    from storage.status import source_status
+    from storage.status import status_report
 
     cfg = _config(ctx)
     engine, factory = open_database(cfg.settings.database_url)
     with factory() as session:
-        report = source_status(session, list(cfg.sources), tz=cfg.settings.tz)
+        report = status_report(session, cfg, now=datetime.now(UTC))
     engine.dispose()
     click.echo(f"database: {_db_label(cfg)}")
     click.echo(report)

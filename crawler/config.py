@@ -32,6 +32,23 @@ DEFAULTS: dict[str, tuple[Any, str]] = {
     "digest_max_events": (200, "events listed in one digest; the rest are summarised as 'and N more'"),
     "crawl_timeout": (3600, "seconds a crawl child process may run before it is killed"),
     "crawl_memory_mb": (2048, "address-space limit of a crawl child process, in MiB"),
+    # --- daemon, digests and crawl health (issue 6); the README's settings table mirrors these
+    "digest_weekday": ("mon", "weekly subscriptions: the digest is due from this day (mon…sun) of each week"),
+    "digest_retry_base": (60, "seconds before the first retry of a digest that failed to send; doubles per attempt"),
+    "digest_retry_max": (3600, "longest wait between two retries of an unsent digest, in seconds"),
+    "outbox_interval": (60, "seconds between daemon outbox runs (due retries, immediate subscriptions)"),
+    "health_history": (20, "recent crawl runs per source the health rules look at"),
+    "health_stale_factor": (3.0, "stale: no new items for this many times the source's usual gap between "
+                                 "new items; overdue: no successful crawl for this many schedule intervals "
+                                 "+ crawl_timeout"),
+    "health_zero_runs": (2, "consecutive runs finding no article links on listing pages (where earlier runs "
+                            "found some) that raise an alert: the template or URL pattern changed"),
+    "health_error_rate": (0.5, "share of failed requests in a run that counts as an error spike "
+                               "(when it is also at least twice the source's usual rate)"),
+    "health_garbled_score": (0.05, "garbled_score from which an article counts as garbled (mis-decoded)"),
+    "health_garbled_ratio": (0.2, "share of garbled articles among a source's last 20 that raises an alert"),
+    "health_challenge_pages": (1, "challenge / WAF pages (captcha, JS check) in the latest run that raise an alert"),
+    "health_failures": (3, "consecutive failed or killed runs of a source that raise an alert"),
     "user_agent": (
         "PolicyRadar/0.1 (+https://example.invalid/policy-radar; research crawler)",
         "User-Agent header sent to sites",
@@ -39,6 +56,11 @@ DEFAULTS: dict[str, tuple[Any, str]] = {
 }
 
 _SECRETS = {"smtp_password"}
+_DAEMON_SETTINGS = ("digest_weekday", "digest_retry_base", "digest_retry_max", "outbox_interval", "health_history",
+                    "health_stale_factor", "health_zero_runs", "health_error_rate", "health_garbled_score",
+                    "health_garbled_ratio", "health_challenge_pages", "health_failures")
+#: Weekday names accepted by ``digest_weekday``, Monday first (``datetime.weekday()`` order).
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 @dataclass(frozen=True)
@@ -62,6 +84,18 @@ class Settings:
     crawl_memory_mb: int
     user_agent: str
     scrapy_settings: dict[str, Any] = field(default_factory=dict)
+    digest_weekday: str = "mon"
+    digest_retry_base: int = 60
+    digest_retry_max: int = 3600
+    outbox_interval: int = 60
+    health_history: int = 20
+    health_stale_factor: float = 3.0
+    health_zero_runs: int = 2
+    health_error_rate: float = 0.5
+    health_garbled_score: float = 0.05
+    health_garbled_ratio: float = 0.2
+    health_challenge_pages: int = 1
+    health_failures: int = 3
 
     @property
     def tz(self) -> ZoneInfo:
@@ -88,6 +122,11 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
             return int(value)
         except (TypeError, ValueError):
             raise ConfigError(f"expected a whole number, got {value!r}", key=name) from None
+    if isinstance(default, float):
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"expected a number, got {value!r}", key=name) from None
     return "" if value is None else str(value)
 
 
@@ -117,6 +156,10 @@ def load_settings(file_settings: dict[str, Any] | None = None, env: dict[str, st
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"unknown timezone {values['timezone']!r}", key="timezone") from None
     mail_to = tuple(a.strip() for a in str(values["mail_to"]).split(",") if a.strip())
+    if str(values["digest_weekday"]).strip().lower()[:3] not in WEEKDAYS:
+        raise ConfigError(f"expected one of {', '.join(WEEKDAYS)}, got {values['digest_weekday']!r}",
+                          key="digest_weekday")
+    values["digest_weekday"] = str(values["digest_weekday"]).strip().lower()[:3]
     return Settings(
         database_url=database_url,
         data_dir=data_dir,
@@ -135,6 +178,7 @@ def load_settings(file_settings: dict[str, Any] | None = None, env: dict[str, st
         crawl_memory_mb=values["crawl_memory_mb"],
         user_agent=values["user_agent"],
         scrapy_settings=dict(scrapy_settings),
+        **{name: values[name] for name in _DAEMON_SETTINGS},
     )
 
 

@@ -1,4 +1,5 @@
-"""Exact duplicate detection: one canonical form per URL, one hash per normalised body.
+"""Exact duplicate detection: one canonical form per URL, one hash per normalised body, one key
+per 发文字号. Near-duplicates are ``crawler.neardup``'s.
 
 Pure functions. The database decides what is already stored (see ``storage.queries``).
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url
@@ -20,16 +22,35 @@ _TRACKING = re.compile(r"^(utm_\w+|spm|from|share_?from|isappinstalled|wxshare_c
 _DEFAULT_DOC = re.compile(r"/(index|default)\.(html?|shtml|php|jsp|aspx?)$", re.I)
 
 
+# Mobile editions: m.jxnews.com.cn/a/1.html is www.jxnews.com.cn/a/1.html on the CMSs we watch.
+_MOBILE_HOST = re.compile(r"^(?:m|wap|3g|mobile)\.(?P<rest>.+)$")
+# Registry suffixes: "m.gov.cn" is not a mobile edition of a site called "gov.cn".
+_SUFFIXES = {"cn", "com", "net", "org", "gov", "edu", "com.cn", "net.cn", "org.cn", "gov.cn", "edu.cn", "ac.cn"}
+
+
+def _desktop_host(host: str) -> str:
+    """``host`` with a mobile label (``m.``, ``wap.``, ``3g.``, ``mobile.``) swapped for ``www.``,
+    when what follows is a site's own domain and not a bare registry suffix; IPs never change."""
+    match = _MOBILE_HOST.match(host)
+    if not match or host.replace(".", "").isdigit():
+        return host
+    rest = match.group("rest")
+    if rest in _SUFFIXES or "." not in rest:
+        return host
+    return "www." + rest
+
+
 def canonical_url(url: str) -> str:
     """The one form under which a page is stored.
 
     Lower-case scheme and host, no default port, no fragment, sorted query without tracking
-    parameters, and ``/dir/index.html`` folded to ``/dir/``. ``http`` and ``https`` stay distinct:
-    Chinese government sites often serve different content on them.
+    parameters, ``/dir/index.html`` folded to ``/dir/``, and the mobile host of a site
+    (``m.`` / ``wap.`` / ``3g.`` / ``mobile.``) folded to its ``www.`` host. ``http`` and
+    ``https`` stay distinct: Chinese government sites often serve different content on them.
     """
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
+    host = _desktop_host((parts.hostname or "").lower())
     port = parts.port
     if port and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
         host = f"{host}:{port}"
@@ -46,3 +67,31 @@ def content_hash(body: str) -> str:
     the same; any change of wording does not.
     """
     return hashlib.sha256(normalize_for_hash(body).encode("utf-8")).hexdigest()
+
+
+# 赣市发〔2022〕5号, 国办发[2024]1号, 京政办字（2023）第12号: issuer code, year, serial number
+_DOC_NUMBER = re.compile(
+    r"^(?P<code>.*?)[〔\[(【]\s*(?P<year>(?:19|20)\d{2})\s*[〕\])】]\s*(?:第\s*)?0*(?P<n>\d{1,5})\s*号$"
+)
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_SPACE = re.compile(r"\s+")
+
+
+def document_key(doc_number: str, issuer: str = "") -> str:
+    """One key per official document, the same wherever it is posted ("" when there is none).
+
+    A 发文字号 with an issuer code (``赣市发〔2022〕5号``) names its issuer by itself, so the key
+    is the number with brackets, widths, spacing and leading zeros folded
+    (``赣市发[2022]05号`` → ``赣市发〔2022〕5号``). A bare number (``〔2022〕5号``, ``2022年第5号``)
+    is only a document together with its 发文机关, so the key then needs ``issuer``.
+    """
+    number = _SPACE.sub("", unicodedata.normalize("NFKC", doc_number))
+    if not number:
+        return ""
+    match = _DOC_NUMBER.match(number)
+    if match:
+        number = f"{match.group('code')}〔{match.group('year')}〕{match.group('n')}号"
+        if _CJK.search(match.group("code")):
+            return number[:300]
+    who = _SPACE.sub("", unicodedata.normalize("NFKC", issuer))
+    return f"{who}|{number}"[:300] if who else ""

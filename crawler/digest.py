@@ -1,28 +1,26 @@
-"""Digests: which events to mail, how the message reads, and delivery through the outbox.
+"""Digests: how the message reads. Pure: events and health alerts in, subject and MIME parts out.
 
-Building a message (``render``) is apart from sending it (``crawler.mailer``); ``deliver``
-writes the digest to the database before sending and marks it sent after, so a crash or an
-SMTP failure never loses a digest and never sends one twice.
+Choosing the events and sending through the outbox is ``crawler.delivery``; SMTP is
+``crawler.mailer``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
-from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.config import Settings
-from crawler.errors import DigestError
-from crawler.mailer import send_message
+from crawler.health import Alert
 from storage import outbox
-from storage.db import transaction
 from storage.models import DigestRow
 
 TYPE_LABELS = OrderedDict([("signing", "Signings"), ("opening", "Openings"), ("trade", "Trade figures")])
@@ -75,7 +73,7 @@ def summary_line(views: list[outbox.EventView]) -> str:
     words when a mail client decodes the subject."""
     counts = {t: sum(1 for v in views if v.event.type == t) for t in TYPE_LABELS}
     parts = [f"{n} {_SINGULAR[t] if n == 1 else _PLURAL[t]}" for t, n in counts.items() if n]
-    provinces = list(dict.fromkeys(_province(v.event.region) for v in views if v.event.region))
+    provinces = list(dict.fromkeys(clean(_province(v.event.region)) for v in views if v.event.region))
     text = ", ".join(parts) or "no new events"
     if provinces:
         text += " (" + "、".join(provinces[:6]) + ("…" if len(provinces) > 6 else "") + ")"
@@ -90,6 +88,28 @@ def _province(region: str) -> str:
     return region
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def clean(text: str) -> str:
+    """Page text without control characters (a header must not break, a terminal must not obey)."""
+    return _CONTROL.sub("", text or "").replace("\n", " ").strip()
+
+
+def safe_href(url: str) -> str:
+    """``url`` when it is http(s), else empty (no ``javascript:`` links in a mail)."""
+    return url if re.match(r"^https?://", url or "", re.I) else ""
+
+
+def more_sql(key: str) -> str:
+    """The SQL that lists every event of the digest with idempotency key ``key``."""
+    quoted = key.replace("'", "''")
+    return ("SELECT e.type, e.region, e.amount_text, a.title, a.url FROM digest_events d "
+            "JOIN digests g ON g.id = d.digest_id JOIN events e ON e.id = d.event_id "
+            f"JOIN articles a ON a.id = e.article_id WHERE g.idempotency_key = '{quoted}' "
+            "ORDER BY e.type, e.region, e.id")
+
+
 @dataclass
 class RenderedDigest:
     """A digest ready to write and send."""
@@ -100,10 +120,13 @@ class RenderedDigest:
     event_ids: list[int]
 
 
-def render(views: list[outbox.EventView], *, settings: Settings, now: datetime) -> RenderedDigest:
-    """Subject, plain-text and HTML parts for ``views`` (grouped by type, then region)."""
+def render(views: Sequence[outbox.EventView], *, settings: Settings, now: datetime, key: str = "",
+           alerts: Sequence[Alert] = (), sources: int = 0, heading: str = "") -> RenderedDigest:
+    """Subject, plain-text and HTML parts for ``views`` (grouped by type, then region), capped at
+    ``digest_max_events`` with "and N more" and the SQL that lists them all; then the crawl-health
+    section when ``sources`` (the number of sources watched) is given."""
     cap = max(1, settings.digest_max_events)
-    shown, rest = views[:cap], views[cap:]
+    shown, rest = list(views[:cap]), list(views[cap:])
     tz = settings.tz
     groups: list[dict[str, Any]] = []
     for kind, label in TYPE_LABELS.items():
@@ -112,27 +135,34 @@ def render(views: list[outbox.EventView], *, settings: Settings, now: datetime) 
             continue
         regions: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
         for v in sorted(members, key=lambda v: (v.event.region or "~", v.event.id)):
-            regions.setdefault(v.event.region or "Region not stated", []).append({
-                "title": v.title or "(untitled)",
+            regions.setdefault(clean(v.event.region) or "Region not stated", []).append({
+                "title": clean(v.title) or "(untitled)",
                 "url": v.url,
-                "figures": figures(v),
-                "parties": "、".join(v.event.parties),
-                "evidence": v.event.evidence,
+                "href": safe_href(v.url),
+                "figures": clean(figures(v)),
+                "parties": clean("、".join(v.event.parties)),
+                "evidence": clean(v.event.evidence),
                 "date": v.published_at.astimezone(tz).strftime("%Y-%m-%d") if v.published_at else "date unknown",
-                "source": v.source,
+                "source": clean(v.source),
                 "source_count": v.source_count,
             })
         groups.append({"label": label, "count": len(members),
                        "regions": [{"name": k, "events": items} for k, items in regions.items()]})
-    summary = summary_line(views)
-    more_sql = ""
-    if rest:
-        more_sql = ("SELECT type, region, amount_text, evidence FROM events WHERE id IN ("
-                    + ", ".join(str(v.event.id) for v in rest[:50]) + (", …" if len(rest) > 50 else "") + ")")
+    summary = summary_line(list(views)) if views else "no new events"
+    if not views and alerts:
+        n = len({a.source for a in alerts})
+        summary += f"; {n} source{'s' if n != 1 else ''} need{'s' if n == 1 else ''} attention"
     subject = f"Policy Radar: {summary}"
+    health = None
+    if sources:
+        bad = {a.source for a in alerts}
+        health = {"ok": max(0, sources - len(bad)), "sources": sources,
+                  "alerts": [{"source": clean(a.source), "rule": a.rule, "message": clean(a.message),
+                              "setting": a.setting} for a in alerts]}
     context = {
-        "subject": subject, "summary": summary, "groups": groups, "more": len(rest),
-        "more_sql": more_sql, "generated": now.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z"),
+        "subject": subject, "summary": summary, "groups": groups, "more": len(rest), "total": len(views),
+        "more_sql": more_sql(key) if rest else "", "health": health, "heading": clean(heading),
+        "generated": now.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z"),
     }
     return RenderedDigest(
         subject=subject,
@@ -142,75 +172,22 @@ def render(views: list[outbox.EventView], *, settings: Settings, now: datetime) 
     )
 
 
+def message_id(key: str) -> str:
+    """The Message-ID of the digest with idempotency key ``key``: the same on every retry, so a
+    receiving server (and the reader) can tell a resend from a new digest."""
+    return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}.digest@policy-radar.local>"
+
+
 def build_email(digest: DigestRow, settings: Settings) -> EmailMessage:
-    """The MIME message (plain text + HTML) for a stored digest."""
+    """The MIME message (plain text + HTML) for a stored digest: the same message on every retry
+    (Date is when the digest was written, Message-ID derives from its idempotency key)."""
     msg = EmailMessage()
-    msg["Subject"] = digest.subject
+    msg["Subject"] = clean(digest.subject)
     msg["From"] = settings.mail_from
     msg["To"] = digest.recipients
     msg["Date"] = format_datetime(digest.created_at)
-    # A stable Message-ID lets receiving servers drop a resend of the very same digest.
-    msg["Message-ID"] = make_msgid(idstring=hashlib.sha1(digest.idempotency_key.encode()).hexdigest()[:16],
-                                   domain="policy-radar.local")
+    msg["Message-ID"] = message_id(digest.idempotency_key)
     msg["X-Policy-Radar-Digest"] = digest.idempotency_key
     msg.set_content(digest.text_body)
     msg.add_alternative(digest.html_body, subtype="html")
     return msg
-
-
-@dataclass
-class DeliveryResult:
-    """What a digest run did."""
-
-    status: str  # "sent" | "nothing" | "dry-run" | "failed"
-    digest_id: int | None = None
-    event_count: int = 0
-    subject: str = ""
-    recipients: str = ""
-    message: EmailMessage | None = None
-    error: str = ""
-
-
-def deliver(factory: sessionmaker[Session], settings: Settings, *, dry_run: bool = False,
-            now: datetime | None = None) -> DeliveryResult:
-    """Send the digest of events not yet mailed to the configured recipients.
-
-    A digest written earlier but not sent is sent first (the same message). With ``dry_run``
-    nothing is written or sent; the result carries the message that would go out.
-    """
-    now = now or datetime.now(UTC)
-    if not settings.mail_to:
-        raise DigestError("no recipients: set RADAR_MAIL_TO (comma-separated addresses)")
-    recipients = ", ".join(settings.mail_to)
-    with transaction(factory) as session:
-        digest = outbox.pending_digest(session, recipients)
-        if digest is None:
-            views = outbox.unclaimed_events(session, recipients)
-            if not views:
-                return DeliveryResult("nothing", recipients=recipients)
-            rendered = render(views, settings=settings, now=now)
-            key = f"{recipients}|events:{min(rendered.event_ids)}-{max(rendered.event_ids)}|n={len(views)}"
-            if dry_run:
-                preview = DigestRow(  # never added to the session: nothing is written
-                    idempotency_key=key, recipients=recipients, subject=rendered.subject,
-                    text_body=rendered.text, html_body=rendered.html, created_at=now)
-                return DeliveryResult("dry-run", None, len(views), rendered.subject, recipients,
-                                      build_email(preview, settings))
-            digest = outbox.write_digest(session, recipients=recipients, key=key, subject=rendered.subject,
-                                         text_body=rendered.text, html_body=rendered.html,
-                                         event_ids=rendered.event_ids, now=now)
-        message = build_email(digest, settings)
-        result = DeliveryResult("dry-run" if dry_run else "sent", digest.id, digest.event_count,
-                                digest.subject, recipients, message)
-    if dry_run:
-        return result
-    try:
-        send_message(message, settings)
-    except DigestError as exc:
-        with transaction(factory) as session:
-            outbox.mark_failed(session, digest.id, str(exc), datetime.now(UTC))
-        result.status, result.error = "failed", str(exc)
-        return result
-    with transaction(factory) as session:
-        outbox.mark_sent(session, digest.id, datetime.now(UTC))
-    return result

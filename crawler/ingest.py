@@ -1,16 +1,22 @@
-"""From fetched page to stored rows: extract → exact dedupe → store → detect events.
+"""From fetched page to stored rows: extract → dedupe (exact, near-duplicate, story) → store →
+detect events.
 
-The steps are pure functions (``crawler.extraction``, ``crawler.dedupe``, ``crawler.signals``);
-this module strings them together around one database transaction per article, so a crash
-never leaves an article stored without its events.
+The steps are pure functions (``crawler.extraction``, ``crawler.dedupe``, ``crawler.neardup``,
+``crawler.signals``); this module strings them together around one database transaction per
+article, so a crash never leaves an article stored without its events or its story.
+:func:`prepare` runs everything that needs only the page (extraction, hashes, fingerprint and,
+optionally, event detection), so a crawl can run it in worker processes and keep the database
+work in one place.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,10 +24,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from crawler.article import Article, Attachment
 from crawler.extraction import attachment_text, extract
 from crawler.items import PageItem
-from crawler.signals import detect_events
+from crawler.neardup import Fingerprint, body_keys
 from crawler.sources import Source
 from storage import queries
 from storage.db import open_database, transaction
+from storage.queries import RecheckItem, Validators
+
+if TYPE_CHECKING:
+    from crawler.signals import Event
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +64,60 @@ def page_to_article(page: PageItem, source: Source) -> Article:
     return article
 
 
+def validators_of(headers: dict[str, str]) -> Validators:
+    """The ETag / Last-Modified a page was served with (``headers`` keyed in lower case)."""
+    return Validators(headers.get("etag", "").strip(), headers.get("last-modified", "").strip())
+
+
+@dataclass
+class Prepared:
+    """An article with what its text alone determines: body hash, near-duplicate fingerprint and,
+    when detection ran, its events (None: detect after storing, only if the article is new)."""
+
+    article: Article
+    digest: str
+    near: Fingerprint
+    events: list[Event] | None = None
+
+
+def _detect(article: Article) -> list[Event]:
+    # imported on first use: the rules and the place-name index are a quarter of a second that a
+    # crawl finding nothing new (or storing with workers that detect) does not need to pay
+    from crawler.signals import detect_events
+
+    return detect_events(article.body, title=article.title, region_hint=article.region)
+
+
+def prepare_article(article: Article, *, detect: bool = True) -> Prepared:
+    """Hash, fingerprint and (with ``detect``) the events of an extracted article."""
+    events = _detect(article) if detect else None
+    digest, near = body_keys(article.body)
+    return Prepared(article, digest, near, events)
+
+
+def warm_up() -> None:
+    """Load what the first :func:`prepare` would (normalisation tables, detection rules and the
+    place-name index), so a worker process does it before the crawl needs it."""
+    prepare_article(Article(url="about:blank", body="南昌市"), detect=True)
+
+
+def prepare(page: PageItem, source: Source, *, detect: bool = True) -> Prepared:
+    """:func:`page_to_article` then :func:`prepare_article`: everything but the database. Pure
+    (no I/O), so crawls run it in worker processes. Raises :class:`EmptyPage` like extraction."""
+    return prepare_article(page_to_article(page, source), detect=detect)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An article waiting to be stored, with where and when it was fetched."""
+
+    article: Article
+    source: str
+    fetched_at: datetime
+    validators: Validators | None = None
+    prepared: Prepared | None = None
+
+
 @dataclass
 class IngestResult:
     """What ingesting one article did."""
@@ -63,6 +127,9 @@ class IngestResult:
     new_events: int = 0
     events: int = 0
     statuses: list[str] = field(default_factory=list)
+    story_id: int | None = None
+    story_match: str = ""
+    revision_id: int | None = None
 
 
 class Ingestor:
@@ -83,19 +150,79 @@ class Ingestor:
         with self.factory() as session:
             return queries.known_urls(session, urls)
 
-    def ingest(self, article: Article, *, source: str, fetched_at: datetime) -> IngestResult:
-        """Store ``article`` and, if it is new or changed, the events it states."""
+    def ingest(self, article: Article, *, source: str, fetched_at: datetime, validators: Validators | None = None,
+               prepared: Prepared | None = None) -> IngestResult:
+        """Store ``article`` and, if it is new or changed, the events it states.
+
+        ``prepared`` (from :func:`prepare`, for this article) saves recomputing its hash,
+        fingerprint and events; events are detected here when it carries none.
+        """
         with transaction(self.factory) as session:
-            outcome = queries.store_article(session, article, source=source, fetched_at=fetched_at,
-                                            part_urls=article.part_urls)
-            result = IngestResult(outcome.status, outcome.article_id)
-            if outcome.status in ("new", "updated"):
-                events = detect_events(article.body, title=article.title, region_hint=article.region)
-                published = (article.published_at or fetched_at).date()
-                result.events = len(events)
-                result.new_events = queries.record_events(
-                    session, outcome.article_id, events, published=published, seen_at=fetched_at)
-            return result
+            return self._ingest(session, Pending(article, source, fetched_at, validators, prepared))
+
+    def ingest_many(self, batch: Sequence[Pending]) -> list[IngestResult | Exception]:
+        """Store several articles in one transaction, one result (or error) each, in order.
+
+        On SQLite most of what storing an article costs is its commit, so a crawl stores what
+        arrives within a fraction of a second together. If anything fails, the transaction is
+        rolled back and each article is stored again in a transaction of its own: an article is
+        still stored whole or not at all, and one bad article loses no other.
+        """
+        if not batch:
+            return []
+        try:
+            with transaction(self.factory) as session:
+                return [self._ingest(session, pending) for pending in batch]
+        except Exception:
+            if len(batch) == 1:
+                raise
+        results: list[IngestResult | Exception] = []
+        for pending in batch:
+            try:
+                with transaction(self.factory) as session:
+                    results.append(self._ingest(session, pending))
+            except Exception as exc:
+                results.append(exc)
+        return results
+
+    def _ingest(self, session: Session, pending: Pending) -> IngestResult:
+        article, fetched_at = pending.article, pending.fetched_at
+        prepared = pending.prepared if pending.prepared is not None else prepare_article(article, detect=False)
+        outcome = queries.store_article(session, article, source=pending.source, fetched_at=fetched_at,
+                                        part_urls=article.part_urls, validators=pending.validators,
+                                        digest=prepared.digest, near=prepared.near)
+        result = IngestResult(outcome.status, outcome.article_id, story_id=outcome.story_id,
+                              story_match=outcome.story_match, revision_id=outcome.revision_id)
+        if outcome.status in ("new", "updated"):
+            events = prepared.events if prepared.events is not None else _detect(article)
+            published = (article.published_at or fetched_at).date()
+            result.events = len(events)
+            joined = outcome.story_match in ("near", "document") or outcome.status == "updated"
+            result.new_events = queries.record_events(
+                session, outcome.article_id, events, published=published, seen_at=fetched_at,
+                story_id=outcome.story_id if joined else None, new_article=outcome.status == "new")
+        return result
+
+    def touch(self, url: str, checked_at: datetime, validators: Validators | None = None) -> bool:
+        """The page at ``url`` answered 304 Not Modified: record the check, nothing else."""
+        with transaction(self.factory) as session:
+            return queries.touch_article(session, url, checked_at, validators)
+
+    def page_validators(self, urls: Sequence[str]) -> dict[str, Validators]:
+        """Validators saved for these listing pages (see :meth:`save_page_validators`)."""
+        with self.factory() as session:
+            return queries.page_validators(session, urls)
+
+    def save_page_validators(self, url: str, source: str, validators: Validators, at: datetime) -> None:
+        """Remember a listing page's validators; only for a page whose articles are all stored."""
+        if validators.etag or validators.last_modified:
+            with transaction(self.factory) as session:
+                queries.save_page_validators(session, url, source, validators, at)
+
+    def due_for_recheck(self, source: Source, now: datetime) -> list[RecheckItem]:
+        """Stored articles of ``source`` to re-fetch now: those of its last ``recheck_days``."""
+        with self.factory() as session:
+            return queries.due_for_recheck(session, source.name, now, days=source.recheck_days)
 
     def close(self) -> None:
         """Release database connections."""

@@ -19,6 +19,7 @@ import yaml
 
 from crawler.config import Settings, load_settings
 from crawler.errors import ConfigError
+from crawler.subscriptions import Subscription, parse_subscriptions
 
 SOURCE_KINDS = ("listing", "epaper")
 SELECTOR_FIELDS = ("title", "body", "published_at", "source", "author")
@@ -27,7 +28,7 @@ _EVERY_RE = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 _KNOWN_KEYS = {
     "name", "kind", "start_urls", "allow", "deny", "next_page", "pages", "selectors", "schedule",
-    "region", "tags", "encoding", "max_pages", "enabled",
+    "region", "tags", "encoding", "max_pages", "enabled", "recheck", "recheck_days",
 }
 
 
@@ -64,15 +65,21 @@ class Source:
     encoding: str = ""
     max_pages: int = 50
     enabled: bool = True
+    # re-fetch stored articles of the last ``recheck_days`` days on this schedule, to catch
+    # revisions (``radar crawl --recheck``); None: only when asked
+    recheck: Schedule | None = None
+    recheck_days: int = 7
 
 
 @dataclass(frozen=True)
 class Config:
-    """A loaded config file: settings plus sources (keyed by name, in file order)."""
+    """A loaded config file: settings plus sources (keyed by name, in file order) and the
+    digest subscriptions declared in it (``crawler.subscriptions``)."""
 
     settings: Settings
     sources: dict[str, Source]
     path: Path | None = None
+    subscriptions: tuple[Subscription, ...] = ()
 
     def select(self, names: list[str] | tuple[str, ...] = ()) -> list[Source]:
         """The named sources (all enabled ones when none are named); unknown names raise."""
@@ -166,6 +173,15 @@ def parse_source(raw: Any, index: int) -> Source:
     next_page = raw.get("next_page") or ""
     if not isinstance(next_page, str):
         raise ConfigError("must be a CSS or XPath string", source=name, key="next_page")
+    recheck = None
+    if raw.get("recheck") not in (None, ""):
+        if kind == "epaper":
+            raise ConfigError("e-paper pages are printed once; only listing sources are re-checked",
+                              source=name, key="recheck")
+        recheck = parse_schedule(raw["recheck"], source=name, key="recheck")
+    recheck_days = raw.get("recheck_days", 7)
+    if not isinstance(recheck_days, int) or isinstance(recheck_days, bool) or recheck_days < 1:
+        raise ConfigError("must be a positive whole number of days", source=name, key="recheck_days")
     return Source(
         name=name,
         kind=kind,
@@ -181,6 +197,8 @@ def parse_source(raw: Any, index: int) -> Source:
         encoding=str(raw.get("encoding") or ""),
         max_pages=max_pages,
         enabled=bool(raw.get("enabled", True)),
+        recheck=recheck,
+        recheck_days=recheck_days,
     )
 
 
@@ -190,7 +208,7 @@ def parse_config(data: Any, *, path: Path | None = None, env: dict[str, str] | N
         data = {}
     if not isinstance(data, Mapping):
         raise ConfigError("the config file must be a mapping with a 'sources' list")
-    unknown = sorted(set(data) - {"settings", "sources"})
+    unknown = sorted(set(data) - {"settings", "sources", "subscriptions"})
     if unknown:
         raise ConfigError(f"unknown top-level key(s) {', '.join(unknown)}", key=unknown[0])
     settings_raw = data.get("settings") or {}
@@ -206,7 +224,8 @@ def parse_config(data: Any, *, path: Path | None = None, env: dict[str, str] | N
         if source.name in sources:
             raise ConfigError("is defined twice", source=source.name, key="name")
         sources[source.name] = source
-    return Config(settings=settings, sources=sources, path=path)
+    return Config(settings=settings, sources=sources, path=path,
+                  subscriptions=parse_subscriptions(data.get("subscriptions")))
 
 
 def config_path(explicit: str | os.PathLike[str] | None = None, env: dict[str, str] | None = None) -> Path | None:

@@ -1,73 +1,143 @@
 """``radar daemon``: crawl each source on its schedule and mail digests on theirs, until SIGTERM.
 
-Pitfalls avoided on purpose: the timezone is explicit (jobs ran 8 h off elsewhere when it was
-implicit); late runs are never dropped (``misfire_grace_time=None`` instead of APScheduler's 1 s
-default) but coalesced into one; a source never has two crawls at once (``max_instances=1``).
+Pitfalls avoided on purpose:
+
+- the timezone is explicit (jobs ran 8 h off elsewhere when it was implicit);
+- late runs are never dropped (``misfire_grace_time=None`` instead of APScheduler's 1 s
+  default) but coalesced into one, and jobs live in a persistent store in the database, so a
+  run missed while the daemon was down happens once when it is back;
+- a source never has two crawls at once (``max_instances=1``);
+- one daemon per database (``storage.locks``): a second one refuses to start, so nothing is
+  crawled or mailed twice by two schedulers;
+- every crawl is a child process with a time and a memory limit (``scheduler.jobs``);
+- SIGTERM/SIGINT: no new work, running crawls get ``shutdown_grace`` seconds, exit 0;
+  SIGHUP or an edited config file: sources and subscriptions reloaded without a restart.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import socket
 import threading
-from datetime import datetime
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    JobExecutionEvent,
+    JobSubmissionEvent,
+    SchedulerEvent,
+)
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.interval import IntervalTrigger
+from apscheduler.schedulers.base import STATE_RUNNING
 
-from crawler.sources import Config, Schedule, parse_schedule
-from scheduler.jobs import ChildRegistry, run_crawl, run_digest
+from crawler.errors import RadarError
+from crawler.sources import Config, load_config
+from scheduler import jobs
+from scheduler.metrics import Metrics, logfmt
+from scheduler.plan import JobSpec, desired_jobs, reconcile
+from storage import outbox, runs
+from storage.db import describe, make_engine, open_database, transaction
+from storage.locks import DatabaseLock
 
 log = logging.getLogger("radar.daemon")
+HEARTBEAT_SECONDS = 15.0
+HEALTH_SECONDS = 60.0
+CONFIG_POLL_SECONDS = 2.0
 
 
-def trigger_for(schedule: Schedule, timezone: str) -> BaseTrigger:
-    """An APScheduler trigger in the configured timezone."""
-    if schedule.cron is not None:
-        return CronTrigger.from_crontab(schedule.cron, timezone=timezone)
-    assert schedule.every is not None
-    return IntervalTrigger(seconds=int(schedule.every.total_seconds()), timezone=timezone)
+class DaemonAlreadyRunning(RadarError):
+    """Another daemon holds this database's daemon lock."""
+
+
+class RadarScheduler(BackgroundScheduler):  # type: ignore[misc]  # APScheduler 3 is untyped
+    """APScheduler's background scheduler, minus one way of losing runs.
+
+    APScheduler 3 processes due jobs one last time after ``shutdown()`` (its loop checks for the
+    stop before waiting, not after): submitting them to the stopped executor fails and their next
+    run time moves on, so a run that fell due while running crawls were winding down would be
+    lost instead of caught up at the next start. Jobs are processed only while running.
+    """
+
+    def _process_jobs(self) -> float | None:
+        if self.state != STATE_RUNNING:
+            return None
+        result: float | None = super()._process_jobs()
+        return result
+
+
+class _QuietMaxInstances(logging.Filter):
+    """Drop APScheduler's warning for a run skipped because the previous one is still going:
+    the daemon logs that as a structured line of its own."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in record.getMessage()
+
+
+def _job_kind(job_id: str) -> str:
+    return job_id.split(":", 1)[0]
+
+
+def _job_fields(job_id: str) -> dict[str, str]:
+    """``crawl:jxnews`` → job=crawl source=jxnews, as the job's own line says it."""
+    kind, _, source = job_id.partition(":")
+    return {"job": kind, "source": source} if source else {"job": kind}
 
 
 class Daemon:
-    """Owns the scheduler and the crawl child processes."""
+    """Owns the scheduler, the crawl child processes, the daemon lock and the metrics server."""
 
-    def __init__(self, config: Config, *, shutdown_grace: float = 30.0, workers: int = 4) -> None:
+    def __init__(self, config: Config, *, shutdown_grace: float = 30.0, metrics_port: int = 0,
+                 metrics_host: str = "127.0.0.1") -> None:
         self.config = config
-        self.settings = config.settings
         self.config_path: Path | None = config.path.resolve() if config.path else None
-        self.children = ChildRegistry()
         self.shutdown_grace = shutdown_grace
+        self.metrics_port = metrics_port
+        self.metrics_host = metrics_host
+        self.exit_code = 0
         self._stop = threading.Event()
-        self.scheduler = BackgroundScheduler(
-            timezone=self.settings.timezone,
-            executors={"default": ThreadPoolExecutor(max_workers=workers)},
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
-        )
+        self._reload = threading.Event()
+        self._config_mtime = self._mtime()
+        self.pid = os.getpid()
+        self.lock = DatabaseLock(config.settings.database_url, "daemon")
+        self.scheduler: RadarScheduler | None = None
+        self.ctx: jobs.DaemonContext | None = None
 
-    def add_jobs(self) -> None:
-        """One job per enabled source, plus the digest job."""
-        tz = self.settings.tz
-        now = datetime.now(tz)
-        for source in self.config.select():
-            self.scheduler.add_job(
-                run_crawl, trigger_for(source.schedule, self.settings.timezone),
-                args=(source.name, self.config_path, self.settings, self.children),
-                id=f"crawl:{source.name}", name=f"crawl {source.name}", replace_existing=True,
-                # interval sources crawl at once on start; cron sources wait for their time
-                next_run_time=now if source.schedule.every is not None else None,
-            )
-        if self.settings.mail_to:
-            digest = parse_schedule(self.settings.digest_schedule, key="digest_schedule")
-            self.scheduler.add_job(run_digest, trigger_for(digest, self.settings.timezone),
-                                   args=(self.settings,), id="digest", name="digest", replace_existing=True)
-        else:
-            log.warning("RADAR_MAIL_TO is not set: no digests will be sent")
+    # ------------------------------------------------------------------ lifecycle
+
+    def acquire_lock(self) -> None:
+        """Take the daemon lock or raise :class:`DaemonAlreadyRunning` naming the holder."""
+        if self.lock.acquire():
+            return
+        holder = ""
+        try:
+            engine, factory = open_database(self.config.settings.database_url, migrate_schema=False)
+            try:
+                with factory() as session:
+                    row = runs.daemon_status(session)
+                    if row is not None:
+                        tz = self.config.settings.tz
+                        holder = (f" (pid {row.pid} on {row.host}, running since "
+                                  f"{row.started_at.astimezone(tz):%Y-%m-%d %H:%M}, last heartbeat "
+                                  f"{row.heartbeat_at.astimezone(tz):%H:%M:%S})")
+            finally:
+                engine.dispose()
+        except Exception:  # the message is a courtesy; the refusal is what matters
+            pass
+        self.lock.close()
+        raise DaemonAlreadyRunning(
+            f"another radar daemon is already running on {describe(self.config.settings.database_url)}{holder}; "
+            f"only one may run per database ({self.lock.describe()}). Stop it first, or use another database.")
 
     def request_stop(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
         """Signal handler: stop taking new work; ``run`` then winds down."""
@@ -75,18 +145,229 @@ class Daemon:
             log.info("received %s, shutting down", signal.Signals(signum).name)
         self._stop.set()
 
+    def request_reload(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
+        """SIGHUP handler: reload the config at the next tick."""
+        self._reload.set()
+
     def run(self) -> int:
         """Run until SIGTERM/SIGINT; returns the process exit code (0 on a clean stop)."""
+        self.acquire_lock()
         signal.signal(signal.SIGTERM, self.request_stop)
         signal.signal(signal.SIGINT, self.request_stop)
-        self.add_jobs()
-        self.scheduler.start()
-        jobs = ", ".join(f"{j.name} ({j.trigger})" for j in self.scheduler.get_jobs())
-        log.info("daemon started, timezone %s; jobs: %s", self.settings.timezone, jobs)
-        while not self._stop.wait(1.0):
-            pass
-        self.scheduler.pause()
-        self.children.stop_all(self.shutdown_grace)
-        self.scheduler.shutdown(wait=True)
+        signal.signal(signal.SIGHUP, self.request_reload)
+        settings = self.config.settings
+        engine, factory = open_database(settings.database_url)  # migrated once, before any child starts
+        metrics = Metrics()
+        metrics.started.set(time.time())
+        children = jobs.ChildRegistry()
+        metrics.track_children(lambda: len(children.running()))
+        self.ctx = jobs.DaemonContext(config=self.config, factory=factory, children=children,
+                                      delivery_lock=DatabaseLock(settings.database_url, "digest"), metrics=metrics)
+        now = datetime.now(UTC)
+        with transaction(factory) as session:
+            runs.daemon_started(session, pid=self.pid, host=socket.gethostname(), now=now,
+                                lock=self.lock.describe(), config_path=str(self.config_path or ""))
+            abandoned = runs.abandon_stale_runs(session, started_before=self._stale_before(now), now=now)
+        if abandoned:
+            log.warning("closed %d crawl run(s) left open by a process that died", abandoned)
+        if self.metrics_port:
+            try:
+                metrics.serve(self.metrics_port, self.metrics_host)
+            except OSError as exc:
+                self.lock.close()
+                raise RadarError(f"cannot serve metrics on {self.metrics_host}:{self.metrics_port}: {exc}") from None
+            log.info("metrics on http://%s:%d/metrics", self.metrics_host, self.metrics_port)
+        jobs.install(self.ctx)
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        logging.getLogger("apscheduler.scheduler").addFilter(_QuietMaxInstances())
+        self.scheduler = RadarScheduler(
+            timezone=settings.timezone,
+            jobstores={"default": SQLAlchemyJobStore(engine=make_engine(settings.database_url))},
+            executors={"default": ThreadPoolExecutor(max_workers=max(16, 2 * len(self.config.sources) + 4))},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+        self.scheduler.add_listener(self._on_event, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MAX_INSTANCES
+                                    | EVENT_JOB_MISSED)
+        try:
+            self.scheduler.start(paused=True)
+            self.apply(desired_jobs(self.config))
+            # the outbox runs at once on every start: digests a crash left unsent go out now
+            self.scheduler.modify_job("outbox", next_run_time=datetime.now(UTC))
+            self.scheduler.resume()
+            jobs_text = ", ".join(f"{j.id} ({j.trigger})" for j in self.scheduler.get_jobs())
+            log.info("daemon started, pid %d, timezone %s; jobs: %s", self.pid, settings.timezone, jobs_text)
+            self._loop()
+        finally:
+            self._shutdown(engine)
+        return self.exit_code
+
+    def _stale_before(self, now: datetime) -> datetime:
+        return now - timedelta(seconds=self.config.settings.crawl_timeout + jobs.TERM_GRACE + self.shutdown_grace
+                               + 60)
+
+    def _loop(self) -> None:
+        assert self.ctx is not None
+        next_beat = next_health = next_poll = 0.0
+        seen_mtime = self._config_mtime
+        while not self._stop.wait(0.5):
+            now = time.monotonic()
+            if self._reload.is_set():
+                self._reload.clear()
+                self.reload()
+            elif now >= next_poll:
+                next_poll = now + CONFIG_POLL_SECONDS
+                # an editor saving the file truncates, then writes: reload only once the file has
+                # stopped changing for a poll interval, never in between
+                mtime = self._mtime()
+                if mtime != self._config_mtime and mtime == seen_mtime:
+                    self.reload()
+                seen_mtime = mtime
+            if now >= next_beat:
+                next_beat = now + HEARTBEAT_SECONDS
+                self._heartbeat()
+            if now >= next_health:
+                next_health = now + HEALTH_SECONDS
+                self._refresh_health()
+
+    def _heartbeat(self) -> None:
+        assert self.ctx is not None
+        held = self.lock.keep()
+        if held is False:
+            log.error("lost the daemon lock (%s) and another process holds it now: stopping", self.lock.describe())
+            self.exit_code = 1
+            self._stop.set()
+            return
+        try:
+            now = datetime.now(UTC)
+            with transaction(self.ctx.factory) as session:
+                runs.daemon_heartbeat(session, pid=self.pid, now=now)
+                runs.abandon_stale_runs(session, started_before=self._stale_before(now), now=now)
+        except Exception as exc:  # the database may be down for a while; jobs report their own errors
+            log.warning("heartbeat failed: %s", exc)
+
+    def _refresh_health(self) -> None:
+        assert self.ctx is not None and self.ctx.metrics is not None
+        try:
+            cfg = self.ctx.config
+            with self.ctx.factory() as session:
+                alerts = runs.alerts_now(session, cfg.select(), cfg.settings, datetime.now(UTC))
+                pending = len(outbox.pending_digests(session))
+            self.ctx.metrics.set_health([s.name for s in cfg.select()], alerts)
+            self.ctx.metrics.outbox_pending.set(pending)
+        except Exception as exc:
+            log.warning("health refresh failed: %s", exc)
+
+    def _shutdown(self, engine: Any) -> None:
+        if self.ctx is not None:
+            self.ctx.stopping.set()
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.pause()
+        if self.ctx is not None:
+            running = list(self.ctx.children.running())
+            if running:
+                log.info("stopping %d running crawl(s) (%s); they get %.0f s to finish", len(running),
+                         ", ".join(running), self.shutdown_grace)
+            self.ctx.children.stop_all(self.shutdown_grace)
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+        if self.ctx is not None:
+            try:
+                with transaction(self.ctx.factory) as session:
+                    runs.daemon_stopped(session, pid=self.pid, now=datetime.now(UTC))
+            except Exception as exc:
+                log.warning("could not record the stop: %s", exc)
+            if self.ctx.metrics is not None:
+                self.ctx.metrics.close()
+            self.ctx.delivery_lock.close()
+        jobs.install(None)
+        engine.dispose()
+        self.lock.close()
         log.info("daemon stopped")
-        return 0
+
+    # ------------------------------------------------------------------ jobs and config
+
+    def apply(self, desired: dict[str, JobSpec]) -> str:
+        """Reconcile the stored jobs with ``desired``: add new ones, replace changed ones, remove
+        deleted ones; unchanged jobs keep their next run time (so missed runs are caught up)."""
+        assert self.scheduler is not None
+        stored = {job.id: job.name for job in self.scheduler.get_jobs()}
+        plan = reconcile(stored, desired)
+        for job_id in plan.remove + plan.replace:
+            self.scheduler.remove_job(job_id)
+        now = datetime.now(UTC)
+        for job_id in plan.add + plan.replace:
+            spec = desired[job_id]
+            extra: dict[str, Any] = {}
+            if spec.start_now and job_id in plan.add:
+                extra["next_run_time"] = now
+            self.scheduler.add_job(spec.func, spec.trigger(), args=spec.args, id=spec.id, name=spec.fingerprint,
+                                   replace_existing=True, coalesce=True, max_instances=1,
+                                   misfire_grace_time=None, **extra)
+        return plan.describe()
+
+    def _mtime(self) -> int:
+        try:
+            return self.config_path.stat().st_mtime_ns if self.config_path else 0
+        except OSError:
+            return 0
+
+    def reload(self) -> None:
+        """Re-read the config file; apply new, changed and removed sources and subscriptions. A
+        config that does not load leaves the running one in place."""
+        assert self.ctx is not None
+        self._config_mtime = self._mtime()
+        try:
+            new = load_config(self.config_path) if self.config_path else self.config
+        except RadarError as exc:
+            log.error("config reload failed, keeping the running config: %s", exc)
+            return
+        if not new.select():
+            log.error("config reload refused, keeping the running config: %s has no enabled sources",
+                      self.config_path)
+            return
+        old_url = self.config.settings.database_url
+        if new.settings.database_url != old_url:
+            log.warning("database_url changed: restart the daemon to switch databases; still using %s",
+                        describe(old_url))
+            new = Config(settings=new.settings.with_database(old_url), sources=new.sources, path=new.path,
+                         subscriptions=new.subscriptions)
+        self.config = new
+        self.ctx.config = new
+        changes = self.apply(desired_jobs(new))
+        log.info("config reloaded from %s: %s", self.config_path, changes or "no job changes")
+
+    def _on_event(self, event: SchedulerEvent) -> None:
+        """One structured log line per job run (and per skipped run), plus metrics."""
+        metrics = self.ctx.metrics if self.ctx is not None else None
+        if isinstance(event, JobSubmissionEvent):  # max instances: the previous run is still going
+            fields: dict[str, Any] = {**_job_fields(event.job_id), "outcome": "skipped",
+                                      "reason": "previous run still going",
+                                      "scheduled": event.scheduled_run_times[-1].isoformat(timespec="seconds")}
+            if metrics is not None:
+                metrics.jobs.labels(_job_kind(event.job_id), "skipped").inc()
+            log.info(logfmt(fields))
+            return
+        assert isinstance(event, JobExecutionEvent)
+        kind = _job_kind(event.job_id)
+        if event.code == EVENT_JOB_MISSED:
+            log.warning(logfmt({**_job_fields(event.job_id), "outcome": "missed",
+                                "scheduled": event.scheduled_run_time}))
+            return
+        if event.exception is not None:
+            if metrics is not None:
+                metrics.jobs.labels(kind, "error").inc()
+            log.error(logfmt({**_job_fields(event.job_id), "outcome": "error",
+                              "error": f"{type(event.exception).__name__}: {event.exception}"}))
+            log.debug("traceback of job %s:\n%s", event.job_id, event.traceback)
+            return
+        retval: dict[str, Any] = dict(event.retval or {})
+        started = retval.pop("started", None)
+        lateness = (started - event.scheduled_run_time).total_seconds() if started else None
+        if lateness is not None and metrics is not None:
+            metrics.observe_lateness(kind, lateness)
+        outcome = str(retval.get("outcome", "done"))
+        if metrics is not None:
+            metrics.jobs.labels(kind, outcome).inc()
+        line = {"job": retval.pop("job", kind), **{k: v for k, v in retval.items()}, "lateness": lateness}
+        level = logging.INFO if outcome in ("finished", "done", "skipped", "interrupted") else logging.WARNING
+        log.log(level, logfmt(line))

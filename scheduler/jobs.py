@@ -1,8 +1,14 @@
 """The daemon's jobs. Each crawl is a child process: Scrapy's reactor cannot restart in-process,
-and a crashing, hanging or memory-hungry crawl must not take the daemon down with it."""
+and a crashing, hanging or memory-hungry crawl must not take the daemon down with it.
+
+Jobs sit in a persistent job store, so they are referenced as ``scheduler.jobs:crawl_job`` with
+a source name for argument; what they need at run time (config, database, child registry,
+metrics, the digest lock) is the :class:`DaemonContext` the running daemon installs.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -10,18 +16,33 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.config import Settings
-from crawler.digest import deliver
-from crawler.errors import DigestError
-from storage.db import open_database, transaction
-from storage.models import CrawlRunRow
+from crawler.delivery import DeliveryResult, deliver
+from crawler.sources import Config
+from crawler.subscriptions import effective_subscriptions
+from scheduler.metrics import Metrics
+from storage import runs
+from storage.db import transaction
+from storage.locks import DatabaseLock
 
 log = logging.getLogger("radar.jobs")
+
+#: longest a crawl child gets to close cleanly after SIGTERM when it overran its time limit
+TERM_GRACE = 10.0
+
+
+def term_grace(crawl_timeout: float) -> float:
+    """Seconds between SIGTERM and SIGKILL for a crawl that overran ``crawl_timeout``: a tenth of
+    it, between 1 and :data:`TERM_GRACE` (a hung download would hold Scrapy's clean stop)."""
+    return min(TERM_GRACE, max(1.0, crawl_timeout / 10))
 
 
 class ChildRegistry:
@@ -30,6 +51,7 @@ class ChildRegistry:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._children: dict[str, subprocess.Popen[bytes]] = {}
+        self.stopping = False
 
     def add(self, name: str, proc: subprocess.Popen[bytes]) -> None:
         with self._lock:
@@ -44,83 +66,221 @@ class ChildRegistry:
             return dict(self._children)
 
     def stop_all(self, grace: float) -> None:
-        """SIGTERM every child (Scrapy then closes cleanly), SIGKILL what is left after ``grace`` s."""
+        """SIGTERM every child (Scrapy then stops taking requests, finishes those in flight and
+        records the run as interrupted), SIGKILL what is left after ``grace`` seconds."""
+        self.stopping = True
         children = self.running()
         for proc in children.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
+            _signal_group(proc, signal.SIGTERM)
         deadline = time.monotonic() + grace
         for proc in children.values():
             try:
                 proc.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                proc.kill()
+                _signal_group(proc, signal.SIGKILL)
                 proc.wait()
 
 
-def crawl_command(source: str, config_path: Path | None, memory_mb: int) -> list[str]:
+def _signal_group(proc: subprocess.Popen[bytes], signum: int) -> None:
+    """Signal the child's process group (it has one of its own: ``start_new_session``)."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signum)
+
+
+def crawl_command(source: str, config_path: Path | None, memory_mb: int, run_id: int | None = None) -> list[str]:
     """The command line of a crawl child process (it limits its own memory: setting limits
     between fork and exec is unsafe in a threaded parent)."""
     cmd = [sys.executable, "-m", "crawler.cli"]
     if config_path is not None:
         cmd += ["--config", str(config_path)]
-    return [*cmd, "crawl", "--quiet", "--memory-mb", str(memory_mb), source]
+    cmd += ["crawl", "--quiet", "--memory-mb", str(memory_mb), "--watch-parent"]
+    if run_id is not None:
+        cmd += ["--run-id", str(run_id)]
+    return [*cmd, source]
 
 
-def run_crawl(source: str, config_path: Path | None, settings: Settings, children: ChildRegistry) -> int:
-    """Crawl ``source`` in a child process within the time and memory limits; returns its exit code.
+#: how running out of address space shows in a Python process's output (the last one: a shared
+#: library, numpy's OpenBLAS for one, that cannot be mapped)
+_OUT_OF_MEMORY = ("MemoryError", "Cannot allocate memory", "failed to map segment from shared object")
 
-    A child that overruns is killed and its crawl_runs row marked ``killed``.
+
+def failure_reason(exit_code: int, output: str, memory_mb: int) -> str:
+    """Why a crawl child that did not close its run ended: signal, memory limit or exit code."""
+    if exit_code < 0:
+        try:
+            name = signal.Signals(-exit_code).name
+        except ValueError:
+            name = f"signal {-exit_code}"
+        return f"crashed: killed by {name}"
+    if any(sign in output for sign in _OUT_OF_MEMORY):
+        return f"memory limit: ran out of its {memory_mb} MiB"
+    last = next((line.strip() for line in reversed(output.strip().splitlines()) if line.strip()), "")
+    return f"crashed: exit code {exit_code}" + (f": {last[:150]}" if last else "")
+
+
+@dataclass
+class CrawlResult:
+    """How one crawl child ended, as recorded in its crawl_runs row."""
+
+    source: str
+    run_id: int
+    exit_code: int
+    status: str
+    reason: str
+    seconds: float
+    counts: dict[str, int] = field(default_factory=dict)
+    new_events: int = 0
+    output: str = ""
+
+
+def run_crawl(source: str, config_path: Path | None, settings: Settings, children: ChildRegistry,
+              factory: sessionmaker[Session]) -> CrawlResult:
+    """Crawl ``source`` in a child process within the time and memory limits.
+
+    The crawl_runs row is opened here, before the child starts, and the child fills it in; when
+    the child cannot (it crashed, ran out of memory, hung and was killed) this closes it with
+    the reason, so every run is on record however it ended.
     """
     started = time.monotonic()
+    with transaction(factory) as session:
+        run_id = runs.open_run(session, source, datetime.now(UTC))
     env = dict(os.environ, RADAR_DATABASE_URL=settings.database_url)
-    proc = subprocess.Popen(
-        crawl_command(source, config_path, settings.crawl_memory_mb), env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
+    try:
+        proc = subprocess.Popen(
+            crawl_command(source, config_path, settings.crawl_memory_mb, run_id), env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    except OSError as exc:  # no process at all (fork failed, interpreter gone): still on record
+        with transaction(factory) as session:
+            runs.close_run(session, run_id, status="failed", reason=f"could not start: {exc}"[:200],
+                           now=datetime.now(UTC), exit_code=None)
+        return CrawlResult(source, run_id, -1, "failed", f"could not start: {exc}", time.monotonic() - started)
     children.add(source, proc)
+    overran = False
     try:
         try:
-            output, _ = proc.communicate(timeout=settings.crawl_timeout)
-            code = proc.returncode
+            raw, _ = proc.communicate(timeout=settings.crawl_timeout)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            output, _ = proc.communicate()
-            code = -signal.SIGKILL
-            _mark_killed(settings, source, f"killed after {settings.crawl_timeout}s time limit")
+            overran = True
+            _signal_group(proc, signal.SIGTERM)
+            try:
+                raw, _ = proc.communicate(timeout=term_grace(settings.crawl_timeout))
+            except subprocess.TimeoutExpired:
+                _signal_group(proc, signal.SIGKILL)
+                raw, _ = proc.communicate()
     finally:
         children.remove(source)
-    tail = output.decode("utf-8", "replace").strip().splitlines()[-3:] if output else []
-    level = logging.INFO if code == 0 else logging.WARNING
-    log.log(level, "job=crawl source=%s exit=%s seconds=%.1f%s", source, code, time.monotonic() - started,
-            "" if code == 0 else " output=" + " | ".join(tail))
-    return code
-
-
-def _mark_killed(settings: Settings, source: str, reason: str) -> None:
-    _engine, factory = open_database(settings.database_url)
-    with transaction(factory) as session:
-        session.execute(
-            update(CrawlRunRow)
-            .where(CrawlRunRow.source == source, CrawlRunRow.status == "running")
-            .values(status="killed", finish_reason=reason, finished_at=datetime.now(UTC))
-        )
-    _engine.dispose()
-
-
-def run_digest(settings: Settings) -> str:
-    """Send the digest if there is anything new; failures are logged and retried next time."""
-    engine, factory = open_database(settings.database_url)
-    try:
-        result = deliver(factory, settings)
-    except DigestError as exc:
-        log.error("job=digest status=error error=%s", exc)
-        return "error"
-    finally:
-        engine.dispose()
-    if result.status == "failed":
-        log.error("job=digest status=failed digest=%s error=%s", result.digest_id, result.error)
+    code = proc.returncode
+    output = raw.decode("utf-8", "replace")[-4000:] if raw else ""
+    if overran:
+        status, reason, force = "killed", f"time limit: killed after {settings.crawl_timeout}s", True
+    elif children.stopping:
+        status, reason, force = "interrupted", "daemon shutdown", False
     else:
-        log.info("job=digest status=%s digest=%s events=%s", result.status, result.digest_id,
-                 result.event_count)
-    return result.status
+        status, reason, force = "failed", failure_reason(code, output, settings.crawl_memory_mb), False
+    with transaction(factory) as session:
+        row = runs.close_run(session, run_id, status=status, reason=reason, now=datetime.now(UTC), exit_code=code,
+                             error=output if code not in (0, 2) else "", force=force)
+        assert row is not None
+        counts = {name: int(getattr(row, name)) for name in runs.COUNTERS}
+        result = CrawlResult(source, run_id, code, row.status, row.finish_reason, time.monotonic() - started,
+                             counts, int((row.stats or {}).get("radar/events_new", 0)), output)
+    return result
+
+
+# --------------------------------------------------------------------------- the running daemon
+
+
+@dataclass
+class DaemonContext:
+    """What jobs need from the running daemon. ``config`` is replaced on reload."""
+
+    config: Config
+    factory: sessionmaker[Session]
+    children: ChildRegistry
+    delivery_lock: DatabaseLock
+    metrics: Metrics | None = None
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+
+_context: DaemonContext | None = None
+
+
+def install(ctx: DaemonContext | None) -> None:
+    """Make ``ctx`` the context of the jobs of this process (None: uninstall)."""
+    global _context
+    _context = ctx
+
+
+def context() -> DaemonContext:
+    """The running daemon's context."""
+    if _context is None:
+        raise RuntimeError("no daemon is running in this process")
+    return _context
+
+
+def _outcome(job: str, started: datetime, **fields: Any) -> dict[str, Any]:
+    return {"job": job, "started": started, **fields}
+
+
+def _mail(ctx: DaemonContext, frequencies: Collection[str], retry: str) -> list[DeliveryResult]:
+    results = deliver(ctx.factory, ctx.config, frequencies=frequencies, retry=retry, lock=ctx.delivery_lock,
+                      require_subscriptions=False)
+    if ctx.metrics is not None:
+        for r in results:
+            if r.status in ("sent", "failed", "deferred"):
+                ctx.metrics.digests.labels(r.status).inc()
+    for r in results:
+        if r.status == "failed":
+            log.warning("digest %s to %s not sent, will retry: %s", r.key, r.recipient, r.error)
+    return results
+
+
+def _mail_fields(results: list[DeliveryResult]) -> dict[str, int]:
+    return {name: sum(1 for r in results if r.status == name) for name in ("sent", "failed", "deferred")}
+
+
+def crawl_job(source: str) -> dict[str, Any]:
+    """Scheduled crawl of ``source``; then the immediate subscriptions, when it found events."""
+    started = datetime.now(UTC)
+    ctx = context()
+    if ctx.stopping.is_set():
+        return _outcome("crawl", started, source=source, outcome="skipped", reason="shutting down")
+    cfg = ctx.config
+    if source not in cfg.sources or not cfg.sources[source].enabled:
+        return _outcome("crawl", started, source=source, outcome="skipped", reason="no longer configured")
+    result = run_crawl(source, cfg.path, cfg.settings, ctx.children, ctx.factory)
+    fields = _outcome("crawl", started, source=source, outcome=result.status, run=result.run_id,
+                      exit=result.exit_code, seconds=result.seconds, pages=result.counts.get("pages", 0),
+                      items=result.counts.get("items", 0), new=result.counts.get("new", 0),
+                      errors=result.counts.get("errors", 0), events=result.new_events,
+                      reason=result.reason if result.status != "finished" else None)
+    if ctx.metrics is not None:
+        ctx.metrics.crawl_done(source, result.status, result.seconds, result.counts, time.time())
+    immediate = any(s.frequency == "immediate" for s in effective_subscriptions(cfg.settings, cfg.subscriptions))
+    if result.new_events and immediate and not ctx.stopping.is_set():
+        fields.update(_mail_fields(_mail(ctx, ("immediate",), "none")))
+    return fields
+
+
+def digest_job() -> dict[str, Any]:
+    """Scheduled digest: daily and weekly subscriptions whose period is due, and due retries."""
+    started = datetime.now(UTC)
+    ctx = context()
+    if ctx.stopping.is_set():
+        return _outcome("digest", started, outcome="skipped", reason="shutting down")
+    results = _mail(ctx, ("daily", "weekly"), "due")
+    return _outcome("digest", started, outcome="done", **_mail_fields(results),
+                    nothing=sum(1 for r in results if r.status in ("nothing", "exists", "not-due")))
+
+
+def outbox_job() -> dict[str, Any]:
+    """Frequent: due retries of unsent digests, and the immediate subscriptions."""
+    started = datetime.now(UTC)
+    ctx = context()
+    if ctx.stopping.is_set():
+        return _outcome("outbox", started, outcome="skipped", reason="shutting down")
+    results = _mail(ctx, ("immediate",), "due")
+    return _outcome("outbox", started, outcome="done", **_mail_fields(results))

@@ -12,20 +12,29 @@ import scrapy
 from scrapy.http import Response, TextResponse
 
 from crawler.errors import ConfigError
-from crawler.ingest import Ingestor
+from crawler.ingest import Ingestor, validators_of
 from crawler.items import FetchedFile, PageItem
 from crawler.sources import Config, Source, load_config
+from storage.queries import Validators
 
 _ATTACHMENT = re.compile(r"\.(pdf|docx?|wps|xlsx?|et)$", re.I)
+# Most article pages link no document at all; a scan of the raw bytes for such a file name
+# spares parsing the page in the crawl process (the workers parse it for extraction).
+_MAY_LINK_DOCUMENT = re.compile(rb"\.(?:pdf|docx?|wps|xlsx?|et)\b", re.I)
 
 
 class RadarSpider(scrapy.Spider):
-    """Base spider: ``source`` is a :class:`Source` or the name of one in the config file."""
+    """Base spider: ``source`` is a :class:`Source` or the name of one in the config file.
+
+    With ``recheck`` it fetches no listing at all: it re-requests the source's recent stored
+    articles (``Source.recheck_days``) with their validators, so an unchanged page costs a 304
+    and a changed one is stored as a revision.
+    """
 
     kind = ""
 
     def __init__(self, source: Source | str | None = None, config: Config | None = None,
-                 ingestor: Ingestor | None = None, **kwargs: Any) -> None:
+                 ingestor: Ingestor | None = None, recheck: bool | str = False, **kwargs: Any) -> None:
         if source is None:
             raise ConfigError("pass a source: scrapy crawl <spider> -a source=<name>")
         if isinstance(source, str):
@@ -39,6 +48,11 @@ class RadarSpider(scrapy.Spider):
         self.config = config or load_config()
         self.start_urls = list(source.start_urls)
         self._ingestor = ingestor
+        # ``scrapy crawl listing -a recheck=1`` passes a string
+        self.recheck = recheck if isinstance(recheck, bool) else recheck.lower() in ("1", "true", "yes")
+        if self.recheck and source.kind == "epaper":
+            raise ConfigError("e-paper pages are printed once; only listing sources are re-checked",
+                              source=source.name, key="recheck")
 
     @property
     def ingestor(self) -> Ingestor:
@@ -46,6 +60,74 @@ class RadarSpider(scrapy.Spider):
         if self._ingestor is None:
             self._ingestor = Ingestor.for_url(self.config.settings.database_url)
         return self._ingestor
+
+    async def start(self) -> Any:
+        """The start pages, conditionally (see :meth:`conditional`); in re-check mode the stored
+        articles that are due instead."""
+        if self.recheck:
+            due = self.ingestor.due_for_recheck(self.source, datetime.now(UTC))
+            self.logger.info("re-checking %d stored articles of %s", len(due), self.source.name)
+            for item in due:
+                yield self.conditional(item.url, Validators(item.etag, item.last_modified),
+                                       callback=self.parse_recheck, dont_filter=True)
+            return
+        saved = self.ingestor.page_validators(self.start_urls)
+        for url in self.start_urls:
+            yield self.conditional(url, saved.get(url), callback=self.parse, dont_filter=True)
+
+    def conditional(self, url: str, validators: Validators | None, **kwargs: Any) -> scrapy.Request:
+        """A request that sends ``validators`` back (If-None-Match / If-Modified-Since) and lets a
+        304 Not Modified answer reach its callback."""
+        headers: dict[str, str] = {}
+        if validators is not None and validators.etag:
+            headers["If-None-Match"] = validators.etag
+        if validators is not None and validators.last_modified:
+            headers["If-Modified-Since"] = validators.last_modified
+        meta = {**kwargs.pop("meta", {}), "handle_httpstatus_list": [304]}
+        return scrapy.Request(url, headers=headers, meta=meta, **kwargs)
+
+    def follow_listing(self, response: Response, href: str) -> scrapy.Request:
+        """A request for the next listing page, conditional when its validators are saved."""
+        url = response.urljoin(href)
+        return self.conditional(url, self.ingestor.page_validators([url]).get(url), callback=self.parse)
+
+    def not_modified(self, response: Response) -> bool:
+        """True (and counted) when ``response`` is a 304: the page is as it was last time."""
+        if response.status != 304:
+            return False
+        self.crawler.stats.inc_value("radar/not_modified")
+        return True
+
+    def listing_complete(self, response: Response) -> None:
+        """Every article this listing page links to is stored: save its validators, so the next
+        crawl can ask "changed since?" and stop at a 304."""
+        self.ingestor.save_page_validators(response.url, self.source.name, validators_of(self.page_headers(response)),
+                                           datetime.now(UTC))
+
+    def parse_recheck(self, response: Response) -> Iterator[Any]:
+        """A stored article fetched again: a 304 only moves its check time; a page goes through
+        the pipelines (where an unchanged text only moves its check time too, and a changed one
+        becomes a revision)."""
+        if self.not_modified(response):
+            self.ingestor.touch(response.url, datetime.now(UTC), validators_of(self.page_headers(response)))
+            return
+        yield from self.with_attachments(response, self.page_item(response))
+
+    @staticmethod
+    def page_headers(response: Response) -> dict[str, str]:
+        """Response headers as ``{lower-case name: value}``."""
+        return {k.decode("latin-1").lower(): (v[-1] if v else b"").decode("latin-1")
+                for k, v in response.headers.items()}
+
+    def closed(self, reason: str) -> None:
+        """Record how many request fingerprints Scrapy's duplicate filter held at the end: it
+        grows with the requests of this one crawl (stored URLs are never requested), and goes
+        with the crawl process."""
+        scheduler = getattr(getattr(self.crawler, "engine", None), "scheduler", None)  # Scrapy ≥ 2.19
+        # RFPDupeFilter's own set (its public ``fingerprints`` view is deprecated and copies it)
+        seen = getattr(getattr(scheduler, "df", None), "_fingerprints", None)
+        if seen is not None:
+            self.crawler.stats.set_value("radar/dupefilter_fingerprints", len(seen))
 
     def fresh(self, urls: list[str]) -> list[str]:
         """``urls`` minus those already stored, order kept, duplicates dropped."""
@@ -55,11 +137,9 @@ class RadarSpider(scrapy.Spider):
 
     def page_item(self, response: Response, kind: str = "article") -> PageItem:
         """The fetched page as an item, raw bytes and headers included."""
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1")
-                   for k, v in ((k, response.headers.get(k) or b"") for k in response.headers)}
         return PageItem(
             source=self.source.name, url=response.url, body=response.body,
-            fetched_at=datetime.now(UTC), status=response.status, headers=headers, kind=kind,
+            fetched_at=datetime.now(UTC), status=response.status, headers=self.page_headers(response), kind=kind,
             referer=(response.request.headers.get("Referer") or b"").decode("latin-1")
             if response.request else "",
         )
@@ -76,6 +156,9 @@ class RadarSpider(scrapy.Spider):
             return
         limit = self.settings.getint("RADAR_MAX_ATTACHMENTS", 5)
         links: list[tuple[str, str]] = []
+        if not _MAY_LINK_DOCUMENT.search(response.body):
+            yield item
+            return
         for a in response.css("a[href]"):
             href = response.urljoin(a.attrib["href"])
             if _ATTACHMENT.search(urlsplit(href).path) and href not in {u for _, u in links}:

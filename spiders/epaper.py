@@ -31,6 +31,8 @@ class EpaperSpider(RadarSpider):
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
         """An index or 版面 page: its new stories, and further pages while there is news."""
         self.pages_seen += 1
+        if self.not_modified(response):
+            return
         if not isinstance(response, TextResponse):
             self.logger.warning("e-paper page %s is not HTML; skipped", response.url)
             return
@@ -39,11 +41,12 @@ class EpaperSpider(RadarSpider):
         for url in fresh:
             yield scrapy.Request(url, callback=self.parse_story)
         if urls and not fresh:
+            self.listing_complete(response)
             return
         if self.pages_seen >= self.source.max_pages:
             return
         for link in self.pages.extract_links(response):
-            yield scrapy.Request(link.url, callback=self.parse)
+            yield self.follow_listing(response, link.url)
 
     def parse_story(self, response: Response) -> Iterator[Any]:
         """A story page."""

@@ -1,4 +1,6 @@
-"""Records every crawl in ``crawl_runs``: opened when the spider opens, closed with its counts."""
+"""Records every crawl in ``crawl_runs``: opened when the spider opens (or adopted from the daemon,
+which opens the row before it starts the crawl process), closed with its counts, errors by kind,
+HTTP status counts, article links seen on listing pages and challenge pages met."""
 
 from __future__ import annotations
 
@@ -7,10 +9,29 @@ from typing import Any
 
 from scrapy import signals
 from scrapy.crawler import Crawler
+from scrapy.http import Request, Response, TextResponse
+from scrapy.linkextractors import LinkExtractor
 
+from crawler.health import challenge_kind
 from spiders.base import RadarSpider
-from storage import queries
+from storage import runs
 from storage.db import transaction
+
+# Scrapy stats whose count is an error of that kind (besides the prefixed families below)
+_ERROR_STATS = {
+    "radar/extract_failed": "extract_failed",
+    "radar/store_failed": "store_failed",
+    "radar/empty_page": "empty_page",
+    "radar/not_html": "not_html",
+    "radar/attachment_failed": "attachment_failed",
+}
+_PREFIXES = (
+    ("downloader/exception_type_count/", ""),  # …/twisted.internet.error.TimeoutError → TimeoutError
+    ("httperror/response_ignored_status_count/", "http_"),
+    ("spider_exceptions/", "spider_"),
+    ("radar/challenge/", "challenge_"),
+)
+_STATUS = "downloader/response_status_count/"
 
 
 def run_counts(stats: dict[str, Any]) -> dict[str, int]:
@@ -25,7 +46,41 @@ def run_counts(stats: dict[str, Any]) -> dict[str, int]:
         "duplicates": int(stats.get("radar/duplicate", 0)) + int(stats.get("radar/unchanged", 0)),
         "errors": errors,
         "bytes": int(stats.get("downloader/response_bytes", 0)),
+        "requests": int(stats.get("downloader/request_count", 0)),
+        "links": int(stats.get("radar/links_seen", 0)),
+        "challenges": int(stats.get("radar/challenge", 0)),
     }
+
+
+def errors_by_kind(stats: dict[str, Any]) -> dict[str, int]:
+    """``{"TimeoutError": 4, "http_503": 2, "extract_failed": 1, "challenge_jiasule": 3}`` from Scrapy's stats.
+
+    Download exceptions are counted per attempt (retries included), as Scrapy counts them.
+    """
+    kinds: dict[str, int] = {}
+    for key, value in stats.items():
+        kind = _ERROR_STATS.get(key)
+        if kind is None:
+            for prefix, label in _PREFIXES:
+                if key.startswith(prefix):
+                    kind = label + key[len(prefix):].rsplit(".", 1)[-1]
+                    break
+        if kind is not None and isinstance(value, int) and value:
+            kinds[kind] = kinds.get(kind, 0) + value
+    return kinds
+
+
+def status_counts(stats: dict[str, Any]) -> dict[str, int]:
+    """``{"200": 40, "304": 12, "404": 1}``: responses by HTTP status."""
+    return {k[len(_STATUS):]: int(v) for k, v in stats.items() if k.startswith(_STATUS) and isinstance(v, int)}
+
+
+def run_status(reason: str) -> str:
+    """crawl_runs.status for a Scrapy finish reason: ``shutdown`` (SIGTERM, the daemon stopping)
+    is an interruption, not a failure."""
+    if reason == "finished":
+        return "finished"
+    return "interrupted" if reason == "shutdown" else "failed"
 
 
 def _jsonable(stats: dict[str, Any]) -> dict[str, Any]:
@@ -34,30 +89,65 @@ def _jsonable(stats: dict[str, Any]) -> dict[str, Any]:
 
 
 class CrawlRunRecorder:
-    """Scrapy extension writing one ``crawl_runs`` row per spider run."""
+    """Scrapy extension writing one ``crawl_runs`` row per spider run.
+
+    With the ``RADAR_RUN_ID`` setting (the daemon passes ``radar crawl --run-id``) it fills that
+    row instead of opening one, so the daemon can close the row itself if the crawl dies.
+    """
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.run_id: int | None = None
+        self._links: LinkExtractor | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CrawlRunRecorder:
         ext = cls(crawler)
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(ext.response_received, signal=signals.response_received)
         return ext
 
     def spider_opened(self, spider: RadarSpider) -> None:
+        adopted = self.crawler.settings.getint("RADAR_RUN_ID", 0)
+        if adopted:
+            self.run_id = adopted
+            return
         with transaction(spider.ingestor.factory) as session:
-            self.run_id = queries.start_run(session, spider.source.name, datetime.now(UTC))
+            self.run_id = runs.open_run(session, spider.source.name, datetime.now(UTC))
+
+    def response_received(self, response: Response, request: Request, spider: RadarSpider) -> None:
+        """Count challenge pages, and article links on listing / index pages (the spiders follow
+        only links not yet stored; a template change shows as none found at all)."""
+        stats = self.crawler.stats
+        if stats is None:
+            return
+        kind = challenge_kind(response.status, response.body)
+        if kind is not None:
+            stats.inc_value("radar/challenge")
+            stats.inc_value(f"radar/challenge/{kind}")
+            return
+        listing = request.callback is None or getattr(request.callback, "__name__", "") == "parse"
+        if listing and isinstance(response, TextResponse) and not response.url.endswith("/robots.txt"):
+            if self._links is None:
+                source = spider.source
+                self._links = LinkExtractor(allow=source.allow, deny=source.deny or ())
+            try:
+                found = len({link.url for link in self._links.extract_links(response)})
+            except Exception:  # a page lxml cannot parse has no links; the spider reports it
+                found = 0
+            stats.inc_value("radar/links_seen", found)
 
     def spider_closed(self, spider: RadarSpider, reason: str) -> None:
         if self.run_id is None:
             return
         stats = self.crawler.stats.get_stats() if self.crawler.stats else {}
-        counts = run_counts(stats)
-        status = "finished" if reason == "finished" else "failed"
+        record = runs.RunRecord(status=run_status(reason), reason=reason, counts=run_counts(stats),
+                                errors_by_kind=errors_by_kind(stats), status_counts=status_counts(stats),
+                                stats=_jsonable(stats))
         with transaction(spider.ingestor.factory) as session:
-            queries.finish_run(session, self.run_id, finished_at=datetime.now(UTC), status=status,
-                               reason=reason, counts=counts, stats=_jsonable(stats))
+            runs.finish_run(session, self.run_id, record, finished_at=datetime.now(UTC))
         spider.crawler.stats.set_value("radar/run_id", self.run_id)
+
+
+__all__ = ["CrawlRunRecorder", "errors_by_kind", "run_counts", "run_status", "status_counts"]

@@ -21,7 +21,10 @@ def select_one(response: Response, selector: str) -> str | None:
 
 class ListingSpider(RadarSpider):
     """Follows article links matching the source's ``allow`` pattern and paginates with
-    ``next_page`` until a listing page holds only stored articles or ``max_pages`` is reached."""
+    ``next_page`` until a listing page holds only stored articles or ``max_pages`` is reached.
+
+    Listing pages are requested conditionally: a page whose articles were all stored last time
+    has its ETag / Last-Modified saved, and a 304 answer to them ends the crawl there."""
 
     name = "listing"
     kind = "listing"
@@ -34,6 +37,9 @@ class ListingSpider(RadarSpider):
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
         """A listing page: requests for new articles and, while there are any, the next page."""
         self.listing_pages += 1
+        if self.not_modified(response):
+            self.logger.info("pagination stops at %s: not modified since its articles were stored", response.url)
+            return
         if not isinstance(response, TextResponse):
             self.logger.warning("listing page %s is not HTML (%s); skipped", response.url,
                                 response.headers.get("Content-Type"))
@@ -46,11 +52,13 @@ class ListingSpider(RadarSpider):
         if not fresh:
             reason = "no article links" if not urls else "every article already stored"
             self.logger.info("pagination stops at %s: %s", response.url, reason)
+            if urls:
+                self.listing_complete(response)
             return
         if self.source.next_page and self.listing_pages < self.source.max_pages:
             href = select_one(response, self.source.next_page)
             if href:
-                yield response.follow(href.strip(), callback=self.parse)
+                yield self.follow_listing(response, href.strip())
 
     def parse_article(self, response: Response) -> Iterator[Any]:
         """An article page: the raw page, with its attachments."""

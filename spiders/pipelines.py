@@ -2,10 +2,14 @@
 
 Each step is a function call; the pipelines only route items, count outcomes in the crawl
 stats (which ``CrawlRunRecorder`` writes to ``crawl_runs``) and drop what cannot be used.
+Extraction (with hashing, fingerprinting and event detection) runs in worker processes
+(``spiders.pool``; ``RADAR_WORKERS`` of them, 0 = in the crawl process), storing in the crawl
+process.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,17 +18,20 @@ from scrapy.exceptions import DropItem
 
 from crawler.article import Article
 from crawler.extraction import join_continuations
-from crawler.ingest import EmptyPage, page_to_article
+from crawler.ingest import EmptyPage, Pending, Prepared, prepare, validators_of
 from crawler.items import PageItem
 from spiders.base import RadarSpider
+from spiders.pool import PreparePool, default_workers
 
 
 @dataclass
 class ExtractedPage:
-    """A fetched page together with the article extracted from it."""
+    """A fetched page together with the article extracted from it (and what its text alone
+    determines: hash, fingerprint, events; see ``crawler.ingest.prepare``)."""
 
     page: PageItem
     article: Article
+    prepared: Prepared | None = None
 
 
 class _CrawlerPipeline:
@@ -44,15 +51,47 @@ class _CrawlerPipeline:
         return spider
 
 
+def _on_asyncio() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 class ExtractPipeline(_CrawlerPipeline):
     """PageItem → ExtractedPage; empty or broken pages are dropped and counted, never fatal."""
 
-    def process_item(self, item: Any) -> ExtractedPage:
+    # Pages prepared in the crawl process before the workers start: most scheduled crawls find a
+    # handful of new articles, for which starting worker processes would cost more than it saves.
+    INLINE_FIRST = 16
+
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler)
+        workers = crawler.settings.getint("RADAR_WORKERS", -1)
+        self.workers = default_workers() if workers < 0 else workers
+        self.pool: PreparePool | None = None
+        self.inline = 0
+
+    def close_spider(self) -> None:
+        if self.pool is not None:
+            PreparePool.release()
+            self.pool = None
+
+    async def process_item(self, item: Any) -> ExtractedPage:
         spider = self.spider
         if not isinstance(item, PageItem):
             return item  # type: ignore[no-any-return]
+        # a re-check mostly finds unchanged pages: detect events only if the text changed
+        detect = not spider.recheck
+        if self.pool is None and self.workers and self.inline >= self.INLINE_FIRST and _on_asyncio():
+            self.pool = PreparePool.acquire(self.workers)
         try:
-            article = page_to_article(item, spider.source)
+            if self.pool is not None:
+                prepared = await self.pool.prepare(item, spider.source, detect=detect)
+            else:
+                self.inline += 1
+                prepared = prepare(item, spider.source, detect=detect)
         except EmptyPage as exc:
             spider.crawler.stats.inc_value("radar/empty_page")
             raise DropItem(str(exc)) from None
@@ -60,44 +99,76 @@ class ExtractPipeline(_CrawlerPipeline):
             spider.crawler.stats.inc_value("radar/extract_failed")
             spider.logger.exception("extraction failed for %s", item.url)
             raise DropItem(f"extraction failed for {item.url}: {exc}") from None
-        return ExtractedPage(item, article)
+        return ExtractedPage(item, prepared.article, prepared)
 
 
 class StorePipeline(_CrawlerPipeline):
     """Stores articles and their events; e-paper story parts wait for the end of the crawl so
-    that 下转/上接 continuations are joined into one article before storing."""
+    that 下转/上接 continuations are joined into one article before storing.
+
+    Articles are stored in small batches (``RADAR_STORE_BATCH`` of them, or what arrived within
+    ``RADAR_STORE_DELAY`` seconds), one transaction each: see ``Ingestor.ingest_many``.
+    """
 
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
         self.parts: list[ExtractedPage] = []
+        self.batch_size = max(1, crawler.settings.getint("RADAR_STORE_BATCH", 16))
+        self.delay = crawler.settings.getfloat("RADAR_STORE_DELAY", 0.2)
+        self.pending: list[Pending] = []
+        self._timer: asyncio.TimerHandle | None = None
 
     def process_item(self, item: Any) -> Any:
-        spider = self.spider
         if not isinstance(item, ExtractedPage):
             return item
         article = item.article
         if item.page.kind == "epaper" and (article.continues_to or article.continued_from):
             self.parts.append(item)
             return item
-        self._store(article, item.page, spider)
+        self.pending.append(Pending(article, self.spider.source.name, item.page.fetched_at,
+                                    validators_of(item.page.headers), item.prepared))
+        if len(self.pending) >= self.batch_size:
+            self.flush()
+        elif self._timer is None:
+            try:
+                self._timer = asyncio.get_running_loop().call_later(self.delay, self.flush)
+            except RuntimeError:  # not on an asyncio reactor: no timer to wait with
+                self.flush()
         return item
 
     def close_spider(self) -> None:
+        self.flush()
         if not self.parts:
             return
         spider = self.spider
         fetched = {p.article.url: p.page for p in self.parts}
-        for article in join_continuations([p.article for p in self.parts]):
-            self._store(article, fetched[article.url], spider)
+        joined = join_continuations([p.article for p in self.parts])
         self.parts.clear()
+        self.pending = [Pending(a, spider.source.name, fetched[a.url].fetched_at, validators_of(fetched[a.url].headers))
+                        for a in joined]
+        self.flush()
 
-    def _store(self, article: Article, page: PageItem, spider: RadarSpider) -> None:
+    def flush(self) -> None:
+        """Store what is pending, and count what happened in the crawl stats."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        batch, self.pending = self.pending, []
+        if not batch:
+            return
+        spider = self.spider
         stats = spider.crawler.stats
         try:
-            result = spider.ingestor.ingest(article, source=spider.source.name, fetched_at=page.fetched_at)
-        except Exception:
-            stats.inc_value("radar/store_failed")
-            spider.logger.exception("storing %s failed", article.url)
-            raise
-        stats.inc_value(f"radar/{result.status}")
-        stats.inc_value("radar/events_new", result.new_events)
+            results = spider.ingestor.ingest_many(batch)
+        except Exception as exc:  # the database itself is gone: every article of the batch failed
+            results = [exc] * len(batch)
+        for pending, result in zip(batch, results, strict=True):
+            if isinstance(result, Exception):
+                stats.inc_value("radar/store_failed")
+                spider.logger.error("storing %s failed: %s", pending.article.url, result,
+                                    exc_info=(type(result), result, result.__traceback__))
+                continue
+            stats.inc_value(f"radar/{result.status}")
+            stats.inc_value("radar/events_new", result.new_events)
+            if result.story_match in ("near", "document"):
+                stats.inc_value(f"radar/story_{result.story_match}")

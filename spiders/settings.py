@@ -20,6 +20,10 @@ AUTOTHROTTLE_START_DELAY = 2.0
 AUTOTHROTTLE_MAX_DELAY = 30.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
 
+# A callback yields at most a listing page's links (or one article); Scrapy starts this many
+# asyncio tasks for every callback's output, so the default 100 cost more than parsing a page.
+CONCURRENT_ITEMS = 8
+
 RETRY_ENABLED = True
 RETRY_TIMES = 3
 DOWNLOAD_TIMEOUT = 60
@@ -28,6 +32,12 @@ DOWNLOAD_MAXSIZE = 20 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 5 * 1024 * 1024
 RADAR_ATTACHMENT_MAXSIZE = 20 * 1024 * 1024
 RADAR_MAX_ATTACHMENTS = 5
+# Worker processes for extraction and event detection (spiders.pool); -1 = one per CPU, at
+# most four; 0 = in the crawl process itself.
+RADAR_WORKERS = -1
+# Articles stored per transaction at most, and how long one waits for others (seconds).
+RADAR_STORE_BATCH = 16
+RADAR_STORE_DELAY = 0.2
 
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False

@@ -10,7 +10,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    Unicode,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from storage.types import AwareDateTime
@@ -47,6 +59,17 @@ class ArticleRow(Base):
     epaper_page: Mapped[int | None] = mapped_column(Integer)
     epaper_page_name: Mapped[str] = mapped_column(String(200), default="")
     provenance: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # dedupe (issue 5): the story the article belongs to, how it joined it ("first" = it opened
+    # the story, "near" = near-duplicate of a member, "document" = same 发文字号 and issuer) and
+    # the exact Jaccard similarity to the member it matched; the 发文字号 key; the page's HTTP
+    # validators, sent back when the page is re-checked
+    story_id: Mapped[int | None] = mapped_column(
+        ForeignKey("stories.id", ondelete="SET NULL", use_alter=True), index=True)
+    story_match: Mapped[str] = mapped_column(String(16), default="")
+    story_similarity: Mapped[float | None] = mapped_column(Float)
+    doc_key: Mapped[str] = mapped_column(String(300), default="", index=True)
+    etag: Mapped[str] = mapped_column(String(300), default="")
+    last_modified: Mapped[str] = mapped_column(String(64), default="")
 
     attachments: Mapped[list[AttachmentRow]] = relationship(
         back_populates="article", cascade="all, delete-orphan", order_by="AttachmentRow.id"
@@ -157,13 +180,24 @@ class CrawlRunRow(Base):
     bytes: Mapped[int] = mapped_column(Integer, default=0)
     stats: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     error: Mapped[str] = mapped_column(Text, default="")
+    # crawl health (issue 6): requests sent, article links seen on listing/index pages (zero where
+    # there used to be some means the template changed), challenge/WAF pages, errors by kind
+    # ({"http_503": 3, "TimeoutError": 2, …}), HTTP status counts ({"200": 40, "404": 1}), and
+    # the exit code of the daemon's crawl child process
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+    links: Mapped[int] = mapped_column(Integer, default=0)
+    challenges: Mapped[int] = mapped_column(Integer, default=0)
+    errors_by_kind: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    status_counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    exit_code: Mapped[int | None] = mapped_column(Integer)
 
 
 class DigestRow(Base):
     """The digest outbox: a message is written here before it is sent, and marked sent after.
 
-    ``idempotency_key`` is unique, so the same digest can never be created twice; a pending
-    row is retried (same content) until it is sent.
+    One row per recipient and period: ``idempotency_key`` is ``subscription|recipient|period``
+    and unique, so the same digest can never be created twice; a pending row is retried (same
+    content, same Message-ID) at ``next_attempt_at`` until it is sent.
     """
 
     __tablename__ = "digests"
@@ -181,20 +215,126 @@ class DigestRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
     next_attempt_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
+    subscription: Mapped[str] = mapped_column(String(64), default="")
+    period: Mapped[str] = mapped_column(String(64), default="")  # daily:2025-07-02 | weekly:2025-W27 | immediate:<id>
 
 
 class DigestEventRow(Base):
-    """Which events a digest carries, per recipient list; an event is claimed by one digest only."""
+    """Which events a digest carries, per recipient address; an event reaches an address in one
+    digest only, whichever of the address's subscriptions claims it first."""
 
     __tablename__ = "digest_events"
-    __table_args__ = (UniqueConstraint("recipients", "event_id", name="uq_digest_events_recipients_event"),)
+    __table_args__ = (UniqueConstraint("recipient", "event_id", name="uq_digest_events_recipient_event"),)
 
     digest_id: Mapped[int] = mapped_column(ForeignKey("digests.id", ondelete="CASCADE"), primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), primary_key=True)
-    recipients: Mapped[str] = mapped_column(String(1000))
+    recipient: Mapped[str] = mapped_column(String(320), primary_key=True)
 
 
 # --- dedupe: stories, near-duplicate index, revisions, HTTP validators (issue 5) ---------------
 
 
+class StoryRow(Base):
+    """One story, however many pages carry it: reposts with another header or 来源, near-duplicates
+    and the same 发文字号 posted by several governments. Members are the articles whose
+    ``story_id`` points here; the canonical one is the first seen. ``source_count`` counts the
+    crawl sources whose URLs lead to a member (exact copies at other URLs included)."""
+
+    __tablename__ = "stories"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="SET NULL"), index=True)
+    title: Mapped[str] = mapped_column(Text, default="")
+    first_seen_at: Mapped[datetime] = mapped_column(AwareDateTime, index=True)
+    last_seen_at: Mapped[datetime] = mapped_column(AwareDateTime)
+    article_count: Mapped[int] = mapped_column(Integer, default=1)
+    source_count: Mapped[int] = mapped_column(Integer, default=1)
+    sources: Mapped[list[str]] = mapped_column(JSON, default=list)  # crawl source names, sorted
+
+
+class NearBandRow(Base):
+    """The near-duplicate index: one row per LSH band key of an article's MinHash signature
+    (``crawler.neardup``). Kept in the database so it survives restarts and is shared by every
+    crawl process. No ``rowid`` on SQLite and no index beyond the key, to stay small (a few
+    hundred bytes per article); rows are removed by key when an article's text changes."""
+
+    __tablename__ = "near_bands"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    band_key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True,
+                                            autoincrement=False)
+
+
+class ArticleRevisionRow(Base):
+    """An earlier text of an article whose page changed: the old title and body, when it had
+    been fetched, when the change was seen, and what changed."""
+
+    __tablename__ = "article_revisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), index=True)
+    fetched_at: Mapped[datetime] = mapped_column(AwareDateTime)  # when the old text was fetched
+    replaced_at: Mapped[datetime] = mapped_column(AwareDateTime)  # when the new text was seen
+    title: Mapped[str] = mapped_column(Text, default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    content_hash: Mapped[str] = mapped_column(String(64), default="")
+    summary: Mapped[str] = mapped_column(Text, default="")  # one line, e.g. "正文: 1 paragraph changed …"
+    fields: Mapped[list[str]] = mapped_column(JSON, default=list)  # metadata fields that changed
+    paragraphs_added: Mapped[int] = mapped_column(Integer, default=0)
+    paragraphs_removed: Mapped[int] = mapped_column(Integer, default=0)
+    paragraphs_changed: Mapped[int] = mapped_column(Integer, default=0)
+    chars_added: Mapped[int] = mapped_column(Integer, default=0)
+    chars_removed: Mapped[int] = mapped_column(Integer, default=0)
+    changes: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)  # [{"op", "old", "new"}]
+
+
+class PageValidatorRow(Base):
+    """ETag / Last-Modified of a listing page, saved only when every article it linked to was
+    stored: a later 304 then means there is still nothing new on it."""
+
+    __tablename__ = "page_validators"
+
+    url: Mapped[str] = mapped_column(String(2048), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64))
+    etag: Mapped[str] = mapped_column(String(300), default="")
+    last_modified: Mapped[str] = mapped_column(String(64), default="")
+    checked_at: Mapped[datetime] = mapped_column(AwareDateTime)
+
+
 # --- daemon: job store, subscriptions, health (issue 6) -----------------------------------------
+
+
+class SchedulerJobRow(Base):
+    """APScheduler's persistent job store, exactly as ``SQLAlchemyJobStore`` defines it.
+
+    Declared here so the migration creates it (APScheduler then only reads and writes it); a
+    job is a pickled reference to a ``scheduler.jobs`` function with plain arguments.
+    """
+
+    __tablename__ = "apscheduler_jobs"
+
+    id: Mapped[str] = mapped_column(Unicode(191), primary_key=True)
+    next_run_time: Mapped[float | None] = mapped_column(Float(25), index=True)
+    job_state: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class DaemonStatusRow(Base):
+    """The daemon of this database: who runs it and when it last showed signs of life.
+
+    Written by ``radar daemon`` at start, every heartbeat and at a clean stop; read by
+    ``radar status`` and by a second daemon explaining why it refuses to start. The lock that
+    keeps a second daemon out is not this row (a row cannot vanish when a process is killed)
+    but a PostgreSQL advisory lock or a file lock next to the SQLite file.
+    """
+
+    __tablename__ = "daemon_status"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)  # "daemon"
+    pid: Mapped[int] = mapped_column(Integer)
+    host: Mapped[str] = mapped_column(String(255))
+    started_at: Mapped[datetime] = mapped_column(AwareDateTime)
+    heartbeat_at: Mapped[datetime] = mapped_column(AwareDateTime)
+    stopped_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
+    lock: Mapped[str] = mapped_column(Text, default="")  # how the lock is held, for messages
+    config_path: Mapped[str] = mapped_column(Text, default="")

@@ -1,86 +1,326 @@
-"""`radar daemon` as a real process: crawls on schedule, mails on schedule, stops cleanly on SIGTERM."""
+"""`radar daemon` as a real process against a real SMTP server: crawls on schedule, mails each event
+once, survives SMTP outages and SIGKILL without losing or doubling a digest, refuses to run twice
+on one database, catches up missed runs once, reloads on SIGHUP, stops cleanly on SIGTERM."""
 
 from __future__ import annotations
 
 import os
+import pickle
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+import yaml
+from sqlalchemy import func, select, update
 
 from storage.db import open_database
-from storage.models import CrawlRunRow, DigestEventRow, DigestRow, EventRow
-from tests.conftest import MailSink, smtp_env
-from tests.e2e import write_config
+from storage.models import CrawlRunRow, DigestEventRow, DigestRow, EventRow, SchedulerJobRow
+from tests.conftest import MailSink, _Handler, free_port, smtp_env
+from tests.e2e import radar, write_config
+from tests.sockets import silent_server
 
 pytestmark = pytest.mark.slow
 
 
-def _mail_state(db_url: str) -> tuple[int, int, int]:
-    """(events, events carried by sent digests, sent digests)."""
+# --------------------------------------------------------------------------- helpers
+
+
+def _config(replica: Any, db_url: str, tmp_path: Path, sources: dict[str, str],
+            subscriptions: list[dict[str, Any]] | None = None, extra_sources: list[dict[str, Any]] | None = None,
+            **settings: Any) -> Path:
+    """The demo config cut down to ``sources`` (name → schedule), with ``subscriptions``."""
+    path = write_config(replica.urls, db_url, tmp_path, **settings)
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["sources"] = [{**s, "schedule": sources[s["name"]]} for s in data["sources"] if s["name"] in sources]
+    data["sources"] += extra_sources or []
+    data["settings"]["mail_to"] = ""
+    if subscriptions is not None:
+        data["subscriptions"] = subscriptions
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+class Daemon:
+    """A ``radar daemon`` child process whose log goes to a file (a pipe nobody reads would fill)."""
+
+    def __init__(self, config: Path, env: dict[str, str], *args: str) -> None:
+        self.log_path = config.parent / f"daemon-{time.monotonic_ns()}.log"
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("RADAR_")}
+        full_env.update(env)
+        self._log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "crawler.cli", "--config", str(config), "daemon", "--shutdown-grace", "5", *args],
+            env=full_env, stdout=self._log, stderr=subprocess.STDOUT)
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def wait_for(self, text: str, timeout: float = 60) -> None:
+        wait(lambda: text in self.log, timeout, f"{text!r} in the daemon log", self)
+
+    def stop(self, signum: int = signal.SIGTERM, timeout: float = 60) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signum)
+        code = self.proc.wait(timeout)
+        self._log.close()
+        return code
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+        self._log.close()
+
+
+@pytest.fixture
+def daemons() -> Iterator[list[Daemon]]:
+    """Daemons started by a test; any still running at the end are killed."""
+    started: list[Daemon] = []
+    yield started
+    for d in started:
+        if d.proc.poll() is None:
+            d.kill()
+
+
+def wait(predicate: Callable[[], Any], timeout: float, what: str, daemon: Daemon | None = None) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        if daemon is not None and daemon.proc.poll() is not None:
+            pytest.fail(f"the daemon exited ({daemon.proc.returncode}) while waiting for {what}:\n{daemon.log}")
+        time.sleep(0.2)
+    pytest.fail(f"timed out after {timeout}s waiting for {what}" + (f"\n{daemon.log}" if daemon else ""))
+
+
+def query(db_url: str, fn: Callable[[Any], Any]) -> Any:
     engine, factory = open_database(db_url, migrate_schema=False)
     try:
         with factory() as s:
-            events = s.scalar(select(func.count()).select_from(EventRow)) or 0
-            carried = s.scalar(select(func.count()).select_from(DigestEventRow).join(
-                DigestRow, DigestRow.id == DigestEventRow.digest_id).where(DigestRow.status == "sent")) or 0
-            sent = s.scalar(select(func.count()).select_from(DigestRow).where(DigestRow.status == "sent")) or 0
-    finally:
-        engine.dispose()
-    return events, carried, sent
-
-
-def _finished_runs(db_url: str) -> dict[str, int]:
-    engine, factory = open_database(db_url, migrate_schema=False)
-    try:
-        with factory() as s:
-            rows = s.execute(select(CrawlRunRow.source, func.count()).where(CrawlRunRow.status == "finished")
-                             .group_by(CrawlRunRow.source)).all()
+            return fn(s)
     except Exception:
-        rows = []  # the daemon has not created the tables yet
+        return None  # the daemon has not created the tables yet
     finally:
         engine.dispose()
-    return dict(rows)
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_daemon_schedules_crawls_and_mail_then_exits_cleanly(
-        replica: Any, sqlite_url: str, tmp_path: Path, smtp_server: MailSink, signum: int) -> None:
-    config = write_config(replica.urls, sqlite_url, tmp_path, digest_schedule="every: 3s")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RADAR_")}
-    env.update(smtp_env(smtp_server))
-    proc = subprocess.Popen([sys.executable, "-m", "crawler.cli", "--config", str(config), "daemon",
-                             "--shutdown-grace", "20"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+def finished_runs(db_url: str) -> dict[str, int]:
+    rows = query(db_url, lambda s: s.execute(select(CrawlRunRow.source, func.count())
+                                             .where(CrawlRunRow.status == "finished")
+                                             .group_by(CrawlRunRow.source)).all())
+    return dict(rows or [])
+
+
+def digests(db_url: str) -> list[tuple[str, str, int]]:
+    """(idempotency_key, status, attempts) of every digest."""
+    return query(db_url, lambda s: [(d.idempotency_key, d.status, d.attempts) for d in
+                                    s.scalars(select(DigestRow).order_by(DigestRow.id))]) or []
+
+
+def start_smtp(sink: MailSink) -> Any:
+    from aiosmtpd.controller import Controller
+
+    controller = Controller(_Handler(sink), hostname="127.0.0.1", port=sink.port)
+    controller.start()
+    return controller
+
+
+IMMEDIATE = [{"name": "now", "to": "analyst@example.org", "frequency": "immediate"}]
+
+
+def smtp(sink: MailSink, **overrides: str) -> dict[str, str]:
+    """The SMTP environment without RADAR_MAIL_TO: these tests declare their subscriptions."""
+    env = {k: v for k, v in smtp_env(sink).items() if k != "RADAR_MAIL_TO"}
+    env.update(overrides)
+    return env
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def test_daemon_crawls_mails_each_event_once_and_stops_cleanly(
+        replica: Any, sqlite_url: str, tmp_path: Path, smtp_server: MailSink, daemons: list[Daemon]) -> None:
+    config = _config(replica, sqlite_url, tmp_path, {"cnip-park": "every: 4s", "jxnews": "every: 4s"},
+                     [*IMMEDIATE, {"name": "boss", "to": "boss@example.org", "types": ["signing", "trade"]}],
+                     digest_schedule="every: 2s")
+    port = free_port()
+    d = Daemon(config, smtp(smtp_server), "--metrics-port", str(port))
+    daemons.append(d)
+
+    def settled() -> bool:
+        runs = finished_runs(sqlite_url)
+        if len(runs) < 2 or min(runs.values()) < 2:
+            return False
+        events = query(sqlite_url, lambda s: s.scalar(select(func.count()).select_from(EventRow))) or 0
+        carried = query(sqlite_url, lambda s: s.scalar(select(func.count()).select_from(DigestEventRow).where(
+            DigestEventRow.recipient == "analyst@example.org"))) or 0
+        return (events > 0 and carried == events and all(st == "sent" for _k, st, _a in digests(sqlite_url))
+                and any(m["To"] == "boss@example.org" for m in smtp_server.messages))
+
+    wait(settled, 120, "two crawls of each source and every event mailed", d)
+    metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    status = radar("--config", str(config), "status")
+    assert d.stop(signal.SIGTERM) == 0, d.log
+
+    # each event reached analyst@ once (immediately, after the crawl that found it)
+    to_analyst = [m for m in smtp_server.messages if m["To"] == "analyst@example.org"]
+    keys = [m["X-Policy-Radar-Digest"] for m in to_analyst]
+    assert len(keys) == len(set(keys)) and all(k.startswith("now|analyst@example.org|immediate:") for k in keys)
+    # boss@ has a daily subscription: one digest, though the digest job ran every 2 s
+    to_boss = [m for m in smtp_server.messages if m["To"] == "boss@example.org"]
+    assert len(to_boss) == 1 and to_boss[0]["X-Policy-Radar-Digest"].startswith("boss|boss@example.org|daily:")
+    assert "opening" not in to_boss[0]["Subject"]
+
+    assert 'radar_crawl_runs_total{source="cnip-park",status="finished"}' in metrics
+    assert "radar_job_lateness_seconds_bucket" in metrics and "process_resident_memory_bytes" in metrics
+    assert status.returncode == 0 and "daemon: running" in status.stdout and "cnip-park" in status.stdout
+
+    # every run on record with its health counters; later runs still see the (known) article links
+    runs = query(sqlite_url, lambda s: s.scalars(select(CrawlRunRow).where(CrawlRunRow.source == "cnip-park",
+                                                                          CrawlRunRow.status == "finished")
+                                                 .order_by(CrawlRunRow.id)).all())
+    assert len(runs) >= 2 and runs[0].new > 0 and runs[-1].new == 0
+    assert all(r.links > 0 and r.requests > 0 and r.status_counts.get("200") and r.exit_code == 0 for r in runs)
+
+    log = d.log
+    assert "daemon stopped" in log and "Traceback" not in log
+    assert "job=crawl source=cnip-park outcome=finished" in log and "lateness=" in log
+    assert "job=digest outcome=done" in log
+    assert "daemon: stopped at" in radar("--config", str(config), "status").stdout
+
+
+def test_a_second_daemon_on_the_same_database_refuses(
+        replica: Any, db_url: str, tmp_path: Path, daemons: list[Daemon]) -> None:
+    config = _config(replica, db_url, tmp_path, {"cnip-park": "every: 1h"})
+    first = Daemon(config, {})
+    daemons.append(first)
+    first.wait_for("daemon started")
+    second = subprocess.run([sys.executable, "-m", "crawler.cli", "--config", str(config), "daemon"],
+                            capture_output=True, text=True, timeout=60,
+                            env={k: v for k, v in os.environ.items() if not k.startswith("RADAR_")})
+    assert second.returncode == 1
+    assert "another radar daemon is already running" in second.stderr
+    assert f"pid {first.proc.pid}" in second.stderr and "Traceback" not in second.stderr
+    assert first.proc.poll() is None  # the first one is untouched
+    # a daemon killed outright leaves no stale lock behind
+    first.kill()
+    third = Daemon(config, {})
+    daemons.append(third)
+    third.wait_for("daemon started")
+    assert third.stop(signal.SIGINT) == 0, third.log
+
+
+def test_smtp_down_then_back_is_delivered_once(
+        replica: Any, db_url: str, tmp_path: Path, daemons: list[Daemon]) -> None:
+    sink = MailSink("127.0.0.1", free_port())  # nothing listens there yet
+    config = _config(replica, db_url, tmp_path, {"cnip-park": "every: 1h"}, IMMEDIATE,
+                     digest_retry_base=1, digest_retry_max=2, outbox_interval=1, smtp_timeout=5)
+    d = Daemon(config, smtp(sink))
+    daemons.append(d)
+    wait(lambda: any(attempts >= 2 for _k, status, attempts in digests(db_url)), 90,
+         "a digest that failed twice", d)
+    status = radar("--config", str(config), "status")
+    assert "NOT SENT after" in status.stdout and "Connection refused" in status.stdout
+    controller = start_smtp(sink)
     try:
-        deadline = time.monotonic() + 120
-        runs: dict[str, int] = {}
-        while time.monotonic() < deadline:
-            runs = _finished_runs(sqlite_url)
-            if len(runs) == 4 and min(runs.values()) >= 2 and smtp_server.messages:
-                events, carried, _sent = _mail_state(sqlite_url)
-                if events == carried:
-                    break
-            assert proc.poll() is None, proc.communicate()[0]
-            time.sleep(0.5)
-        assert len(runs) == 4 and min(runs.values()) >= 2, runs  # every source crawled again on schedule
-        # every event mailed, each exactly once, though the digest job ran every 3 s
-        events, carried, sent = _mail_state(sqlite_url)
-        assert events > 0 and carried == events
-        assert len(smtp_server.messages) == sent
-        assert len({m["Message-ID"] for m in smtp_server.messages}) == sent
-        proc.send_signal(signum)
-        output, _ = proc.communicate(timeout=60)
+        wait(lambda: (ds := digests(db_url)) and all(st == "sent" for _k, st, _a in ds), 60, "all digests sent", d)
+        time.sleep(2.5)  # two more outbox runs: nothing may go out again
+        assert d.stop() == 0, d.log
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == 0, output
-    assert "daemon stopped" in output
-    assert "job=crawl source=cnip-park exit=0" in output
-    assert "Traceback" not in output
+        controller.stop()
+    sent = digests(db_url)
+    keys = [m["X-Policy-Radar-Digest"] for m in sink.messages]
+    assert sorted(keys) == sorted(k for k, _s, _a in sent)  # every digest once, none twice
+    assert max(a for _k, _s, a in sent) >= 3  # failures counted, then the success
+    assert "digests: all sent" in radar("--config", str(config), "status").stdout
+
+
+def test_killed_between_written_and_sent_is_sent_once_after_restart(
+        replica: Any, db_url: str, tmp_path: Path, smtp_server: MailSink, daemons: list[Daemon]) -> None:
+    config = _config(replica, db_url, tmp_path, {"cnip-park": "every: 1h"}, IMMEDIATE, smtp_timeout=60)
+    with silent_server() as stalled:  # accepts the SMTP connection, never greets: the send hangs
+        first = Daemon(config, smtp(smtp_server, RADAR_SMTP_PORT=str(stalled.port)))
+        daemons.append(first)
+        wait(lambda: digests(db_url) and stalled.connections, 90, "a digest written and its send under way", first)
+        first.proc.send_signal(signal.SIGKILL)
+        first.proc.wait()
+    written = digests(db_url)
+    assert written and all(status == "pending" and attempts == 0 for _k, status, attempts in written)
+
+    second = Daemon(config, smtp(smtp_server))
+    daemons.append(second)
+    wait(lambda: (ds := digests(db_url)) and all(st == "sent" for _k, st, _a in ds), 60, "the digests sent", second)
+    time.sleep(1.5)
+    assert second.stop() == 0, second.log
+    keys = [m["X-Policy-Radar-Digest"] for m in smtp_server.messages]
+    assert {k for k, _s, _a in written} <= set(keys)  # what was written before the kill went out …
+    assert len(keys) == len(set(keys)) == len(digests(db_url))  # … once, like everything else
+    assert len({m["Message-ID"] for m in smtp_server.messages}) == len(keys)
+
+
+def test_a_missed_run_is_caught_up_once_and_config_changes_reload(
+        replica: Any, sqlite_url: str, tmp_path: Path, daemons: list[Daemon]) -> None:
+    config = _config(replica, sqlite_url, tmp_path, {"cnip-park": "every: 1h"})
+    first = Daemon(config, {})
+    daemons.append(first)
+    wait(lambda: finished_runs(sqlite_url).get("cnip-park") == 1, 60, "the first crawl", first)
+    assert first.stop() == 0
+
+    # as if the daemon had been down for three hours: three runs missed
+    missed = datetime.now(UTC) - timedelta(hours=3)
+    engine, factory = open_database(sqlite_url, migrate_schema=False)
+    with factory() as s, s.begin():
+        job = s.get(SchedulerJobRow, "crawl:cnip-park")
+        assert job is not None
+        state = pickle.loads(job.job_state)
+        state["next_run_time"] = missed
+        s.execute(update(SchedulerJobRow).where(SchedulerJobRow.id == job.id).values(
+            next_run_time=missed.timestamp(), job_state=pickle.dumps(state)))
+    engine.dispose()
+    second = Daemon(config, {})
+    daemons.append(second)
+    wait(lambda: finished_runs(sqlite_url).get("cnip-park") == 2, 60, "the caught-up crawl", second)
+    time.sleep(3)
+    assert finished_runs(sqlite_url).get("cnip-park") == 2  # once, not three times
+
+    # saving the file: a source added to it is scheduled without a restart (SIGHUP does the same);
+    # a file that does not load is refused and the running config kept
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    good = yaml.safe_load(write_config(replica.urls, sqlite_url, tmp_path / "full").read_text(encoding="utf-8"))
+    data["sources"].append({**next(s for s in good["sources"] if s["name"] == "jxnews"), "schedule": "every: 1h"})
+    config.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    second.wait_for("config reloaded")
+    assert "+crawl:jxnews" in second.log
+    wait(lambda: finished_runs(sqlite_url).get("jxnews") == 1, 60, "the new source crawled", second)
+    config.write_text("sources: [{name: Broken}]\n", encoding="utf-8")
+    second.proc.send_signal(signal.SIGHUP)
+    second.wait_for("config reload failed, keeping the running config")
+    jobs = query(sqlite_url, lambda s: sorted(s.scalars(select(SchedulerJobRow.id))))
+    assert jobs == ["crawl:cnip-park", "crawl:jxnews", "outbox"]
+    assert second.stop() == 0, second.log
+
+
+def test_sigterm_gives_a_running_crawl_its_grace_then_exits_0(
+        replica: Any, sqlite_url: str, tmp_path: Path, daemons: list[Daemon]) -> None:
+    with silent_server() as site:
+        config = _config(replica, sqlite_url, tmp_path, {}, extra_sources=[
+            {"name": "hangs", "start_urls": [f"http://127.0.0.1:{site.port}/list.html"], "allow": "/a/",
+             "schedule": "every: 1h"}])
+        d = Daemon(config, {})
+        daemons.append(d)
+        wait(lambda: site.connections, 60, "the crawl under way", d)
+        started = time.monotonic()
+        assert d.stop(signal.SIGTERM) == 0, d.log
+        assert time.monotonic() - started < 20  # shutdown grace 5 s, then the crawl is killed
+    (status, reason) = query(sqlite_url, lambda s: s.execute(select(CrawlRunRow.status, CrawlRunRow.finish_reason)
+                                                             .where(CrawlRunRow.source == "hangs")).one())
+    assert status == "interrupted" and reason in ("daemon shutdown", "shutdown")
+    assert "stopping 1 running crawl(s) (hangs)" in d.log

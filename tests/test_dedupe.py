@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.dedupe import canonical_url, content_hash
+from crawler.dedupe import canonical_url, content_hash, document_key
 
 
 @pytest.mark.parametrize(("a", "b"), [
@@ -28,3 +28,34 @@ def test_hash_folds_spacing_width_and_punctuation() -> None:
     b = "南宁市集中开工９７个重大项目, 总投资772.67亿元.  项目涵盖产业发展"
     assert content_hash(a) == content_hash(b)
     assert content_hash(a) != content_hash(a.replace("97", "98"))
+
+
+@pytest.mark.parametrize(("mobile", "desktop"), [
+    ("http://m.jxnews.com.cn/system/2025/07/02/1.shtml", "http://www.jxnews.com.cn/system/2025/07/02/1.shtml"),
+    ("https://wap.ganzhou.gov.cn/zwgk/index.html", "https://www.ganzhou.gov.cn/zwgk/"),
+    ("http://3g.x.com.cn/a.html?utm_source=wx", "http://www.x.com.cn/a.html"),
+])
+def test_mobile_hosts_fold_to_the_site(mobile: str, desktop: str) -> None:
+    assert canonical_url(mobile) == canonical_url(desktop)
+
+
+@pytest.mark.parametrize("url", [
+    "http://m.gov.cn/a.html",  # a registry suffix is not a site with a mobile edition
+    "http://m.cn/a.html",
+    "http://mall.x.com.cn/a.html",  # only a whole "m." label is a mobile marker
+    "http://127.0.0.1:8362/m/a.html",
+])
+def test_other_hosts_stay(url: str) -> None:
+    assert canonical_url(url).split("/")[2] == url.split("/")[2].lower()
+
+
+def test_document_key_folds_how_a_number_is_typed() -> None:
+    same = ["赣市发〔2022〕5号", "赣市发[2022]5号", "赣市发（2022）05号", "赣市发 〔2022〕 第5号", "赣市发［2022］5号"]
+    assert {document_key(n) for n in same} == {"赣市发〔2022〕5号"}
+    assert document_key("赣市发〔2022〕6号") != document_key("赣市发〔2022〕5号")
+    assert document_key("赣市发〔2021〕5号") != document_key("赣市发〔2022〕5号")
+    # a bare number names a document only together with its issuer
+    assert document_key("〔2022〕5号") == ""
+    assert document_key("〔2022〕5号", "赣州市人民政府") == "赣州市人民政府|〔2022〕5号"
+    assert document_key("〔2022〕5号", "赣州市人民政府") != document_key("〔2022〕5号", "南昌市人民政府")
+    assert document_key("", "赣州市人民政府") == ""

@@ -9,6 +9,7 @@ paths, and maps a path ending in ``/`` to its ``index.html``. Every request is r
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
@@ -17,7 +18,7 @@ from types import TracebackType
 from urllib.parse import unquote, urlsplit
 
 from crawler.replica.resource import HTML_UTF8, Resource, make_resource
-from crawler.replica.sites import NOT_FOUND, SITES, build_sites
+from crawler.replica.sites import NOT_FOUND, build_sites
 
 __all__ = ["ReplicaSites", "build_sites"]
 
@@ -126,24 +127,29 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class ReplicaSites:
-    """Starts the four sites on 127.0.0.1 (ephemeral ports unless given), in threads.
+    """Starts the four sites (or ``sites``) on 127.0.0.1 (ephemeral ports unless given), in threads.
 
     ``urls`` maps site name (``gov``, ``news``, ``park``, ``epaper``) to its base URL once
     started; ``requests`` lists (site, raw request path incl. query) of every request served, in
     order. Use as a context manager, or call :meth:`start` and :meth:`stop`.
     """
 
-    def __init__(self, host: str = "127.0.0.1", ports: dict[str, int] | None = None) -> None:
-        unknown = set(ports or {}) - set(SITES)
+    def __init__(self, host: str = "127.0.0.1", ports: dict[str, int] | None = None,
+                 sites: Mapping[str, dict[str, Resource]] | None = None) -> None:
+        # ``sites`` serves other pages instead of the four (the benchmarks' bulk site); each
+        # needs a ``/404.html``.
+        pages = dict(sites) if sites is not None else build_sites()
+        self.names = tuple(pages)
+        unknown = set(ports or {}) - set(self.names)
         if unknown:
-            raise ValueError(f"unknown replica site(s): {', '.join(sorted(unknown))}; known: {', '.join(SITES)}")
+            raise ValueError(f"unknown replica site(s): {', '.join(sorted(unknown))}; "
+                             f"known: {', '.join(self.names)}")
         self.host = host
-        self.ports = {site: (ports or {}).get(site, 0) for site in SITES}
+        self.ports = {site: (ports or {}).get(site, 0) for site in self.names}
         self.urls: dict[str, str] = {}
         self._log = _RequestLog()
         self.requests: list[tuple[str, str]] = self._log.entries
-        pages = build_sites()
-        self._sites = {site: _Site(site, pages[site], self._log) for site in SITES}
+        self._sites = {site: _Site(site, pages[site], self._log) for site in self.names}
         self._servers: list[_Server] = []
         self._threads: list[threading.Thread] = []
 
@@ -152,7 +158,7 @@ class ReplicaSites:
         if self._servers:
             raise RuntimeError("the replica sites are already running")
         try:
-            for site in SITES:
+            for site in self.names:
                 server = _Server((self.host, self.ports[site]), _Handler)
                 server.site = self._sites[site]
                 self._servers.append(server)
@@ -202,7 +208,7 @@ class ReplicaSites:
         """
         target = self._sites.get(site)
         if target is None:
-            raise KeyError(f"unknown replica site {site!r}; known: {', '.join(SITES)}")
+            raise KeyError(f"unknown replica site {site!r}; known: {', '.join(self.names)}")
         now = datetime.now(UTC).replace(microsecond=0)
         with target.lock:
             old = target.pages.get(path)

@@ -1,0 +1,235 @@
+"""Crawl benchmark: a bare Scrapy spider against the full Policy Radar pipeline, then a re-crawl.
+
+Usage::
+
+    python bench/crawl.py [--articles N] [--database URL] [--json OUT]
+
+Serves a replica news site of N article pages (default 5,000; ``crawler.replica.bulk``: real
+paragraphs of the seed pages and of the cwced answers, recombined, one article in ten a repost
+of an earlier one) on 127.0.0.1, then, each crawl in a child process of its own (Scrapy's
+reactor runs once per process):
+
+1. a bare Scrapy spider that only follows links (listing pages → article pages, next page);
+2. ``radar crawl`` into an empty database: fetch, extract, dedupe, store, detect;
+3. ``radar crawl`` again over the unchanged site (its listing page holds only stored articles,
+   so it stops there and saves the page's validators), and a third time (now answered 304).
+
+It prints pages/s of 1 and 2 and their ratio (goal ≥ 0.6), then for 3 the article pages fetched
+again (goal ≤ 2 % of the articles) and its wall time as a fraction of 2's (goal ≤ 5 %).
+pages/s is responses received over Scrapy's elapsed time (spider open → close); wall time is
+the whole child process, start-up included (the crawl's own share is printed too). The bare
+spider gets Policy Radar's Scrapy settings less its pipelines and extensions; politeness
+(download delay, AutoThrottle, per-host concurrency) is lifted for the loopback site only, the
+same for both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+DEFAULT_CWCED = REPO.parent / "shared" / "pages" / "cwced"
+FALLBACK_CWCED = REPO / "tests" / "data" / "cwced"
+ARTICLE = r"/system/\d{4}/\d{2}/\d{2}/\d+\.shtml$"
+GOALS = {"ratio": 0.6, "refetch": 0.02, "recrawl_time": 0.05}
+
+# Lifted politeness, for the loopback bench only; both spiders get exactly these.
+LOOPBACK = {
+    "DOWNLOAD_DELAY": 0,
+    "AUTOTHROTTLE_ENABLED": False,
+    "CONCURRENT_REQUESTS": 32,
+    "CONCURRENT_REQUESTS_PER_DOMAIN": 32,
+    "LOG_LEVEL": "WARNING",
+}
+
+
+def _bare_child(start_url: str, out: str, mode: str = "radar") -> None:
+    """Child process: a spider that follows links and does nothing else, with Policy Radar's own
+    Scrapy settings (less its pipelines and extensions) and the same loopback overrides; with
+    ``mode`` "defaults", with Scrapy's defaults instead (robots.txt obeyed, loopback overrides)."""
+    import scrapy
+    from scrapy.crawler import CrawlerProcess
+    from scrapy.linkextractors import LinkExtractor
+    from scrapy.settings import Settings
+
+    class Bare(scrapy.Spider):
+        name = "bare"
+        links = LinkExtractor(allow=ARTICLE)
+
+        async def start(self) -> Any:
+            yield scrapy.Request(start_url, dont_filter=True)
+
+        def parse(self, response: Any, **kwargs: Any) -> Any:
+            for link in self.links.extract_links(response):
+                yield scrapy.Request(link.url, callback=self.parse_article)
+            href = response.css("a.next::attr(href)").get()
+            if href:
+                yield response.follow(href, callback=self.parse)
+
+        def parse_article(self, response: Any) -> Any:
+            return None
+
+    settings = Settings()
+    if mode == "radar":
+        settings.setmodule("spiders.settings", priority="project")
+        settings.setdict({"ITEM_PIPELINES": {}, "EXTENSIONS": {}, "SPIDER_MODULES": []}, priority="cmdline")
+    else:
+        settings.setdict({"ROBOTSTXT_OBEY": True, "TELNETCONSOLE_ENABLED": False}, priority="cmdline")
+    settings.setdict(LOOPBACK, priority="cmdline")
+    process = CrawlerProcess(settings)
+    crawler = process.create_crawler(Bare)
+    process.crawl(crawler)
+    if mode == "radar":
+        gc.freeze()  # as spiders.runner does before a crawl
+    process.start()
+    stats = crawler.stats.get_stats() if crawler.stats else {}
+    Path(out).write_text(json.dumps({k: v for k, v in stats.items() if isinstance(v, (int, float))}))
+
+
+def _run(cmd: list[str], env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess[str]]:
+    start = time.perf_counter()
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    took = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return took, done
+
+
+def _last_run_stats(db_url: str) -> dict[str, Any]:
+    from sqlalchemy import select
+
+    from storage.db import open_database
+    from storage.models import CrawlRunRow
+
+    engine, factory = open_database(db_url, migrate_schema=False)
+    with factory() as s:
+        row = s.scalars(select(CrawlRunRow).order_by(CrawlRunRow.id.desc()).limit(1)).one()
+        stats = dict(row.stats)
+    engine.dispose()
+    return stats
+
+
+def _paragraphs(cwced: Path) -> tuple[str, ...]:
+    from crawler.replica.bulk import paragraphs_of, seed_paragraphs
+
+    texts = [p.read_text(encoding="utf-8") for p in sorted((cwced / "cleaned").glob("*.txt"))]
+    return seed_paragraphs() + paragraphs_of(texts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--articles", type=int, default=5000)
+    parser.add_argument("--database", default="", help="SQLAlchemy URL (default: a fresh SQLite file)")
+    parser.add_argument("--cwced", type=Path, default=DEFAULT_CWCED if DEFAULT_CWCED.exists() else FALLBACK_CWCED)
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--child", nargs=3, metavar=("START_URL", "OUT", "MODE"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        _bare_child(*args.child)
+        return 0
+
+    import yaml
+
+    from crawler.replica.bulk import build_bulk_site
+    from crawler.replica.server import ReplicaSites
+
+    pages = build_bulk_site(args.articles, _paragraphs(args.cwced))
+    articles = [p for p in pages if re.search(ARTICLE, p)]
+    reposts = sum(1 for p in articles if (pages[p].expected or {}).get("repost_of"))
+    with tempfile.TemporaryDirectory(prefix="radar-bench-") as tmp, \
+            ReplicaSites(sites={"bulk": pages}) as sites:
+        base = sites.urls["bulk"]
+        start_url = f"{base}/bulk/index.html"
+        db_url = args.database or f"sqlite:///{tmp}/bench.sqlite3"
+        config = Path(tmp) / "bench.yaml"
+        config.write_text(yaml.safe_dump({
+            "settings": {"database_url": db_url, "data_dir": tmp, "scrapy": LOOPBACK},
+            "sources": [{"name": "bulk", "kind": "listing", "start_urls": [start_url], "allow": ARTICLE,
+                         "next_page": "a.next::attr(href)", "schedule": {"every": "1d"},
+                         "max_pages": 100000, "region": "江西省"}],
+        }, allow_unicode=True), encoding="utf-8")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RADAR_")}
+
+        out = Path(tmp) / "bare.json"
+        bare_wall, _ = _run([sys.executable, __file__, "--child", start_url, str(out), "radar"], env)
+        bare = json.loads(out.read_text())
+        _run([sys.executable, __file__, "--child", start_url, str(out), "defaults"], env)
+        plain = json.loads(out.read_text())
+        plain_rate = plain["response_received_count"] / plain["elapsed_time_seconds"]
+        bare_pages = bare["response_received_count"]
+        bare_rate = bare_pages / bare["elapsed_time_seconds"]
+
+        mark = len(sites.requests)
+        full_wall, _ = _run([sys.executable, "-m", "crawler.cli", "--config", str(config), "crawl", "--quiet"], env)
+        full = _last_run_stats(db_url)
+        full_pages = int(full["response_received_count"])
+        full_rate = full_pages / float(full["elapsed_time_seconds"])
+        first_fetches = sum(1 for _site, p in sites.requests[mark:] if re.search(ARTICLE, p))
+
+        mark = len(sites.requests)
+        again_wall, _ = _run([sys.executable, "-m", "crawler.cli", "--config", str(config), "crawl", "--quiet"], env)
+        again = _last_run_stats(db_url)
+        refetched = sum(1 for _site, p in sites.requests[mark:] if re.search(ARTICLE, p))
+        again_requests = len(sites.requests) - mark
+        # and once more: the listing page now answers 304 to the validators the re-crawl saved
+        mark = len(sites.requests)
+        third_wall, _ = _run([sys.executable, "-m", "crawler.cli", "--config", str(config), "crawl", "--quiet"], env)
+        third = _last_run_stats(db_url)
+        third_refetched = sum(1 for _site, p in sites.requests[mark:] if re.search(ARTICLE, p))
+
+    ratio = full_rate / bare_rate
+    print(f"replica: {len(articles)} article pages ({reposts} of them reposts), {len(pages) - len(articles)} "
+          "other pages, on 127.0.0.1")
+    print(f"bare Scrapy spider    : {bare_pages:6d} pages in {bare['elapsed_time_seconds']:6.1f} s = "
+          f"{bare_rate:6.1f} pages/s  (process {bare_wall:.1f} s)")
+    print(f"  (the same spider with Scrapy's default settings: {plain_rate:6.1f} pages/s; its CONCURRENT_ITEMS = 100 "
+          "starts 100 asyncio tasks per callback)")
+    print(f"Policy Radar pipeline : {full_pages:6d} pages in {float(full['elapsed_time_seconds']):6.1f} s = "
+          f"{full_rate:6.1f} pages/s  (process {full_wall:.1f} s)")
+    print(f"  stored {full.get('radar/new', 0)} new articles ({full.get('radar/story_near', 0)} joined the story of a "
+          f"near-duplicate), {full.get('radar/duplicate', 0)} exact copies, {full.get('radar/events_new', 0)} events; "
+          f"duplicate filter held {full.get('radar/dupefilter_fingerprints', '?')} request fingerprints")
+    verdict = "ok" if ratio >= GOALS["ratio"] else "MISSED"
+    print(f"ratio pipeline / bare : {ratio:.2f}  (goal ≥ {GOALS['ratio']})  {verdict}")
+    refetch_share = refetched / max(1, first_fetches)
+    crawl_share = float(again.get("elapsed_time_seconds", 0)) / float(full["elapsed_time_seconds"])
+    time_share = again_wall / full_wall
+    status = {code: n for k, n in again.items() if k.startswith("downloader/response_status_count/")
+              for code in [k.rsplit("/", 1)[1]]}
+    print(f"re-crawl, site unchanged: {again_requests} requests (responses by status: {status}), "
+          f"{refetched} article pages fetched again = {refetch_share:.1%}  (goal ≤ {GOALS['refetch']:.0%})  "
+          f"{'ok' if refetch_share <= GOALS['refetch'] else 'MISSED'}")
+    print(f"re-crawl wall time: process {again_wall:.2f} s = {time_share:.1%} of the first pass's process  "
+          f"(goal ≤ {GOALS['recrawl_time']:.0%})  {'ok' if time_share <= GOALS['recrawl_time'] else 'MISSED'}")
+    print(f"  of which the crawl itself (Scrapy engine start to finish): {float(again['elapsed_time_seconds']):.2f} s "
+          f"= {crawl_share:.1%} of the first pass's; the rest is Python, Scrapy and database start-up")
+    third_status = {code: n for k, n in third.items() if k.startswith("downloader/response_status_count/")
+                    for code in [k.rsplit("/", 1)[1]]}
+    print(f"third crawl: responses by status {third_status}, {third_refetched} article pages fetched, "
+          f"process {third_wall:.2f} s = {third_wall / full_wall:.1%} of the first pass's")
+    if args.json:
+        args.json.write_text(json.dumps({
+            "articles": len(articles), "bare_pages_per_s": bare_rate, "bare_default_settings_pages_per_s": plain_rate,
+            "full_pages_per_s": full_rate,
+            "ratio": ratio, "refetched": refetched, "refetch_share": refetch_share,
+            "recrawl_wall_s": again_wall, "first_wall_s": full_wall, "recrawl_time_share": time_share,
+            "recrawl_crawl_share": crawl_share,
+        }, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,317 @@
+"""Crawl health: pure rules over a source's recent crawl runs and articles.
+
+Nothing here touches the database or the network; ``storage.runs`` gathers the inputs and
+``radar status``, the digest and the daemon's metrics show the result. Each rule has one
+threshold setting (``crawler.config.DEFAULTS``, documented in the README):
+
+| rule | fires when | setting |
+|---|---|---|
+| ``failing`` | the last N runs all failed or were killed | ``health_failures`` |
+| ``overdue`` | no successful crawl for N schedule intervals + ``crawl_timeout`` | ``health_stale_factor`` |
+| ``stale`` | no new items for N × the source's usual gap between new items | ``health_stale_factor`` |
+| ``no_links`` | the last N runs found no article links on listing pages; earlier runs did | ``health_zero_runs`` |
+| ``error_spike`` | latest run's failed-request share ≥ threshold and ≥ 2× the usual | ``health_error_rate`` |
+| ``garbled`` | the share of garbled articles among the last 20 ≥ the threshold | ``health_garbled_ratio`` |
+| ``challenge`` | the latest run met challenge / WAF pages | ``health_challenge_pages`` |
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from crawler.config import Settings
+from crawler.sources import Schedule
+
+FAILED = ("failed", "killed", "abandoned")
+#: runs that stopped before finishing on purpose (daemon shutdown): neither success nor failure
+INTERRUPTED = ("interrupted",)
+#: error kinds that are not failed requests (they do not count towards the error rate)
+_NOT_REQUEST_ERRORS = {"attachment_failed", "empty_page", "not_html"}
+GARBLED_SAMPLE = 20
+
+
+@dataclass(frozen=True)
+class RunStats:
+    """What the rules need of one crawl_runs row."""
+
+    started_at: datetime
+    finished_at: datetime | None
+    status: str
+    finish_reason: str = ""
+    pages: int = 0
+    items: int = 0
+    new: int = 0
+    errors: int = 0
+    requests: int = 0
+    links: int = 0
+    challenges: int = 0
+    errors_by_kind: Mapping[str, int] = field(default_factory=dict)
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class SourceHistory:
+    """A source's recent history: runs newest first, when runs last found new items (newest
+    first, over a longer span than ``runs``), and a sample of its latest articles' garbled scores."""
+
+    source: str
+    schedule: Schedule
+    runs: Sequence[RunStats]
+    new_item_times: Sequence[datetime] = ()
+    garbled_scores: Sequence[float] = ()
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The health settings (see :data:`crawler.config.DEFAULTS`)."""
+
+    stale_factor: float = 3.0
+    zero_runs: int = 2
+    error_rate: float = 0.5
+    garbled_score: float = 0.05
+    garbled_ratio: float = 0.2
+    challenge_pages: int = 1
+    failures: int = 3
+    crawl_timeout: timedelta = timedelta(hours=1)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Thresholds:
+        """The thresholds configured in ``settings``."""
+        return cls(
+            stale_factor=settings.health_stale_factor, zero_runs=settings.health_zero_runs,
+            error_rate=settings.health_error_rate, garbled_score=settings.health_garbled_score,
+            garbled_ratio=settings.health_garbled_ratio, challenge_pages=settings.health_challenge_pages,
+            failures=settings.health_failures, crawl_timeout=timedelta(seconds=settings.crawl_timeout),
+        )
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One health problem of one source, with the setting that decides it."""
+
+    source: str
+    rule: str
+    message: str
+    setting: str
+
+    def line(self) -> str:
+        """``jxnews: stale — no new items for 9 days …``"""
+        return f"{self.source}: {self.rule} — {self.message}"
+
+
+def schedule_interval(schedule: Schedule, timezone: str, now: datetime) -> timedelta:
+    """How long the source usually waits between crawls: the interval, or for a cron schedule
+    the longest gap among its next few fire times (``0 8,20 * * *`` → 12 h)."""
+    if schedule.every is not None:
+        return schedule.every
+    from apscheduler.triggers.cron import CronTrigger
+
+    assert schedule.cron is not None
+    trigger = CronTrigger.from_crontab(schedule.cron, timezone=timezone)
+    times: list[datetime] = []
+    previous: datetime | None = None
+    current = now
+    for _ in range(6):
+        fire = trigger.get_next_fire_time(previous, current)
+        if fire is None:
+            break
+        times.append(fire)
+        previous, current = fire, fire + timedelta(microseconds=1)
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    return max(gaps) if gaps else timedelta(days=1)
+
+
+def human(delta: timedelta) -> str:
+    """``9 days``, ``5 h``, ``40 min``, ``12 s``."""
+    seconds = delta.total_seconds()
+    if seconds >= 2 * 86400:
+        return f"{seconds / 86400:.0f} days"
+    if seconds >= 2 * 3600:
+        return f"{seconds / 3600:.0f} h"
+    if seconds >= 120:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds:.0f} s"
+
+
+def failed_requests(run: RunStats) -> int:
+    """Failed requests of a run: download errors, HTTP errors, challenges, extraction/storage failures."""
+    return sum(n for kind, n in run.errors_by_kind.items() if kind not in _NOT_REQUEST_ERRORS)
+
+
+def error_rate(run: RunStats) -> float:
+    """Failed requests over requests sent (0 when nothing was sent), at most 1."""
+    if run.requests <= 0:
+        return 0.0
+    return min(1.0, failed_requests(run) / run.requests)
+
+
+def top_errors(kinds: Mapping[str, int], n: int = 3) -> str:
+    """``http_503 ×8, TimeoutError ×4``."""
+    ordered = sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+    return ", ".join(f"{k} ×{v}" for k, v in ordered)
+
+
+def _rule_failing(h: SourceHistory, th: Thresholds) -> Alert | None:
+    done = [r for r in h.runs if r.status not in ("running", *INTERRUPTED)]
+    recent = done[: th.failures]
+    if th.failures <= 0 or len(recent) < th.failures or not all(r.status in FAILED for r in recent):
+        return None
+    last = recent[0]
+    why = last.finish_reason or last.status
+    if last.error:
+        why += f": {last.error.strip().splitlines()[-1][:200]}"
+    return Alert(h.source, "failing", f"the last {len(recent)} crawls failed; last: {why}", "health_failures")
+
+
+def _rule_overdue(h: SourceHistory, th: Thresholds, now: datetime, interval: timedelta) -> Alert | None:
+    last_ok = next((r for r in h.runs if r.status == "finished"), None)
+    if last_ok is None:
+        return None
+    since = now - (last_ok.finished_at or last_ok.started_at)
+    allowed = interval * th.stale_factor + th.crawl_timeout
+    if since <= allowed:
+        return None
+    return Alert(h.source, "overdue", f"no successful crawl for {human(since)} (scheduled every {human(interval)}); "
+                 "is the daemon running?", "health_stale_factor")
+
+
+def _rule_stale(h: SourceHistory, th: Thresholds, now: datetime, interval: timedelta) -> Alert | None:
+    times = sorted(h.new_item_times, reverse=True)
+    if len(times) < 3:
+        return None  # too little history to know the source's rhythm
+    gaps = [(a - b).total_seconds() for a, b in itertools.pairwise(times)]
+    usual = timedelta(seconds=statistics.median(gaps))
+    since = now - times[0]
+    if since <= max(usual, interval) * th.stale_factor:
+        return None
+    return Alert(h.source, "stale", f"no new items for {human(since)}; usually one every {human(usual)}",
+                 "health_stale_factor")
+
+
+def _rule_no_links(h: SourceHistory, th: Thresholds) -> Alert | None:
+    done = [r for r in h.runs if r.status == "finished"]
+    if th.zero_runs <= 0 or len(done) <= th.zero_runs:
+        return None
+    recent, earlier = done[: th.zero_runs], done[th.zero_runs :]
+    if not all(r.pages > 0 and r.links == 0 for r in recent):
+        return None
+    before = [r.links for r in earlier if r.links > 0]
+    if not before:
+        return None
+    return Alert(h.source, "no_links", f"the last {len(recent)} crawls found no article links on the listing pages "
+                 f"(earlier runs found {max(before)}): the site's template or URL pattern changed; check `allow`",
+                 "health_zero_runs")
+
+
+def _rule_error_spike(h: SourceHistory, th: Thresholds) -> Alert | None:
+    done = [r for r in h.runs if r.status not in ("running", *INTERRUPTED)]
+    if not done or done[0].requests < 5:
+        return None
+    latest, earlier = done[0], done[1:]
+    rate = error_rate(latest)
+    usual = statistics.median([error_rate(r) for r in earlier]) if earlier else 0.0
+    if rate < th.error_rate or (earlier and rate < 2 * usual):
+        return None
+    return Alert(h.source, "error_spike", f"{failed_requests(latest)} of {latest.requests} requests failed in the "
+                 f"latest crawl ({rate:.0%}; usually {usual:.0%}): {top_errors(latest.errors_by_kind)}",
+                 "health_error_rate")
+
+
+def _rule_garbled(h: SourceHistory, th: Thresholds) -> Alert | None:
+    scores = list(h.garbled_scores)[:GARBLED_SAMPLE]
+    if len(scores) < 5:
+        return None
+    bad = sum(1 for s in scores if s >= th.garbled_score)
+    if bad / len(scores) < th.garbled_ratio:
+        return None
+    return Alert(h.source, "garbled", f"{bad} of the last {len(scores)} articles look garbled (mis-decoded text); "
+                 "set the source's `encoding`", "health_garbled_ratio")
+
+
+def _rule_challenge(h: SourceHistory, th: Thresholds) -> Alert | None:
+    latest = next((r for r in h.runs if r.status != "running"), None)
+    if latest is None or th.challenge_pages <= 0 or latest.challenges < th.challenge_pages:
+        return None
+    kinds = {k.removeprefix("challenge_"): v for k, v in latest.errors_by_kind.items() if k.startswith("challenge_")}
+    what = f" ({top_errors(kinds)})" if kinds else ""
+    return Alert(h.source, "challenge", f"the site answered {latest.challenges} request(s) with a challenge / WAF "
+                 f"page{what} in the latest crawl; it may be blocking the crawler", "health_challenge_pages")
+
+
+def evaluate(history: SourceHistory, thresholds: Thresholds, *, now: datetime, timezone: str) -> list[Alert]:
+    """Every rule that fires for ``history``, most serious first."""
+    interval = schedule_interval(history.schedule, timezone, now)
+    found = [
+        _rule_failing(history, thresholds),
+        _rule_overdue(history, thresholds, now, interval),
+        _rule_no_links(history, thresholds),
+        _rule_challenge(history, thresholds),
+        _rule_error_spike(history, thresholds),
+        _rule_garbled(history, thresholds),
+        _rule_stale(history, thresholds, now, interval),
+    ]
+    return [a for a in found if a is not None]
+
+
+# --------------------------------------------------------------------------- challenge pages
+
+# Markers of the anti-bot pages Chinese government and news sites put in front of crawlers.
+# Strong markers are technical (cookie names, script paths) and count on any status; weak ones
+# (words a real article may contain) count only on a blocking status.
+_STRONG = [
+    ("cloudflare", re.compile(r"cf-chl|/cdn-cgi/challenge-platform|cf_chl_opt", re.I)),
+    ("jiasule", re.compile(r"__jsl_clearance|jsl_tracking|jiasule", re.I)),
+    ("yunsuo", re.compile(r"yunsuo_session_verify|security_session_verify", re.I)),
+    ("safedog", re.compile(r"safedog|safedogsite", re.I)),
+    ("ruishu", re.compile(r"\$_ts\s*=|\$_ts\.|\$_ts\[", re.I)),
+]
+_WEAK = [
+    ("cloudflare", re.compile(r"Just a moment\.\.\.|Attention Required! \| Cloudflare", re.I)),
+    ("captcha", re.compile(r"captcha|验证码|滑动验证|人机验证|安全验证|访问验证", re.I)),
+    ("waf", re.compile(r"\bWAF\b|防火墙|访问被拦截|请求被拦截|访问被拒绝|非法请求|访问频率过高|访问过于频繁", re.I)),
+]
+_BLOCKING = {202, 403, 405, 412, 429, 503, 521}
+
+
+def challenge_kind(status: int, body: bytes) -> str | None:
+    """The kind of challenge / WAF page ``body`` is (``jiasule``, ``cloudflare``, ``captcha`` …),
+    or None for an ordinary page. Only the first 16 KiB are looked at; a full-size page with a
+    WAF vendor's badge script is not a challenge unless the status says it is blocked."""
+    text = body[:16384].decode("utf-8", "replace")
+    blocking = status in _BLOCKING
+    if blocking or len(body) < 8192:
+        for kind, pattern in _STRONG:
+            if pattern.search(text):
+                return kind
+    if blocking:
+        for kind, pattern in _WEAK:
+            if pattern.search(text):
+                return kind
+        if status in (412, 521):  # Ruishu / 加速乐 answer with these and a script only
+            return "js-check"
+    return None
+
+
+def trend_arrow(values: Sequence[int]) -> str:
+    """``↑``, ``↓`` or ``→``: the newer half of ``values`` (oldest first) against the older half."""
+    if len(values) < 4:
+        return ""
+    half = len(values) // 2
+    older, newer = statistics.mean(values[:half]), statistics.mean(values[-half:])
+    if newer > older * 1.5 + 0.5:
+        return "↑"
+    if newer < older / 1.5 - 0.5:
+        return "↓"
+    return "→"
+
+
+def summary(alerts: Sequence[Alert], sources: int) -> dict[str, Any]:
+    """Counts for the digest's health section."""
+    bad = {a.source for a in alerts}
+    return {"sources": sources, "ok": max(0, sources - len(bad)), "alerts": list(alerts)}

@@ -1,0 +1,181 @@
+"""Subscriptions: who gets which events, how often. Declared in the config file, validated at load.
+
+```yaml
+subscriptions:
+  - name: jiangxi-investment          # unique; lower-case letters, digits, - and _
+    to: [analyst@example.org]         # one address or a list
+    types: [signing, opening]         # default: all three (signing, opening, trade)
+    regions: [江西省, 湖北省武汉市]     # default: everywhere; a region matches events whose region contains it
+    keywords: [半导体, 新能源]          # default: none; else the title or evidence sentence must name one
+    frequency: immediate              # immediate | daily | weekly (default daily)
+    health: true                      # daily/weekly digests carry the crawl-health section (default true)
+```
+
+``RADAR_MAIL_TO`` (``mail_to``) stays the simple way in: its addresses form one subscription,
+``mail_to``, to everything, daily. An address gets an event once, whichever of its
+subscriptions claims it first (immediate ones are served first).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import parseaddr
+from typing import Any
+
+from crawler.config import WEEKDAYS, Settings
+from crawler.errors import ConfigError
+
+EVENT_TYPES = ("signing", "opening", "trade")
+FREQUENCIES = ("immediate", "daily", "weekly")
+DEFAULT_NAME = "mail_to"
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_KNOWN_KEYS = {"name", "to", "types", "regions", "keywords", "frequency", "health"}
+
+
+class SubscriptionError(ConfigError):
+    """An invalid ``subscriptions:`` entry; the message names the subscription and the key."""
+
+    def __init__(self, message: str, *, subscription: str, key: str) -> None:
+        super().__init__(f"subscription {subscription!r}, key {key!r}: {message}")
+        self.key = key
+        self.subscription = subscription
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """What one subscription wants: event types, regions, keywords, and how often."""
+
+    name: str
+    recipients: tuple[str, ...]
+    types: tuple[str, ...] = EVENT_TYPES
+    regions: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    frequency: str = "daily"
+    health: bool = True
+
+    def describe(self) -> str:
+        """"signing, opening in 江西省 matching 半导体, immediate" — for dry runs and logs."""
+        text = ", ".join(self.types) if set(self.types) != set(EVENT_TYPES) else "all events"
+        if self.regions:
+            text += " in " + "、".join(self.regions)
+        if self.keywords:
+            text += " mentioning " + "、".join(self.keywords)
+        return f"{text}, {self.frequency}"
+
+
+def is_address(value: str) -> bool:
+    """A bare e-mail address (``user@host``): no display name, spaces, commas or line breaks."""
+    name, addr = parseaddr(value)
+    return (not name and addr == value and value.count("@") == 1 and not re.search(r"[\s,;<>\"]", value)
+            and all(value.split("@")) and len(value) <= 320)
+
+
+def _strings(raw: Mapping[str, Any], key: str, name: str) -> tuple[str, ...]:
+    value = raw.get(key)
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise SubscriptionError("must be a list of non-empty strings", subscription=name, key=key)
+    return tuple(dict.fromkeys(v.strip() for v in value))
+
+
+def parse_subscription(raw: Any, index: int) -> Subscription:
+    """Validate one ``subscriptions:`` entry."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"subscriptions[{index}] must be a mapping")
+    name = raw.get("name")
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise SubscriptionError("must be lower-case letters, digits, '-' or '_' (e.g. jiangxi-daily)",
+                                subscription=str(name if name is not None else f"subscriptions[{index}]"),
+                                key="name")
+    if name == DEFAULT_NAME:
+        raise SubscriptionError(f"{DEFAULT_NAME!r} is the name of the RADAR_MAIL_TO subscription; pick another",
+                                subscription=name, key="name")
+    unknown = sorted(set(raw) - _KNOWN_KEYS)
+    if unknown:
+        raise SubscriptionError(f"unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(_KNOWN_KEYS))}",
+                                subscription=name, key=unknown[0])
+    to = raw.get("to")
+    if isinstance(to, str):
+        to = [a.strip() for a in to.split(",") if a.strip()]
+    if not isinstance(to, list) or not to:
+        raise SubscriptionError("is required: one address or a list of addresses", subscription=name, key="to")
+    bad = [a for a in to if not isinstance(a, str) or not is_address(a)]
+    if bad:
+        raise SubscriptionError(f"not an e-mail address: {bad[0]!r}", subscription=name, key="to")
+    types = _strings(raw, "types", name) or EVENT_TYPES
+    wrong = [t for t in types if t not in EVENT_TYPES]
+    if wrong:
+        raise SubscriptionError(f"unknown event type {wrong[0]!r}; known: {', '.join(EVENT_TYPES)}",
+                                subscription=name, key="types")
+    frequency = raw.get("frequency", "daily")
+    if frequency not in FREQUENCIES:
+        raise SubscriptionError(f"must be one of {', '.join(FREQUENCIES)}, got {frequency!r}",
+                                subscription=name, key="frequency")
+    health = raw.get("health", True)
+    if not isinstance(health, bool):
+        raise SubscriptionError("must be true or false", subscription=name, key="health")
+    return Subscription(
+        name=name, recipients=tuple(dict.fromkeys(to)), types=tuple(t for t in EVENT_TYPES if t in types),
+        regions=_strings(raw, "regions", name), keywords=_strings(raw, "keywords", name),
+        frequency=frequency, health=health,
+    )
+
+
+def parse_subscriptions(raw: Any) -> tuple[Subscription, ...]:
+    """Validate the ``subscriptions:`` list (names unique)."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise ConfigError("must be a list", key="subscriptions")
+    out: dict[str, Subscription] = {}
+    for index, entry in enumerate(raw):
+        sub = parse_subscription(entry, index)
+        if sub.name in out:
+            raise SubscriptionError("is defined twice", subscription=sub.name, key="name")
+        out[sub.name] = sub
+    return tuple(out.values())
+
+
+def effective_subscriptions(settings: Settings, declared: Sequence[Subscription]) -> list[Subscription]:
+    """The subscriptions to serve, immediate ones first (they claim shared events first), then
+    daily, then weekly, in file order within each; ``mail_to`` adds the default daily one."""
+    subs = list(declared)
+    if settings.mail_to:
+        subs.append(Subscription(name=DEFAULT_NAME, recipients=tuple(settings.mail_to)))
+    return sorted(subs, key=lambda s: FREQUENCIES.index(s.frequency))
+
+
+def period_of(frequency: str, now_local: datetime, weekday: str = "mon") -> str | None:
+    """The period a digest of ``frequency`` sent at ``now_local`` belongs to, or None when not due.
+
+    Daily: the local date (``daily:2025-07-02``), so one daily digest per day however often the
+    digest job runs. Weekly: the ISO week (``weekly:2025-W27``), due from ``weekday`` of that
+    week on, so a daemon that was down on that day still sends it when it is back. Immediate:
+    ``immediate`` (the key then takes the first event's id).
+    """
+    if frequency == "immediate":
+        return "immediate"
+    if frequency == "daily":
+        return f"daily:{now_local:%Y-%m-%d}"
+    if frequency == "weekly":
+        if now_local.weekday() < WEEKDAYS.index(weekday):
+            return None
+        year, week, _ = now_local.isocalendar()
+        return f"weekly:{year}-W{week:02d}"
+    raise ValueError(f"unknown frequency {frequency!r}")
+
+
+def idempotency_key(subscription: str, recipient: str, period: str) -> str:
+    """``subscription|recipient|period``: one digest per recipient and period, ever. (Keys too
+    long for the column end in a hash of the whole key instead of being cut.)"""
+    key = f"{subscription}|{recipient}|{period}"
+    if len(key) > 300:
+        key = key[:250] + "#" + hashlib.sha256(key.encode()).hexdigest()[:40]
+    return key

@@ -1,0 +1,192 @@
+"""Worker processes for the CPU-bound half of a crawl: extraction, hashes, fingerprint, events.
+
+Scrapy runs every pipeline in its one reactor thread, so a page's few milliseconds of parsing
+and detection would stall every download meanwhile, and a crawl could never use a second core.
+:class:`PreparePool` runs ``crawler.ingest.prepare`` (pure: page in, prepared article out) in
+worker processes instead; the reactor awaits the result and only the database work stays in the
+crawl process.
+
+Workers come from a ``forkserver`` that has imported the extraction and signal code once
+(forking the crawl process itself, with its reactor and threads, is unsafe). Each talks to the
+crawl process over one pipe, read by the reactor's own event loop: no helper threads in the crawl
+process, whose GIL hand-overs cost more than the pickling (``concurrent.futures`` pools use two).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import os
+from collections import deque
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
+
+from crawler.ingest import Prepared, prepare, warm_up
+from crawler.items import PageItem
+from crawler.sources import Source
+
+__all__ = ["PreparePool", "WorkerDied", "default_workers"]
+
+log = logging.getLogger(__name__)
+IN_FLIGHT = 2  # tasks sent ahead to each worker, so it never waits for the next one
+
+
+def default_workers() -> int:
+    """One worker per CPU, at most four: the crawl process itself mostly waits on the network."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+class WorkerDied(RuntimeError):
+    """A worker process ended while preparing a page (killed, or out of memory)."""
+
+
+def _serve(conn: Connection) -> None:
+    """A worker's loop: ``(task, page, source, detect)`` in, ``(task, ok, result or error)`` out."""
+    warm_up()
+    while True:
+        try:
+            message = conn.recv()
+        except EOFError:
+            return
+        if message is None:
+            return
+        task, page, source, detect = message
+        try:
+            conn.send((task, True, prepare(page, source, detect=detect)))
+        except Exception as exc:  # handed to the crawl process, which decides what it means
+            try:
+                conn.send((task, False, exc))
+            except Exception:  # an exception that does not pickle
+                conn.send((task, False, RuntimeError(f"{type(exc).__name__}: {exc}")))
+
+
+@dataclass
+class _Worker:
+    process: Any
+    conn: Connection
+    pending: dict[int, asyncio.Future[Prepared]] = field(default_factory=dict)
+    alive: bool = True
+
+
+class PreparePool:
+    """``workers`` processes running :func:`crawler.ingest.prepare`; call :meth:`prepare` from
+    coroutines on the reactor's asyncio loop, and :meth:`close` when the crawl ends.
+
+    :meth:`acquire` / :meth:`release` share one pool among the spiders of a crawl process
+    (``radar crawl`` runs all sources in one process).
+    """
+
+    _shared: PreparePool | None = None
+    _users = 0
+
+    @classmethod
+    def acquire(cls, workers: int) -> PreparePool:
+        """The process's shared pool (started by the first caller)."""
+        if cls._shared is None:
+            cls._shared = cls(workers)
+        cls._users += 1
+        return cls._shared
+
+    @classmethod
+    def release(cls) -> None:
+        """One user less; the last one stops the workers."""
+        cls._users = max(0, cls._users - 1)
+        if cls._users == 0 and cls._shared is not None:
+            cls._shared.close()
+            cls._shared = None
+
+    def __init__(self, workers: int) -> None:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["crawler.ingest"])
+        self._workers: list[_Worker] = []
+        for _ in range(workers):
+            parent, child = context.Pipe()
+            process = context.Process(target=_serve, args=(child,), daemon=True, name="radar-prepare")
+            process.start()
+            child.close()
+            self._workers.append(_Worker(process, parent))
+        self._queue: deque[tuple[int, tuple[PageItem, Source, bool], asyncio.Future[Prepared]]] = deque()
+        self._next = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _attach(self) -> None:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+            for worker in self._workers:
+                self._loop.add_reader(worker.conn.fileno(), self._receive, worker)
+
+    async def prepare(self, page: PageItem, source: Source, *, detect: bool) -> Prepared:
+        """``prepare(page, source, detect=detect)`` in a worker; its exceptions are re-raised here."""
+        self._attach()
+        assert self._loop is not None
+        if not any(w.alive for w in self._workers):
+            return prepare(page, source, detect=detect)  # every worker died: carry on without them
+        future: asyncio.Future[Prepared] = self._loop.create_future()
+        self._next += 1
+        self._queue.append((self._next, (page, source, detect), future))
+        self._dispatch()
+        return await future
+
+    def _dispatch(self) -> None:
+        for worker in self._workers:
+            while worker.alive and self._queue and len(worker.pending) < IN_FLIGHT:
+                task, (page, source, detect), future = self._queue.popleft()
+                worker.pending[task] = future
+                try:
+                    worker.conn.send((task, page, source, detect))
+                except OSError:
+                    self._lost(worker)
+
+    def _receive(self, worker: _Worker) -> None:
+        try:
+            task, ok, value = worker.conn.recv()
+        except (EOFError, OSError):
+            self._lost(worker)
+            return
+        future = worker.pending.pop(task, None)
+        if future is not None and not future.done():
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+        self._dispatch()
+
+    def _lost(self, worker: _Worker) -> None:
+        if not worker.alive:
+            return
+        worker.alive = False
+        if self._loop is not None:
+            self._loop.remove_reader(worker.conn.fileno())
+        log.error("prepare worker %s ended (exit code %s)", worker.process.pid, worker.process.exitcode)
+        for future in worker.pending.values():
+            if not future.done():
+                future.set_exception(WorkerDied(f"worker {worker.process.pid} ended"))
+        worker.pending.clear()
+        if not any(w.alive for w in self._workers):
+            while self._queue:  # nobody left to run them: the crawl process does
+                _task, (page, source, detect), future = self._queue.popleft()
+                try:
+                    future.set_result(prepare(page, source, detect=detect))
+                except Exception as exc:
+                    future.set_exception(exc)
+        else:
+            self._dispatch()
+
+    def close(self) -> None:
+        """Stop the workers (their work is done: Scrapy closes pipelines after the last item)."""
+        for worker in self._workers:
+            if self._loop is not None and worker.alive:
+                self._loop.remove_reader(worker.conn.fileno())
+            if worker.alive:
+                with contextlib.suppress(OSError):
+                    worker.conn.send(None)
+        for worker in self._workers:
+            worker.process.join(timeout=5)
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join()
+            worker.conn.close()
+        self._workers.clear()

@@ -1,0 +1,185 @@
+"""Locks tied to one database that die with their process.
+
+``radar daemon`` holds the ``daemon`` lock for its whole life, so a second daemon on the same
+database refuses to start; whoever sends digests holds the ``digest`` lock while sending, so
+the daemon and a manual ``radar digest`` never send the same outbox row at once.
+
+- PostgreSQL: a session-level advisory lock on a connection of its own, keyed by the lock name
+  and the current schema (each schema is a Policy Radar database of its own). PostgreSQL drops
+  it when the connection closes, also when the process is killed.
+- SQLite: ``flock`` on a file next to the database file (``radar.sqlite3.daemon.lock``); the
+  kernel drops it when the process dies. The descriptor is not inherited by child processes
+  (crawls), so an orphaned crawl never keeps a dead daemon's lock.
+
+A lock row with a heartbeat would need a timeout to tell a dead holder from a slow one; these
+locks need none.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import threading
+import time
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+from storage.db import make_engine, normalize_url
+
+#: First key of the two-key advisory lock, per lock name ("PR" + a digit).
+_PG_KEYS = {"daemon": 0x50520001, "digest": 0x50520002}
+
+
+class DatabaseLock:
+    """An exclusive lock named ``name`` on the database at ``url``.
+
+    Thread-safe: threads of one process queue for it like separate processes do. ``acquire``
+    returns False (never raises) when another holder has it; ``verify`` says whether a held
+    lock is still held (a PostgreSQL connection can drop).
+    """
+
+    def __init__(self, url: str, name: str) -> None:
+        if name not in _PG_KEYS:
+            raise ValueError(f"unknown lock {name!r}")
+        self.url = normalize_url(url)
+        self.name = name
+        parsed = make_url(self.url)
+        self.backend = parsed.get_backend_name()
+        self._thread_lock = threading.Lock()
+        self._held = False
+        self._fd: int | None = None
+        self._engine: Engine | None = None
+        self._conn: Connection | None = None
+        self.path: Path | None = None
+        if self.backend == "sqlite":
+            database = parsed.database or ""
+            if database and database != ":memory:":
+                self.path = Path(database).expanduser().resolve().with_name(Path(database).name + f".{name}.lock")
+        elif self.backend != "postgresql":
+            raise ValueError(f"no {name} lock for {self.backend} databases; use SQLite or PostgreSQL")
+
+    def describe(self) -> str:
+        """How the lock is held, for messages: the lock file or the advisory lock."""
+        if self.backend == "postgresql":
+            return f"PostgreSQL advisory lock {_PG_KEYS[self.name]:#x}/current_schema()"
+        return f"lock file {self.path}" if self.path else "in-process lock (in-memory database)"
+
+    @property
+    def held(self) -> bool:
+        """Whether this object holds the lock."""
+        return self._held
+
+    def acquire(self, timeout: float = 0.0) -> bool:
+        """Take the lock, waiting up to ``timeout`` seconds (0: try once). True when taken."""
+        deadline = time.monotonic() + timeout
+        got = self._thread_lock.acquire(timeout=timeout) if timeout > 0 else self._thread_lock.acquire(blocking=False)
+        if not got:
+            return False
+        try:
+            while True:
+                if self._try_acquire():
+                    self._held = True
+                    return True
+                if time.monotonic() >= deadline:
+                    self._thread_lock.release()
+                    return False
+                time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+        except BaseException:
+            self._thread_lock.release()
+            raise
+
+    def _try_acquire(self) -> bool:
+        if self.backend == "postgresql":
+            conn = self._connection()
+            got = conn.execute(text("SELECT pg_try_advisory_lock(:k, hashtext(current_schema()))"),
+                               {"k": _PG_KEYS[self.name]}).scalar()
+            return bool(got)
+        if self.path is None:
+            return True  # in-memory SQLite: only this process can see the database
+        if self._fd is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)  # O_CLOEXEC by default
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        os.ftruncate(self._fd, 0)
+        os.write(self._fd, f"{os.getpid()}\n".encode())
+        return True
+
+    def _connection(self) -> Connection:
+        if self._conn is None or self._conn.closed:
+            if self._engine is None:
+                self._engine = make_engine(self.url, poolclass=NullPool)
+            # autocommit: an advisory lock outlives transactions, and a transaction left open for
+            # months would hold back VACUUM
+            self._conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        return self._conn
+
+    def verify(self) -> bool:
+        """True while the lock is still held (PostgreSQL: the connection is alive)."""
+        if not self._held:
+            return False
+        if self.backend != "postgresql":
+            return True
+        try:
+            assert self._conn is not None
+            self._conn.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+    def keep(self) -> bool | None:
+        """Check a held lock and, if its PostgreSQL connection dropped, take it again on a new one.
+
+        True: held. False: lost, another holder took it meanwhile (stop doing what it guards).
+        None: cannot tell, the database is unreachable (ask again later).
+        """
+        if self.verify():
+            return True
+        if not self._held:
+            return False
+        self._drop_connection()
+        try:
+            return self._try_acquire()
+        except Exception:
+            return None
+
+    def release(self) -> None:
+        """Give the lock up (a no-op when not held)."""
+        if not self._held:
+            return
+        try:
+            if self.backend == "postgresql":
+                try:
+                    if self._conn is not None:
+                        self._conn.execute(text("SELECT pg_advisory_unlock(:k, hashtext(current_schema()))"),
+                                           {"k": _PG_KEYS[self.name]})
+                except Exception:
+                    self._drop_connection()  # a dead connection has released it already
+            elif self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._held = False
+            self._thread_lock.release()
+
+    def _drop_connection(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+            self._conn = None
+
+    def close(self) -> None:
+        """Release the lock and free the connection or file descriptor."""
+        self.release()
+        self._drop_connection()
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

@@ -1,0 +1,154 @@
+"""crawl_runs and daemon_status: writing runs, closing the ones a dead process left open, and
+reading what the health rules need. Callers own the transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from crawler.config import Settings
+from crawler.health import Alert, RunStats, SourceHistory, Thresholds, evaluate
+from crawler.sources import Source
+from storage.models import ArticleRow, CrawlRunRow, DaemonStatusRow
+
+COUNTERS = ("pages", "items", "new", "duplicates", "errors", "bytes", "requests", "links", "challenges")
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """How a crawl ended, as the Scrapy extension sees it (``spiders.extensions``)."""
+
+    status: str
+    reason: str
+    counts: Mapping[str, int]
+    errors_by_kind: Mapping[str, int]
+    status_counts: Mapping[str, int]
+    stats: Mapping[str, Any]
+
+
+def open_run(session: Session, source: str, started_at: datetime) -> int:
+    """A new ``running`` crawl_runs row; returns its id."""
+    row = CrawlRunRow(source=source, started_at=started_at, status="running")
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def finish_run(session: Session, run_id: int, record: RunRecord, *, finished_at: datetime) -> None:
+    """Close a run with the extension's counts."""
+    row = session.get(CrawlRunRow, run_id)
+    if row is None:
+        return
+    row.finished_at = finished_at
+    row.status = record.status
+    row.finish_reason = record.reason[:200]
+    for name in COUNTERS:
+        setattr(row, name, int(record.counts.get(name, 0)))
+    row.errors_by_kind = dict(record.errors_by_kind)
+    row.status_counts = dict(record.status_counts)
+    row.stats = dict(record.stats)
+
+
+def close_run(session: Session, run_id: int, *, status: str, reason: str, now: datetime,
+              exit_code: int | None, error: str = "", force: bool = False) -> CrawlRunRow | None:
+    """What the daemon knows after its crawl child exited: the exit code always; status and reason
+    when the child did not close the run itself (it crashed or was killed), or with ``force``
+    (the daemon killed it: its own account of the end does not count)."""
+    row = session.get(CrawlRunRow, run_id)
+    if row is None:
+        return None
+    row.exit_code = exit_code
+    if row.status == "running" or force:
+        row.status = status
+        row.finish_reason = reason[:200]
+        row.finished_at = now
+        if error:
+            row.error = error[-4000:]
+    return row
+
+
+def abandon_stale_runs(session: Session, *, started_before: datetime, now: datetime) -> int:
+    """Close ``running`` rows started before ``started_before``: no crawl lives that long (the
+    daemon kills it at ``crawl_timeout``), so their process died without closing them."""
+    result = session.execute(
+        update(CrawlRunRow)
+        .where(CrawlRunRow.status == "running", CrawlRunRow.started_at < started_before)
+        .values(status="abandoned", finish_reason="process died without closing the run", finished_at=now)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _stats(row: CrawlRunRow) -> RunStats:
+    return RunStats(
+        started_at=row.started_at, finished_at=row.finished_at, status=row.status, finish_reason=row.finish_reason,
+        pages=row.pages, items=row.items, new=row.new, errors=row.errors, requests=row.requests, links=row.links,
+        challenges=row.challenges, errors_by_kind=dict(row.errors_by_kind or {}), error=row.error,
+    )
+
+
+def recent_runs(session: Session, source: str, limit: int) -> list[CrawlRunRow]:
+    """The source's latest runs, newest first."""
+    return list(session.scalars(select(CrawlRunRow).where(CrawlRunRow.source == source)
+                                .order_by(CrawlRunRow.started_at.desc(), CrawlRunRow.id.desc()).limit(limit)))
+
+
+def history(session: Session, source: Source, *, runs: int, garbled_sample: int = 20) -> SourceHistory:
+    """What the health rules need to judge ``source``."""
+    rows = recent_runs(session, source.name, runs)
+    new_times = list(session.scalars(
+        select(CrawlRunRow.started_at).where(CrawlRunRow.source == source.name, CrawlRunRow.new > 0,
+                                             CrawlRunRow.status == "finished")
+        .order_by(CrawlRunRow.started_at.desc()).limit(10)))
+    scores = list(session.scalars(select(ArticleRow.garbled_score).where(ArticleRow.source == source.name)
+                                  .order_by(ArticleRow.id.desc()).limit(garbled_sample)))
+    return SourceHistory(source=source.name, schedule=source.schedule, runs=[_stats(r) for r in rows],
+                         new_item_times=new_times, garbled_scores=scores)
+
+
+def histories(session: Session, sources: Sequence[Source], *, runs: int) -> list[SourceHistory]:
+    """:func:`history` of each source."""
+    return [history(session, s, runs=runs) for s in sources]
+
+
+def alerts_now(session: Session, sources: Sequence[Source], settings: Settings, now: datetime) -> list[Alert]:
+    """Every health alert of ``sources`` at ``now``, source by source."""
+    thresholds = Thresholds.from_settings(settings)
+    found: list[Alert] = []
+    for h in histories(session, sources, runs=settings.health_history):
+        found += evaluate(h, thresholds, now=now, timezone=settings.timezone)
+    return found
+
+
+# --------------------------------------------------------------------------- daemon_status
+
+
+def daemon_started(session: Session, *, pid: int, host: str, now: datetime, lock: str, config_path: str) -> None:
+    """Record that this process now runs the daemon."""
+    row = session.get(DaemonStatusRow, "daemon")
+    if row is None:
+        row = DaemonStatusRow(name="daemon")
+        session.add(row)
+    row.pid, row.host, row.started_at, row.heartbeat_at = pid, host, now, now
+    row.stopped_at, row.lock, row.config_path = None, lock, config_path
+
+
+def daemon_heartbeat(session: Session, *, pid: int, now: datetime) -> None:
+    """The daemon is alive."""
+    session.execute(update(DaemonStatusRow).where(DaemonStatusRow.name == "daemon", DaemonStatusRow.pid == pid)
+                    .values(heartbeat_at=now))
+
+
+def daemon_stopped(session: Session, *, pid: int, now: datetime) -> None:
+    """The daemon stopped cleanly."""
+    session.execute(update(DaemonStatusRow).where(DaemonStatusRow.name == "daemon", DaemonStatusRow.pid == pid)
+                    .values(heartbeat_at=now, stopped_at=now))
+
+
+def daemon_status(session: Session) -> DaemonStatusRow | None:
+    """The daemon row, if a daemon ever ran on this database."""
+    return session.get(DaemonStatusRow, "daemon")

@@ -1,0 +1,154 @@
+"""Crawl-health rules (pure), challenge-page detection and the crawl_runs counters from Scrapy stats."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from crawler.health import (
+    RunStats,
+    SourceHistory,
+    Thresholds,
+    challenge_kind,
+    evaluate,
+    schedule_interval,
+    trend_arrow,
+)
+from crawler.sources import Schedule
+from spiders.extensions import errors_by_kind, run_counts, run_status, status_counts
+
+NOW = datetime(2025, 7, 2, 12, 0, tzinfo=UTC)
+HOURLY = Schedule(every=timedelta(hours=1))
+TH = Thresholds(crawl_timeout=timedelta(minutes=10))
+
+
+def run(hours_ago: float, status: str = "finished", **kw: object) -> RunStats:
+    start = NOW - timedelta(hours=hours_ago)
+    defaults: dict[str, object] = {"pages": 2, "items": 1, "new": 0, "requests": 10, "links": 20}
+    defaults.update(kw)
+    return RunStats(started_at=start, finished_at=start + timedelta(minutes=1), status=status,
+                    **defaults)  # type: ignore[arg-type]
+
+
+def rules(history: SourceHistory, th: Thresholds = TH) -> list[str]:
+    return [a.rule for a in evaluate(history, th, now=NOW, timezone="Asia/Shanghai")]
+
+
+def hist(runs: list[RunStats], **kw: object) -> SourceHistory:
+    return SourceHistory(source="src", schedule=kw.pop("schedule", HOURLY), runs=runs, **kw)  # type: ignore[arg-type]
+
+
+def test_a_healthy_source_raises_nothing() -> None:
+    runs = [run(i) for i in range(0, 10)]
+    times = [NOW - timedelta(hours=h) for h in (1, 5, 9, 13)]
+    assert rules(hist(runs, new_item_times=times, garbled_scores=[0.0] * 20)) == []
+
+
+def test_consecutive_failures() -> None:
+    failing = [run(0, "failed", finish_reason="crashed: exit code 1", error="x\nOSError: boom"),
+               run(1, "killed", finish_reason="time limit"), run(2, "failed")] + [run(i) for i in range(3, 8)]
+    alerts = evaluate(hist(failing), TH, now=NOW, timezone="Asia/Shanghai")
+    assert [a.rule for a in alerts] == ["failing"]
+    assert "last 3 crawls failed" in alerts[0].message and "OSError: boom" in alerts[0].message
+    assert alerts[0].setting == "health_failures"
+    # two failures are not yet three; an interruption (daemon shutdown) is neither
+    assert rules(hist(failing[1:])) == []
+    assert rules(hist([failing[0], run(0.5, "interrupted"), *failing[1:]])) == ["failing"]
+    assert rules(hist(failing), Thresholds(failures=4, crawl_timeout=TH.crawl_timeout)) == []
+
+
+def test_overdue_when_not_crawled_for_several_intervals() -> None:
+    old = [run(h) for h in (5, 6, 7)]
+    assert rules(hist(old)) == ["overdue"]  # 5 h > 3 × 1 h + 10 min
+    assert rules(hist([run(3)])) == []
+
+
+def test_stale_beyond_the_usual_gap_between_new_items() -> None:
+    runs = [run(i) for i in range(0, 10)]
+    daily = [NOW - timedelta(days=d) for d in (4, 5, 6, 7)]  # usually one a day, none for 4 days
+    alerts = evaluate(hist(runs, new_item_times=daily), TH, now=NOW, timezone="Asia/Shanghai")
+    assert [a.rule for a in alerts] == ["stale"]
+    assert "no new items for 4 days; usually one every 24 h" in alerts[0].message
+    assert rules(hist(runs, new_item_times=daily[1:])) == ["stale"]
+    assert rules(hist(runs, new_item_times=daily[:2])) == []  # too little history to judge
+    recent = [NOW - timedelta(days=d) for d in (1, 2, 3, 4)]
+    assert rules(hist(runs, new_item_times=recent)) == []
+
+
+def test_no_article_links_where_there_used_to_be_some() -> None:
+    runs = [run(0, links=0), run(1, links=0)] + [run(i, links=15) for i in range(2, 8)]
+    alerts = evaluate(hist(runs), TH, now=NOW, timezone="Asia/Shanghai")
+    assert [a.rule for a in alerts] == ["no_links"] and "earlier runs found 15" in alerts[0].message
+    assert rules(hist(runs[1:])) == []  # one empty run is not yet a pattern
+    assert rules(hist([run(i, links=0) for i in range(8)])) == []  # never had links: nothing changed
+
+
+def test_error_spike_against_the_usual_rate() -> None:
+    spike = run(0, requests=20, errors_by_kind={"http_503": 8, "TimeoutError": 4, "attachment_failed": 9})
+    usual = [run(i, requests=20, errors_by_kind={"http_404": 1}) for i in range(1, 6)]
+    alerts = evaluate(hist([spike, *usual]), TH, now=NOW, timezone="Asia/Shanghai")
+    assert [a.rule for a in alerts] == ["error_spike"]
+    assert "12 of 20 requests failed" in alerts[0].message and "http_503 ×8" in alerts[0].message
+    # a source that always fails this much has no spike; a tiny run proves nothing
+    always = [run(i, requests=20, errors_by_kind={"http_503": 12}) for i in range(1, 6)]
+    assert rules(hist([spike, *always])) == []
+    assert rules(hist([run(0, requests=3, errors_by_kind={"http_503": 3}), *usual])) == []
+
+
+def test_garbled_text_ratio() -> None:
+    runs = [run(i) for i in range(3)]
+    assert rules(hist(runs, garbled_scores=[0.3] * 5 + [0.0] * 15)) == ["garbled"]
+    assert rules(hist(runs, garbled_scores=[0.3] * 3 + [0.0] * 17)) == []
+    assert rules(hist(runs, garbled_scores=[0.3] * 3)) == []  # too few articles
+
+
+def test_challenge_pages() -> None:
+    blocked = run(0, challenges=3, errors_by_kind={"challenge_jiasule": 3})
+    alerts = evaluate(hist([blocked, run(1)]), TH, now=NOW, timezone="Asia/Shanghai")
+    assert "challenge" in [a.rule for a in alerts]
+    assert "jiasule ×3" in next(a.message for a in alerts if a.rule == "challenge")
+
+
+@pytest.mark.parametrize(("status", "body", "kind"), [
+    (521, b"<script>document.cookie='__jsl_clearance=1';location.reload()</script>", "jiasule"),
+    (503, b"<title>Just a moment...</title>", "cloudflare"),
+    (200, b"<html><script>var $_ts=window['$_ts'];</script></html>", "ruishu"),
+    (403, "您的访问被拦截，请联系网站管理员".encode(), "waf"),
+    (200, "<p>请输入验证码</p>".encode() * 5, None),  # words in an ordinary page are not a challenge
+    (200, b"<html>" + b"x" * 20000 + b"<script src='/safedog.js'></script></html>", None),  # a badge on a real page
+    (404, b"not found", None),
+])
+def test_challenge_kind(status: int, body: bytes, kind: str | None) -> None:
+    assert challenge_kind(status, body) == kind
+
+
+def test_schedule_interval_uses_the_cron_gaps_in_the_timezone() -> None:
+    assert schedule_interval(Schedule(cron="0 8,20 * * *"), "Asia/Shanghai", NOW) == timedelta(hours=12)
+    assert schedule_interval(Schedule(cron="30 7 * * 1"), "Asia/Shanghai", NOW) == timedelta(days=7)
+    assert schedule_interval(HOURLY, "Asia/Shanghai", NOW) == timedelta(hours=1)
+
+
+def test_trend_arrow() -> None:
+    assert trend_arrow([10, 12, 11, 0, 0, 0]) == "↓"
+    assert trend_arrow([0, 0, 1, 9, 12, 10]) == "↑"
+    assert trend_arrow([3, 4, 3, 4]) == "→"
+    assert trend_arrow([1, 2]) == ""
+
+
+def test_crawl_run_counters_from_scrapy_stats() -> None:
+    stats = {
+        "downloader/request_count": 30, "response_received_count": 25, "item_scraped_count": 7,
+        "downloader/exception_type_count/twisted.internet.error.TimeoutError": 4,
+        "httperror/response_ignored_status_count/404": 2,
+        "downloader/response_status_count/200": 23, "downloader/response_status_count/404": 2,
+        "radar/extract_failed": 1, "radar/challenge": 3, "radar/challenge/jiasule": 3, "radar/links_seen": 40,
+        "spider_exceptions/ValueError": 1, "log_count/ERROR": 2, "radar/new": 5,
+    }
+    assert errors_by_kind(stats) == {"TimeoutError": 4, "http_404": 2, "extract_failed": 1,
+                                     "challenge_jiasule": 3, "spider_ValueError": 1}
+    assert status_counts(stats) == {"200": 23, "404": 2}
+    counts = run_counts(stats)
+    assert (counts["requests"], counts["links"], counts["challenges"], counts["new"]) == (30, 40, 3, 5)
+    assert [run_status(r) for r in ("finished", "shutdown", "closespider_timeout")] == [
+        "finished", "interrupted", "failed"]

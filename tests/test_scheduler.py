@@ -1,0 +1,271 @@
+"""The scheduler's parts: job plans and reconciliation against a real persistent job store,
+triggers in the configured timezone, database locks, and crawls in real child processes that
+hang, run out of memory or crash."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+
+from crawler.sources import Schedule, load_config, parse_config
+from scheduler.daemon import Daemon, RadarScheduler
+from scheduler.jobs import ChildRegistry, crawl_command, failure_reason, run_crawl
+from scheduler.metrics import logfmt
+from scheduler.plan import CRAWL, JobSpec, desired_jobs, reconcile, trigger_for
+from storage.db import make_engine, open_database
+from storage.locks import DatabaseLock
+from storage.models import CrawlRunRow
+from tests.sockets import silent_server
+
+SOURCE = {"name": "a", "start_urls": ["http://a.test/"], "allow": "/x/", "schedule": "every: 30m"}
+
+
+def test_cron_fires_in_the_configured_timezone_not_the_machines() -> None:
+    trigger = trigger_for(Schedule(cron="0 8 * * *"), "Asia/Shanghai")
+    fire = trigger.get_next_fire_time(None, datetime(2025, 7, 2, 1, 0, tzinfo=UTC))
+    assert fire is not None and fire.astimezone(UTC) == datetime(2025, 7, 3, 0, 0, tzinfo=UTC)  # 08:00 +08:00
+    trigger = trigger_for(Schedule(cron="0 8 * * *"), "Europe/Berlin")
+    fire = trigger.get_next_fire_time(None, datetime(2025, 7, 2, 1, 0, tzinfo=UTC))
+    assert fire is not None and fire.astimezone(UTC) == datetime(2025, 7, 2, 6, 0, tzinfo=UTC)
+
+
+def test_desired_jobs_and_the_reconciliation_plan() -> None:
+    cfg = parse_config({"settings": {"timezone": "Asia/Shanghai"}, "sources": [
+        SOURCE, {**SOURCE, "name": "b", "schedule": "0 */2 * * *"}, {**SOURCE, "name": "off", "enabled": False}],
+        "subscriptions": [{"name": "now", "to": "a@x.org", "frequency": "immediate"}]}, env={})
+    jobs = desired_jobs(cfg)
+    assert sorted(jobs) == ["crawl:a", "crawl:b", "outbox"]  # no daily/weekly subscription: no digest job
+    assert jobs["crawl:a"].func == CRAWL and jobs["crawl:a"].args == ("a",) and jobs["crawl:a"].start_now
+    assert not jobs["crawl:b"].start_now  # cron sources wait for their time
+    assert "[Asia/Shanghai]" in jobs["crawl:b"].fingerprint
+    with_daily = parse_config({"sources": [SOURCE]}, env={"RADAR_MAIL_TO": "m@x.org"})
+    assert "digest" in desired_jobs(with_daily)
+
+    stored = {"crawl:a": jobs["crawl:a"].fingerprint, "crawl:b": "crawl:b → old schedule", "crawl:gone": "x"}
+    plan = reconcile(stored, jobs)
+    assert (plan.add, plan.replace, plan.remove, plan.keep) == (["outbox"], ["crawl:b"], ["crawl:gone"], ["crawl:a"])
+    assert plan.describe() == "+outbox ~crawl:b -crawl:gone"
+
+
+def _noop(*_args: Any) -> None:
+    """Stand-in job function (the reconciliation test never runs jobs)."""
+
+
+def test_reconcile_against_a_persistent_job_store(db_url: str) -> None:
+    """Jobs survive a restart in the database; on start new ones are added, deleted ones removed,
+    changed ones replaced, and unchanged ones keep their stored next run time (a run missed while
+    the daemon was down is then caught up, once)."""
+    engine, _ = open_database(db_url)
+    engine.dispose()
+
+    def scheduler() -> RadarScheduler:
+        s = RadarScheduler(timezone="Asia/Shanghai",
+                                jobstores={"default": SQLAlchemyJobStore(engine=make_engine(db_url))})
+        s.start(paused=True)
+        return s
+
+    def config(sources: list[dict[str, Any]]) -> Any:
+        return parse_config({"settings": {"database_url": db_url}, "sources": sources}, env={})
+
+    def desired(cfg: Any) -> dict[str, JobSpec]:
+        # same plan, with a stand-in function so nothing can run
+        return {k: JobSpec(v.id, f"{__name__}:_noop", v.schedule, v.timezone, v.args, v.start_now)
+                for k, v in desired_jobs(cfg).items()}
+
+    first = Daemon(config([SOURCE, {**SOURCE, "name": "b"}]))
+    first.scheduler = scheduler()
+    assert first.apply(desired(first.config)) == "+crawl:a +crawl:b +outbox"
+    missed = datetime.now(UTC) - timedelta(hours=3)
+    first.scheduler.modify_job("crawl:b", next_run_time=missed)
+    first.scheduler.shutdown(wait=False)
+
+    second = Daemon(config([{**SOURCE, "schedule": "every: 5m"}, {**SOURCE, "name": "b"}, {**SOURCE, "name": "c"}]))
+    second.scheduler = scheduler()
+    try:
+        assert second.apply(desired(second.config)) == "+crawl:c ~crawl:a"
+        jobs = {j.id: j for j in second.scheduler.get_jobs()}
+        assert set(jobs) == {"crawl:a", "crawl:b", "crawl:c", "outbox"}
+        assert abs((jobs["crawl:b"].next_run_time - missed).total_seconds()) < 1  # kept: catch-up on resume
+        assert "every 300s" in jobs["crawl:a"].name
+        assert jobs["crawl:a"].misfire_grace_time is None and jobs["crawl:a"].coalesce
+        assert jobs["crawl:a"].max_instances == 1
+        assert second.apply(desired(config([SOURCE]))) == "~crawl:a -crawl:b -crawl:c"
+    finally:
+        second.scheduler.shutdown(wait=False)
+
+
+def test_logfmt() -> None:
+    assert logfmt({"job": "crawl", "source": "jxnews", "seconds": 2.5, "reason": 'time "limit"', "x": None}) == (
+        'job=crawl source=jxnews seconds=2.500 reason="time \\"limit\\""')
+
+
+# --------------------------------------------------------------------------- locks
+
+
+_HOLD = """
+import sys, time
+from storage.locks import DatabaseLock
+lock = DatabaseLock(sys.argv[1], "daemon")
+assert lock.acquire()
+print("locked", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_database_lock_excludes_others_and_dies_with_its_holder(db_url: str) -> None:
+    first, second = DatabaseLock(db_url, "daemon"), DatabaseLock(db_url, "daemon")
+    other_name = DatabaseLock(db_url, "digest")
+    try:
+        assert first.acquire() and first.verify() and first.keep() is True
+        assert not second.acquire(timeout=0.3)
+        assert other_name.acquire()  # locks of other names are independent
+        first.release()
+        assert second.acquire()
+        second.release()
+    finally:
+        for lock in (first, second, other_name):
+            lock.close()
+    # a holder killed with SIGKILL leaves no stale lock behind
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD, db_url], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        lock = DatabaseLock(db_url, "daemon")
+        assert not lock.acquire()
+        holder.kill()
+        holder.wait()
+        assert lock.acquire(timeout=10)
+        lock.close()
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+
+
+def test_threads_queue_for_a_lock_like_processes(sqlite_url: str) -> None:
+    lock = DatabaseLock(sqlite_url, "digest")
+    order: list[str] = []
+    assert lock.acquire()
+
+    def other() -> None:
+        assert lock.acquire(timeout=5)
+        order.append("other")
+        lock.release()
+
+    t = threading.Thread(target=other)
+    t.start()
+    time.sleep(0.3)
+    order.append("first")
+    lock.release()
+    t.join()
+    lock.close()
+    assert order == ["first", "other"]
+
+
+# --------------------------------------------------------------------------- crawl child processes
+
+
+@pytest.fixture
+def hanging_site() -> Iterator[str]:
+    """A site that accepts connections and never answers."""
+    with silent_server() as server:
+        yield f"http://127.0.0.1:{server.port}"
+
+
+def _write(tmp_path: Path, db_url: str, sources: list[dict[str, Any]], **settings: Any) -> Path:
+    path = tmp_path / "radar.yaml"
+    path.write_text(yaml.safe_dump({"settings": {"database_url": db_url, **settings,
+                                                 "scrapy": {"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False}},
+                                    "sources": sources}, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def _run(db_url: str, run_id: int) -> CrawlRunRow:
+    engine, factory = open_database(db_url, migrate_schema=False)
+    with factory() as s:
+        row = s.get(CrawlRunRow, run_id)
+        assert row is not None
+    engine.dispose()
+    return row
+
+
+def test_a_hanging_crawl_is_killed_and_recorded_while_another_finishes(
+        replica: Any, sqlite_url: str, tmp_path: Path, hanging_site: str) -> None:
+    path = _write(tmp_path, sqlite_url, [
+        {"name": "hangs", "start_urls": [f"{hanging_site}/list.html"], "allow": "/a/", "schedule": "every: 1h"},
+        {"name": "cnip-park", "start_urls": [f"{replica.urls['park']}/news/list_1.html"],
+         "allow": r"/news/\d{4}-\d{2}-\d{2}/\d+\.html$", "next_page": "a.next::attr(href)",
+         "selectors": {"body": "div.article-content"}, "schedule": "every: 1h"}], crawl_timeout=12)
+    cfg = load_config(path, env={})
+    engine, factory = open_database(sqlite_url)
+    children = ChildRegistry()
+    results: dict[str, Any] = {}
+
+    def crawl(name: str) -> None:
+        results[name] = run_crawl(name, path, cfg.settings, children, factory)
+
+    threads = [threading.Thread(target=crawl, args=(n,)) for n in ("hangs", "cnip-park")]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    elapsed = time.monotonic() - started
+    engine.dispose()
+    hung, ok = results["hangs"], results["cnip-park"]
+    assert ok.status == "finished" and ok.exit_code == 0 and ok.counts["new"] > 0
+    assert hung.status == "killed" and hung.reason == "time limit: killed after 12s" and hung.exit_code != 0
+    assert 12 <= elapsed < 30
+    row = _run(sqlite_url, hung.run_id)
+    assert (row.status, row.exit_code) == ("killed", hung.exit_code) and row.finished_at is not None
+    assert children.running() == {}
+
+
+def test_a_crawl_over_its_memory_limit_fails_and_is_recorded(replica: Any, sqlite_url: str, tmp_path: Path) -> None:
+    path = _write(tmp_path, sqlite_url, [
+        {"name": "park", "start_urls": [f"{replica.urls['park']}/news/list_1.html"],
+         "allow": r"/news/\d{4}-\d{2}-\d{2}/\d+\.html$", "schedule": "every: 1h"}], crawl_memory_mb=120)
+    cfg = load_config(path, env={})
+    engine, factory = open_database(sqlite_url)
+    result = run_crawl("park", path, cfg.settings, ChildRegistry(), factory)
+    engine.dispose()
+    assert result.status == "failed" and result.reason == "memory limit: ran out of its 120 MiB", result.output
+    row = _run(sqlite_url, result.run_id)
+    assert row.status == "failed" and row.exit_code == 1 and row.error
+
+
+def test_a_crashing_crawl_is_recorded_with_its_signal(hanging_site: str, sqlite_url: str, tmp_path: Path) -> None:
+    path = _write(tmp_path, sqlite_url, [
+        {"name": "dies", "start_urls": [f"{hanging_site}/list.html"], "allow": "/a/", "schedule": "every: 1h"}])
+    cfg = load_config(path, env={})
+    engine, factory = open_database(sqlite_url)
+    children = ChildRegistry()
+    box: dict[str, Any] = {}
+    t = threading.Thread(target=lambda: box.update(r=run_crawl("dies", path, cfg.settings, children, factory)))
+    t.start()
+    deadline = time.monotonic() + 20
+    while "dies" not in children.running() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)
+    children.running()["dies"].kill()  # as the kernel's OOM killer would
+    t.join(timeout=30)
+    engine.dispose()
+    assert box["r"].status == "failed" and box["r"].reason == "crashed: killed by SIGKILL"
+    assert _run(sqlite_url, box["r"].run_id).status == "failed"
+
+
+def test_crawl_command_and_failure_reasons() -> None:
+    cmd = crawl_command("jxnews", Path("/etc/radar.yaml"), 512, 7)
+    assert cmd[1:] == ["-m", "crawler.cli", "--config", "/etc/radar.yaml", "crawl", "--quiet", "--memory-mb", "512",
+                       "--watch-parent", "--run-id", "7", "jxnews"]
+    assert failure_reason(-9, "", 512) == "crashed: killed by SIGKILL"
+    assert failure_reason(1, "Traceback\nMemoryError\n", 512) == "memory limit: ran out of its 512 MiB"
+    assert failure_reason(1, "x\nValueError: bad\n\n", 512) == "crashed: exit code 1: ValueError: bad"
