@@ -50,6 +50,7 @@ class RunStats:
     errors: int = 0
     requests: int = 0
     links: int = 0
+    not_modified: int = 0  # 304 answers: the listing was as last time, so no links were read
     challenges: int = 0
     errors_by_kind: Mapping[str, int] = field(default_factory=dict)
     error: str = ""
@@ -199,7 +200,7 @@ def _rule_no_links(h: SourceHistory, th: Thresholds) -> Alert | None:
     if th.zero_runs <= 0 or len(done) <= th.zero_runs:
         return None
     recent, earlier = done[: th.zero_runs], done[th.zero_runs :]
-    if not all(r.pages > 0 and r.links == 0 for r in recent):
+    if not all(r.pages > 0 and r.links == 0 and r.not_modified == 0 for r in recent):
         return None
     before = [r.links for r in earlier if r.links > 0]
     if not before:

@@ -88,6 +88,7 @@ def _stats(row: CrawlRunRow) -> RunStats:
         started_at=row.started_at, finished_at=row.finished_at, status=row.status, finish_reason=row.finish_reason,
         pages=row.pages, items=row.items, new=row.new, errors=row.errors, requests=row.requests, links=row.links,
         challenges=row.challenges, errors_by_kind=dict(row.errors_by_kind or {}), error=row.error,
+        not_modified=int((row.status_counts or {}).get("304", 0)),
     )
 
 
