@@ -89,7 +89,8 @@ def _signal_group(proc: subprocess.Popen[bytes], signum: int) -> None:
         os.killpg(proc.pid, signum)
 
 
-def crawl_command(source: str, config_path: Path | None, memory_mb: int, run_id: int | None = None) -> list[str]:
+def crawl_command(source: str, config_path: Path | None, memory_mb: int, run_id: int | None = None,
+                  recheck: bool = False) -> list[str]:
     """The command line of a crawl child process (it limits its own memory: setting limits
     between fork and exec is unsafe in a threaded parent)."""
     cmd = [sys.executable, "-m", "crawler.cli"]
@@ -98,6 +99,8 @@ def crawl_command(source: str, config_path: Path | None, memory_mb: int, run_id:
     cmd += ["crawl", "--quiet", "--memory-mb", str(memory_mb), "--watch-parent"]
     if run_id is not None:
         cmd += ["--run-id", str(run_id)]
+    if recheck:
+        cmd.append("--recheck")
     return [*cmd, source]
 
 
@@ -136,7 +139,7 @@ class CrawlResult:
 
 
 def run_crawl(source: str, config_path: Path | None, settings: Settings, children: ChildRegistry,
-              factory: sessionmaker[Session]) -> CrawlResult:
+              factory: sessionmaker[Session], *, recheck: bool = False) -> CrawlResult:
     """Crawl ``source`` in a child process within the time and memory limits.
 
     The crawl_runs row is opened here, before the child starts, and the child fills it in; when
@@ -149,7 +152,7 @@ def run_crawl(source: str, config_path: Path | None, settings: Settings, childre
     env = dict(os.environ, RADAR_DATABASE_URL=settings.database_url)
     try:
         proc = subprocess.Popen(
-            crawl_command(source, config_path, settings.crawl_memory_mb, run_id), env=env,
+            crawl_command(source, config_path, settings.crawl_memory_mb, run_id, recheck), env=env,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
         )
     except OSError as exc:  # no process at all (fork failed, interpreter gone): still on record
@@ -157,7 +160,8 @@ def run_crawl(source: str, config_path: Path | None, settings: Settings, childre
             runs.close_run(session, run_id, status="failed", reason=f"could not start: {exc}"[:200],
                            now=datetime.now(UTC), exit_code=None)
         return CrawlResult(source, run_id, -1, "failed", f"could not start: {exc}", time.monotonic() - started)
-    children.add(source, proc)
+    child = f"recheck:{source}" if recheck else source
+    children.add(child, proc)
     overran = False
     try:
         try:
@@ -171,7 +175,7 @@ def run_crawl(source: str, config_path: Path | None, settings: Settings, childre
                 _signal_group(proc, signal.SIGKILL)
                 raw, _ = proc.communicate()
     finally:
-        children.remove(source)
+        children.remove(child)
     code = proc.returncode
     output = raw.decode("utf-8", "replace")[-4000:] if raw else ""
     if overran:
@@ -263,6 +267,22 @@ def crawl_job(source: str) -> dict[str, Any]:
     if result.new_events and immediate and not ctx.stopping.is_set():
         fields.update(_mail_fields(_mail(ctx, ("immediate",), "none")))
     return fields
+
+
+def recheck_job(source: str) -> dict[str, Any]:
+    """Scheduled re-check of ``source``'s recent articles for revisions (its ``recheck`` key)."""
+    started = datetime.now(UTC)
+    ctx = context()
+    if ctx.stopping.is_set():
+        return _outcome("recheck", started, source=source, outcome="skipped", reason="shutting down")
+    cfg = ctx.config
+    if source not in cfg.sources or cfg.sources[source].recheck is None:
+        return _outcome("recheck", started, source=source, outcome="skipped", reason="no longer configured")
+    result = run_crawl(source, cfg.path, cfg.settings, ctx.children, ctx.factory, recheck=True)
+    return _outcome("recheck", started, source=source, outcome=result.status, run=result.run_id,
+                    exit=result.exit_code, seconds=result.seconds, pages=result.counts.get("pages", 0),
+                    errors=result.counts.get("errors", 0), events=result.new_events,
+                    reason=result.reason if result.status != "finished" else None)
 
 
 def digest_job() -> dict[str, Any]:

@@ -19,6 +19,7 @@ from crawler.sources import Config, Schedule, parse_schedule
 from crawler.subscriptions import effective_subscriptions
 
 CRAWL = "scheduler.jobs:crawl_job"
+RECHECK = "scheduler.jobs:recheck_job"
 DIGEST = "scheduler.jobs:digest_job"
 OUTBOX = "scheduler.jobs:outbox_job"
 
@@ -55,14 +56,18 @@ class JobSpec:
 
 
 def desired_jobs(config: Config) -> dict[str, JobSpec]:
-    """A crawl job per enabled source, the digest job when a daily or weekly subscription exists,
-    and the outbox job (retries, immediate subscriptions)."""
+    """A crawl job per enabled source (and a re-check job where it has ``recheck``), the digest
+    job when a daily or weekly subscription exists, and the outbox job (retries, immediate
+    subscriptions)."""
     settings = config.settings
     tz = settings.timezone
     jobs: dict[str, JobSpec] = {}
     for source in config.select():
         jobs[f"crawl:{source.name}"] = JobSpec(f"crawl:{source.name}", CRAWL, source.schedule, tz, (source.name,),
                                                start_now=source.schedule.every is not None)
+        if source.recheck is not None and source.kind == "listing":
+            jobs[f"recheck:{source.name}"] = JobSpec(f"recheck:{source.name}", RECHECK, source.recheck, tz,
+                                                     (source.name,))
     subs = effective_subscriptions(settings, config.subscriptions)
     if any(s.frequency in ("daily", "weekly") for s in subs):
         jobs["digest"] = JobSpec("digest", DIGEST, parse_schedule(settings.digest_schedule, key="digest_schedule"),

@@ -21,7 +21,7 @@ from crawler.sources import Schedule, load_config, parse_config
 from scheduler.daemon import Daemon, RadarScheduler
 from scheduler.jobs import ChildRegistry, crawl_command, failure_reason, run_crawl
 from scheduler.metrics import logfmt
-from scheduler.plan import CRAWL, JobSpec, desired_jobs, reconcile, trigger_for
+from scheduler.plan import CRAWL, RECHECK, JobSpec, desired_jobs, reconcile, trigger_for
 from storage.db import make_engine, open_database
 from storage.locks import DatabaseLock
 from storage.models import CrawlRunRow
@@ -50,6 +50,9 @@ def test_desired_jobs_and_the_reconciliation_plan() -> None:
     assert "[Asia/Shanghai]" in jobs["crawl:b"].fingerprint
     with_daily = parse_config({"sources": [SOURCE]}, env={"RADAR_MAIL_TO": "m@x.org"})
     assert "digest" in desired_jobs(with_daily)
+    rechecked = desired_jobs(parse_config({"sources": [{**SOURCE, "recheck": {"every": "1d"}}]}, env={}))
+    assert rechecked["recheck:a"].func == RECHECK and rechecked["recheck:a"].args == ("a",)
+    assert not rechecked["recheck:a"].start_now  # a slower schedule: it waits its first interval
 
     stored = {"crawl:a": jobs["crawl:a"].fingerprint, "crawl:b": "crawl:b → old schedule", "crawl:gone": "x"}
     plan = reconcile(stored, jobs)
@@ -266,6 +269,7 @@ def test_crawl_command_and_failure_reasons() -> None:
     cmd = crawl_command("jxnews", Path("/etc/radar.yaml"), 512, 7)
     assert cmd[1:] == ["-m", "crawler.cli", "--config", "/etc/radar.yaml", "crawl", "--quiet", "--memory-mb", "512",
                        "--watch-parent", "--run-id", "7", "jxnews"]
+    assert crawl_command("jxnews", None, 512, 8, recheck=True)[-3:] == ["8", "--recheck", "jxnews"]
     assert failure_reason(-9, "", 512) == "crashed: killed by SIGKILL"
     assert failure_reason(1, "Traceback\nMemoryError\n", 512) == "memory limit: ran out of its 512 MiB"
     assert failure_reason(1, "x\nValueError: bad\n\n", 512) == "crashed: exit code 1: ValueError: bad"
