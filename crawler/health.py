@@ -51,6 +51,7 @@ class RunStats:
     requests: int = 0
     links: int = 0
     not_modified: int = 0  # 304 answers: the listing was as last time, so no links were read
+    recheck: bool = False  # a re-check crawl fetches stored articles, never listing pages
     challenges: int = 0
     errors_by_kind: Mapping[str, int] = field(default_factory=dict)
     error: str = ""
@@ -196,7 +197,7 @@ def _rule_stale(h: SourceHistory, th: Thresholds, now: datetime, interval: timed
 
 
 def _rule_no_links(h: SourceHistory, th: Thresholds) -> Alert | None:
-    done = [r for r in h.runs if r.status == "finished"]
+    done = [r for r in h.runs if r.status == "finished" and not r.recheck]
     if th.zero_runs <= 0 or len(done) <= th.zero_runs:
         return None
     recent, earlier = done[: th.zero_runs], done[th.zero_runs :]

@@ -22,7 +22,6 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.article import Article, Attachment
-from crawler.extraction import attachment_text, extract
 from crawler.items import PageItem
 from crawler.neardup import Fingerprint, body_keys
 from crawler.sources import Source
@@ -45,6 +44,10 @@ def page_to_article(page: PageItem, source: Source) -> Article:
 
     Raises :class:`EmptyPage` when nothing worth storing is left.
     """
+    # imported here: a crawl process with worker processes never extracts itself, and one that
+    # finds nothing new should not pay for loading the extractor
+    from crawler.extraction import attachment_text, extract
+
     article = extract(
         page.body, page.url, headers=page.headers, fetched_at=page.fetched_at,
         selectors=source.selectors or None, encoding_hint=source.encoding, region_hint=source.region,

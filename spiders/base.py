@@ -67,6 +67,8 @@ class RadarSpider(scrapy.Spider):
         if self.recheck:
             due = self.ingestor.due_for_recheck(self.source, datetime.now(UTC))
             self.logger.info("re-checking %d stored articles of %s", len(due), self.source.name)
+            # marks the run in crawl_runs.stats: it reads no listing page, so finds no links
+            self.crawler.stats.set_value("radar/recheck", len(due))
             for item in due:
                 yield self.conditional(item.url, Validators(item.etag, item.last_modified),
                                        callback=self.parse_recheck, dont_filter=True)

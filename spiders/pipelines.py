@@ -17,7 +17,6 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
 from crawler.article import Article
-from crawler.extraction import join_continuations
 from crawler.ingest import EmptyPage, Pending, Prepared, prepare, validators_of
 from crawler.items import PageItem
 from spiders.base import RadarSpider
@@ -140,6 +139,8 @@ class StorePipeline(_CrawlerPipeline):
         self.flush()
         if not self.parts:
             return
+        from crawler.extraction import join_continuations  # only e-paper crawls get here
+
         spider = self.spider
         fetched = {p.article.url: p.page for p in self.parts}
         joined = join_continuations([p.article for p in self.parts])

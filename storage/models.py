@@ -10,19 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
-    LargeBinary,
-    String,
-    Text,
-    Unicode,
-    UniqueConstraint,
-)
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, Unicode, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from storage.types import AwareDateTime
@@ -261,7 +249,7 @@ class NearBandRow(Base):
     __tablename__ = "near_bands"
     __table_args__ = ({"sqlite_with_rowid": False},)
 
-    band_key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    band_key: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True,
                                             autoincrement=False)
 

@@ -26,15 +26,16 @@ one story share most of their keys, so a story with many members is not checked 
 @cache
 def _statement(kind: str, placeholder: str, n: int) -> str:
     marks = ", ".join([placeholder] * n)
-    if kind == "insert":
-        return f"INSERT INTO near_bands (band_key, article_id) VALUES ({placeholder}, {placeholder})"
+    if kind == "insert":  # one statement, one round trip (PostgreSQL), whatever the number of keys
+        pairs = ", ".join([f"({placeholder}, {placeholder})"] * n)
+        return f"INSERT INTO near_bands (band_key, article_id) VALUES {pairs}"
     if kind == "delete":
         return f"DELETE FROM near_bands WHERE article_id = {placeholder} AND band_key IN ({marks})"
-    if kind == "candidates":
-        return (f"SELECT article_id FROM near_bands WHERE band_key IN ({marks}) AND article_id <> {placeholder} "
-                f"GROUP BY article_id ORDER BY count(*) DESC, article_id LIMIT {MAX_CANDIDATES}")
-    if kind == "bodies":
-        return f"SELECT id, story_id, body FROM articles WHERE story_id IS NOT NULL AND id IN ({marks})"
+    if kind == "candidate_bodies":
+        return (f"SELECT a.id, a.story_id, a.body FROM (SELECT article_id, count(*) AS shared FROM near_bands "
+                f"WHERE band_key IN ({marks}) AND article_id <> {placeholder} GROUP BY article_id "
+                f"ORDER BY shared DESC, article_id LIMIT {MAX_CANDIDATES}) c JOIN articles a ON a.id = c.article_id "
+                f"WHERE a.story_id IS NOT NULL ORDER BY c.shared DESC, a.id")
     raise ValueError(kind)
 
 
@@ -50,7 +51,8 @@ def add(session: Session, article_id: int, keys: Sequence[int]) -> None:
     """Index ``article_id`` under its band ``keys``."""
     if keys:
         cur, mark = cursor(session)
-        cur.executemany(_statement("insert", mark, 2), [(k, article_id) for k in sorted(set(keys))])
+        unique = sorted(set(keys))
+        cur.execute(_statement("insert", mark, len(unique)), [v for k in unique for v in (k, article_id)])
 
 
 def remove(session: Session, article_id: int, keys: Sequence[int]) -> None:
@@ -61,25 +63,16 @@ def remove(session: Session, article_id: int, keys: Sequence[int]) -> None:
         cur.execute(_statement("delete", mark, len(unique)), (article_id, *unique))
 
 
-def candidates(session: Session, keys: Sequence[int], *, exclude: int = 0) -> list[int]:
-    """Articles sharing at least one band key with ``keys`` (``exclude`` left out), those sharing
-    the most first, at most :data:`MAX_CANDIDATES`."""
+def candidate_bodies(session: Session, keys: Sequence[int], *, exclude: int = 0) -> list[tuple[int, int, str]]:
+    """The articles sharing at least one band key with ``keys`` (``exclude`` left out), with their
+    story and body, in one query (one round trip): ``(article_id, story_id, body)``, those sharing
+    the most keys first, at most :data:`MAX_CANDIDATES`; articles in no story are left out."""
     if not keys:
         return []
     cur, mark = cursor(session)
     unique = sorted(set(keys))
-    cur.execute(_statement("candidates", mark, len(unique)), (*unique, exclude))
-    return [int(r[0]) for r in cur.fetchall()]
-
-
-def bodies(session: Session, article_ids: Sequence[int]) -> list[tuple[int, int, str]]:
-    """``(article_id, story_id, body)`` of those articles that are in a story, in ``article_ids`` order."""
-    if not article_ids:
-        return []
-    cur, mark = cursor(session)
-    cur.execute(_statement("bodies", mark, len(article_ids)), tuple(article_ids))
-    rows = {int(r[0]): (int(r[0]), int(r[1]), str(r[2])) for r in cur.fetchall()}
-    return [rows[i] for i in article_ids if i in rows]
+    cur.execute(_statement("candidate_bodies", mark, len(unique)), (*unique, exclude))
+    return [(int(r[0]), int(r[1]), str(r[2])) for r in cur.fetchall()]
 
 
 def size(session: Session) -> int:

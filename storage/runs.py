@@ -89,6 +89,7 @@ def _stats(row: CrawlRunRow) -> RunStats:
         pages=row.pages, items=row.items, new=row.new, errors=row.errors, requests=row.requests, links=row.links,
         challenges=row.challenges, errors_by_kind=dict(row.errors_by_kind or {}), error=row.error,
         not_modified=int((row.status_counts or {}).get("304", 0)),
+        recheck=bool((row.stats or {}).get("radar/recheck")),
     )
 
 

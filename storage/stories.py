@@ -59,7 +59,7 @@ def _by_similarity(session: Session, article_id: int, fp: Fingerprint) -> StoryM
     if not fp.indexable:
         return None
     best: StoryMatch | None = None
-    for other_id, story_id, body in neardup.bodies(session, neardup.candidates(session, fp.bands, exclude=article_id)):
+    for other_id, story_id, body in neardup.candidate_bodies(session, fp.bands, exclude=article_id):
         if best is not None and best.story_id == story_id:
             continue  # one verified member is enough to join a story
         similarity = jaccard(fp.shingles, shingle_set(body))

@@ -83,8 +83,11 @@ def test_no_article_links_where_there_used_to_be_some() -> None:
     assert rules(hist(runs[1:])) == []  # one empty run is not yet a pattern
     assert rules(hist([run(i, links=0) for i in range(8)])) == []  # never had links: nothing changed
     # listings answered 304 Not Modified read no links because nothing changed: no alarm
-    unchanged = [run(0, links=0, not_modified=1), run(1, links=0, not_modified=1)] + runs[2:]
+    unchanged = [run(0, links=0, not_modified=1), run(1, links=0, not_modified=1), *runs[2:]]
     assert rules(hist(unchanged)) == []
+    # re-check crawls fetch stored articles, not listings: they read no links by design
+    rechecks = [run(0, links=0, recheck=True), run(1, links=0, recheck=True), *runs[2:]]
+    assert rules(hist(rechecks)) == []
 
 
 def test_error_spike_against_the_usual_rate() -> None:

@@ -135,7 +135,7 @@ def test_stories_and_incremental_crawls(sites: ReplicaSites, db_url: str, tmp_pa
     assert sorted(_article_requests(sites, mark)) == sorted(park_articles)  # each stored article once
     (run,) = _runs(db_url, 1)
     assert run.source == "cnip-park" and run.new == 0
-    assert run.stats.get("radar/updated") == 1
+    assert run.stats.get("radar/updated") == 1 and run.stats.get("radar/recheck") == len(park_articles)
     assert run.stats.get("radar/not_modified") == len(park_articles) - 1
     engine, factory = open_database(db_url, migrate_schema=False)
     with factory() as s:

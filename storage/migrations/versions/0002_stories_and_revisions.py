@@ -67,7 +67,7 @@ def upgrade() -> None:
 
     op.create_table(
         "near_bands",
-        sa.Column("band_key", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("band_key", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("article_id", sa.Integer(), autoincrement=False, nullable=False),
         sa.ForeignKeyConstraint(["article_id"], ["articles.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("band_key", "article_id"),
