@@ -333,7 +333,8 @@ def sql(ctx: click.Context, query: str, fmt: str) -> None:
     """Run a read-only SQL QUERY against the database and print the rows.
 
     Tables: articles, article_urls, attachments, stories, article_revisions, events, event_mentions,
-    crawl_runs, digests.
+    crawl_runs, digests, digest_events, daemon_status, page_validators, near_bands (the README's
+    Schema section describes each).
     """
     from storage.readonly import run_readonly
 
