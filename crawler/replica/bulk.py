@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
-from crawler.replica.markup import SITE_EPOCH, answers, body_text, esc, robots
-from crawler.replica.news import NewsStory, _article_page, _page
+from crawler.replica.markup import SITE_EPOCH, answers, body_text, robots
+from crawler.replica.news import NewsStory, _article_page, _listing_page, _page
 from crawler.replica.resource import CST, HTML_UTF8, Resource, make_resource
 from crawler.replica.seeds import continued_stories, dajiang, ganzhou_plan, park_items, qingshanhu, xize
 from crawler.replica.text import plain
@@ -130,33 +130,7 @@ def _reindexed(article: BulkArticle, n: int) -> BulkArticle:
 
 
 def _listing(page: int, pages: int, items: Sequence[BulkArticle]) -> str:
-    def name(k: int) -> str:
-        return "index.html" if k == 1 else f"index_{k}.html"
-
-    rows = "\n".join(
-        f'<li><a href="{a.path}" target="_blank">{esc(a.title)}</a>'
-        f'<span class="date">{a.published:%Y-%m-%d %H:%M}</span></li>'
-        for a in items
-    )
-    nav = [f'<a href="{name(1)}">首页</a>']
-    if page > 1:
-        nav.append(f'<a class="prev" href="{name(page - 1)}">上一页</a>')
-    nav += [f'<a href="{name(k)}"{" class=cur" if k == page else ""}>{k}</a>'
-            for k in range(max(1, page - 4), min(pages, page + 4) + 1)]
-    if page < pages:
-        nav.append(f'<a class="next" href="{name(page + 1)}">下一页</a>')
-    nav.append(f'<a href="{name(pages)}">尾页</a>')
-    main = f"""<div class="wrap">
-<div class="crumb">您的位置：<a href="/index.html">首页</a> &gt; 江西新闻</div>
-<div class="left">
-  <h2 class="column">江西新闻</h2>
-  <ul class="newslist">
-{rows}
-  </ul>
-  <div class="pages">{" ".join(nav)} 共{pages}页</div>
-</div>
-</div>"""
-    return _page("江西新闻_大江网", "江西新闻", main)
+    return _listing_page(page, pages, items, window=4)
 
 
 def build_bulk_site(

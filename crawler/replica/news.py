@@ -7,8 +7,10 @@ that dedupe has a story with two sources to merge.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from crawler.replica.markup import SITE_EPOCH, answers, body_text, esc, links, paras, robots
 from crawler.replica.resource import CST, HTML_UTF8, Resource, make_resource
@@ -176,7 +178,20 @@ def _article_page(art: NewsStory, prev: NewsStory | None, nxt: NewsStory | None,
     return _page(f"{art.title}_{SITE_NAME}", summary(list(art.paragraphs), 80), main)
 
 
-def _listing_page(page: int, pages: int, items: list[NewsStory]) -> str:
+class Listed(Protocol):
+    """What a listing row shows of an article (NewsStory, or a bulk article)."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def published(self) -> datetime: ...
+
+
+def _listing_page(page: int, pages: int, items: Sequence[Listed], window: int | None = None) -> str:
+    """Listing page ``page`` of ``pages``; ``window`` limits the page-number links to that many
+    either side of the current page (a 1,000-page listing does not link every page)."""
     rows = "\n".join(
         f'<li><a href="{a.path}" target="_blank">{esc(a.title)}</a><span class="date">{a.published:%Y-%m-%d %H:%M}'
         f"</span></li>"
@@ -186,10 +201,11 @@ def _listing_page(page: int, pages: int, items: list[NewsStory]) -> str:
     def name(n: int) -> str:
         return "index.html" if n == 1 else f"index_{n}.html"
 
+    first, last = (1, pages) if window is None else (max(1, page - window), min(pages, page + window))
     nav = [f'<a href="{name(1)}">首页</a>']
     if page > 1:
         nav.append(f'<a class="prev" href="{name(page - 1)}">上一页</a>')
-    nav += [f'<a href="{name(n)}"{" class=cur" if n == page else ""}>{n}</a>' for n in range(1, pages + 1)]
+    nav += [f'<a href="{name(n)}"{" class=cur" if n == page else ""}>{n}</a>' for n in range(first, last + 1)]
     if page < pages:
         nav.append(f'<a class="next" href="{name(page + 1)}">下一页</a>')
     nav.append(f'<a href="{name(pages)}">尾页</a>')
