@@ -206,17 +206,24 @@ def _render(
         out.append("\n")
     elif tag in BLOCK_TAGS or tag == "img":
         out.append(" " if in_cell else "\n")
+    # a layout table's cells (not a data table: see is_data_table) keep their paragraphs
+    _render_content(el, out, skip, in_cell)
+    if tag in BLOCK_TAGS and tag not in ("td", "th"):
+        out.append(" " if in_cell else "\n")
+
+
+def _render_content(
+    el: HtmlElement, out: list[str], skip: Callable[[HtmlElement], bool] | None, in_cell: bool
+) -> None:
+    """``el``'s own text and its children, each followed by its tail."""
     # Source line breaks and tabs are layout, not text: they become spaces, so only markup
     # decides where lines and cells break.
     if el.text:
         out.append(el.text.translate(_SOURCE_WS))
-    # a layout table's cells (not a data table: see is_data_table) keep their paragraphs
     for child in el:
         _render(child, out, skip, in_cell=in_cell)
         if child.tail:
             out.append(child.tail.translate(_SOURCE_WS))
-    if tag in BLOCK_TAGS and tag not in ("td", "th"):
-        out.append(" " if in_cell else "\n")
 
 
 def _span(cell: HtmlElement, name: str) -> int:
@@ -267,12 +274,7 @@ def _render_table(table: HtmlElement, out: list[str], skip: Callable[[HtmlElemen
                 cells.append("")
                 col += 1
             parts: list[str] = []
-            if cell.text:
-                parts.append(cell.text.translate(_SOURCE_WS))
-            for child in cell:
-                _render(child, parts, skip, in_cell=True)
-                if child.tail:
-                    parts.append(child.tail.translate(_SOURCE_WS))
+            _render_content(cell, parts, skip, in_cell=True)
             text = " ".join("".join(parts).split())
             colspan, rowspan = _span(cell, "colspan"), _span(cell, "rowspan")
             cells.extend([text] + [""] * (colspan - 1))
