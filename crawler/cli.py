@@ -433,9 +433,22 @@ def extract(paths: tuple[str, ...], url: str, list_file: io.TextIOBase | None) -
 @click.argument("path", default="-", type=click.File("r", encoding="utf-8"))
 @click.option("--jsonl", is_flag=True, help='Read lines {"id","text"}; write {"id","events":[…]}.')
 @click.option("--region", default="", help="Region to assume when the text names none.")
-def signals(path: io.TextIOBase, jsonl: bool, region: str) -> None:
+@click.option("--rules", "rule_files", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="Extra event-rule YAML file(s), merged over the packaged rules and the signal_rules setting.")
+@click.pass_context
+def signals(ctx: click.Context, path: io.TextIOBase, jsonl: bool, region: str, rule_files: tuple[str, ...]) -> None:
     """Print the events (signings, openings, trade figures) stated in a text."""
-    from crawler.signals import detect_events
+    from crawler.signals import detect_events as _detect_events
+    from crawler.signals.rules import RuleError, load_rules
+
+    files = [*_config(ctx).settings.signal_rules, *rule_files]
+    try:
+        rules = load_rules([Path(f) for f in files])
+    except RuleError as exc:
+        raise RadarError(str(exc)) from None
+
+    def detect_events(text: str, *, title: str = "", region_hint: str = "") -> list[Any]:
+        return _detect_events(text, title=title, region_hint=region_hint, rules=rules)
 
     if not jsonl:
         events = detect_events(path.read(), region_hint=region)

@@ -29,6 +29,7 @@ DEFAULTS: dict[str, tuple[Any, str]] = {
     "smtp_timeout": (30, "seconds before an SMTP connection attempt fails"),
     "mail_from": ("policy-radar@localhost", "From: address of digests"),
     "mail_to": ("", "comma-separated digest recipients"),
+    "signal_rules": ("", "event-rule YAML files (comma-separated) merged over the packaged rules"),
     "digest_max_events": (200, "events listed in one digest; the rest are summarised as 'and N more'"),
     "crawl_timeout": (3600, "seconds a crawl child process may run before it is killed"),
     "crawl_memory_mb": (2048, "address-space limit of a crawl child process, in MiB"),
@@ -79,6 +80,7 @@ class Settings:
     smtp_timeout: int
     mail_from: str
     mail_to: tuple[str, ...]
+    signal_rules: tuple[str, ...]
     digest_max_events: int
     crawl_timeout: int
     crawl_memory_mb: int
@@ -156,6 +158,7 @@ def load_settings(file_settings: dict[str, Any] | None = None, env: dict[str, st
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"unknown timezone {values['timezone']!r}", key="timezone") from None
     mail_to = tuple(a.strip() for a in str(values["mail_to"]).split(",") if a.strip())
+    signal_rules = tuple(p.strip() for p in str(values["signal_rules"]).split(",") if p.strip())
     if str(values["digest_weekday"]).strip().lower()[:3] not in WEEKDAYS:
         raise ConfigError(f"expected one of {', '.join(WEEKDAYS)}, got {values['digest_weekday']!r}",
                           key="digest_weekday")
@@ -173,6 +176,7 @@ def load_settings(file_settings: dict[str, Any] | None = None, env: dict[str, st
         smtp_timeout=values["smtp_timeout"],
         mail_from=values["mail_from"],
         mail_to=mail_to,
+        signal_rules=signal_rules,
         digest_max_events=values["digest_max_events"],
         crawl_timeout=values["crawl_timeout"],
         crawl_memory_mb=values["crawl_memory_mb"],

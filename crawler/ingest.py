@@ -87,8 +87,10 @@ def _detect(article: Article) -> list[Event]:
     # imported on first use: the rules and the place-name index are a quarter of a second that a
     # crawl finding nothing new (or storing with workers that detect) does not need to pay
     from crawler.signals import detect_events
+    from crawler.signals.rules import configured_rules
 
-    return detect_events(article.body, title=article.title, region_hint=article.region)
+    return detect_events(article.body, title=article.title, region_hint=article.region,
+                         rules=configured_rules())
 
 
 def prepare_article(article: Article, *, detect: bool = True) -> Prepared:

@@ -202,6 +202,18 @@ def parse_source(raw: Any, index: int) -> Source:
     )
 
 
+def _check_rules(files: tuple[str, ...], base: Path | None) -> None:
+    """Load the user's event-rule files once, so a bad rule stops the config at load time."""
+    if not files:
+        return
+    from crawler.signals.rules import RuleError, load_rules
+
+    try:
+        load_rules([Path(f) for f in files])
+    except RuleError as exc:
+        raise ConfigError(str(exc), key="signal_rules") from None
+
+
 def parse_config(data: Any, *, path: Path | None = None, env: dict[str, str] | None = None) -> Config:
     """Validate a parsed YAML document into a :class:`Config`."""
     if data is None:
@@ -215,6 +227,7 @@ def parse_config(data: Any, *, path: Path | None = None, env: dict[str, str] | N
     if not isinstance(settings_raw, Mapping):
         raise ConfigError("must be a mapping", key="settings")
     settings = load_settings(dict(settings_raw), env=env)
+    _check_rules(settings.signal_rules, base=path.parent if path is not None else None)
     raw_sources = data.get("sources") or []
     if not isinstance(raw_sources, list):
         raise ConfigError("must be a list", key="sources")

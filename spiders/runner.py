@@ -7,6 +7,7 @@ a fresh child process for each crawl (``scheduler.jobs``).
 from __future__ import annotations
 
 import gc
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +62,11 @@ def run_crawls(config: Config, sources: list[Source], *, overrides: dict[str, An
         if printed:
             raise ConfigError(f"e-paper pages are printed once; only listing sources are re-checked, "
                               f"not {', '.join(printed)}", key="recheck")
+    if config.settings.signal_rules:
+        # extraction workers are separate processes: they read the rule files from the environment
+        from crawler.signals.rules import RULES_ENV
+
+        os.environ[RULES_ENV] = ",".join(config.settings.signal_rules)
     ingestor = ingestor or Ingestor.for_url(config.settings.database_url)
     process = CrawlerProcess(scrapy_settings(config, overrides))
     crawlers: list[tuple[Source, Crawler]] = []

@@ -9,6 +9,7 @@ naming the rule id and the offending key.
 from __future__ import annotations
 
 import copy
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -368,6 +369,18 @@ def _load(keys: tuple[tuple[str, int], ...]) -> RuleSet:
     for path, _mtime in keys:
         _merge_file(merged, _read(Path(path)), path)
     return _build(merged, (str(DEFAULT_RULES), *(p for p, _ in keys)))
+
+
+#: The environment variable naming the user's rule files (comma-separated). It is the
+#: ``signal_rules`` setting's variable; crawls export the resolved setting into it so that
+#: extraction worker processes detect with the same rules.
+RULES_ENV = "RADAR_SIGNAL_RULES"
+
+
+def configured_rules() -> RuleSet:
+    """The packaged rules with the files named by ``RADAR_SIGNAL_RULES`` merged over them."""
+    names = [p.strip() for p in os.environ.get(RULES_ENV, "").split(",") if p.strip()]
+    return load_rules([Path(p) for p in names])
 
 
 def load_rules(paths: list[Path] | None = None) -> RuleSet:
