@@ -207,14 +207,22 @@ def demo(ctx: click.Context, serve: bool, port_base: int) -> None:
         if serve:
             click.echo("\nreplica sites keep running; try: radar --config "
                        f"{path} daemon    (Ctrl-C stops)", err=True)
+            import signal
             import time
 
+            # Scrapy's shutdown handlers outlive the crawl and would swallow these signals
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
             while True:
                 time.sleep(3600)
     except KeyboardInterrupt:
         pass
     finally:
         sites.stop()
+
+
+def _raise_keyboard_interrupt(_signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def _print_totals(cfg: Config) -> None:
