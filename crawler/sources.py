@@ -202,7 +202,7 @@ def parse_source(raw: Any, index: int) -> Source:
     )
 
 
-def _check_rules(files: tuple[str, ...], base: Path | None) -> None:
+def _check_rules(files: tuple[str, ...]) -> None:
     """Load the user's event-rule files once, so a bad rule stops the config at load time."""
     if not files:
         return
@@ -227,7 +227,7 @@ def parse_config(data: Any, *, path: Path | None = None, env: dict[str, str] | N
     if not isinstance(settings_raw, Mapping):
         raise ConfigError("must be a mapping", key="settings")
     settings = load_settings(dict(settings_raw), env=env)
-    _check_rules(settings.signal_rules, base=path.parent if path is not None else None)
+    _check_rules(settings.signal_rules)
     raw_sources = data.get("sources") or []
     if not isinstance(raw_sources, list):
         raise ConfigError("must be a list", key="sources")

@@ -248,41 +248,37 @@ def _mail_fields(results: list[DeliveryResult]) -> dict[str, int]:
 
 def crawl_job(source: str) -> dict[str, Any]:
     """Scheduled crawl of ``source``; then the immediate subscriptions, when it found events."""
+    return _crawl_source("crawl", source, recheck=False)
+
+
+def recheck_job(source: str) -> dict[str, Any]:
+    """Scheduled re-check of ``source``'s recent articles for revisions (its ``recheck`` key)."""
+    return _crawl_source("recheck", source, recheck=True)
+
+
+def _crawl_source(job: str, source: str, *, recheck: bool) -> dict[str, Any]:
     started = datetime.now(UTC)
     ctx = context()
     if ctx.stopping.is_set():
-        return _outcome("crawl", started, source=source, outcome="skipped", reason="shutting down")
+        return _outcome(job, started, source=source, outcome="skipped", reason="shutting down")
     cfg = ctx.config
-    if source not in cfg.sources or not cfg.sources[source].enabled:
-        return _outcome("crawl", started, source=source, outcome="skipped", reason="no longer configured")
-    result = run_crawl(source, cfg.path, cfg.settings, ctx.children, ctx.factory)
-    fields = _outcome("crawl", started, source=source, outcome=result.status, run=result.run_id,
+    configured = cfg.sources.get(source)
+    if configured is None or not configured.enabled or (recheck and configured.recheck is None):
+        return _outcome(job, started, source=source, outcome="skipped", reason="no longer configured")
+    result = run_crawl(source, cfg.path, cfg.settings, ctx.children, ctx.factory, recheck=recheck)
+    fields = _outcome(job, started, source=source, outcome=result.status, run=result.run_id,
                       exit=result.exit_code, seconds=result.seconds, pages=result.counts.get("pages", 0),
                       items=result.counts.get("items", 0), new=result.counts.get("new", 0),
                       errors=result.counts.get("errors", 0), events=result.new_events,
                       reason=result.reason if result.status != "finished" else None)
+    if recheck:  # crawl metrics and immediate mail follow the source's regular crawls
+        return fields
     if ctx.metrics is not None:
         ctx.metrics.crawl_done(source, result.status, result.seconds, result.counts, time.time())
     immediate = any(s.frequency == "immediate" for s in effective_subscriptions(cfg.settings, cfg.subscriptions))
     if result.new_events and immediate and not ctx.stopping.is_set():
         fields.update(_mail_fields(_mail(ctx, ("immediate",), "none")))
     return fields
-
-
-def recheck_job(source: str) -> dict[str, Any]:
-    """Scheduled re-check of ``source``'s recent articles for revisions (its ``recheck`` key)."""
-    started = datetime.now(UTC)
-    ctx = context()
-    if ctx.stopping.is_set():
-        return _outcome("recheck", started, source=source, outcome="skipped", reason="shutting down")
-    cfg = ctx.config
-    if source not in cfg.sources or cfg.sources[source].recheck is None:
-        return _outcome("recheck", started, source=source, outcome="skipped", reason="no longer configured")
-    result = run_crawl(source, cfg.path, cfg.settings, ctx.children, ctx.factory, recheck=True)
-    return _outcome("recheck", started, source=source, outcome=result.status, run=result.run_id,
-                    exit=result.exit_code, seconds=result.seconds, pages=result.counts.get("pages", 0),
-                    errors=result.counts.get("errors", 0), events=result.new_events,
-                    reason=result.reason if result.status != "finished" else None)
 
 
 def digest_job() -> dict[str, Any]:

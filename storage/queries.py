@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm import Session
@@ -21,7 +21,6 @@ from storage.models import (
     ArticleRow,
     ArticleUrlRow,
     AttachmentRow,
-    CrawlRunRow,
     EventMentionRow,
     EventRow,
     PageValidatorRow,
@@ -380,29 +379,6 @@ def record_events(
 # Prepared once (see storage.neardup on why the hot path avoids building statements per call).
 _NEW_EVENT = insert(EventRow).returning(EventRow.id)
 _NEW_MENTION = insert(EventMentionRow)
-
-
-def start_run(session: Session, source: str, started_at: datetime) -> int:
-    """Open a crawl_runs row and return its id."""
-    row = CrawlRunRow(source=source, started_at=started_at, status="running")
-    session.add(row)
-    session.flush()
-    return row.id
-
-
-def finish_run(session: Session, run_id: int, *, finished_at: datetime, status: str, reason: str,
-               counts: dict[str, int], stats: dict[str, Any], error: str = "") -> None:
-    """Close a crawl_runs row with its counts."""
-    row = session.get(CrawlRunRow, run_id)
-    if row is None:
-        return
-    row.finished_at = finished_at
-    row.status = status
-    row.finish_reason = reason
-    for name in ("pages", "items", "new", "duplicates", "errors", "bytes"):
-        setattr(row, name, int(counts.get(name, 0)))
-    row.stats = stats
-    row.error = error
 
 
 def articles_per_source(session: Session) -> dict[str, int]:
