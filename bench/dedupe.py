@@ -2,7 +2,7 @@
 
 Usage::
 
-    python bench/dedupe.py [--fillers N] [--database URL] [--seed S] [--json OUT]
+    python bench/dedupe.py [--fillers N] [--database URL] [--batch N] [--seed S] [--json OUT]
 
 Documents are real text: the cwced answers (``../shared/pages/cwced``, else the copy in
 ``tests/data/cwced``) and the seed stories, then articles recombined from their paragraphs
@@ -18,8 +18,9 @@ originals get one to four reposts, each with one or more of the edits portals ma
 
 Around them, ``--fillers`` unrelated articles (default 20,000; random sentences of the same text
 regrouped) fill the index, as a real one is mostly articles without a repost. Every document is
-stored in a fresh database through ``storage.queries.store_article`` (one transaction per
-document, as a crawl stores them), in random order. Then:
+stored in a fresh database through ``storage.queries.store_articles`` (one
+transaction per batch of ``--batch`` documents, by default the crawl's ``RADAR_STORE_BATCH``, as a
+crawl stores them), in random order. Then:
 
 * recall per Jaccard band: of the pairs of documents derived from one original, by their exact
   Jaccard, the share that ended up in one story;
@@ -65,6 +66,7 @@ from crawler.replica.seeds import (  # noqa: E402  # noqa: E402
     xize,
 )
 from crawler.replica.text import plain, sentences  # noqa: E402
+from spiders.settings import RADAR_STORE_BATCH as STORE_BATCH  # noqa: E402
 
 DEFAULT_CWCED = REPO.parent / "shared" / "pages" / "cwced"
 FALLBACK_CWCED = REPO / "tests" / "data" / "cwced"
@@ -244,8 +246,9 @@ class Result:
     articles: int = 0
 
 
-def run_store(stream: list[Doc], db_url: str) -> Result:
-    """Store every document through the real storage path; time the dedupe step inside it."""
+def run_store(stream: list[Doc], db_url: str, batch: int) -> Result:
+    """Store every document through the real storage path, ``batch`` per transaction as a crawl
+    stores them (``RADAR_STORE_BATCH``); time the dedupe step inside it."""
     from sqlalchemy import func, select, text
 
     import storage.neardup as index
@@ -262,13 +265,15 @@ def run_store(stream: list[Doc], db_url: str) -> Result:
     result = Result()
     at = datetime(2025, 7, 2, tzinfo=UTC)
     start = time.perf_counter()
-    for i, doc in enumerate(stream):
-        article = Article(url=f"http://bench.test/{i}.html", title=doc.title, body=doc.body)
+    for first in range(0, len(stream), batch):
+        items = [queries.ToStore(Article(url=f"http://bench.test/{i}.html", title=doc.title, body=doc.body),
+                                 source=f"site-{i % 7}", fetched_at=at + timedelta(seconds=i))
+                 for i, doc in enumerate(stream[first : first + batch], start=first)]
         with transaction(factory) as session:
-            outcome = queries.store_article(session, article, source=f"site-{i % 7}",
-                                            fetched_at=at + timedelta(seconds=i))
-        assert outcome.story_id is not None
-        result.stories[i] = outcome.story_id
+            outcomes = queries.store_articles(session, items)
+        for i, outcome in enumerate(outcomes, start=first):
+            assert outcome.story_id is not None
+            result.stories[i] = outcome.story_id
     result.store_seconds = time.perf_counter() - start
     result.dedupe_seconds = timer.seconds
     with factory() as session:
@@ -368,6 +373,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="SQLAlchemy URL (default: a fresh SQLite file); PostgreSQL: a scratch schema in it")
     parser.add_argument("--cwced", type=Path, default=DEFAULT_CWCED if DEFAULT_CWCED.exists() else FALLBACK_CWCED)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=STORE_BATCH,
+                        help=f"documents stored per transaction (default: the crawl's RADAR_STORE_BATCH, {STORE_BATCH})")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
 
@@ -379,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
           f"({real_count} real articles, the rest recombined from their paragraphs), {reposts} reposts of them, "
           f"{len(stream) - labelled} unrelated fillers")
     with tempfile.TemporaryDirectory(prefix="radar-dedupe-") as tmp, scratch_database(args.database, tmp) as db_url:
-        result = run_store(stream, db_url)
+        result = run_store(stream, db_url, args.batch)
         backend = db_url.split(":", 1)[0].split("+")[0]
     scores = evaluate(stream, result)
     negative, negative_pairs = hardest_negatives(real_originals)
@@ -410,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
 
     n = len(stream)
     dedupe_rate = n / result.dedupe_seconds
-    print(f"\nspeed ({backend}, one process, one transaction per document):")
+    print(f"\nspeed ({backend}, one process, {args.batch} documents per transaction):")
     print(f"  dedupe step (fingerprint, index lookup, exact Jaccard, story, index insert): "
           f"{dedupe_rate:,.0f} docs/s  (goal ≥ {GOALS['docs_per_s']:,})  "
           f"{'ok' if dedupe_rate >= GOALS['docs_per_s'] else 'MISSED'}")

@@ -163,21 +163,22 @@ class Ingestor:
         fingerprint and events; events are detected here when it carries none.
         """
         with transaction(self.factory) as session:
-            return self._ingest(session, Pending(article, source, fetched_at, validators, prepared))
+            return self._ingest(session, [Pending(article, source, fetched_at, validators, prepared)])[0]
 
     def ingest_many(self, batch: Sequence[Pending]) -> list[IngestResult | Exception]:
         """Store several articles in one transaction, one result (or error) each, in order.
 
-        On SQLite most of what storing an article costs is its commit, so a crawl stores what
-        arrives within a fraction of a second together. If anything fails, the transaction is
-        rolled back and each article is stored again in a transaction of its own: an article is
-        still stored whole or not at all, and one bad article loses no other.
+        Storing a batch costs a fixed number of statements (``storage.queries.store_articles``)
+        and one commit, so a crawl stores what arrives within a fraction of a second together.
+        If anything fails, the transaction is rolled back and each article is stored again in a
+        transaction of its own: an article is still stored whole or not at all, and one bad
+        article loses no other.
         """
         if not batch:
             return []
         try:
             with transaction(self.factory) as session:
-                return [self._ingest(session, pending) for pending in batch]
+                return list(self._ingest(session, batch))
         except Exception:
             if len(batch) == 1:
                 raise
@@ -185,17 +186,23 @@ class Ingestor:
         for pending in batch:
             try:
                 with transaction(self.factory) as session:
-                    results.append(self._ingest(session, pending))
+                    results += self._ingest(session, [pending])
             except Exception as exc:
                 results.append(exc)
         return results
 
-    def _ingest(self, session: Session, pending: Pending) -> IngestResult:
+    def _ingest(self, session: Session, batch: Sequence[Pending]) -> list[IngestResult]:
+        prepared = [p.prepared if p.prepared is not None else prepare_article(p.article, detect=False) for p in batch]
+        outcomes = queries.store_articles(session, [
+            queries.ToStore(p.article, p.source, p.fetched_at, p.validators, ready.digest, ready.near)
+            for p, ready in zip(batch, prepared, strict=True)])
+        return [self._record(session, p, ready, outcome) for p, ready, outcome in zip(batch, prepared, outcomes,
+                                                                                     strict=True)]
+
+    @staticmethod
+    def _record(session: Session, pending: Pending, prepared: Prepared, outcome: queries.StoreOutcome) -> IngestResult:
+        """The result of storing one article, with the events of a new or changed one recorded."""
         article, fetched_at = pending.article, pending.fetched_at
-        prepared = pending.prepared if pending.prepared is not None else prepare_article(article, detect=False)
-        outcome = queries.store_article(session, article, source=pending.source, fetched_at=fetched_at,
-                                        part_urls=article.part_urls, validators=pending.validators,
-                                        digest=prepared.digest, near=prepared.near)
         result = IngestResult(outcome.status, outcome.article_id, story_id=outcome.story_id,
                               story_match=outcome.story_match, revision_id=outcome.revision_id)
         if outcome.status in ("new", "updated"):

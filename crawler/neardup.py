@@ -35,6 +35,7 @@ __all__ = [
     "ROWS",
     "SHINGLE",
     "Fingerprint",
+    "Shingles",
     "band_keys",
     "body_keys",
     "fingerprint",

@@ -12,7 +12,7 @@ queries themselves do on SQLite.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from functools import cache
 from typing import Any
 
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 MAX_CANDIDATES = 20
 """Articles checked for one new body at most, those sharing the most band keys first: reposts of
 one story share most of their keys, so a story with many members is not checked member by member."""
+_CHUNK = 900  # values bound per statement at most: well under SQLite's and psycopg's limits
 
 
 @cache
@@ -31,11 +32,10 @@ def _statement(kind: str, placeholder: str, n: int) -> str:
         return f"INSERT INTO near_bands (band_key, article_id) VALUES {pairs}"
     if kind == "delete":
         return f"DELETE FROM near_bands WHERE article_id = {placeholder} AND band_key IN ({marks})"
-    if kind == "candidate_bodies":
-        return (f"SELECT a.id, a.story_id, a.body FROM (SELECT article_id, count(*) AS shared FROM near_bands "
-                f"WHERE band_key IN ({marks}) AND article_id <> {placeholder} GROUP BY article_id "
-                f"ORDER BY shared DESC, article_id LIMIT {MAX_CANDIDATES}) c JOIN articles a ON a.id = c.article_id "
-                f"WHERE a.story_id IS NOT NULL ORDER BY c.shared DESC, a.id")
+    if kind == "lookup":
+        return f"SELECT band_key, article_id FROM near_bands WHERE band_key IN ({marks})"
+    if kind == "bodies":
+        return f"SELECT id, story_id, body FROM articles WHERE story_id IS NOT NULL AND id IN ({marks})"
     raise ValueError(kind)
 
 
@@ -47,12 +47,19 @@ def cursor(session: Session) -> tuple[Any, str]:
     return dbapi.cursor(), "?" if conn.dialect.paramstyle in ("qmark", "numeric") else "%s"
 
 
-def add(session: Session, article_id: int, keys: Sequence[int]) -> None:
-    """Index ``article_id`` under its band ``keys``."""
-    if keys:
+def _chunks(values: Sequence[int]) -> Iterator[Sequence[int]]:
+    for i in range(0, len(values), _CHUNK):
+        yield values[i : i + _CHUNK]
+
+
+def add(session: Session, entries: Iterable[tuple[int, Sequence[int]]]) -> None:
+    """Index each ``(article_id, band_keys)`` of ``entries``, all in one statement."""
+    rows = [(key, article_id) for article_id, keys in entries for key in sorted(set(keys))]
+    if rows:
         cur, mark = cursor(session)
-        unique = sorted(set(keys))
-        cur.execute(_statement("insert", mark, len(unique)), [v for k in unique for v in (k, article_id)])
+        for i in range(0, len(rows), _CHUNK // 2):
+            chunk = rows[i : i + _CHUNK // 2]
+            cur.execute(_statement("insert", mark, len(chunk)), [v for row in chunk for v in row])
 
 
 def remove(session: Session, article_id: int, keys: Sequence[int]) -> None:
@@ -63,16 +70,41 @@ def remove(session: Session, article_id: int, keys: Sequence[int]) -> None:
         cur.execute(_statement("delete", mark, len(unique)), (article_id, *unique))
 
 
-def candidate_bodies(session: Session, keys: Sequence[int], *, exclude: int = 0) -> list[tuple[int, int, str]]:
-    """The articles sharing at least one band key with ``keys`` (``exclude`` left out), with their
-    story and body, in one query (one round trip): ``(article_id, story_id, body)``, those sharing
-    the most keys first, at most :data:`MAX_CANDIDATES`; articles in no story are left out."""
-    if not keys:
-        return []
-    cur, mark = cursor(session)
-    unique = sorted(set(keys))
-    cur.execute(_statement("candidate_bodies", mark, len(unique)), (*unique, exclude))
-    return [(int(r[0]), int(r[1]), str(r[2])) for r in cur.fetchall()]
+def candidates(session: Session, bands: Sequence[Sequence[int]]) -> list[list[int]]:
+    """For each band-key list of ``bands``, the indexed articles sharing at least one key with
+    it, those sharing the most first (then the oldest), at most :data:`MAX_CANDIDATES` each.
+
+    One query for all the lists together: what a batch of new articles costs in round trips
+    does not grow with its size.
+    """
+    wanted = sorted({key for keys in bands for key in keys})
+    holders: dict[int, list[int]] = {}
+    if wanted:
+        cur, mark = cursor(session)
+        for chunk in _chunks(wanted):
+            cur.execute(_statement("lookup", mark, len(chunk)), chunk)
+            for key, article_id in cur.fetchall():
+                holders.setdefault(int(key), []).append(int(article_id))
+    ranked = []
+    for keys in bands:
+        shared: dict[int, int] = {}
+        for key in set(keys):
+            for article_id in holders.get(key, ()):
+                shared[article_id] = shared.get(article_id, 0) + 1
+        ranked.append(sorted(shared, key=lambda a: (-shared[a], a))[:MAX_CANDIDATES])
+    return ranked
+
+
+def bodies(session: Session, article_ids: Iterable[int]) -> list[tuple[int, int, str]]:
+    """``(article_id, story_id, body)`` of those of ``article_ids`` that are in a story."""
+    ids = sorted(set(article_ids))
+    found: list[tuple[int, int, str]] = []
+    if ids:
+        cur, mark = cursor(session)
+        for chunk in _chunks(ids):
+            cur.execute(_statement("bodies", mark, len(chunk)), chunk)
+            found += [(int(r[0]), int(r[1]), str(r[2])) for r in cur.fetchall()]
+    return found
 
 
 def size(session: Session) -> int:

@@ -104,18 +104,28 @@ def _set_validators(row: ArticleRow, validators: Validators | None) -> None:
         row.last_modified = validators.last_modified[:64]
 
 
-def store_article(
-    session: Session,
-    article: Article,
-    *,
-    source: str,
-    fetched_at: datetime,
-    part_urls: Sequence[str] = (),
-    validators: Validators | None = None,
-    digest: str | None = None,
-    near: Fingerprint | None = None,
-) -> StoreOutcome:
-    """Store ``article`` unless it is already known.
+@dataclass(frozen=True)
+class ToStore:
+    """An article to store: where and when it was fetched, the validators its page came with,
+    and its body's ``content_hash`` and ``fingerprint`` when already computed (else computed here)."""
+
+    article: Article
+    source: str
+    fetched_at: datetime
+    validators: Validators | None = None
+    digest: str | None = None
+    near: Fingerprint | None = None
+
+
+def store_article(session: Session, article: Article, *, source: str, fetched_at: datetime,
+                  validators: Validators | None = None, digest: str | None = None,
+                  near: Fingerprint | None = None) -> StoreOutcome:
+    """:func:`store_articles` for one article."""
+    return store_articles(session, [ToStore(article, source, fetched_at, validators, digest, near)])[0]
+
+
+def store_articles(session: Session, items: Sequence[ToStore]) -> list[StoreOutcome]:
+    """Store each article of ``items`` unless it is already known; one outcome each, in order.
 
     - its canonical URL is known with the same body hash → ``unchanged``: only ``checked_at``
       (and the page's HTTP validators) move;
@@ -125,66 +135,171 @@ def store_article(
       it, and its story counts the alias's source;
     - otherwise → ``new``, in the story of a near-duplicate or of the same document, or in a
       story of its own (see ``storage.stories``).
-    ``part_urls`` are further pages the article was assembled from (e-paper continuations);
-    they are recorded so they are not fetched again. ``digest`` and ``near`` (the body's
-    ``content_hash`` and ``fingerprint``) are computed here unless given.
+    An article's ``part_urls`` (pages an e-paper story was assembled from) are recorded so they
+    are not fetched again. The outcome is the same as storing the articles one by one in this
+    order; new articles are written together, in a fixed number of statements per batch.
     """
-    url = canonical_url(article.url)
-    if digest is None or near is None:
-        digest, near = body_keys(article.body)
-    cur, mark = neardup.cursor(session)
-    cur.execute(f"SELECT article_id, relation FROM article_urls WHERE url = {mark}", (url,))
-    known = cur.fetchone()
-    if known is not None:
-        article_id, relation = int(known[0]), str(known[1])
-        row = session.get(ArticleRow, article_id)
-        assert row is not None  # article_urls rows cascade with their article
-        row.checked_at = fetched_at
-        if row.content_hash == digest or relation != "canonical":
-            if relation == "canonical":
-                _set_validators(row, validators)
-            return StoreOutcome("unchanged", row.id, row.story_id)
-        revision = _record_revision(session, row, article, digest, fetched_at)
-        neardup.remove(session, row.id, fingerprint(row.body).bands)
-        _apply(row, article, digest)
-        _replace_attachments(row, article)
-        _set_validators(row, validators)
-        row.fetched_at = fetched_at
-        session.flush()
-        neardup.add(session, row.id, near.bands)
-        stories.refresh(session, row.story_id, at=fetched_at, title=True)
-        return StoreOutcome("updated", row.id, row.story_id, revision_id=revision.id)
+    outcomes: list[StoreOutcome | None] = [None] * len(items)
+    urls = [canonical_url(item.article.url) for item in items]
+    known = _known(session, urls)
+    fresh: list[int] = []  # positions of articles at URLs unknown so far, to write together
+    for n, url in enumerate(urls):
+        if url in known:
+            _store_fresh(session, items, urls, fresh, outcomes)
+            fresh = []
+            outcomes[n] = _store_known(session, items[n], *known[url])
+        else:
+            fresh.append(n)
+            known[url] = (-1, "canonical")  # the same URL again later in the batch is known by then
+    _store_fresh(session, items, urls, fresh, outcomes)
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+def _known(session: Session, urls: Sequence[str]) -> dict[str, tuple[int, str]]:
+    found: dict[str, tuple[int, str]] = {}
+    unique = sorted(set(urls))
+    for i in range(0, len(unique), 500):  # stay under SQLite's bound-parameter limit
+        rows = session.execute(select(ArticleUrlRow.url, ArticleUrlRow.article_id, ArticleUrlRow.relation)
+                               .where(ArticleUrlRow.url.in_(unique[i : i + 500])))
+        found.update({url: (article_id, relation) for url, article_id, relation in rows})
+    return found
+
+
+def _keys(item: ToStore) -> tuple[str, Fingerprint]:
+    if item.digest is None or item.near is None:
+        return body_keys(item.article.body)
+    return item.digest, item.near
+
+
+def _store_known(session: Session, item: ToStore, article_id: int, relation: str) -> StoreOutcome:
+    if article_id < 0:  # stored earlier in this batch: look it up now
+        article_id, relation = _known(session, [canonical_url(item.article.url)])[canonical_url(item.article.url)]
+    row = session.get(ArticleRow, article_id)
+    assert row is not None  # article_urls rows cascade with their article
+    digest, near = _keys(item)
+    article, fetched_at = item.article, item.fetched_at
+    row.checked_at = fetched_at
+    if row.content_hash == digest or relation != "canonical":
+        if relation == "canonical":
+            _set_validators(row, item.validators)
+        return StoreOutcome("unchanged", row.id, row.story_id)
+    revision = _record_revision(session, row, article, digest, fetched_at)
+    neardup.remove(session, row.id, fingerprint(row.body).bands)
+    _apply(row, article, digest)
+    _replace_attachments(row, article)
+    _set_validators(row, item.validators)
+    row.fetched_at = fetched_at
+    session.flush()
+    neardup.add(session, [(row.id, near.bands)])
+    if row.story_id is not None:
+        stories.refresh(session, {row.story_id: fetched_at}, title=True)
+    return StoreOutcome("updated", row.id, row.story_id, revision_id=revision.id)
+
+
+def _store_fresh(session: Session, items: Sequence[ToStore], urls: Sequence[str], positions: Sequence[int],
+                 outcomes: list[StoreOutcome | None]) -> None:
+    """Store the articles at ``positions`` (their URLs all unknown and distinct) as new articles
+    or as exact copies of stored ones (or of one earlier among them); fill in their outcomes."""
+    if not positions:
+        return
+    keys = {n: _keys(items[n]) for n in positions}
+    twins = _by_hash(session, {digest for digest, _near in keys.values()})
+    new: list[int] = []
+    first_of: dict[str, int] = {}  # body hash -> position of the new article with it
+    for n in positions:
+        digest = keys[n][0]
+        if digest not in twins and digest not in first_of:
+            first_of[digest] = n
+            new.append(n)
     conn = session.connection()
-    cur.execute(f"SELECT id, story_id FROM articles WHERE content_hash = {mark} ORDER BY id LIMIT 1", (digest,))
-    twin = cur.fetchone()
-    if twin is not None:
-        twin_id, twin_story = int(twin[0]), (int(twin[1]) if twin[1] is not None else None)
-        conn.execute(_NEW_URL, {"url": url, "article_id": twin_id, "source": source, "relation": "duplicate",
-                                "first_seen_at": fetched_at})
-        _add_part_urls(session, part_urls, twin_id, source, fetched_at)
-        stories.refresh(session, twin_story, at=fetched_at)
-        return StoreOutcome("duplicate", twin_id, twin_story)
-    # a new article: Core statements, no ORM unit of work (this is the path every crawl takes)
-    values = {name: getattr(article, name) for name in _ARTICLE_FIELDS}
-    values.update(url=url, source=source, fetched_at=fetched_at, checked_at=fetched_at, content_hash=digest,
-                  doc_key=document_key(article.doc_number, article.issuer), story_match="",
-                  etag=(validators.etag if validators else "")[:300],
-                  last_modified=(validators.last_modified if validators else "")[:64])
-    article_id = int(conn.execute(_NEW_ARTICLE, values).scalar_one())
-    if article.attachments:
-        conn.execute(insert(AttachmentRow), [
-            {"article_id": article_id, "name": a.name, "url": a.url, "sha256": a.sha256,
-             "content_type": a.content_type, "size": a.size, "text": a.text} for a in article.attachments])
-    conn.execute(_NEW_URL, {"url": url, "article_id": article_id, "source": source, "relation": "canonical",
-                            "first_seen_at": fetched_at})
-    _add_part_urls(session, part_urls, article_id, source, fetched_at)
-    match = stories.assign(session, article_id, title=article.title, source=source, doc_key=values["doc_key"],
-                           near=near, at=fetched_at)
-    neardup.add(session, article_id, near.bands)
-    return StoreOutcome("new", article_id, match.story_id, match.match, match.similarity)
+    ids = _insert_articles(session, items, urls, new, keys)
+    # every URL row before story assignment: a story counts the sources of its members' URLs
+    url_rows = [{"url": urls[n], "article_id": ids[n], "source": items[n].source, "relation": "canonical",
+                 "first_seen_at": items[n].fetched_at} for n in new]
+    copies: dict[int, tuple[int, int | None]] = {}  # position -> (article, story) its body copies
+    for n in positions:
+        if n not in ids:
+            original = twins.get(keys[n][0])
+            copies[n] = original if original is not None else (ids[first_of[keys[n][0]]], None)
+            url_rows.append({"url": urls[n], "article_id": copies[n][0], "source": items[n].source,
+                             "relation": "duplicate", "first_seen_at": items[n].fetched_at})
+    owners = {**ids, **{n: article_id for n, (article_id, _story) in copies.items()}}
+    url_rows += _part_url_rows(session, items, positions, owners, taken={str(row["url"]) for row in url_rows})
+    if url_rows:
+        conn.execute(_NEW_URL, url_rows)
+    matches = stories.assign(session, [
+        stories.Joining(ids[n], items[n].article.title, items[n].source,
+                        document_key(items[n].article.doc_number, items[n].article.issuer), keys[n][1],
+                        items[n].fetched_at) for n in new])
+    story_of: dict[int, int | None] = {}
+    for n, match in zip(new, matches, strict=True):
+        outcomes[n] = StoreOutcome("new", ids[n], match.story_id, match.match, match.similarity)
+        story_of[ids[n]] = match.story_id
+    touched: dict[int, datetime] = {}
+    for n, (article_id, story) in copies.items():
+        story = story_of.get(article_id, story)
+        outcomes[n] = StoreOutcome("duplicate", article_id, story)
+        if story is not None:
+            touched[story] = max(items[n].fetched_at, touched.get(story, items[n].fetched_at))
+    stories.refresh(session, touched)
+    neardup.add(session, [(ids[n], keys[n][1].bands) for n in new])
 
 
-_NEW_ARTICLE = insert(ArticleRow).returning(ArticleRow.id)
+def _insert_articles(session: Session, items: Sequence[ToStore], urls: Sequence[str], new: Sequence[int],
+                     keys: dict[int, tuple[str, Fingerprint]]) -> dict[int, int]:
+    """Insert the articles at positions ``new`` (with their attachments) in one statement each;
+    returns their ids by position."""
+    if not new:
+        return {}
+    rows = []
+    for n in new:
+        item = items[n]
+        values = {name: getattr(item.article, name) for name in _ARTICLE_FIELDS}
+        values.update(url=urls[n], source=item.source, fetched_at=item.fetched_at, checked_at=item.fetched_at,
+                      content_hash=keys[n][0], doc_key=document_key(item.article.doc_number, item.article.issuer),
+                      story_match="", etag=(item.validators.etag if item.validators else "")[:300],
+                      last_modified=(item.validators.last_modified if item.validators else "")[:64])
+        rows.append(values)
+    conn = session.connection()
+    ids = {n: int(row[0]) for n, row in zip(new, conn.execute(_NEW_ARTICLE, rows), strict=True)}
+    attachments = [{"article_id": ids[n], "name": a.name, "url": a.url, "sha256": a.sha256,
+                    "content_type": a.content_type, "size": a.size, "text": a.text}
+                   for n in new for a in items[n].article.attachments]
+    if attachments:
+        conn.execute(insert(AttachmentRow), attachments)
+    return ids
+
+
+def _by_hash(session: Session, digests: set[str]) -> dict[str, tuple[int, int | None]]:
+    """The first stored article of each body hash: ``{digest: (article_id, story_id)}``."""
+    found: dict[str, tuple[int, int | None]] = {}
+    if digests:
+        rows = session.execute(select(ArticleRow.content_hash, ArticleRow.id, ArticleRow.story_id)
+                               .where(ArticleRow.content_hash.in_(sorted(digests))).order_by(ArticleRow.id))
+        for digest, article_id, story_id in rows:
+            found.setdefault(digest, (article_id, story_id))
+    return found
+
+
+def _part_url_rows(session: Session, items: Sequence[ToStore], positions: Sequence[int], owners: dict[int, int],
+                   taken: set[str]) -> list[dict[str, object]]:
+    """URL rows for the e-paper pages the articles at ``positions`` were joined from, but for
+    URLs already stored or ``taken``."""
+    wanted = {n: {canonical_url(u) for u in items[n].article.part_urls} for n in positions}
+    every = set().union(*wanted.values()) - taken
+    if not every:
+        return []
+    taken |= set(session.scalars(select(ArticleUrlRow.url).where(ArticleUrlRow.url.in_(sorted(every)))))
+    rows: list[dict[str, object]] = []
+    for n in positions:
+        for part in sorted(wanted[n] - taken):
+            taken.add(part)
+            rows.append({"url": part, "article_id": owners[n], "source": items[n].source, "relation": "part",
+                         "first_seen_at": items[n].fetched_at})
+    return rows
+
+
+_NEW_ARTICLE = insert(ArticleRow).returning(ArticleRow.id, sort_by_parameter_order=True)
 _NEW_URL = insert(ArticleUrlRow)
 
 
@@ -273,17 +388,6 @@ def save_page_validators(session: Session, url: str, source: str, validators: Va
     row.etag = validators.etag[:300]
     row.last_modified = validators.last_modified[:64]
     row.checked_at = at
-
-
-def _add_part_urls(session: Session, urls: Sequence[str], article_id: int, source: str, at: datetime) -> None:
-    parts = {canonical_url(u) for u in urls}
-    if not parts:
-        return
-    taken = set(session.scalars(select(ArticleUrlRow.url).where(ArticleUrlRow.url.in_(parts))))
-    rows = [{"url": part, "article_id": article_id, "source": source, "relation": "part", "first_seen_at": at}
-            for part in sorted(parts - taken)]
-    if rows:
-        session.connection().execute(_NEW_URL, rows)
 
 
 def _norm(text: str) -> str:

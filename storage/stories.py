@@ -14,15 +14,16 @@ story (on SQLite the article insert before it already holds the database's write
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, case, insert, select, text, update
+from sqlalchemy import bindparam, case, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from crawler.neardup import JOIN_THRESHOLD, Fingerprint, jaccard, shingle_set
+from crawler.neardup import JOIN_THRESHOLD, Fingerprint, Shingles, jaccard, shingle_set
 from storage import neardup
-from storage.models import ArticleRow, StoryRow
+from storage.models import ArticleRow, ArticleUrlRow, StoryRow
 
 _LOCK = 0x52_41_44_41_52_05  # "RADAR" + issue 5: the advisory lock key of story assignment
 
@@ -37,67 +38,146 @@ class StoryMatch:
     matched_article_id: int | None = None
 
 
+@dataclass(frozen=True)
+class Joining:
+    """An article just inserted that needs a story: what assignment looks at."""
+
+    article_id: int
+    title: str
+    source: str
+    doc_key: str
+    near: Fingerprint
+    at: datetime
+
+
 def _lock(session: Session) -> None:
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK})
 
 
-def _by_document(session: Session, article_id: int, doc_key: str) -> StoryMatch | None:
-    if not doc_key:
-        return None
-    found = session.execute(
-        select(ArticleRow.id, ArticleRow.story_id)
-        .where(ArticleRow.doc_key == doc_key, ArticleRow.id != article_id, ArticleRow.story_id.is_not(None))
-        .order_by(ArticleRow.id).limit(1)
-    ).first()
-    if found is None:
-        return None
-    return StoryMatch(found.story_id, "document", None, found.id)
+def _stored_documents(session: Session, keys: set[str]) -> dict[str, tuple[int, int]]:
+    """The first stored article in a story for each document key: ``{doc_key: (article_id, story_id)}``."""
+    if not keys:
+        return {}
+    found: dict[str, tuple[int, int]] = {}
+    rows = session.execute(
+        select(ArticleRow.doc_key, ArticleRow.id, ArticleRow.story_id)
+        .where(ArticleRow.doc_key.in_(sorted(keys)), ArticleRow.story_id.is_not(None))
+        .order_by(ArticleRow.id))
+    for key, article_id, story_id in rows:
+        if story_id is not None:  # always (filtered above); for the type checker
+            found.setdefault(key, (article_id, story_id))
+    return found
 
 
-def _by_similarity(session: Session, article_id: int, fp: Fingerprint) -> StoryMatch | None:
-    if not fp.indexable:
-        return None
-    best: StoryMatch | None = None
-    for other_id, story_id, body in neardup.candidate_bodies(session, fp.bands, exclude=article_id):
-        if best is not None and best.story_id == story_id:
+@dataclass
+class _Member:
+    """An article that can be matched: stored before this batch, or assigned earlier in it."""
+
+    story: int  # a stored story's id, or -1 - n for the n-th story this batch opens
+    shingles: Shingles | None = None
+    body: str = ""
+
+    def shingle_set(self) -> Shingles:
+        if self.shingles is None:
+            self.shingles = shingle_set(self.body)
+        return self.shingles
+
+
+def _best_match(ranked: list[int], members: dict[int, _Member], near: Fingerprint) -> tuple[int, int, float] | None:
+    """The member (id, story, similarity) of the highest exact Jaccard at or above the threshold."""
+    best: tuple[int, int, float] | None = None
+    for other_id in ranked:
+        member = members[other_id]
+        if best is not None and best[1] == member.story:
             continue  # one verified member is enough to join a story
-        similarity = jaccard(fp.shingles, shingle_set(body))
-        if similarity >= JOIN_THRESHOLD and (best is None or similarity > (best.similarity or 0.0)):
-            best = StoryMatch(story_id, "near", round(similarity, 4), other_id)
+        similarity = jaccard(near.shingles, member.shingle_set())
+        if similarity >= JOIN_THRESHOLD and (best is None or similarity > best[2]):
+            best = (other_id, member.story, similarity)
     return best
 
 
-# Prepared once: built per call, SQLAlchemy constructs cost more than these statements run.
-_NEW_STORY = insert(StoryRow).returning(StoryRow.id)
-_SET_STORY = "UPDATE articles SET story_id = {0}, story_match = {0}, story_similarity = {0} WHERE id = {0}"
+def assign(session: Session, joining: Sequence[Joining]) -> list[StoryMatch]:
+    """Put each article of ``joining`` (just inserted, in this order) into a story; return where
+    each went. Articles of one batch can join each other's stories, as if stored one by one.
 
-
-def assign(session: Session, article_id: int, *, title: str, source: str, doc_key: str, near: Fingerprint,
-           at: datetime) -> StoryMatch:
-    """Put the article ``article_id`` (just inserted) into a story and return where it went."""
-    # Core and DB-API statements throughout: this runs for every stored article, and ORM
-    # flushes cost several times more than the SQL itself.
+    A batch costs a fixed number of statements whatever its size (document keys, band-key
+    candidates and their bodies are read once for all; stories are opened, members set and
+    counts refreshed once for all), which is what makes storing fast on a networked database.
+    """
+    if not joining:
+        return []
     _lock(session)
-    match = _by_document(session, article_id, doc_key) or _by_similarity(session, article_id, near)
-    if match is None:
-        story_id = session.connection().execute(_NEW_STORY, {
-            "article_id": article_id, "title": title, "first_seen_at": at, "last_seen_at": at, "article_count": 1,
-            "source_count": 1, "sources": [source]}).scalar_one()
-        match = StoryMatch(story_id, "first")
-    cur, mark = neardup.cursor(session)
-    cur.execute(_SET_STORY.format(mark), (match.story_id, match.match, match.similarity, article_id))
-    if match.match != "first":
-        refresh(session, match.story_id, at=at)
-    return match
+    by_document = _stored_documents(session, {j.doc_key for j in joining if j.doc_key})
+    ranked_stored = neardup.candidates(session, [j.near.bands for j in joining])
+    members: dict[int, _Member] = {
+        article_id: _Member(story_id, body=body)
+        for article_id, story_id, body in neardup.bodies(session, {a for r in ranked_stored for a in r})}
+    batch_bands: dict[int, list[int]] = {}  # band key -> articles of this batch indexed under it
+    decided: list[tuple[int, str, float | None, int | None]] = []  # story, match, similarity, matched
+    opened: list[Joining] = []
+    for j, stored in zip(joining, ranked_stored, strict=True):
+        match: tuple[int, str, float | None, int | None] | None = None
+        if j.doc_key and j.doc_key in by_document:
+            other, story = by_document[j.doc_key]
+            match = (story, "document", None, other)
+        elif j.near.indexable:
+            shared: dict[int, int] = {}
+            for key in j.near.bands:
+                for other in batch_bands.get(key, ()):
+                    shared[other] = shared.get(other, 0) + 1
+            ranked = [a for a in stored if a in members]
+            ranked += sorted(shared, key=lambda a: (-shared[a], a))[: neardup.MAX_CANDIDATES]
+            best = _best_match(ranked, members, j.near)
+            if best is not None:
+                match = (best[1], "near", round(best[2], 4), best[0])
+        if match is None:
+            opened.append(j)
+            match = (-len(opened), "first", None, None)
+        decided.append(match)
+        members[j.article_id] = _Member(match[0], shingles=j.near.shingles)
+        if j.doc_key:
+            by_document.setdefault(j.doc_key, (j.article_id, match[0]))
+        for key in j.near.bands:
+            batch_bands.setdefault(key, []).append(j.article_id)
+    new_ids = _open_stories(session, opened)
+    results = [StoryMatch(story if story > 0 else new_ids[-story - 1], how, similarity, other)
+               for story, how, similarity, other in decided]
+    session.connection().execute(_SET_STORY, [
+        {"row": j.article_id, "story": r.story_id, "how": r.match, "similarity": r.similarity}
+        for j, r in zip(joining, results, strict=True)])
+    joined: dict[int, datetime] = {}
+    for j, r in zip(joining, results, strict=True):
+        if r.match != "first":
+            joined[r.story_id] = max(j.at, joined.get(r.story_id, j.at))
+    refresh(session, joined)
+    return results
 
 
-_SOURCES = ("SELECT DISTINCT u.source FROM article_urls u JOIN articles a ON a.id = u.article_id "
-            "WHERE a.story_id = {0} AND u.relation <> 'part'")
-_MEMBERS = "SELECT count(*) FROM articles WHERE story_id = {0}"
+def _open_stories(session: Session, opened: Sequence[Joining]) -> list[int]:
+    if not opened:
+        return []
+    rows = session.connection().execute(_NEW_STORY, [
+        {"article_id": j.article_id, "title": j.title, "first_seen_at": j.at, "last_seen_at": j.at,
+         "article_count": 1, "source_count": 1, "sources": [j.source]} for j in opened])
+    return [int(r[0]) for r in rows]
+
+
+# Prepared once: built per call, SQLAlchemy constructs cost more than these statements run.
+_NEW_STORY = insert(StoryRow).returning(StoryRow.id, sort_by_parameter_order=True)
+_SET_STORY = (update(ArticleRow).where(ArticleRow.id == bindparam("row"))
+              .values(story_id=bindparam("story"), story_match=bindparam("how"),
+                      story_similarity=bindparam("similarity")))
+
+
+_SOURCES = (select(ArticleRow.story_id, ArticleUrlRow.source).distinct()
+            .join(ArticleUrlRow, ArticleUrlRow.article_id == ArticleRow.id)
+            .where(ArticleRow.story_id.in_(bindparam("ids", expanding=True)), ArticleUrlRow.relation != "part"))
+_MEMBERS = (select(ArticleRow.story_id, func.count()).where(ArticleRow.story_id.in_(bindparam("ids", expanding=True)))
+            .group_by(ArticleRow.story_id))
 _RECOUNT = (update(StoryRow).where(StoryRow.id == bindparam("story"))
             .values(article_count=bindparam("members"), source_count=bindparam("count"),
-                    sources=bindparam("sources"),
+                    sources=bindparam("names"),
                     # timestamps compare correctly as stored on both databases (ISO text on SQLite)
                     last_seen_at=case((StoryRow.last_seen_at < bindparam("at"), bindparam("at")),
                                       else_=StoryRow.last_seen_at)))
@@ -105,24 +185,25 @@ _RETITLE = (update(StoryRow).where(StoryRow.id == bindparam("story"))
             .values(title=select(ArticleRow.title).where(ArticleRow.id == StoryRow.article_id).scalar_subquery()))
 
 
-def refresh(session: Session, story_id: int | None, *, at: datetime, title: bool = False) -> None:
-    """Recount a story's members and sources and move its ``last_seen_at`` to ``at`` (after a
-    member or an exact-copy URL was added); with ``title``, take the canonical article's title
-    again (it was revised)."""
-    if story_id is None:
+def refresh(session: Session, touched: Mapping[int, datetime], *, title: bool = False) -> None:
+    """Recount the members and sources of each story of ``touched`` and move its ``last_seen_at``
+    to the time given for it (after members or exact-copy URLs were added); with ``title``, take
+    the canonical article's title again (it was revised). Three statements for any number."""
+    if not touched:
         return
     conn = session.connection()
-    cur, mark = neardup.cursor(session)
-    cur.execute(_SOURCES.format(mark), (story_id,))
-    sources = sorted(str(r[0]) for r in cur.fetchall())
-    cur.execute(_MEMBERS.format(mark), (story_id,))
-    members = int(cur.fetchone()[0])
-    conn.execute(_RECOUNT, {"story": story_id, "members": members, "count": len(sources), "sources": sources,
-                            "at": at})
+    ids = sorted(touched)
+    sources: dict[int, list[str]] = {story: [] for story in ids}
+    for story, source in conn.execute(_SOURCES, {"ids": ids}):
+        if story is not None:  # always (filtered above); for the type checker
+            sources[story].append(source)
+    counts = {story: int(count) for story, count in conn.execute(_MEMBERS, {"ids": ids}) if story is not None}
+    conn.execute(_RECOUNT, [{"story": story, "members": counts.get(story, 0), "count": len(sources[story]),
+                             "names": sorted(sources[story]), "at": touched[story]} for story in ids])
     if title:
-        conn.execute(_RETITLE, {"story": story_id})
+        conn.execute(_RETITLE, [{"story": story} for story in ids])
     for obj in list(session.identity_map.values()):  # a loaded copy would now be stale
-        if isinstance(obj, StoryRow) and obj.id == story_id:
+        if isinstance(obj, StoryRow) and obj.id in touched:
             session.expire(obj)
 
 

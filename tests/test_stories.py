@@ -300,3 +300,63 @@ def test_a_batch_stores_each_article_whole_or_not_at_all(db_url: str) -> None:
         assert s.scalar(select(func.count()).select_from(NearBandRow)) == 2 * len(fingerprint(good.body).bands)
     assert ingestor.ingest_many([]) == []
     ingestor.close()
+
+
+def test_one_batch_stores_as_one_by_one_would(db_url: str) -> None:
+    """A batch mixing every case — a revision, an original and its repost, an exact copy, the
+    same URL twice, two postings of one document, an e-paper story with a continuation page, a
+    stranger — gets the outcomes storing the articles one at a time in that order gives."""
+    engine, factory = open_database(db_url)
+    a_title, a = _item("杭州进出口规模突破7000亿元")
+    b_title, b = _item("富乐德·长飞半导体项目落户黄冈")
+    c_title, c = _item("南宁市集中开工97个重大项目")
+    d_title, d = _item("广西精准施策优服务")
+    e_title, e = _item("曲靖举行重点项目集中开工仪式")
+    f_title, f = _item("一季度福建省外贸进出口两位数增长")
+    doc = {"doc_number": "赣府发〔2025〕3号", "issuer": "江西省人民政府"}
+    before = _store(factory, _article("http://park.test/c.html", c_title, c), "cnip-park", NOW - timedelta(days=1))
+    later = NOW + timedelta(hours=1)
+    batch = [
+        queries.ToStore(_article("http://park.test/c.html", c_title, [*c, "（补充）新增一段说明。"]), "cnip-park", NOW),
+        queries.ToStore(_article("http://park.test/a.html", a_title, a), "cnip-park", NOW),
+        queries.ToStore(_article("http://news.test/a.shtml", a_title, ["来源：产业园区网", *a[:-1]]), "jxnews", later),
+        queries.ToStore(_article("http://mirror.test/a.html", a_title, a), "mirror", later),
+        queries.ToStore(_article("http://park.test/a.html?utm_source=x", a_title, a), "cnip-park", later),
+        queries.ToStore(_article("http://gov.test/d.html", d_title, d, **doc), "gov", NOW),
+        queries.ToStore(_article("http://city.test/d.html", d_title, e, **doc), "city", NOW),
+        queries.ToStore(_article("http://paper.test/f1.html", f_title, f, part_urls=["http://paper.test/f2.html"]),
+                        "paper", NOW),
+        queries.ToStore(_article("http://park.test/b.html", b_title, b), "cnip-park", NOW),
+    ]
+    with transaction(factory) as s:
+        out = queries.store_articles(s, batch)
+    assert [(o.status, o.story_match) for o in out] == [
+        ("updated", ""), ("new", "first"), ("new", "near"), ("duplicate", ""), ("unchanged", ""),
+        ("new", "first"), ("new", "document"), ("new", "first"), ("new", "first")]
+    assert out[0].article_id == before.article_id and out[0].story_id == before.story_id
+    assert out[2].story_id == out[3].story_id == out[4].story_id == out[1].story_id
+    assert out[3].article_id == out[4].article_id == out[1].article_id
+    assert out[6].story_id == out[5].story_id
+    stories_seen = {o.story_id for o in out}
+    assert len(stories_seen) == 5  # c, a, d, f, b
+    with factory() as s:
+        story_a = s.get(StoryRow, out[1].story_id)
+        assert story_a is not None
+        assert (story_a.article_id, story_a.article_count, story_a.source_count, story_a.sources) == (
+            out[1].article_id, 2, 3, ["cnip-park", "jxnews", "mirror"])
+        assert story_a.last_seen_at == later
+        story_d = s.get(StoryRow, out[5].story_id)
+        assert story_d is not None and (story_d.article_count, story_d.sources) == (2, ["city", "gov"])
+        relations = dict(s.execute(text("SELECT url, relation FROM article_urls")).all())
+        assert relations["http://paper.test/f2.html"] == "part"
+        assert relations["http://mirror.test/a.html"] == "duplicate"
+        new_ids = [o.article_id for o in out if o.status in ("new", "updated")]
+        expected_rows = sum(len(fingerprint(s.get(ArticleRow, i).body).bands) for i in new_ids)  # type: ignore[union-attr]
+        assert s.scalar(select(func.count()).select_from(NearBandRow)) == expected_rows
+        assert s.scalar(select(func.count()).select_from(ArticleRevisionRow)) == 1
+    with transaction(factory) as s:  # the same batch again: nothing new, nothing changed
+        again = queries.store_articles(s, batch)
+    assert [o.status for o in again] == ["unchanged"] * len(batch)
+    assert [o.article_id for o in again] == [o.article_id for o in out[:3]] + [out[1].article_id] * 2 + [
+        o.article_id for o in out[5:]]
+    engine.dispose()
