@@ -374,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cwced", type=Path, default=DEFAULT_CWCED if DEFAULT_CWCED.exists() else FALLBACK_CWCED)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--batch", type=int, default=STORE_BATCH,
-                        help=f"documents stored per transaction (default: the crawl's RADAR_STORE_BATCH, {STORE_BATCH})")
+                        help=f"documents per transaction (default: the crawl's RADAR_STORE_BATCH, {STORE_BATCH})")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
 

@@ -281,17 +281,24 @@ _WEAK = [
 _BLOCKING = {202, 403, 405, 412, 429, 503, 521}
 
 
+# The strong markers are ASCII: one pass over the raw bytes finds the first of any of them, where
+# decoding every page and running five patterns cost a fifth of a millisecond per response.
+_STRONG_BYTES = re.compile(b"|".join(
+    b"(?P<%s>%s)" % (kind.encode(), pattern.pattern.encode("ascii")) for kind, pattern in _STRONG), re.I)
+
+
 def challenge_kind(status: int, body: bytes) -> str | None:
     """The kind of challenge / WAF page ``body`` is (``jiasule``, ``cloudflare``, ``captcha`` …),
     or None for an ordinary page. Only the first 16 KiB are looked at; a full-size page with a
     WAF vendor's badge script is not a challenge unless the status says it is blocked."""
-    text = body[:16384].decode("utf-8", "replace")
+    head = body[:16384]
     blocking = status in _BLOCKING
     if blocking or len(body) < 8192:
-        for kind, pattern in _STRONG:
-            if pattern.search(text):
-                return kind
+        found = _STRONG_BYTES.search(head)
+        if found is not None:
+            return found.lastgroup
     if blocking:
+        text = head.decode("utf-8", "replace")
         for kind, pattern in _WEAK:
             if pattern.search(text):
                 return kind

@@ -70,13 +70,14 @@ Signature = npt.NDArray[np.uint32]
 
 @cache
 def _permutations() -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
-    # datasketch's permutation parameters (a odd, b) for its affine32 scheme, so signatures are
-    # the ones ``MinHash(NUM_PERM, seed=SEED)`` computes. Imported on first use: datasketch pulls
-    # in scipy (for its LSH classes), a third of a second that a crawl finding nothing new skips.
-    from datasketch import MinHash
-
-    a, b = MinHash(num_perm=NUM_PERM, seed=SEED).permutations
-    return np.asarray(a, dtype=np.uint32)[:, None], np.asarray(b, dtype=np.uint32)[:, None]
+    # datasketch's permutation parameters for its affine32 scheme (a odd, b; drawn the way its
+    # MinHash(NUM_PERM, seed=SEED) draws them), so signatures are the ones datasketch computes;
+    # tests/test_neardup.py checks that against datasketch itself. Drawn here rather than taken
+    # from datasketch: importing it loads scipy, a second of CPU in every crawl and worker process.
+    gen = np.random.RandomState(SEED)
+    a = gen.randint(0, 1 << 31, NUM_PERM, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, NUM_PERM, dtype=np.uint32)
+    return a[:, None], b[:, None]
 
 
 def _mix64(h: Shingles) -> Shingles:

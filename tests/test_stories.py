@@ -311,7 +311,7 @@ def test_one_batch_stores_as_one_by_one_would(db_url: str) -> None:
     b_title, b = _item("富乐德·长飞半导体项目落户黄冈")
     c_title, c = _item("南宁市集中开工97个重大项目")
     d_title, d = _item("广西精准施策优服务")
-    e_title, e = _item("曲靖举行重点项目集中开工仪式")
+    _, e = _item("曲靖举行重点项目集中开工仪式")
     f_title, f = _item("一季度福建省外贸进出口两位数增长")
     doc = {"doc_number": "赣府发〔2025〕3号", "issuer": "江西省人民政府"}
     before = _store(factory, _article("http://park.test/c.html", c_title, c), "cnip-park", NOW - timedelta(days=1))
