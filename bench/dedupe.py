@@ -18,9 +18,9 @@ originals get one to four reposts, each with one or more of the edits portals ma
 
 Around them, ``--fillers`` unrelated articles (default 20,000; random sentences of the same text
 regrouped) fill the index, as a real one is mostly articles without a repost. Every document is
-stored in a fresh database through ``storage.queries.store_articles`` (one
-transaction per batch of ``--batch`` documents, by default the crawl's ``RADAR_STORE_BATCH``, as a
-crawl stores them), in random order. Then:
+stored in a fresh database as a crawl stores it (``crawler.ingest.Ingestor.ingest_many``, one
+transaction per batch of ``--batch`` documents, by default the crawl's ``RADAR_STORE_BATCH``), in
+random order. Then:
 
 * recall per Jaccard band: of the pairs of documents derived from one original, by their exact
   Jaccard, the share that ended up in one story;
@@ -247,44 +247,46 @@ class Result:
 
 
 def run_store(stream: list[Doc], db_url: str, batch: int) -> Result:
-    """Store every document through the real storage path, ``batch`` per transaction as a crawl
-    stores them (``RADAR_STORE_BATCH``); time the dedupe step inside it."""
+    """Store every document the way a crawl does (``Ingestor.ingest_many``, ``batch`` per
+    transaction as ``RADAR_STORE_BATCH``); time the dedupe step inside it."""
     from sqlalchemy import func, select, text
 
     import storage.neardup as index
-    import storage.queries as queries
     import storage.stories as stories
-    from storage.db import open_database, transaction
+    from crawler.ingest import Ingestor, Pending, Prepared
+    from crawler.neardup import body_keys
     from storage.models import ArticleRow, NearBandRow
 
     timer = Timer()
-    queries.body_keys = timer.wrap(queries.body_keys)  # type: ignore[attr-defined]
+    keys = timer.wrap(body_keys)  # a crawl's workers do this part
     stories.assign = timer.wrap(stories.assign)  # type: ignore[assignment]
+    stories.settle = timer.wrap(stories.settle)  # type: ignore[assignment]
     index.add = timer.wrap(index.add)  # type: ignore[assignment]
-    engine, factory = open_database(db_url)
+    ingestor = Ingestor.for_url(db_url)
     result = Result()
     at = datetime(2025, 7, 2, tzinfo=UTC)
     start = time.perf_counter()
     for first in range(0, len(stream), batch):
-        items = [queries.ToStore(Article(url=f"http://bench.test/{i}.html", title=doc.title, body=doc.body),
-                                 source=f"site-{i % 7}", fetched_at=at + timedelta(seconds=i))
-                 for i, doc in enumerate(stream[first : first + batch], start=first)]
-        with transaction(factory) as session:
-            outcomes = queries.store_articles(session, items)
-        for i, outcome in enumerate(outcomes, start=first):
-            assert outcome.story_id is not None
+        pending = []
+        for i, doc in enumerate(stream[first : first + batch], start=first):
+            article = Article(url=f"http://bench.test/{i}.html", title=doc.title, body=doc.body)
+            digest, near = keys(doc.body)
+            pending.append(Pending(article, f"site-{i % 7}", at + timedelta(seconds=i),
+                                   prepared=Prepared(article, digest, near, events=[])))
+        for i, outcome in enumerate(ingestor.ingest_many(pending), start=first):
+            assert not isinstance(outcome, Exception) and outcome.story_id is not None, outcome
             result.stories[i] = outcome.story_id
     result.store_seconds = time.perf_counter() - start
     result.dedupe_seconds = timer.seconds
-    with factory() as session:
+    with ingestor.factory() as session:
         result.index_rows = int(session.scalar(select(func.count()).select_from(NearBandRow)) or 0)
         result.articles = int(session.scalar(select(func.count()).select_from(ArticleRow)) or 0)
-        if engine.dialect.name == "postgresql":
+        if ingestor.engine.dialect.name == "postgresql":
             result.index_bytes = int(session.scalar(text("SELECT pg_total_relation_size('near_bands')")) or 0)
         else:
             result.index_bytes = int(session.scalar(text(
                 "SELECT sum(pgsize) FROM dbstat WHERE name = 'near_bands'")) or 0)
-    engine.dispose()
+    ingestor.close()
     return result
 
 

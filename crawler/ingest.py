@@ -27,6 +27,7 @@ from crawler.neardup import Fingerprint, body_keys
 from crawler.sources import Source
 from storage import queries
 from storage.db import open_database, transaction
+from storage.planner import Statistics
 from storage.queries import RecheckItem, Validators
 
 if TYPE_CHECKING:
@@ -143,6 +144,7 @@ class Ingestor:
     def __init__(self, engine: Engine, factory: sessionmaker[Session]) -> None:
         self.engine = engine
         self.factory = factory
+        self.statistics = Statistics(engine)
 
     @classmethod
     def for_url(cls, url: str) -> Ingestor:
@@ -163,7 +165,9 @@ class Ingestor:
         fingerprint and events; events are detected here when it carries none.
         """
         with transaction(self.factory) as session:
-            return self._ingest(session, [Pending(article, source, fetched_at, validators, prepared)])[0]
+            result = self._ingest(session, [Pending(article, source, fetched_at, validators, prepared)])[0]
+        self.statistics.grew(result.status == "new")
+        return result
 
     def ingest_many(self, batch: Sequence[Pending]) -> list[IngestResult | Exception]:
         """Store several articles in one transaction, one result (or error) each, in order.
@@ -176,19 +180,22 @@ class Ingestor:
         """
         if not batch:
             return []
+        results: list[IngestResult | Exception] = []
         try:
             with transaction(self.factory) as session:
-                return list(self._ingest(session, batch))
+                stored = self._ingest(session, batch)
+            results += stored  # committed
         except Exception:
             if len(batch) == 1:
                 raise
-        results: list[IngestResult | Exception] = []
-        for pending in batch:
-            try:
-                with transaction(self.factory) as session:
-                    results += self._ingest(session, [pending])
-            except Exception as exc:
-                results.append(exc)
+            for pending in batch:
+                try:
+                    with transaction(self.factory) as session:
+                        one = self._ingest(session, [pending])
+                    results += one
+                except Exception as exc:
+                    results.append(exc)
+        self.statistics.grew(sum(1 for r in results if isinstance(r, IngestResult) and r.status == "new"))
         return results
 
     def _ingest(self, session: Session, batch: Sequence[Pending]) -> list[IngestResult]:

@@ -250,8 +250,8 @@ class NearBandRow(Base):
     __table_args__ = ({"sqlite_with_rowid": False},)
 
     band_key: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True,
-                                            autoincrement=False)
+    # no foreign key (migration 0004): checking it per row was most of what indexing cost
+    article_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
 
 
 class ArticleRevisionRow(Base):

@@ -5,9 +5,11 @@ share one. The index lives in the database, so it survives restarts, is never re
 and every crawl process on a PostgreSQL database uses the same one. Callers own the transaction.
 
 These run for every stored article, so they send plain SQL through a DB-API cursor of the
-session's own connection (so inside its transaction): integers only, the same text on SQLite and
-PostgreSQL but for the placeholder. SQLAlchemy's statement layer costs several times what these
-queries themselves do on SQLite.
+session's own connection (so inside its transaction): SQLAlchemy's statement layer costs several
+times what these queries themselves do. On PostgreSQL the keys travel as one array parameter,
+so a statement's text is the same for any number of keys: psycopg converts and prepares it once
+(a text with a placeholder per key was re-parsed by psycopg on every call, a third of what
+storing a batch cost). SQLite gets one placeholder per key, in chunks under its limit.
 """
 
 from __future__ import annotations
@@ -24,14 +26,28 @@ one story share most of their keys, so a story with many members is not checked 
 _CHUNK = 900  # values bound per statement at most: well under SQLite's and psycopg's limits
 
 
+def _array(values: Iterable[int]) -> str:
+    # an integer[] literal: psycopg adapts a list of ints by checking each one's size, which took
+    # longer than the query; a string is passed as it is and cast by the server
+    return "{" + ",".join(map(str, values)) + "}"
+
+
+# PostgreSQL: one text whatever the number of keys
+_PG = {
+    "insert": "INSERT INTO near_bands (band_key, article_id) SELECT * FROM unnest(%s::integer[], %s::integer[])",
+    "delete": "DELETE FROM near_bands WHERE article_id = %s AND band_key = ANY(%s::integer[])",
+    "lookup": "SELECT band_key, article_id FROM near_bands WHERE band_key = ANY(%s::integer[])",
+    "bodies": "SELECT id, story_id, body FROM articles WHERE story_id IS NOT NULL AND id = ANY(%s::integer[])",
+}
+
+
 @cache
-def _statement(kind: str, placeholder: str, n: int) -> str:
-    marks = ", ".join([placeholder] * n)
-    if kind == "insert":  # one statement, one round trip (PostgreSQL), whatever the number of keys
-        pairs = ", ".join([f"({placeholder}, {placeholder})"] * n)
-        return f"INSERT INTO near_bands (band_key, article_id) VALUES {pairs}"
+def _sqlite(kind: str, n: int) -> str:
+    marks = ", ".join(["?"] * n)
+    if kind == "insert":
+        return "INSERT INTO near_bands (band_key, article_id) VALUES " + ", ".join(["(?, ?)"] * n)
     if kind == "delete":
-        return f"DELETE FROM near_bands WHERE article_id = {placeholder} AND band_key IN ({marks})"
+        return f"DELETE FROM near_bands WHERE article_id = ? AND band_key IN ({marks})"
     if kind == "lookup":
         return f"SELECT band_key, article_id FROM near_bands WHERE band_key IN ({marks})"
     if kind == "bodies":
@@ -47,19 +63,22 @@ def cursor(session: Session) -> tuple[Any, str]:
     return dbapi.cursor(), "?" if conn.dialect.paramstyle in ("qmark", "numeric") else "%s"
 
 
-def _chunks(values: Sequence[int]) -> Iterator[Sequence[int]]:
-    for i in range(0, len(values), _CHUNK):
-        yield values[i : i + _CHUNK]
+def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
 
 
 def add(session: Session, entries: Iterable[tuple[int, Sequence[int]]]) -> None:
     """Index each ``(article_id, band_keys)`` of ``entries``, all in one statement."""
     rows = [(key, article_id) for article_id, keys in entries for key in sorted(set(keys))]
-    if rows:
-        cur, mark = cursor(session)
-        for i in range(0, len(rows), _CHUNK // 2):
-            chunk = rows[i : i + _CHUNK // 2]
-            cur.execute(_statement("insert", mark, len(chunk)), [v for row in chunk for v in row])
+    if not rows:
+        return
+    cur, mark = cursor(session)
+    if mark == "%s":
+        cur.execute(_PG["insert"], (_array(key for key, _a in rows), _array(article_id for _k, article_id in rows)))
+        return
+    for chunk in _chunks(rows, _CHUNK // 2):
+        cur.execute(_sqlite("insert", len(chunk)), [v for row in chunk for v in row])
 
 
 def remove(session: Session, article_id: int, keys: Sequence[int]) -> None:
@@ -67,7 +86,22 @@ def remove(session: Session, article_id: int, keys: Sequence[int]) -> None:
     if keys:
         cur, mark = cursor(session)
         unique = sorted(set(keys))
-        cur.execute(_statement("delete", mark, len(unique)), (article_id, *unique))
+        if mark == "%s":
+            cur.execute(_PG["delete"], (article_id, _array(unique)))
+        else:
+            cur.execute(_sqlite("delete", len(unique)), (article_id, *unique))
+
+
+def _select(session: Session, kind: str, values: Sequence[int]) -> list[tuple[Any, ...]]:
+    cur, mark = cursor(session)
+    if mark == "%s":
+        cur.execute(_PG[kind], (_array(values),))
+        return list(cur.fetchall())
+    found: list[tuple[Any, ...]] = []
+    for chunk in _chunks(values):
+        cur.execute(_sqlite(kind, len(chunk)), chunk)
+        found += cur.fetchall()
+    return found
 
 
 def candidates(session: Session, bands: Sequence[Sequence[int]]) -> list[list[int]]:
@@ -80,11 +114,8 @@ def candidates(session: Session, bands: Sequence[Sequence[int]]) -> list[list[in
     wanted = sorted({key for keys in bands for key in keys})
     holders: dict[int, list[int]] = {}
     if wanted:
-        cur, mark = cursor(session)
-        for chunk in _chunks(wanted):
-            cur.execute(_statement("lookup", mark, len(chunk)), chunk)
-            for key, article_id in cur.fetchall():
-                holders.setdefault(int(key), []).append(int(article_id))
+        for key, article_id in _select(session, "lookup", wanted):
+            holders.setdefault(int(key), []).append(int(article_id))
     ranked = []
     for keys in bands:
         shared: dict[int, int] = {}
@@ -98,13 +129,9 @@ def candidates(session: Session, bands: Sequence[Sequence[int]]) -> list[list[in
 def bodies(session: Session, article_ids: Iterable[int]) -> list[tuple[int, int, str]]:
     """``(article_id, story_id, body)`` of those of ``article_ids`` that are in a story."""
     ids = sorted(set(article_ids))
-    found: list[tuple[int, int, str]] = []
-    if ids:
-        cur, mark = cursor(session)
-        for chunk in _chunks(ids):
-            cur.execute(_statement("bodies", mark, len(chunk)), chunk)
-            found += [(int(r[0]), int(r[1]), str(r[2])) for r in cur.fetchall()]
-    return found
+    if not ids:
+        return []
+    return [(int(r[0]), int(r[1]), str(r[2])) for r in _select(session, "bodies", ids)]
 
 
 def size(session: Session) -> int:

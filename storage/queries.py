@@ -211,53 +211,59 @@ def _store_fresh(session: Session, items: Sequence[ToStore], urls: Sequence[str]
         if digest not in twins and digest not in first_of:
             first_of[digest] = n
             new.append(n)
-    conn = session.connection()
-    ids = _insert_articles(session, items, urls, new, keys)
-    # every URL row before story assignment: a story counts the sources of its members' URLs
+    matches = stories.assign(session, [
+        stories.Joining(items[n].article.title, items[n].source,
+                        document_key(items[n].article.doc_number, items[n].article.issuer), keys[n][1],
+                        items[n].fetched_at) for n in new])
+    ids = _insert_articles(session, items, urls, new, keys, matches)
+    # every URL row before stories are counted: a story counts the sources of its members' URLs
     url_rows = [{"url": urls[n], "article_id": ids[n], "source": items[n].source, "relation": "canonical",
                  "first_seen_at": items[n].fetched_at} for n in new]
     copies: dict[int, tuple[int, int | None]] = {}  # position -> (article, story) its body copies
+    story_of = {ids[n]: match.story_id for n, match in zip(new, matches, strict=True)}
     for n in positions:
         if n not in ids:
             original = twins.get(keys[n][0])
-            copies[n] = original if original is not None else (ids[first_of[keys[n][0]]], None)
-            url_rows.append({"url": urls[n], "article_id": copies[n][0], "source": items[n].source,
+            if original is None:  # a copy of one of the new articles
+                twin = ids[first_of[keys[n][0]]]
+                original = (twin, story_of[twin])
+            copies[n] = original
+            url_rows.append({"url": urls[n], "article_id": original[0], "source": items[n].source,
                              "relation": "duplicate", "first_seen_at": items[n].fetched_at})
     owners = {**ids, **{n: article_id for n, (article_id, _story) in copies.items()}}
     url_rows += _part_url_rows(session, items, positions, owners, taken={str(row["url"]) for row in url_rows})
     if url_rows:
-        conn.execute(_NEW_URL, url_rows)
-    matches = stories.assign(session, [
-        stories.Joining(ids[n], items[n].article.title, items[n].source,
-                        document_key(items[n].article.doc_number, items[n].article.issuer), keys[n][1],
-                        items[n].fetched_at) for n in new])
-    story_of: dict[int, int | None] = {}
+        session.connection().execute(_NEW_URL, url_rows)
+    touched: dict[int, datetime] = {}
+    canonical: dict[int, int] = {}
     for n, match in zip(new, matches, strict=True):
         outcomes[n] = StoreOutcome("new", ids[n], match.story_id, match.match, match.similarity)
-        story_of[ids[n]] = match.story_id
-    touched: dict[int, datetime] = {}
+        if match.match == "first":
+            canonical[match.story_id] = ids[n]
+        else:
+            touched[match.story_id] = max(items[n].fetched_at, touched.get(match.story_id, items[n].fetched_at))
     for n, (article_id, story) in copies.items():
-        story = story_of.get(article_id, story)
         outcomes[n] = StoreOutcome("duplicate", article_id, story)
         if story is not None:
             touched[story] = max(items[n].fetched_at, touched.get(story, items[n].fetched_at))
-    stories.refresh(session, touched)
+    stories.settle(session, canonical, touched)
     neardup.add(session, [(ids[n], keys[n][1].bands) for n in new])
 
 
 def _insert_articles(session: Session, items: Sequence[ToStore], urls: Sequence[str], new: Sequence[int],
-                     keys: dict[int, tuple[str, Fingerprint]]) -> dict[int, int]:
-    """Insert the articles at positions ``new`` (with their attachments) in one statement each;
-    returns their ids by position."""
+                     keys: dict[int, tuple[str, Fingerprint]], matches: Sequence[stories.StoryMatch]) -> dict[int, int]:
+    """Insert the articles at positions ``new`` (with their attachments and the stories
+    ``matches`` gives them) in one statement each; returns their ids by position."""
     if not new:
         return {}
     rows = []
-    for n in new:
+    for n, match in zip(new, matches, strict=True):
         item = items[n]
         values = {name: getattr(item.article, name) for name in _ARTICLE_FIELDS}
         values.update(url=urls[n], source=item.source, fetched_at=item.fetched_at, checked_at=item.fetched_at,
                       content_hash=keys[n][0], doc_key=document_key(item.article.doc_number, item.article.issuer),
-                      story_match="", etag=(item.validators.etag if item.validators else "")[:300],
+                      story_id=match.story_id, story_match=match.match, story_similarity=match.similarity,
+                      etag=(item.validators.etag if item.validators else "")[:300],
                       last_modified=(item.validators.last_modified if item.validators else "")[:64])
         rows.append(values)
     conn = session.connection()

@@ -40,9 +40,8 @@ class StoryMatch:
 
 @dataclass(frozen=True)
 class Joining:
-    """An article just inserted that needs a story: what assignment looks at."""
+    """A new article about to be inserted: what story assignment looks at."""
 
-    article_id: int
     title: str
     source: str
     doc_key: str
@@ -72,16 +71,18 @@ def _stored_documents(session: Session, keys: set[str]) -> dict[str, tuple[int, 
 
 @dataclass
 class _Member:
-    """An article that can be matched: stored before this batch, or assigned earlier in it."""
+    """An article that can be matched: stored before this batch (its ``body``), or placed
+    earlier in it (its fingerprint ``near``). Shingles are computed when first compared."""
 
     story: int  # a stored story's id, or -1 - n for the n-th story this batch opens
-    shingles: Shingles | None = None
+    near: Fingerprint | None = None
     body: str = ""
+    _shingles: Shingles | None = None
 
     def shingle_set(self) -> Shingles:
-        if self.shingles is None:
-            self.shingles = shingle_set(self.body)
-        return self.shingles
+        if self._shingles is None:
+            self._shingles = self.near.shingles if self.near is not None else shingle_set(self.body)
+        return self._shingles
 
 
 def _best_match(ranked: list[int], members: dict[int, _Member], near: Fingerprint) -> tuple[int, int, float] | None:
@@ -98,12 +99,17 @@ def _best_match(ranked: list[int], members: dict[int, _Member], near: Fingerprin
 
 
 def assign(session: Session, joining: Sequence[Joining]) -> list[StoryMatch]:
-    """Put each article of ``joining`` (just inserted, in this order) into a story; return where
-    each went. Articles of one batch can join each other's stories, as if stored one by one.
+    """Decide the story of each article of ``joining`` (new articles about to be inserted, in
+    this order) and open the stories those that match nothing start; return where each goes.
+    Articles of one batch can join each other's stories, as if stored one by one.
 
-    A batch costs a fixed number of statements whatever its size (document keys, band-key
-    candidates and their bodies are read once for all; stories are opened, members set and
-    counts refreshed once for all), which is what makes storing fast on a networked database.
+    Deciding before the articles exist lets them be inserted with their story at once: setting
+    it afterwards rewrote every new article row (and its eight index entries) on PostgreSQL.
+    The stories opened here have no canonical article until :func:`settle` names it. A batch
+    costs a fixed number of statements whatever its size (document keys, band-key candidates
+    and their bodies are read once for all, new stories inserted in one statement), which is
+    what makes storing fast on a networked database. ``matched_article_id`` is ``-1 - n`` for
+    the ``n``-th article of ``joining``.
     """
     if not joining:
         return []
@@ -116,7 +122,8 @@ def assign(session: Session, joining: Sequence[Joining]) -> list[StoryMatch]:
     batch_bands: dict[int, list[int]] = {}  # band key -> articles of this batch indexed under it
     decided: list[tuple[int, str, float | None, int | None]] = []  # story, match, similarity, matched
     opened: list[Joining] = []
-    for j, stored in zip(joining, ranked_stored, strict=True):
+    for n, (j, stored) in enumerate(zip(joining, ranked_stored, strict=True)):
+        me = -1 - n  # this batch's articles have no id yet
         match: tuple[int, str, float | None, int | None] | None = None
         if j.doc_key and j.doc_key in by_document:
             other, story = by_document[j.doc_key]
@@ -127,7 +134,7 @@ def assign(session: Session, joining: Sequence[Joining]) -> list[StoryMatch]:
                 for other in batch_bands.get(key, ()):
                     shared[other] = shared.get(other, 0) + 1
             ranked = [a for a in stored if a in members]
-            ranked += sorted(shared, key=lambda a: (-shared[a], a))[: neardup.MAX_CANDIDATES]
+            ranked += sorted(shared, key=lambda a: (-shared[a], -a))[: neardup.MAX_CANDIDATES]
             best = _best_match(ranked, members, j.near)
             if best is not None:
                 match = (best[1], "near", round(best[2], 4), best[0])
@@ -135,39 +142,37 @@ def assign(session: Session, joining: Sequence[Joining]) -> list[StoryMatch]:
             opened.append(j)
             match = (-len(opened), "first", None, None)
         decided.append(match)
-        members[j.article_id] = _Member(match[0], shingles=j.near.shingles)
+        members[me] = _Member(match[0], near=j.near)
         if j.doc_key:
-            by_document.setdefault(j.doc_key, (j.article_id, match[0]))
+            by_document.setdefault(j.doc_key, (me, match[0]))
         for key in j.near.bands:
-            batch_bands.setdefault(key, []).append(j.article_id)
+            batch_bands.setdefault(key, []).append(me)
     new_ids = _open_stories(session, opened)
-    results = [StoryMatch(story if story > 0 else new_ids[-story - 1], how, similarity, other)
-               for story, how, similarity, other in decided]
-    session.connection().execute(_SET_STORY, [
-        {"row": j.article_id, "story": r.story_id, "how": r.match, "similarity": r.similarity}
-        for j, r in zip(joining, results, strict=True)])
-    joined: dict[int, datetime] = {}
-    for j, r in zip(joining, results, strict=True):
-        if r.match != "first":
-            joined[r.story_id] = max(j.at, joined.get(r.story_id, j.at))
-    refresh(session, joined)
-    return results
+    return [StoryMatch(story if story > 0 else new_ids[-story - 1], how, similarity, other)
+            for story, how, similarity, other in decided]
+
+
+def settle(session: Session, canonical: Mapping[int, int], touched: Mapping[int, datetime]) -> None:
+    """After the articles :func:`assign` placed are inserted: name each opened story's canonical
+    article (``canonical``: story → article) and :func:`refresh` the stories in ``touched``."""
+    if canonical:
+        session.connection().execute(_SET_CANONICAL, [{"story": story, "article": article}
+                                                      for story, article in canonical.items()])
+    refresh(session, touched)
 
 
 def _open_stories(session: Session, opened: Sequence[Joining]) -> list[int]:
     if not opened:
         return []
     rows = session.connection().execute(_NEW_STORY, [
-        {"article_id": j.article_id, "title": j.title, "first_seen_at": j.at, "last_seen_at": j.at,
-         "article_count": 1, "source_count": 1, "sources": [j.source]} for j in opened])
+        {"title": j.title, "first_seen_at": j.at, "last_seen_at": j.at, "article_count": 1, "source_count": 1,
+         "sources": [j.source]} for j in opened])
     return [int(r[0]) for r in rows]
 
 
 # Prepared once: built per call, SQLAlchemy constructs cost more than these statements run.
 _NEW_STORY = insert(StoryRow).returning(StoryRow.id, sort_by_parameter_order=True)
-_SET_STORY = (update(ArticleRow).where(ArticleRow.id == bindparam("row"))
-              .values(story_id=bindparam("story"), story_match=bindparam("how"),
-                      story_similarity=bindparam("similarity")))
+_SET_CANONICAL = update(StoryRow).where(StoryRow.id == bindparam("story")).values(article_id=bindparam("article"))
 
 
 _SOURCES = (select(ArticleRow.story_id, ArticleUrlRow.source).distinct()

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from alembic import command
-from sqlalchemy import func, select, text
+from sqlalchemy import func, inspect, select, text
 
 from crawler.article import Article
 from crawler.ingest import Ingestor
@@ -266,6 +266,7 @@ def test_upgrade_gives_existing_articles_stories_and_index(db_url: str) -> None:
         assert row.story_id is not None and row.story_match == "first"
         assert len(row.attachments) == 1  # the upgrade did not rebuild (and so empty) child tables
         assert s.scalar(select(func.count()).select_from(NearBandRow)) == len(fingerprint(row.body).bands)
+    assert inspect(engine).get_foreign_keys("near_bands") == []  # 0004: no per-row key check
     repost = _store(factory, _article("http://news.test/2.shtml", title, ["来源：产业园区网", *paras[:-1]]), "jxnews")
     assert repost.story_match == "near" and repost.story_id == row.story_id
     with factory() as s:
@@ -274,6 +275,29 @@ def test_upgrade_gives_existing_articles_stories_and_index(db_url: str) -> None:
         other_title, other = _item("富乐德·长飞半导体项目落户黄冈")
         new_story = _store(factory, _article("http://park.test/9.html", other_title, other), "cnip-park")
         assert new_story.story_id is not None and new_story.story_id > story.id  # the id sequence moved on
+    engine.dispose()
+
+
+def test_index_rows_survive_the_foreign_key_migration_both_ways(db_url: str) -> None:
+    """Migration 0004 (near_bands without a foreign key) and its downgrade keep every index row."""
+    engine, factory = open_database(db_url)
+    title, paras = _item("杭州进出口规模突破7000亿元")
+    stored = _store(factory, _article("http://park.test/1.html", title, paras), "cnip-park")
+    rows = len(fingerprint("\n".join(paras)).bands)
+    config = _alembic_config(engine)
+    command.downgrade(config, "0003")
+    inspector = inspect(engine)
+    assert [fk["referred_table"] for fk in inspector.get_foreign_keys("near_bands")] == ["articles"]
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM near_bands WHERE article_id = :a"),
+                           {"a": stored.article_id}) == rows
+    command.upgrade(config, "head")
+    assert inspect(engine).get_foreign_keys("near_bands") == []
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM near_bands WHERE article_id = :a"),
+                           {"a": stored.article_id}) == rows
+    repost = _store(factory, _article("http://news.test/2.shtml", title, ["来源：产业园区网", *paras[:-1]]), "jxnews")
+    assert repost.story_match == "near" and repost.story_id == stored.story_id
     engine.dispose()
 
 
