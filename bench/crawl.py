@@ -14,7 +14,9 @@ reactor runs once per process):
 3. ``radar crawl`` again over the unchanged site (its listing page holds only stored articles,
    so it stops there and saves the page's validators), and a third time (now answered 304).
 
-It prints pages/s of 1 and 2 and their ratio (goal ≥ 0.6), then for 3 the article pages fetched
+It prints pages/s of 1 and 2 and their ratio (goal ≥ 0.6), the CPU time per page of each (crawl
+process, extraction workers, and this process serving the site; read from ``/proc``) with the
+most pages/s the machine's CPUs allow the pipeline, then for 3 the article pages fetched
 again (goal ≤ 2 % of the articles) and its wall time as a fraction of 2's (goal ≤ 5 %).
 pages/s is responses received over Scrapy's elapsed time (spider open → close); wall time is
 the whole child process, start-up included (the crawl's own share is printed too). The bare
@@ -33,6 +35,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -99,13 +102,61 @@ def _bare_child(start_url: str, out: str, mode: str = "radar") -> None:
     Path(out).write_text(json.dumps({k: v for k, v in stats.items() if isinstance(v, (int, float))}))
 
 
-def _run(cmd: list[str], env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess[str]]:
+class TreeCpu(threading.Thread):
+    """CPU seconds of a process and of its descendants, read from ``/proc`` every 50 ms while
+    they run: the extraction workers are children of multiprocessing's fork server, which no
+    ``rusage`` of ours counts. ``root`` and ``rest`` are 0 where there is no ``/proc``."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.seen: dict[int, float] = {}
+        self.done = threading.Event()
+        self.tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+    def _sample(self) -> None:
+        parents: dict[int, int] = {}
+        cpu: dict[int, float] = {}
+        for entry in Path("/proc").iterdir() if Path("/proc/self/stat").exists() else ():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # gone meanwhile
+            parents[int(entry.name)] = int(fields[1])
+            cpu[int(entry.name)] = (int(fields[11]) + int(fields[12])) / self.tick
+        tree = {self.pid}
+        for _ in range(4):  # crawl process -> fork server -> workers
+            tree |= {pid for pid, parent in parents.items() if parent in tree}
+        for pid in tree & cpu.keys():
+            self.seen[pid] = max(cpu[pid], self.seen.get(pid, 0.0))
+
+    def run(self) -> None:
+        while not self.done.wait(0.05):
+            self._sample()
+
+    @property
+    def root(self) -> float:
+        return self.seen.get(self.pid, 0.0)
+
+    @property
+    def rest(self) -> float:
+        return sum(v for pid, v in self.seen.items() if pid != self.pid)
+
+
+def _run(cmd: list[str], env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess[str], TreeCpu]:
     start = time.perf_counter()
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    with subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as child:
+        cpu = TreeCpu(child.pid)
+        cpu.start()
+        out, err = child.communicate()
+        cpu.done.set()
     took = time.perf_counter() - start
+    done = subprocess.CompletedProcess(cmd, child.returncode, out, err)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    return took, done
+    return took, done, cpu
 
 
 def _last_run_stats(db_url: str) -> dict[str, Any]:
@@ -164,7 +215,9 @@ def main(argv: list[str] | None = None) -> int:
         env = {k: v for k, v in os.environ.items() if not k.startswith("RADAR_")}
 
         out = Path(tmp) / "bare.json"
-        bare_wall, _ = _run([sys.executable, __file__, "--child", start_url, str(out), "radar"], env)
+        served = time.process_time()  # this process serves the site (ReplicaSites' threads)
+        bare_wall, _, bare_cpu = _run([sys.executable, __file__, "--child", start_url, str(out), "radar"], env)
+        bare_served = time.process_time() - served
         bare = json.loads(out.read_text())
         _run([sys.executable, __file__, "--child", start_url, str(out), "defaults"], env)
         plain = json.loads(out.read_text())
@@ -173,20 +226,23 @@ def main(argv: list[str] | None = None) -> int:
         bare_rate = bare_pages / bare["elapsed_time_seconds"]
 
         mark = len(sites.requests)
-        full_wall, _ = _run([sys.executable, "-m", "crawler.cli", "--config", str(config), "crawl", "--quiet"], env)
+        served = time.process_time()
+        crawl = [sys.executable, "-m", "crawler.cli", "--config", str(config), "crawl", "--quiet"]
+        full_wall, _, full_cpu = _run(crawl, env)
+        full_served = time.process_time() - served
         full = _last_run_stats(db_url)
         full_pages = int(full["response_received_count"])
         full_rate = full_pages / float(full["elapsed_time_seconds"])
         first_fetches = sum(1 for _site, p in sites.requests[mark:] if re.search(ARTICLE, p))
 
         mark = len(sites.requests)
-        again_wall, _ = _run([sys.executable, "-m", "crawler.cli", "--config", str(config), "crawl", "--quiet"], env)
+        again_wall, _, _cpu = _run(crawl, env)
         again = _last_run_stats(db_url)
         refetched = sum(1 for _site, p in sites.requests[mark:] if re.search(ARTICLE, p))
         again_requests = len(sites.requests) - mark
         # and once more: the listing page now answers 304 to the validators the re-crawl saved
         mark = len(sites.requests)
-        third_wall, _ = _run([sys.executable, "-m", "crawler.cli", "--config", str(config), "crawl", "--quiet"], env)
+        third_wall, _, _cpu = _run(crawl, env)
         third = _last_run_stats(db_url)
         third_refetched = sum(1 for _site, p in sites.requests[mark:] if re.search(ARTICLE, p))
 
@@ -204,6 +260,19 @@ def main(argv: list[str] | None = None) -> int:
           f"duplicate filter held {full.get('radar/dupefilter_fingerprints', '?')} request fingerprints")
     verdict = "ok" if ratio >= GOALS["ratio"] else "MISSED"
     print(f"ratio pipeline / bare : {ratio:.2f}  (goal ≥ {GOALS['ratio']})  {verdict}")
+    cpus = os.cpu_count() or 1
+    if full_cpu.root:
+        ms = 1000 / bare_pages, 1000 / full_pages
+        bare_total = (bare_cpu.root + bare_cpu.rest + bare_served) * ms[0]
+        full_total = (full_cpu.root + full_cpu.rest + full_served) * ms[1]
+        print("CPU per page (ms)     : crawl process / workers / site server / total")
+        print(f"  bare Scrapy spider  : {bare_cpu.root * ms[0]:5.2f} / {bare_cpu.rest * ms[0]:5.2f} / "
+              f"{bare_served * ms[0]:5.2f} / {bare_total:5.2f}")
+        print(f"  Policy Radar        : {full_cpu.root * ms[1]:5.2f} / {full_cpu.rest * ms[1]:5.2f} / "
+              f"{full_served * ms[1]:5.2f} / {full_total:5.2f}")
+        ceiling = min(cpus / full_total, 1 / (full_cpu.root * ms[1])) * 1000
+        print(f"  on this machine's {cpus} CPUs the pipeline can do at most {ceiling:.0f} pages/s "
+              f"(ratio ≤ {ceiling / bare_rate:.2f}): all CPUs busy, or the crawl process's one")
     refetch_share = refetched / max(1, first_fetches)
     crawl_share = float(again.get("elapsed_time_seconds", 0)) / float(full["elapsed_time_seconds"])
     time_share = again_wall / full_wall
