@@ -112,7 +112,7 @@ class StorePipeline(_CrawlerPipeline):
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
         self.parts: list[ExtractedPage] = []
-        self.batch_size = max(1, crawler.settings.getint("RADAR_STORE_BATCH", 16))
+        self.batch_size = max(1, crawler.settings.getint("RADAR_STORE_BATCH", 64))
         self.delay = crawler.settings.getfloat("RADAR_STORE_DELAY", 0.2)
         self.pending: list[Pending] = []
         self._timer: asyncio.TimerHandle | None = None

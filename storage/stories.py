@@ -156,14 +156,25 @@ def settle(session: Session, canonical: Mapping[int, int], touched: Mapping[int,
     """After the articles :func:`assign` placed are inserted: name each opened story's canonical
     article (``canonical``: story → article) and :func:`refresh` the stories in ``touched``."""
     if canonical:
-        session.connection().execute(_SET_CANONICAL, [{"story": story, "article": article}
-                                                      for story, article in canonical.items()])
+        cur, mark = neardup.cursor(session)
+        if mark == "%s":  # PostgreSQL: one statement for all (executemany runs one per story)
+            cur.execute(_SET_CANONICAL_PG, ("{" + ",".join(map(str, canonical)) + "}",
+                                            "{" + ",".join(map(str, canonical.values())) + "}"))
+        else:
+            cur.executemany("UPDATE stories SET article_id = ? WHERE id = ?",
+                            [(article, story) for story, article in canonical.items()])
     refresh(session, touched)
 
 
 def _open_stories(session: Session, opened: Sequence[Joining]) -> list[int]:
+    """Insert a story for each of ``opened`` (no canonical article yet); their ids, in order."""
     if not opened:
         return []
+    cur, mark = neardup.cursor(session)
+    if mark == "%s":  # PostgreSQL: arrays, one short statement whatever the number of stories
+        cur.execute(_NEW_STORIES_PG, ([j.title for j in opened], [j.at for j in opened], [j.source for j in opened]))
+        # ids come from the sequence row by row in ORDER BY order: sorted, they follow ``opened``
+        return sorted(int(row[0]) for row in cur.fetchall())
     rows = session.connection().execute(_NEW_STORY, [
         {"title": j.title, "first_seen_at": j.at, "last_seen_at": j.at, "article_count": 1, "source_count": 1,
          "sources": [j.source]} for j in opened])
@@ -172,7 +183,12 @@ def _open_stories(session: Session, opened: Sequence[Joining]) -> list[int]:
 
 # Prepared once: built per call, SQLAlchemy constructs cost more than these statements run.
 _NEW_STORY = insert(StoryRow).returning(StoryRow.id, sort_by_parameter_order=True)
-_SET_CANONICAL = update(StoryRow).where(StoryRow.id == bindparam("story")).values(article_id=bindparam("article"))
+_NEW_STORIES_PG = ("INSERT INTO stories (title, first_seen_at, last_seen_at, article_count, source_count, sources) "
+                   "SELECT v.title, v.at, v.at, 1, 1, json_build_array(v.source) "
+                   "FROM unnest(%s::text[], %s::timestamptz[], %s::text[]) WITH ORDINALITY AS v(title, at, source, n) "
+                   "ORDER BY v.n RETURNING id")
+_SET_CANONICAL_PG = ("UPDATE stories SET article_id = v.article FROM unnest(%s::integer[], %s::integer[]) "
+                     "AS v(story, article) WHERE stories.id = v.story")
 
 
 _SOURCES = (select(ArticleRow.story_id, ArticleUrlRow.source).distinct()

@@ -369,6 +369,10 @@ def test_one_batch_stores_as_one_by_one_would(db_url: str) -> None:
         assert (story_a.article_id, story_a.article_count, story_a.source_count, story_a.sources) == (
             out[1].article_id, 2, 3, ["cnip-park", "jxnews", "mirror"])
         assert story_a.last_seen_at == later
+        assert (story_a.title, story_a.first_seen_at) == (a_title, NOW)
+        story_b = s.get(StoryRow, out[8].story_id)
+        assert story_b is not None and (story_b.title, story_b.article_id, story_b.sources) == (
+            b_title, out[8].article_id, ["cnip-park"])
         story_d = s.get(StoryRow, out[5].story_id)
         assert story_d is not None and (story_d.article_count, story_d.sources) == (2, ["city", "gov"])
         relations = dict(s.execute(text("SELECT url, relation FROM article_urls")).all())
