@@ -124,6 +124,14 @@ def test_challenge_pages() -> None:
     (200, "<p>请输入验证码</p>".encode() * 5, None),  # words in an ordinary page are not a challenge
     (200, b"<html>" + b"x" * 20000 + b"<script src='/safedog.js'></script></html>", None),  # a badge on a real page
     (404, b"not found", None),
+    # every strong marker, in any case, on a small page of any status
+    (200, b"<form action='/CDN-CGI/challenge-platform/h/b'>", "cloudflare"),
+    (200, b"<script>window._cf_chl_opt={}</script>", "cloudflare"),
+    (200, b"<script src='/JSL_TRACKING.js'></script>", "jiasule"),
+    (200, b"<a href='?security_session_verify=1'>", "yunsuo"),
+    (200, b"<img src='/SafeDog/logo.png'>", "safedog"),
+    (200, b"<script>$_ts.nsd=1</script>", "ruishu"),
+    (200, b"<p>price $_tsla</p>", None),  # the literal alone is not the script
 ])
 def test_challenge_kind(status: int, body: bytes, kind: str | None) -> None:
     assert challenge_kind(status, body) == kind
