@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url
@@ -40,6 +41,7 @@ def _desktop_host(host: str) -> str:
     return "www." + rest
 
 
+@lru_cache(maxsize=8192)  # a crawl asks for each link twice: is it stored? (listing), store it
 def canonical_url(url: str) -> str:
     """The one form under which a page is stored.
 

@@ -132,8 +132,11 @@ class RadarSpider(scrapy.Spider):
             self.crawler.stats.set_value("radar/dupefilter_fingerprints", len(seen))
 
     def fresh(self, urls: list[str]) -> list[str]:
-        """``urls`` minus those already stored, order kept, duplicates dropped."""
+        """``urls`` (the article links of a listing or index page) minus those already stored,
+        order kept, duplicates dropped. All of them count as links seen: a page that suddenly
+        has none is how a changed template shows (the ``no_links`` health rule)."""
         unique = list(dict.fromkeys(urls))
+        self.crawler.stats.inc_value("radar/links_seen", len(unique))
         known = self.ingestor.known(unique)
         return [u for u in unique if u not in known]
 

@@ -9,8 +9,7 @@ from typing import Any
 
 from scrapy import signals
 from scrapy.crawler import Crawler
-from scrapy.http import Request, Response, TextResponse
-from scrapy.linkextractors import LinkExtractor
+from scrapy.http import Request, Response
 
 from crawler.health import challenge_kind
 from spiders.base import RadarSpider
@@ -98,7 +97,6 @@ class CrawlRunRecorder:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.run_id: int | None = None
-        self._links: LinkExtractor | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CrawlRunRecorder:
@@ -117,8 +115,8 @@ class CrawlRunRecorder:
             self.run_id = runs.open_run(session, spider.source.name, datetime.now(UTC))
 
     def response_received(self, response: Response, request: Request, spider: RadarSpider) -> None:
-        """Count challenge pages, and article links on listing / index pages (the spiders follow
-        only links not yet stored; a template change shows as none found at all)."""
+        """Count challenge pages. (Article links on listing and index pages are counted by the
+        spiders, which extract them anyway: extracting them again here cost as much.)"""
         stats = self.crawler.stats
         if stats is None:
             return
@@ -126,17 +124,6 @@ class CrawlRunRecorder:
         if kind is not None:
             stats.inc_value("radar/challenge")
             stats.inc_value(f"radar/challenge/{kind}")
-            return
-        listing = request.callback is None or getattr(request.callback, "__name__", "") == "parse"
-        if listing and isinstance(response, TextResponse) and not response.url.endswith("/robots.txt"):
-            if self._links is None:
-                source = spider.source
-                self._links = LinkExtractor(allow=source.allow, deny=source.deny or ())
-            try:
-                found = len({link.url for link in self._links.extract_links(response)})
-            except Exception:  # a page lxml cannot parse has no links; the spider reports it
-                found = 0
-            stats.inc_value("radar/links_seen", found)
 
     def spider_closed(self, spider: RadarSpider, reason: str) -> None:
         if self.run_id is None:
