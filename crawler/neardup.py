@@ -21,11 +21,18 @@ from __future__ import annotations
 
 import hashlib
 from functools import cache
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING
 
 from crawler.textnorm import normalize_for_hash
+
+# numpy is imported where it is used, not with this module: every crawl process imports this
+# module, and one that finds nothing new never fingerprints a body (a tenth of its start-up).
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    Shingles = npt.NDArray[np.uint64]
+    Signature = npt.NDArray[np.uint32]
 
 __all__ = [
     "BANDS",
@@ -35,8 +42,7 @@ __all__ = [
     "ROWS",
     "SHINGLE",
     "Fingerprint",
-    "Shingles",
-    "band_keys",
+        "band_keys",
     "body_keys",
     "fingerprint",
     "jaccard",
@@ -61,15 +67,13 @@ MIN_SHINGLES = 20
 """Bodies with fewer shingles (about 25 characters of normalised text) are too short to judge:
 one edited word decides their Jaccard. They are matched exactly only."""
 
-_U64 = np.uint64
-_PRIME = _U64(0x100000001B3)  # FNV-64 prime: a cheap polynomial step over code points
-
-Shingles = npt.NDArray[np.uint64]
-Signature = npt.NDArray[np.uint32]
+_PRIME = 0x100000001B3  # FNV-64 prime: a cheap polynomial step over code points
 
 
 @cache
 def _permutations() -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
+    import numpy as np
+
     # datasketch's permutation parameters for its affine32 scheme (a odd, b; drawn the way its
     # MinHash(NUM_PERM, seed=SEED) draws them), so signatures are the ones datasketch computes;
     # tests/test_neardup.py checks that against datasketch itself. Drawn here rather than taken
@@ -81,15 +85,19 @@ def _permutations() -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
 
 
 def _mix64(h: Shingles) -> Shingles:
+    import numpy as np
+
     # splitmix64 finaliser: spreads the polynomial hash over all 64 bits
-    h = h ^ (h >> _U64(30))
-    h = h * _U64(0xBF58476D1CE4E5B9)
-    h = h ^ (h >> _U64(27))
-    h = h * _U64(0x94D049BB133111EB)
-    return h ^ (h >> _U64(31))
+    h = h ^ (h >> np.uint64(30))
+    h = h * np.uint64(0xBF58476D1CE4E5B9)
+    h = h ^ (h >> np.uint64(27))
+    h = h * np.uint64(0x94D049BB133111EB)
+    return h ^ (h >> np.uint64(31))
 
 
 def _raw_shingles(normalized: str, k: int = SHINGLE) -> Shingles:
+    import numpy as np
+
     # one 64-bit hash per k-gram, in text order, repeats included (a MinHash does not mind them)
     if not normalized:
         return np.empty(0, dtype=np.uint64)
@@ -97,15 +105,18 @@ def _raw_shingles(normalized: str, k: int = SHINGLE) -> Shingles:
     if len(codes) < k:
         codes = np.concatenate([codes, np.zeros(k - len(codes), dtype=np.uint64)])
     n = len(codes) - k + 1
-    h = codes[:n] * _PRIME  # array arithmetic wraps modulo 2**64 without warnings
+    prime = np.uint64(_PRIME)
+    h = codes[:n] * prime  # array arithmetic wraps modulo 2**64 without warnings
     for j in range(1, k):
         h += codes[j : j + n]
         if j < k - 1:
-            h *= _PRIME
+            h *= prime
     return _mix64(h)
 
 
 def _distinct(hashes: Shingles) -> Shingles:
+    import numpy as np
+
     # np.unique's general machinery costs ~8x a sort and a mask on arrays this small
     ordered = np.sort(hashes)
     if len(ordered) < 2:
@@ -126,6 +137,8 @@ def shingle_hashes(normalized: str, k: int = SHINGLE) -> Shingles:
 
 
 def _fmix32(h: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
+    import numpy as np
+
     # MurmurHash3's 32-bit finaliser, as datasketch applies it before its affine permutations
     h = h ^ (h >> np.uint32(16))
     h = h * np.uint32(0x85EBCA6B)
@@ -141,10 +154,12 @@ def signature(shingles: Shingles) -> Signature:
     Each shingle enters as the top 32 bits of its hash; the result equals datasketch's
     ``MinHash(NUM_PERM, seed=SEED)`` after ``update_batch`` of those 32-bit values.
     """
+    import numpy as np
+
     if len(shingles) == 0:
         return np.full(NUM_PERM, np.iinfo(np.uint32).max, dtype=np.uint32)
     perm_a, perm_b = _permutations()
-    mixed = _fmix32((shingles >> _U64(32)).astype(np.uint32))
+    mixed = _fmix32((shingles >> np.uint64(32)).astype(np.uint32))
     permuted = perm_a * mixed  # one row per permutation: a·h + b mod 2**32
     permuted += perm_b
     return np.asarray(permuted.min(axis=1), dtype=np.uint32)
@@ -157,6 +172,8 @@ def band_keys(sig: Signature) -> list[int]:
     32 bits keep the index small (the rows are most of its size); two different bands share a
     key by chance once in 4 billion, which costs one exact Jaccard check, never a wrong join.
     """
+    import numpy as np
+
     raw = np.ascontiguousarray(sig, dtype="<u4").tobytes()
     width = 4 * ROWS
     keys = []
@@ -169,6 +186,8 @@ def band_keys(sig: Signature) -> list[int]:
 
 def jaccard(a: Shingles, b: Shingles) -> float:
     """Exact Jaccard similarity of two shingle-hash sets (sorted, distinct; 0.0 when both empty)."""
+    import numpy as np
+
     if len(a) == 0 and len(b) == 0:
         return 0.0
     common = len(np.intersect1d(a, b, assume_unique=True))

@@ -17,13 +17,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import bindparam, case, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from crawler.neardup import JOIN_THRESHOLD, Fingerprint, Shingles, jaccard, shingle_set
+from crawler.neardup import JOIN_THRESHOLD, Fingerprint, jaccard, shingle_set
 from storage import neardup
 from storage.models import ArticleRow, ArticleUrlRow, StoryRow
+
+if TYPE_CHECKING:
+    from crawler.neardup import Shingles
 
 _LOCK = 0x52_41_44_41_52_05  # "RADAR" + issue 5: the advisory lock key of story assignment
 
