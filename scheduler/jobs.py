@@ -186,7 +186,8 @@ def run_crawl(source: str, config_path: Path | None, settings: Settings, childre
         status, reason, force = "failed", failure_reason(code, output, settings.crawl_memory_mb), False
     with transaction(factory) as session:
         row = runs.close_run(session, run_id, status=status, reason=reason, now=datetime.now(UTC), exit_code=code,
-                             error=output if code not in (0, 2) else "", force=force)
+                             # kept only when this closes the run: the child did not give its own account
+                             error=output if code != 0 else "", force=force)
         assert row is not None
         counts = {name: int(getattr(row, name)) for name in runs.COUNTERS}
         result = CrawlResult(source, run_id, code, row.status, row.finish_reason, time.monotonic() - started,

@@ -7,9 +7,9 @@ A new article joins the story of
    ``crawler.neardup.JOIN_THRESHOLD`` (candidates come from the LSH index, ``storage.neardup``),
 
 else it opens a story of its own, as its canonical (first-seen) article. Callers own the
-transaction; on PostgreSQL, assignment is serialised across crawl processes with a transaction
-advisory lock, so two processes storing reposts of one story at the same moment still make one
-story (on SQLite the article insert before it already holds the database's write lock).
+transaction. Assignment is serialised across crawl processes until the transaction ends (on
+PostgreSQL with a transaction advisory lock, on SQLite by taking the database's write lock), so
+two processes storing reposts of one story at the same moment still make one story.
 """
 
 from __future__ import annotations
@@ -56,6 +56,8 @@ class Joining:
 def _lock(session: Session) -> None:
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK})
+    else:  # SQLite: a write statement (changing nothing) takes the database's write lock now
+        session.execute(text("UPDATE stories SET id = id WHERE 0"))
 
 
 def _stored_documents(session: Session, keys: set[str]) -> dict[str, tuple[int, int]]:

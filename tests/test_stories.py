@@ -6,6 +6,7 @@ portals repost: another 来源 line, a paragraph dropped, a note appended.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -388,3 +389,44 @@ def test_one_batch_stores_as_one_by_one_would(db_url: str) -> None:
     assert [o.article_id for o in again] == [o.article_id for o in out[:3]] + [out[1].article_id] * 2 + [
         o.article_id for o in out[5:]]
     engine.dispose()
+
+
+def test_reposts_stored_at_the_same_moment_make_one_story(db_url: str) -> None:
+    """Two crawl processes storing an original and its repost at once: the second waits for
+    the first's story assignment (or, on SQLite, is retried after it) and joins its story."""
+    import threading
+
+    from crawler.ingest import Pending
+
+    title, paras = _item("杭州进出口规模突破7000亿元")
+    original = _article("http://park.test/news/1.html", title, paras)
+    repost = _article("http://news.test/2.shtml", title, ["来源：产业园区网", *paras[:-1]])
+    first, second = Ingestor.for_url(db_url), Ingestor.for_url(db_url)
+    holding, started = threading.Event(), threading.Event()
+    outcome: dict[str, object] = {}
+
+    def store_original() -> None:
+        with transaction(first.factory) as s:
+            outcome["original"] = queries.store_articles(s, [queries.ToStore(original, "cnip-park", NOW)])[0]
+            holding.set()  # story assigned, transaction still open
+            started.wait(5)
+            time.sleep(0.3)  # let the repost's transaction run into it
+
+    def store_repost() -> None:
+        holding.wait(5)
+        started.set()
+        outcome["repost"] = second.ingest_many([Pending(repost, "jxnews", NOW)])[0]
+
+    threads = [threading.Thread(target=store_original), threading.Thread(target=store_repost)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    a, b = outcome["original"], outcome["repost"]
+    assert isinstance(a, queries.StoreOutcome) and not isinstance(b, Exception), b
+    assert (b.status, b.story_match, b.story_id) == ("new", "near", a.story_id)  # type: ignore[union-attr]
+    with first.factory() as s:
+        story = s.get(StoryRow, a.story_id)
+        assert story is not None and (story.article_count, story.source_count) == (2, 2)
+    first.close()
+    second.close()
