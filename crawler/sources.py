@@ -94,8 +94,6 @@ class Config:
 
 def parse_schedule(value: Any, *, source: str = "", key: str = "schedule") -> Schedule:
     """``"0 */2 * * *"`` (cron) or ``{every: 30m}`` / ``"every: 30m"`` (interval)."""
-    from apscheduler.triggers.cron import CronTrigger
-
     if isinstance(value, Mapping):
         if set(value) != {"every"}:
             raise ConfigError("a mapping schedule takes exactly one key, 'every'", source=source, key=key)
@@ -109,6 +107,9 @@ def parse_schedule(value: Any, *, source: str = "", key: str = "schedule") -> Sc
             raise ConfigError(f"bad interval {text!r}; use e.g. 'every: 30m'", source=source, key=key)
         amount, unit = int(match.group(1)), match.group(2)
         return Schedule(every=timedelta(**{_UNITS[unit]: amount}))
+    # imported for cron strings only: APScheduler is a twentieth of a crawl process's start-up
+    from apscheduler.triggers.cron import CronTrigger
+
     try:
         CronTrigger.from_crontab(text)
     except ValueError as exc:
