@@ -49,7 +49,9 @@ class Statistics:
                 conn.execute(text("ANALYZE " + ", ".join(TABLES)))
                 counted = conn.execute(text("SELECT reltuples FROM pg_class WHERE oid = 'articles'::regclass")).scalar()
         except Exception as exc:  # statistics are an optimisation: storing goes on without them
-            log.warning("could not analyse the article tables: %s", exc)
+            # once: a role that may not analyse these tables would otherwise warn at every batch
+            log.warning("could not analyse the article tables (not tried again by this process): %s", exc)
+            self.enabled = False
             return False
         self.counted, self.added = max(0.0, float(counted or 0.0)), 0
         return True

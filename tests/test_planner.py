@@ -45,3 +45,18 @@ def test_tables_are_analysed_once_enough_new_articles_are_stored(db_url: str,
     else:
         assert ingestor.statistics.grew(100) is False  # SQLite plans without statistics
     ingestor.close()
+
+
+def test_a_failed_analyse_is_reported_once_and_storing_goes_on(db_url: str, monkeypatch: pytest.MonkeyPatch,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(planner, "MIN_ROWS", 1)
+    monkeypatch.setattr(planner, "TABLES", ("no_such_table",))  # ANALYZE fails as it would without rights
+    ingestor = Ingestor.for_url(db_url)
+    articles = _articles()
+    with caplog.at_level("WARNING", logger="storage.planner"):
+        for n, article in enumerate(articles[:3]):
+            result = ingestor.ingest_many([Pending(article, "cnip-park", NOW + timedelta(minutes=n))])[0]
+            assert not isinstance(result, Exception) and result.status == "new"
+    warnings = [r for r in caplog.records if "could not analyse" in r.getMessage()]
+    assert len(warnings) == (1 if ingestor.engine.dialect.name == "postgresql" else 0)
+    ingestor.close()
