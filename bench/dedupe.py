@@ -65,7 +65,7 @@ from crawler.replica.seeds import (  # noqa: E402  # noqa: E402
     qingshanhu,
     xize,
 )
-from crawler.replica.text import plain, sentences  # noqa: E402
+from crawler.replica.text import edit_characters, plain, sentences  # noqa: E402
 from spiders.settings import RADAR_STORE_BATCH as STORE_BATCH  # noqa: E402
 
 DEFAULT_CWCED = REPO.parent / "shared" / "pages" / "cwced"
@@ -131,7 +131,7 @@ def derive(doc: list[str], edits: tuple[str, ...], rng: random.Random, pool: lis
         elif edit == "drop" and len(out) > 2:
             del out[rng.randrange(len(out))]
         elif edit == "edit":
-            out = _edit_chars(out, rng.uniform(0.01, 0.05), rng)
+            out = edit_characters("\n".join(out), rng.uniform(0.01, 0.05), rng).split("\n")
         elif edit == "reorder" and len(out) > 2:
             if rng.random() < 0.5:
                 i, j = rng.sample(range(len(out)), 2)
@@ -139,24 +139,6 @@ def derive(doc: list[str], edits: tuple[str, ...], rng: random.Random, pool: lis
             else:
                 rng.shuffle(out)
     return [p for p in out if p.strip()]
-
-
-def _edit_chars(paragraphs: list[str], rate: float, rng: random.Random) -> list[str]:
-    text = "\n".join(paragraphs)
-    chars = list(text)
-    own = [c for c in text if "\u4e00" <= c <= "\u9fff"] or ["的"]
-    for _ in range(max(1, int(len(chars) * rate))):
-        i = rng.randrange(len(chars))
-        if chars[i] == "\n":
-            continue
-        op = rng.random()
-        if op < 0.5:
-            chars[i] = rng.choice(own)
-        elif op < 0.75:
-            del chars[i]
-        else:
-            chars.insert(i, rng.choice(own))
-    return "".join(chars).split("\n")
 
 
 def _title(paragraphs: list[str]) -> str:

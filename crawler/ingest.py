@@ -164,9 +164,8 @@ class Ingestor:
         ``prepared`` (from :func:`prepare`, for this article) saves recomputing its hash,
         fingerprint and events; events are detected here when it carries none.
         """
-        with transaction(self.factory) as session:
-            result = self._ingest(session, [Pending(article, source, fetched_at, validators, prepared)])[0]
-        self.statistics.grew(result.status == "new")
+        result = self.ingest_many([Pending(article, source, fetched_at, validators, prepared)])[0]
+        assert not isinstance(result, Exception)  # a batch of one raises its error instead
         return result
 
     def ingest_many(self, batch: Sequence[Pending]) -> list[IngestResult | Exception]:

@@ -14,7 +14,7 @@ storing a batch cost). SQLite gets one placeholder per key, in chunks under its 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -26,7 +26,8 @@ one story share most of their keys, so a story with many members is not checked 
 _CHUNK = 900  # values bound per statement at most: well under SQLite's and psycopg's limits
 
 
-def _array(values: Iterable[int]) -> str:
+def array_literal(values: Iterable[int]) -> str:
+    """An ``integer[]`` literal of ``values``, for PostgreSQL statements cast with ``::integer[]``."""
     # an integer[] literal: psycopg adapts a list of ints by checking each one's size, which took
     # longer than the query; a string is passed as it is and cast by the server
     return "{" + ",".join(map(str, values)) + "}"
@@ -75,7 +76,8 @@ def add(session: Session, entries: Iterable[tuple[int, Sequence[int]]]) -> None:
         return
     cur, mark = cursor(session)
     if mark == "%s":
-        cur.execute(_PG["insert"], (_array(key for key, _a in rows), _array(article_id for _k, article_id in rows)))
+        cur.execute(_PG["insert"], (array_literal(key for key, _a in rows),
+                                    array_literal(article_id for _k, article_id in rows)))
         return
     for chunk in _chunks(rows, _CHUNK // 2):
         cur.execute(_sqlite("insert", len(chunk)), [v for row in chunk for v in row])
@@ -87,7 +89,7 @@ def remove(session: Session, article_id: int, keys: Sequence[int]) -> None:
         cur, mark = cursor(session)
         unique = sorted(set(keys))
         if mark == "%s":
-            cur.execute(_PG["delete"], (article_id, _array(unique)))
+            cur.execute(_PG["delete"], (article_id, array_literal(unique)))
         else:
             cur.execute(_sqlite("delete", len(unique)), (article_id, *unique))
 
@@ -95,7 +97,7 @@ def remove(session: Session, article_id: int, keys: Sequence[int]) -> None:
 def _select(session: Session, kind: str, values: Sequence[int]) -> list[tuple[Any, ...]]:
     cur, mark = cursor(session)
     if mark == "%s":
-        cur.execute(_PG[kind], (_array(values),))
+        cur.execute(_PG[kind], (array_literal(values),))
         return list(cur.fetchall())
     found: list[tuple[Any, ...]] = []
     for chunk in _chunks(values):
@@ -116,14 +118,19 @@ def candidates(session: Session, bands: Sequence[Sequence[int]]) -> list[list[in
     if wanted:
         for key, article_id in _select(session, "lookup", wanted):
             holders.setdefault(int(key), []).append(int(article_id))
-    ranked = []
-    for keys in bands:
-        shared: dict[int, int] = {}
-        for key in set(keys):
-            for article_id in holders.get(key, ()):
-                shared[article_id] = shared.get(article_id, 0) + 1
-        ranked.append(sorted(shared, key=lambda a: (-shared[a], a))[:MAX_CANDIDATES])
-    return ranked
+    return [rank(keys, holders) for keys in bands]
+
+
+def rank(keys: Sequence[int], holders: Mapping[int, Sequence[int]], *, higher_ids_first: bool = False) -> list[int]:
+    """The articles of ``holders`` (band key → articles indexed under it) sharing a key with
+    ``keys``, at most :data:`MAX_CANDIDATES`: those sharing the most first, then by id, lowest
+    (the oldest stored article) first or, with ``higher_ids_first``, highest first."""
+    shared: dict[int, int] = {}
+    for key in set(keys):
+        for article_id in holders.get(key, ()):
+            shared[article_id] = shared.get(article_id, 0) + 1
+    order = -1 if higher_ids_first else 1
+    return sorted(shared, key=lambda a: (-shared[a], order * a))[:MAX_CANDIDATES]
 
 
 def bodies(session: Session, article_ids: Iterable[int]) -> list[tuple[int, int, str]]:

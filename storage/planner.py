@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 TABLES = ("articles", "article_urls", "near_bands", "stories")
 MIN_ROWS = 500
 SHARE = 0.2
+_COUNTED = text("SELECT reltuples FROM pg_class WHERE oid = 'articles'::regclass")  # -1: never analysed
 
 
 class Statistics:
@@ -40,14 +41,14 @@ class Statistics:
         self.added += articles
         if self.counted is None:
             with self.engine.connect() as conn:
-                counted = conn.execute(text("SELECT reltuples FROM pg_class WHERE oid = 'articles'::regclass")).scalar()
-            self.counted = max(0.0, float(counted or 0.0))  # -1: never analysed
+                counted = conn.execute(_COUNTED).scalar()
+            self.counted = max(0.0, float(counted or 0.0))
         if self.added < max(MIN_ROWS, SHARE * self.counted):
             return False
         try:
             with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.execute(text("ANALYZE " + ", ".join(TABLES)))
-                counted = conn.execute(text("SELECT reltuples FROM pg_class WHERE oid = 'articles'::regclass")).scalar()
+                counted = conn.execute(_COUNTED).scalar()
         except Exception as exc:  # statistics are an optimisation: storing goes on without them
             # once: a role that may not analyse these tables would otherwise warn at every batch
             log.warning("could not analyse the article tables (not tried again by this process): %s", exc)

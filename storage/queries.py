@@ -72,15 +72,7 @@ def known_urls(session: Session, urls: Iterable[str]) -> set[str]:
     by_canonical: dict[str, list[str]] = {}
     for url in urls:
         by_canonical.setdefault(canonical_url(url), []).append(url)
-    if not by_canonical:
-        return set()
-    found: set[str] = set()
-    keys = list(by_canonical)
-    for i in range(0, len(keys), 500):  # stay under SQLite's bound-parameter limit
-        chunk = keys[i : i + 500]
-        for (url,) in session.execute(select(ArticleUrlRow.url).where(ArticleUrlRow.url.in_(chunk))):
-            found.update(by_canonical[url])
-    return found
+    return {url for found in _known(session, list(by_canonical)) for url in by_canonical[found]}
 
 
 def _apply(row: ArticleRow, article: Article, digest: str) -> None:
@@ -147,7 +139,7 @@ def store_articles(session: Session, items: Sequence[ToStore]) -> list[StoreOutc
         if url in known:
             _store_fresh(session, items, urls, fresh, outcomes)
             fresh = []
-            outcomes[n] = _store_known(session, items[n], *known[url])
+            outcomes[n] = _store_known(session, items[n], url, *known[url])
         else:
             fresh.append(n)
             known[url] = (-1, "canonical")  # the same URL again later in the batch is known by then
@@ -156,6 +148,7 @@ def store_articles(session: Session, items: Sequence[ToStore]) -> list[StoreOutc
 
 
 def _known(session: Session, urls: Sequence[str]) -> dict[str, tuple[int, str]]:
+    """Those of ``urls`` (canonical) that are stored: ``{url: (article_id, relation)}``."""
     found: dict[str, tuple[int, str]] = {}
     unique = sorted(set(urls))
     for i in range(0, len(unique), 500):  # stay under SQLite's bound-parameter limit
@@ -171,9 +164,9 @@ def _keys(item: ToStore) -> tuple[str, Fingerprint]:
     return item.digest, item.near
 
 
-def _store_known(session: Session, item: ToStore, article_id: int, relation: str) -> StoreOutcome:
+def _store_known(session: Session, item: ToStore, url: str, article_id: int, relation: str) -> StoreOutcome:
     if article_id < 0:  # stored earlier in this batch: look it up now
-        article_id, relation = _known(session, [canonical_url(item.article.url)])[canonical_url(item.article.url)]
+        article_id, relation = _known(session, [url])[url]
     row = session.get(ArticleRow, article_id)
     assert row is not None  # article_urls rows cascade with their article
     digest, near = _keys(item)
@@ -295,7 +288,7 @@ def _part_url_rows(session: Session, items: Sequence[ToStore], positions: Sequen
     every = set().union(*wanted.values()) - taken
     if not every:
         return []
-    taken |= set(session.scalars(select(ArticleUrlRow.url).where(ArticleUrlRow.url.in_(sorted(every)))))
+    taken |= _known(session, sorted(every)).keys()
     rows: list[dict[str, object]] = []
     for n in positions:
         for part in sorted(wanted[n] - taken):

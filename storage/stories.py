@@ -135,12 +135,9 @@ def assign(session: Session, joining: Sequence[Joining]) -> list[StoryMatch]:
             other, story = by_document[j.doc_key]
             match = (story, "document", None, other)
         elif j.near.indexable:
-            shared: dict[int, int] = {}
-            for key in j.near.bands:
-                for other in batch_bands.get(key, ()):
-                    shared[other] = shared.get(other, 0) + 1
             ranked = [a for a in stored if a in members]
-            ranked += sorted(shared, key=lambda a: (-shared[a], -a))[: neardup.MAX_CANDIDATES]
+            # this batch's articles are -1, -2, … in order: the oldest has the highest id
+            ranked += neardup.rank(j.near.bands, batch_bands, higher_ids_first=True)
             best = _best_match(ranked, members, j.near)
             if best is not None:
                 match = (best[1], "near", round(best[2], 4), best[0])
@@ -164,8 +161,8 @@ def settle(session: Session, canonical: Mapping[int, int], touched: Mapping[int,
     if canonical:
         cur, mark = neardup.cursor(session)
         if mark == "%s":  # PostgreSQL: one statement for all (executemany runs one per story)
-            cur.execute(_SET_CANONICAL_PG, ("{" + ",".join(map(str, canonical)) + "}",
-                                            "{" + ",".join(map(str, canonical.values())) + "}"))
+            cur.execute(_SET_CANONICAL_PG, (neardup.array_literal(canonical),
+                                            neardup.array_literal(canonical.values())))
         else:
             cur.executemany("UPDATE stories SET article_id = ? WHERE id = ?",
                             [(article, story) for story, article in canonical.items()])

@@ -26,6 +26,7 @@ from crawler.neardup import (
     shingle_hashes,
     signature,
 )
+from crawler.replica.text import edit_characters
 from crawler.revisions import describe_change
 from crawler.textnorm import _is_foldable, normalize_for_hash
 
@@ -36,22 +37,6 @@ CWCED = Path(__file__).parent / "data" / "cwced" / "cleaned"
 def texts() -> list[str]:
     out = [p.read_text(encoding="utf-8") for p in sorted(CWCED.glob("*.txt"))]
     return [t for t in out if len(normalize_for_hash(t)) >= 400]
-
-
-def _edit(text: str, rate: float, rng: random.Random) -> str:
-    """Substitute, delete or insert ``rate`` of the characters, using the text's own characters."""
-    chars = list(text)
-    pool = [c for c in text if "\u4e00" <= c <= "\u9fff"]
-    for _ in range(int(len(chars) * rate)):
-        i = rng.randrange(len(chars))
-        op = rng.random()
-        if op < 0.5:
-            chars[i] = rng.choice(pool)
-        elif op < 0.75:
-            del chars[i]
-        else:
-            chars.insert(i, rng.choice(pool))
-    return "".join(chars)
 
 
 def _reference_jaccard(a: str, b: str, k: int = SHINGLE) -> float:
@@ -71,7 +56,7 @@ def test_signature_is_datasketchs_minhash(texts: list[str]) -> None:
 def test_jaccard_is_exact(texts: list[str]) -> None:
     rng = random.Random(5)
     for text in texts[:15]:
-        edited = _edit(text, 0.03, rng)
+        edited = edit_characters(text, 0.03, rng)
         a, b = normalize_for_hash(text), normalize_for_hash(edited)
         expected = _reference_jaccard(a, b)
         assert jaccard(shingle_hashes(a), shingle_hashes(b)) == pytest.approx(expected, abs=1e-3)
@@ -102,7 +87,7 @@ def test_close_reposts_share_a_band_and_strangers_do_not(texts: list[str]) -> No
     rng = random.Random(7)
     found = 0
     for text in texts:
-        edited = _edit(text, 0.01, rng)
+        edited = edit_characters(text, 0.01, rng)
         a, b = fingerprint(text), fingerprint(edited)
         assert jaccard(a.shingles, b.shingles) >= 0.8
         found += bool(set(a.bands) & set(b.bands))

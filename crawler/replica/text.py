@@ -8,6 +8,7 @@ Inline emphasis is carried as ``**bold**`` markers; :func:`plain` removes them.
 
 from __future__ import annotations
 
+import random
 import re
 
 # A paragraph that ends with one of these is complete; one that ends otherwise and reads like
@@ -111,3 +112,23 @@ def summary(paragraphs: list[str], limit: int = 120) -> str:
     """The first ``limit`` characters of the text, with ``…`` when it was cut."""
     text = "".join(plain(p) for p in paragraphs)
     return text if len(text) <= limit else text[:limit] + "…"
+
+
+def edit_characters(text: str, rate: float, rng: random.Random) -> str:
+    """``text`` with about ``rate`` of its characters (at least one) substituted, deleted or
+    inserted, using the text's own Chinese characters; line breaks are kept, so paragraphs stay
+    paragraphs. How a repost's typos and small rewordings are derived from real text."""
+    chars = list(text)
+    own = [c for c in text if "\u4e00" <= c <= "\u9fff"] or ["的"]
+    for _ in range(max(1, int(len(chars) * rate))):
+        i = rng.randrange(len(chars))
+        if chars[i] == "\n":
+            continue
+        op = rng.random()
+        if op < 0.5:
+            chars[i] = rng.choice(own)
+        elif op < 0.75:
+            del chars[i]
+        else:
+            chars.insert(i, rng.choice(own))
+    return "".join(chars)
