@@ -104,9 +104,10 @@ def crawl_command(source: str, config_path: Path | None, memory_mb: int, run_id:
     return [*cmd, source]
 
 
-#: how running out of address space shows in a Python process's output (the last one: a shared
-#: library, numpy's OpenBLAS for one, that cannot be mapped)
-_OUT_OF_MEMORY = ("MemoryError", "Cannot allocate memory", "failed to map segment from shared object")
+#: how running out of address space shows in a Python process's output: Python's own error, the
+#: C library's, a shared library (numpy's OpenBLAS for one) that cannot be mapped, OpenSSL's
+_OUT_OF_MEMORY = ("MemoryError", "Cannot allocate memory", "failed to map segment from shared object",
+                  "malloc failure")
 
 
 def failure_reason(exit_code: int, output: str, memory_mb: int) -> str:
