@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from crawler.cleaning import clean_lines, is_byline, trim_tail
 from crawler.extraction.dom import BLOCK_TAGS, HtmlElement, class_id, render
@@ -155,8 +156,12 @@ def _furniture(el: HtmlElement) -> bool:
     if tag in ("nav", "footer", "aside"):
         return True
     attrs = class_id(el)
-    if not attrs:
-        return False
+    return bool(attrs) and _furniture_attrs(attrs)
+
+
+# A site's templates repeat a few dozen class/id values on every page: each is judged once.
+@lru_cache(maxsize=8192)
+def _furniture_attrs(attrs: str) -> bool:
     if _POS_STRONG.search(attrs):
         return False
     for name in attrs.split():

@@ -75,14 +75,18 @@ def normalize_encoding(name: str) -> str:
     return _ALIASES.get(canonical, canonical)
 
 
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _BAD = re.compile("[\ufffd" + "".join(re.escape(c) for c in sorted(_MOJIBAKE)) + "]")
+
+
+def _non_ascii(text: str) -> int:
+    # counted in C: this runs on every page, whole documents at a time, and encoding drops the
+    # non-ASCII characters without building a string per character
+    return len(text) - len(text.encode("ascii", "ignore"))
 
 
 def garbled_score(text: str) -> float:
     """Share of U+FFFD and typical mojibake characters among the non-ASCII characters (0–1)."""
-    # regex counting runs in C: this is called on every page, whole documents at a time
-    non_ascii = len(_NON_ASCII.findall(text))
+    non_ascii = _non_ascii(text)
     if not non_ascii:
         return 0.0
     return len(_BAD.findall(text)) / non_ascii
@@ -121,7 +125,7 @@ def _tolerant(body: bytes, encoding: str, max_error_share: float = 0.002) -> str
     errors = text.count("\ufffd")
     if errors == 0:
         return text
-    non_ascii = sum(1 for ch in text if ch > "\x7f")
+    non_ascii = _non_ascii(text)
     return text if non_ascii and errors / non_ascii <= max_error_share else None
 
 

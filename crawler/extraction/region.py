@@ -3,7 +3,7 @@
 The division table is the one the ``cpca`` package ships (``cpca/resources/adcodes.csv``,
 3,500+ provinces, prefectures and counties with their adcodes).  It is read directly —
 importing ``cpca`` itself would pull in pandas and take a second — and matched with an
-Aho-Corasick automaton (``pyahocorasick``, a cpca dependency) when available.
+Aho-Corasick automaton (``ahocorasick_rs``).
 
 Names are matched in full (江西省, 赣州市, 章贡区) and, for provinces and prefectures, without
 their 省/市/自治区 suffix (江西, 赣州), like cpca does; county names are only matched in full
@@ -19,7 +19,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+
+from ahocorasick_rs import AhoCorasick, MatchKind
 
 __all__ = ["Division", "find_region", "load_divisions", "region_chain"]
 
@@ -59,7 +60,8 @@ class Division:
 class _Table:
     by_code: dict[str, Division]
     names: dict[str, list[Division]]  # matchable name → divisions
-    automaton: Any
+    keys: list[str]  # the names in the automaton's order (it reports their indexes)
+    automaton: AhoCorasick | None
 
 
 def _csv_path() -> Path | None:
@@ -90,40 +92,20 @@ def load_divisions() -> _Table:
                     short = _SPECIAL_ABBR.get(div.name) or _STOP_SUFFIX.sub("", div.name)
                     if len(short) >= 2 and short != div.name and short not in _AMBIGUOUS_SHORT:
                         names[short].append(div)
-    automaton = None
-    try:
-        import ahocorasick
-
-        automaton = ahocorasick.Automaton()
-        for name in names:
-            automaton.add_word(name, name)
-        if names:
-            automaton.make_automaton()
-        else:
-            automaton = None
-    except ImportError:  # pragma: no cover - cpca always brings it
-        automaton = None
-    return _Table(by_code, dict(names), automaton)
+    # leftmost-longest is built in (郑州市 wins over 郑州 where both match), in Rust: thirty times
+    # faster here than pyahocorasick, whose root node of a thousand first characters is searched
+    # linearly at every character of the text
+    keys = list(names)
+    automaton = AhoCorasick(keys, matchkind=MatchKind.LeftmostLongest) if keys else None
+    return _Table(by_code, dict(names), keys, automaton)
 
 
 def _mentions(text: str, table: _Table) -> list[tuple[int, int, str]]:
     """Non-overlapping (start, end, name) matches, longest-leftmost."""
-    raw: list[tuple[int, int, str]] = []
-    if table.automaton is not None:
-        for end, name in table.automaton.iter(text):
-            raw.append((end - len(name) + 1, end + 1, name))
-    else:  # slow path without pyahocorasick
-        for name in table.names:
-            for m in re.finditer(re.escape(name), text):
-                raw.append((m.start(), m.end(), name))
-    raw.sort(key=lambda x: (x[0], -(x[1] - x[0])))
-    out: list[tuple[int, int, str]] = []
-    last_end = -1
-    for start, end, name in raw:
-        if start >= last_end:
-            out.append((start, end, name))
-            last_end = end
-    return out
+    if table.automaton is None:
+        return []
+    keys = table.keys
+    return [(start, end, keys[i]) for i, start, end in table.automaton.find_matches_as_indexes(text)]
 
 
 def region_chain(div: Division) -> str:

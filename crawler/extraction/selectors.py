@@ -12,6 +12,8 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from lxml import etree
+
 from crawler.extraction.dom import HtmlElement
 from crawler.textnorm import normalize_text
 
@@ -59,7 +61,7 @@ def apply_selectors(root: HtmlElement, selectors: Mapping[str, str]) -> Picked:
         if not result:
             continue
         first = result[0].root
-        if isinstance(first, HtmlElement):
+        if isinstance(first, etree._Element) and isinstance(first.tag, str):  # not a comment
             picked.elements[name] = first
             picked.texts[name] = normalize_text(" ".join(first.itertext()))
         else:

@@ -197,7 +197,7 @@ class _Detector:
 
     def sentence_candidates(self, sentence: Sentence, doc: Document) -> list[_Candidate]:
         """Events of one sentence, one per type and subtype."""
-        if not self.rules.any_trigger.search(sentence.text):
+        if not (doc.may_trigger(sentence) and self.rules.any_trigger.search(sentence.text)):
             return []
         text = sentence.text
         live = []

@@ -21,6 +21,7 @@ import yaml
 
 from crawler.signals.model import EVENT_TYPES, EventType
 from crawler.signals.numbers import NumberGrammar
+from crawler.signals.prefilter import TriggerFilter
 
 __all__ = ["DEFAULT_RULES", "Rule", "RuleError", "RuleSet", "load_rules"]
 
@@ -82,6 +83,7 @@ class RuleSet:
 
     rules: tuple[Rule, ...]
     any_trigger: re.Pattern[str]
+    trigger_filter: TriggerFilter  # rules out sentences that any_trigger cannot match, cheaply
     sentence_end: re.Pattern[str]
     clause_break: re.Pattern[str]
     max_sentence: int
@@ -325,7 +327,7 @@ def _build(merged: dict[str, Any], sources: tuple[str, ...]) -> RuleSet:
         raise RuleError("regions", "not_places", "expected a list of strings")
     exclude = _alternation([str(p) for p in reg.get("exclude", [])], "regions", "exclude", "")
     return RuleSet(
-        rules=rules, any_trigger=any_trigger,
+        rules=rules, any_trigger=any_trigger, trigger_filter=TriggerFilter(any_trigger.pattern),
         sentence_end=_pattern(st, "settings", "sentence_end"),
         clause_break=_pattern(st, "settings", "clause_break"),
         max_sentence=_int(st, "settings", "max_sentence"),

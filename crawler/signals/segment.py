@@ -8,11 +8,15 @@ heading like ``2022年工作安排``, where statements are targets rather than f
 from __future__ import annotations
 
 import bisect
+import re
 from dataclasses import dataclass
 
+from crawler.signals.prefilter import any_within
 from crawler.signals.rules import RuleSet
 
 __all__ = ["Document", "Sentence", "clause_bounds"]
+
+_NEWLINE = re.compile("\n")
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,7 @@ class Document:
         self.text = text
         self.rules = rules
         self.sentences: list[Sentence] = []
-        newlines = [i for i, ch in enumerate(text) if ch == "\n"]
+        newlines = [m.start() for m in _NEWLINE.finditer(text)]
         pos = 0
         bounds: list[tuple[int, int]] = []
         for m in rules.sentence_end.finditer(text):
@@ -80,6 +84,12 @@ class Document:
                     paragraph=bisect.bisect_right(newlines, s2),
                 ))
         self._plan_marks = self._find_plan_marks()
+        self._trigger_spans = rules.trigger_filter.spans(text)
+
+    def may_trigger(self, sentence: Sentence) -> bool:
+        """False when no rule's trigger can match in ``sentence`` (none of the literals every
+        trigger holds is in it): most sentences are ruled out without running the triggers."""
+        return any_within(self._trigger_spans, sentence.start, sentence.end)
 
     def _find_plan_marks(self) -> list[tuple[int, bool]]:
         marks: list[tuple[int, bool]] = []
