@@ -245,7 +245,12 @@ def _print_totals(cfg: Config) -> None:
     prefix = "" if not cfg.path else f"--config {cfg.path} "
     for q in EXAMPLE_QUERIES:
         click.echo(f'  radar {prefix}sql "{q}"')
-    click.echo(f"  radar {prefix}digest --dry-run")
+    from crawler.subscriptions import effective_subscriptions
+
+    # a dry run still needs to know whom it would write to: without recipients it would only
+    # say so, so the suggestion names one (RADAR_MAIL_TO is read from the environment)
+    mail_to = "" if effective_subscriptions(cfg.settings, cfg.subscriptions) else "RADAR_MAIL_TO=you@example.org "
+    click.echo(f"  {mail_to}radar {prefix}digest --dry-run")
 
 
 # --------------------------------------------------------------------------- daemon & digest

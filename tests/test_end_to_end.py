@@ -127,3 +127,34 @@ def test_crawl_store_detect_and_mail(replica: Any, db_url: str, tmp_path: Path, 
     again = radar("--config", str(config), "digest", env=env)
     assert again.returncode == 0 and "nothing sent" in again.stdout
     assert len(smtp_server.messages) == 1
+
+
+def test_demo_and_every_command_it_suggests_run_as_printed(tmp_path: Path) -> None:
+    """``radar demo`` as a new user runs it (no config, no recipients), then each ``try next``
+    line pasted into a shell, exactly as printed."""
+    import os
+    import random
+    import shlex
+    import subprocess
+    import sys
+
+    env = {"RADAR_DATABASE_URL": f"sqlite:///{tmp_path / 'radar.sqlite3'}", "RADAR_DATA_DIR": str(tmp_path)}
+    for _attempt in range(3):  # four consecutive loopback ports: another may be taken
+        base = random.randrange(20000, 40000)
+        out = radar("demo", "--port-base", str(base), env=env)
+        if "cannot start the replica sites" not in out.stderr:
+            break
+    assert out.returncode == 0, out.stderr
+    assert "events found per type" in out.stdout
+    suggested = [line.strip() for line in out.stdout.split("try next:", 1)[1].splitlines() if line.strip()]
+    assert any(" sql " in s for s in suggested) and any("digest --dry-run" in s for s in suggested)
+    shell_env = {k: v for k, v in os.environ.items() if not k.startswith("RADAR_")} | env
+    shell_env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{shell_env.get('PATH', '')}"
+    for line in suggested:
+        assert shlex.split(line)[0].startswith(("radar", "RADAR_MAIL_TO=")), line
+        done = subprocess.run(line, shell=True, env=shell_env, capture_output=True, text=True, timeout=120,
+                              check=False, cwd=tmp_path)
+        assert done.returncode == 0, f"{line}\n{done.stderr}"
+        assert done.stdout.strip(), line
+        if "digest --dry-run" in line:
+            assert "=== would send to you@example.org" in done.stdout
