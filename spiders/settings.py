@@ -43,7 +43,11 @@ RADAR_STORE_BATCH = 64
 RADAR_STORE_DELAY = 0.2
 
 COOKIES_ENABLED = False
+# No way into a running crawl from outside: Scrapy's telnet console, and the remote-control HTTP
+# server Scrapy 2.19 starts by default (it runs posted Python code, writes a token file under the
+# user's home, and importing its aiohttp costs a re-crawl a sixth of its start-up).
 TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
 LOG_LEVEL = "INFO"
 
 ITEM_PIPELINES = {

@@ -1,0 +1,69 @@
+"""How a config file's ``settings: scrapy:`` combines with Policy Radar's own Scrapy settings."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from crawler.config import load_settings
+from crawler.sources import Config
+from spiders.runner import scrapy_settings
+
+
+def _settings(scrapy: dict[str, object], overrides: dict[str, object] | None = None) -> dict[str, object]:
+    config = Config(settings=load_settings({"scrapy": scrapy}, env={}), sources={})
+    settings = scrapy_settings(config, overrides)
+    names = ("ITEM_PIPELINES", "EXTENSIONS", "DOWNLOADER_MIDDLEWARES", "EXTENSIONS_BASE", "DOWNLOADER_MIDDLEWARES_BASE")
+    return {name: dict(settings[name]) for name in names} | {
+        "DOWNLOAD_DELAY": settings.getfloat("DOWNLOAD_DELAY"), "COOKIES_ENABLED": settings.getbool("COOKIES_ENABLED")}
+
+
+def test_a_users_pipeline_is_added_to_ours_not_instead_of_them() -> None:
+    got = _settings({"ITEM_PIPELINES": {"myproject.pipelines.Export": 300}, "DOWNLOAD_DELAY": 3})
+    assert got["ITEM_PIPELINES"] == {"spiders.pipelines.ExtractPipeline": 100, "spiders.pipelines.StorePipeline": 200,
+                                     "myproject.pipelines.Export": 300}
+    assert got["EXTENSIONS"]["spiders.extensions.CrawlRunRecorder"] == 100  # run recording stays on
+    assert got["DOWNLOAD_DELAY"] == 3.0  # plain settings replace ours
+
+
+def test_none_turns_one_of_ours_off_and_overrides_come_last() -> None:
+    got = _settings({"EXTENSIONS": {"spiders.extensions.CrawlRunRecorder": None}},
+                    overrides={"ITEM_PIPELINES": {"spiders.pipelines.StorePipeline": None}})
+    assert got["EXTENSIONS"]["spiders.extensions.CrawlRunRecorder"] is None
+    assert got["ITEM_PIPELINES"]["spiders.pipelines.StorePipeline"] is None
+    assert got["ITEM_PIPELINES"]["spiders.pipelines.ExtractPipeline"] == 100
+
+
+def test_switched_off_components_are_not_loaded_at_all() -> None:
+    got = _settings({})
+    assert "scrapy.extensions.remote_control.RemoteControl" not in got["EXTENSIONS_BASE"]
+    assert "scrapy.extensions.telnet.TelnetConsole" not in got["EXTENSIONS_BASE"]
+    assert "scrapy.downloadermiddlewares.cookies.CookiesMiddleware" not in got["DOWNLOADER_MIDDLEWARES_BASE"]
+    assert "scrapy.extensions.corestats.CoreStats" in got["EXTENSIONS_BASE"]  # the rest stay
+    cookies = _settings({"COOKIES_ENABLED": True})  # a site that needs cookies gets the middleware back
+    assert cookies["COOKIES_ENABLED"] is True
+    assert "scrapy.downloadermiddlewares.cookies.CookiesMiddleware" in cookies["DOWNLOADER_MIDDLEWARES_BASE"]
+
+
+def test_a_crawler_built_with_our_settings_opens_no_remote_control_server() -> None:
+    """Scrapy 2.19 starts an HTTP server that runs posted Python code, unless told not to; a
+    crawler with our settings must not even import it (nor aiohttp)."""
+    code = """
+import sys
+from crawler.config import load_settings
+from crawler.sources import Config
+from scrapy.crawler import CrawlerProcess
+from spiders.listing import ListingSpider
+from spiders.runner import scrapy_settings
+
+process = CrawlerProcess(scrapy_settings(Config(settings=load_settings({}, env={}), sources={})))
+crawler = process.create_crawler(ListingSpider)
+crawler._apply_settings()
+names = [type(e).__name__ for e in crawler.extensions.middlewares]
+print(",".join(names), "aiohttp" in sys.modules, "tldextract" in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    names, aiohttp, tldextract = out.stdout.split()
+    assert "CrawlRunRecorder" in names.split(",")
+    assert "RemoteControl" not in names and "TelnetConsole" not in names
+    assert (aiohttp, tldextract) == ("False", "False")
