@@ -7,6 +7,7 @@ a fresh child process for each crawl (``scheduler.jobs``).
 from __future__ import annotations
 
 import gc
+import logging
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -78,6 +79,15 @@ def scrapy_settings(config: Config, overrides: dict[str, Any] | None = None) -> 
     return settings
 
 
+def _scrapy_log_level() -> None:
+    """Scrapy (its ``configure_logging``, run by ``CrawlerProcess``) sets its loggers to DEBUG:
+    two records per page (Crawled …, Scraped from …) were built, counted and handed to handlers
+    that drop them. Its loggers now start at the lowest level a handler of ours shows."""
+    handlers = logging.getLogger().handlers
+    shown = min((h.level for h in handlers), default=logging.WARNING)  # no handler: Python's lastResort
+    logging.getLogger("scrapy").setLevel(max(shown, logging.DEBUG))
+
+
 def run_crawls(config: Config, sources: list[Source], *, overrides: dict[str, Any] | None = None,
                ingestor: Ingestor | None = None, recheck: bool = False) -> list[CrawlSummary]:
     """Crawl ``sources`` concurrently (politeness is per host) and return a summary of each.
@@ -97,6 +107,7 @@ def run_crawls(config: Config, sources: list[Source], *, overrides: dict[str, An
         os.environ[RULES_ENV] = ",".join(config.settings.signal_rules)
     ingestor = ingestor or Ingestor.for_url(config.settings.database_url)
     process = CrawlerProcess(scrapy_settings(config, overrides))
+    _scrapy_log_level()
     crawlers: list[tuple[Source, Crawler]] = []
     for source in sources:
         crawler = process.create_crawler(SPIDERS[source.kind])

@@ -67,3 +67,30 @@ print(",".join(names), "aiohttp" in sys.modules, "tldextract" in sys.modules)
     assert "CrawlRunRecorder" in names.split(",")
     assert "RemoteControl" not in names and "TelnetConsole" not in names
     assert (aiohttp, tldextract) == ("False", "False")
+
+
+def test_scrapy_builds_no_log_records_that_no_handler_shows() -> None:
+    """Scrapy sets its loggers to DEBUG; after a crawl process is made, they start at the level
+    our stderr handler shows (WARNING, or DEBUG with ``radar -v``), so the two records per page
+    it logs at DEBUG are not built only to be dropped."""
+    code = """
+import logging, sys
+from crawler.cli import set_log_level
+from crawler.config import load_settings
+from crawler.sources import Config
+from scrapy.crawler import CrawlerProcess
+from spiders.runner import _scrapy_log_level, scrapy_settings
+
+set_log_level(logging.DEBUG if sys.argv[1] == "verbose" else logging.WARNING)
+CrawlerProcess(scrapy_settings(Config(settings=load_settings({}, env={}), sources={})))
+before = logging.getLogger("scrapy.core.engine").isEnabledFor(logging.DEBUG)
+_scrapy_log_level()
+engine = logging.getLogger("scrapy.core.engine")
+print(before, engine.isEnabledFor(logging.DEBUG), engine.isEnabledFor(logging.WARNING))
+"""
+    quiet = subprocess.run([sys.executable, "-c", code, "quiet"], capture_output=True, text=True, timeout=120,
+                           check=True)
+    assert quiet.stdout.split() == ["True", "False", "True"]
+    verbose = subprocess.run([sys.executable, "-c", code, "verbose"], capture_output=True, text=True, timeout=120,
+                             check=True)
+    assert verbose.stdout.split() == ["True", "True", "True"]
