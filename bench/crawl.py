@@ -249,9 +249,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--articles", type=int, default=5000)
     parser.add_argument("--database", default="", help="SQLAlchemy URL (default: a fresh SQLite file per pair)")
-    parser.add_argument("--repeat", type=int, default=3,
+    parser.add_argument("--repeat", type=int, default=None,
                         help="bare/pipeline pairs to run, back to back; the ratio printed is their median "
-                             "(default 3; --database allows only 1: each pipeline crawl needs an empty database)")
+                             "(default 3, or 1 with --database: each pipeline crawl needs an empty database)")
     parser.add_argument("--cwced", type=Path, default=DEFAULT_CWCED if DEFAULT_CWCED.exists() else FALLBACK_CWCED)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--child", nargs=3, metavar=("START_URL", "OUT", "MODE"), help=argparse.SUPPRESS)
@@ -259,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         _bare_child(*args.child)
         return 0
+    if args.repeat is None:
+        args.repeat = 1 if args.database else 3
     if args.repeat < 1 or (args.database and args.repeat != 1):
         parser.error("--repeat must be 1 with --database (every pipeline crawl needs an empty database), "
                      "and at least 1")
