@@ -78,14 +78,12 @@ def normalize_lines(text: str, *, join_cjk_gaps: bool = False) -> str:
     columns aligned; tabs at either end of a line and empty lines are dropped.  With
     ``join_cjk_gaps`` a single space between two CJK characters is removed as well.
     """
-    out = []
-    for line in fold_width(text).split("\n"):
-        line = _INLINE_SPACES.sub(" ", line)
-        line = _TABS.sub("\t", line).strip(" \t")
-        if join_cjk_gaps:
-            line = _CJK_GAP.sub("", line)
-        if line:
-            out.append(line)
+    # None of the three patterns spans a line break, so each runs once over the whole text
+    # rather than once per line (a page has dozens of lines)
+    text = _TABS.sub("\t", _INLINE_SPACES.sub(" ", fold_width(text)))
+    out = [line for raw in text.split("\n") if (line := raw.strip(" \t"))]
+    if join_cjk_gaps:
+        out = [line for line in _CJK_GAP.sub("", "\n".join(out)).split("\n") if line]
     return "\n".join(out)
 
 

@@ -32,7 +32,8 @@ __all__ = ["BodyResult", "extract_body", "is_boilerplate_container"]
 # Prose punctuation: a block with these is written text, not a menu.
 # (The colon is left out on purpose: "来源：… 时间：…" bylines are full of it.)
 _PUNCT = frozenset("，。；！？、“”…")
-_WS = frozenset(" \t\n\r\f\v\u3000\xa0")
+_WS_CHARS = " \t\n\r\f\v\u3000\xa0"
+_WS = frozenset(_WS_CHARS)
 
 # Class/id roots that are distinctive enough to match anywhere in the attribute.
 _NEG_SUB = re.compile(
@@ -204,6 +205,8 @@ class BodyResult:
 
 
 def _count(text: str) -> tuple[int, int]:
+    if not text.strip(_WS_CHARS):  # most text nodes are the markup's indentation: skip in C
+        return 0, 0
     n = 0
     p = 0
     for ch in text:
