@@ -20,13 +20,12 @@ AUTOTHROTTLE_START_DELAY = 2.0
 AUTOTHROTTLE_MAX_DELAY = 30.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
 
-# A callback yields at most a listing page's links (or one article); Scrapy starts this many
-# asyncio tasks for every callback's output, so the default 100 cost more than parsing a page.
 # Items of one response processed at once. Every Policy Radar callback yields at most one item
-# (an article page: its page; a listing page: only requests), so more buys nothing, and Scrapy
-# (2.19) starts that many asyncio tasks for every response: at 8 (our earlier value) a crawl
-# spent about a tenth more CPU per page in the crawl process and made about a fifth fewer
-# pages/s (bench/crawl.py). Pages are still processed in parallel across responses.
+# (an article page: its page; a listing page: only requests), so more buys nothing, while Scrapy
+# (2.19) starts that many asyncio tasks for every response: Scrapy's default of 100 cost more
+# than parsing a page, and at 8 (our earlier value) a crawl spent about a tenth more CPU per page
+# in the crawl process and made about a fifth fewer pages/s (bench/crawl.py). Pages are still
+# processed in parallel across responses.
 CONCURRENT_ITEMS = 1
 
 RETRY_ENABLED = True
