@@ -189,19 +189,32 @@ def _paragraphs(cwced: Path) -> tuple[str, ...]:
 class Pair:
     """One bare crawl and one pipeline crawl, run back to back (the machine's speed drifts)."""
 
-    bare_rate: float
     bare_pages: int
-    bare_elapsed: float
-    bare_wall: float
+    bare_elapsed: float  # Scrapy's elapsed_time_seconds: spider open → close
+    bare_wall: float  # the whole child process, start-up included
     bare_cpu: TreeCpu
-    bare_served: float
-    full_rate: float
-    full_pages: int
+    bare_served: float  # CPU this process spent serving the site meanwhile
     full_wall: float
     full_cpu: TreeCpu
     full_served: float
-    full_stats: dict[str, Any]
+    full_stats: dict[str, Any]  # the pipeline crawl's run, as crawl_runs recorded it
     first_fetches: int
+
+    @property
+    def bare_rate(self) -> float:
+        return self.bare_pages / self.bare_elapsed
+
+    @property
+    def full_pages(self) -> int:
+        return int(self.full_stats["response_received_count"])
+
+    @property
+    def full_elapsed(self) -> float:
+        return float(self.full_stats["elapsed_time_seconds"])
+
+    @property
+    def full_rate(self) -> float:
+        return self.full_pages / self.full_elapsed
 
     @property
     def ratio(self) -> float:
@@ -233,14 +246,10 @@ def _pair(sites: Any, start_url: str, tmp: str, n: int, db_url: str, env: dict[s
     crawl = [sys.executable, "-m", "crawler.cli", "--config", str(config), "crawl", "--quiet"]
     full_wall, _, full_cpu = _run(crawl, env)
     full_served = time.process_time() - served
-    full = _last_run_stats(db_url)
     return Pair(
-        bare_rate=bare["response_received_count"] / bare["elapsed_time_seconds"],
-        bare_pages=bare["response_received_count"], bare_elapsed=bare["elapsed_time_seconds"],
+        bare_pages=int(bare["response_received_count"]), bare_elapsed=float(bare["elapsed_time_seconds"]),
         bare_wall=bare_wall, bare_cpu=bare_cpu, bare_served=bare_served,
-        full_rate=int(full["response_received_count"]) / float(full["elapsed_time_seconds"]),
-        full_pages=int(full["response_received_count"]), full_wall=full_wall, full_cpu=full_cpu,
-        full_served=full_served, full_stats=full,
+        full_wall=full_wall, full_cpu=full_cpu, full_served=full_served, full_stats=_last_run_stats(db_url),
         first_fetches=sum(1 for _site, p in sites.requests[mark:] if re.search(ARTICLE, p)),
     ), crawl
 
@@ -317,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
           f"(process {median.bare_wall:.1f} s)")
     print(f"  (the same spider with Scrapy's default settings: {plain_rate:6.1f} pages/s; its CONCURRENT_ITEMS = 100 "
           "starts 100 asyncio tasks per callback)")
-    print(f"Policy Radar pipeline : {median.full_pages:6d} pages in {float(full['elapsed_time_seconds']):6.1f} s = "
+    print(f"Policy Radar pipeline : {median.full_pages:6d} pages in {median.full_elapsed:6.1f} s = "
           f"{median.full_rate:6.1f} pages/s  (process {median.full_wall:.1f} s)")
     print(f"  stored {full.get('radar/new', 0)} new articles ({full.get('radar/story_near', 0)} joined the story of a "
           f"near-duplicate), {full.get('radar/duplicate', 0)} exact copies, {full.get('radar/events_new', 0)} events; "
@@ -339,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  on this machine's {cpus} CPUs the pipeline can do at most {ceiling:.0f} pages/s "
               f"(ratio ≤ {ceiling / median.bare_rate:.2f}): all CPUs busy, or the crawl process's one")
     refetch_share = refetched / max(1, median.first_fetches)
-    crawl_share = float(again.get("elapsed_time_seconds", 0)) / float(full["elapsed_time_seconds"])
+    crawl_share = float(again.get("elapsed_time_seconds", 0)) / median.full_elapsed
     time_share = again_wall / median.full_wall
     status = {code: n for k, n in again.items() if k.startswith("downloader/response_status_count/")
               for code in [k.rsplit("/", 1)[1]]}

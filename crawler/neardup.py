@@ -42,7 +42,7 @@ __all__ = [
     "ROWS",
     "SHINGLE",
     "Fingerprint",
-        "band_keys",
+    "band_keys",
     "body_keys",
     "fingerprint",
     "jaccard",
