@@ -103,14 +103,21 @@ def _print_crawl_table(summaries: Sequence[Any]) -> None:
 @click.option("--recheck", is_flag=True,
               help="Re-fetch the stored articles of the last recheck_days days (conditionally) to catch revisions; "
                    "fetch no listing pages.")
+@click.option("--wait", type=click.FloatRange(min=0), default=0.0, metavar="SECONDS",
+              help="When another process (the daemon) is crawling a source, wait up to SECONDS for it to finish "
+                   "instead of skipping that source.")
 @click.pass_context
 def crawl(ctx: click.Context, sources: tuple[str, ...], quiet: bool, memory_mb: int, run_id: int,
-          watch_parent: bool, recheck: bool) -> None:
+          watch_parent: bool, recheck: bool, wait: float) -> None:
     """Crawl SOURCES now (all enabled sources when none are named).
 
     With --recheck, re-check stored articles instead (listing sources only; all enabled ones
     when none are named): an unchanged page costs a 304 or moves only its check time, a changed
     one is stored as a revision and its events are detected again.
+
+    One process at a time crawls a source: a source that the daemon (or another radar crawl)
+    is crawling or re-checking right now is skipped, or waited for with --wait. The exit code
+    is 2 when any source did not finish, skipped ones included.
     """
     if memory_mb:
         import resource
@@ -133,9 +140,12 @@ def crawl(ctx: click.Context, sources: tuple[str, ...], quiet: bool, memory_mb: 
         overrides["RADAR_RUN_ID"] = run_id
     if not quiet:
         click.echo(f"crawling {len(selected)} source(s) into {_db_label(cfg)} …", err=True)
-    summaries = run_crawls(cfg, selected, overrides=overrides, recheck=recheck)
+    summaries = run_crawls(cfg, selected, overrides=overrides, recheck=recheck, wait=wait)
     if not quiet:
         _print_crawl_table(summaries)
+        if any(s.skipped for s in summaries) and not wait:
+            click.echo("(a skipped source is being crawled by another process, the daemon perhaps; "
+                       "--wait SECONDS waits for it)", err=True)
     if any(s.finish_reason not in ("finished",) for s in summaries):
         sys.exit(2)
 

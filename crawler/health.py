@@ -29,8 +29,9 @@ from crawler.config import Settings
 from crawler.sources import Schedule
 
 FAILED = ("failed", "killed", "abandoned")
-#: runs that stopped before finishing on purpose (daemon shutdown): neither success nor failure
-INTERRUPTED = ("interrupted",)
+#: runs that stopped before finishing on purpose (daemon shutdown), or never started because
+#: another process was crawling the source: neither success nor failure
+NEUTRAL = ("interrupted", "skipped")
 #: error kinds that are not failed requests (they do not count towards the error rate)
 _NOT_REQUEST_ERRORS = {"attachment_failed", "empty_page", "not_html"}
 GARBLED_SAMPLE = 20
@@ -160,7 +161,7 @@ def top_errors(kinds: Mapping[str, int], n: int = 3) -> str:
 
 
 def _rule_failing(h: SourceHistory, th: Thresholds) -> Alert | None:
-    done = [r for r in h.runs if r.status not in ("running", *INTERRUPTED)]
+    done = [r for r in h.runs if r.status not in ("running", *NEUTRAL)]
     recent = done[: th.failures]
     if th.failures <= 0 or len(recent) < th.failures or not all(r.status in FAILED for r in recent):
         return None
@@ -212,7 +213,7 @@ def _rule_no_links(h: SourceHistory, th: Thresholds) -> Alert | None:
 
 
 def _rule_error_spike(h: SourceHistory, th: Thresholds) -> Alert | None:
-    done = [r for r in h.runs if r.status not in ("running", *INTERRUPTED)]
+    done = [r for r in h.runs if r.status not in ("running", *NEUTRAL)]
     if not done or done[0].requests < 5:
         return None
     latest, earlier = done[0], done[1:]
@@ -237,7 +238,7 @@ def _rule_garbled(h: SourceHistory, th: Thresholds) -> Alert | None:
 
 
 def _rule_challenge(h: SourceHistory, th: Thresholds) -> Alert | None:
-    latest = next((r for r in h.runs if r.status != "running"), None)
+    latest = next((r for r in h.runs if r.status not in ("running", "skipped")), None)  # skipped: fetched nothing
     if latest is None or th.challenge_pages <= 0 or latest.challenges < th.challenge_pages:
         return None
     kinds = {k.removeprefix("challenge_"): v for k, v in latest.errors_by_kind.items() if k.startswith("challenge_")}

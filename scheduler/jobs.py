@@ -89,14 +89,23 @@ def _signal_group(proc: subprocess.Popen[bytes], signum: int) -> None:
         os.killpg(proc.pid, signum)
 
 
+#: Share of the crawl time limit a crawl child waits for another crawl of its source (a manual
+#: ``radar crawl``, or the source's crawl when this is its re-check) before it gives up as
+#: skipped. Waiting, not skipping at once: a re-check scheduled every day and a crawl every hour
+#: fall due at the same moment each day, and a re-check that always lost would never run.
+LOCK_WAIT_SHARE = 0.5
+
+
 def crawl_command(source: str, config_path: Path | None, memory_mb: int, run_id: int | None = None,
-                  recheck: bool = False) -> list[str]:
+                  recheck: bool = False, wait: float = 0.0) -> list[str]:
     """The command line of a crawl child process (it limits its own memory: setting limits
     between fork and exec is unsafe in a threaded parent)."""
     cmd = [sys.executable, "-m", "crawler.cli"]
     if config_path is not None:
         cmd += ["--config", str(config_path)]
     cmd += ["crawl", "--quiet", "--memory-mb", str(memory_mb), "--watch-parent"]
+    if wait > 0:
+        cmd += ["--wait", f"{wait:g}"]
     if run_id is not None:
         cmd += ["--run-id", str(run_id)]
     if recheck:
@@ -153,7 +162,8 @@ def run_crawl(source: str, config_path: Path | None, settings: Settings, childre
     env = dict(os.environ, RADAR_DATABASE_URL=settings.database_url)
     try:
         proc = subprocess.Popen(
-            crawl_command(source, config_path, settings.crawl_memory_mb, run_id, recheck), env=env,
+            crawl_command(source, config_path, settings.crawl_memory_mb, run_id, recheck,
+                          wait=settings.crawl_timeout * LOCK_WAIT_SHARE), env=env,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
         )
     except OSError as exc:  # no process at all (fork failed, interpreter gone): still on record

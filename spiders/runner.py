@@ -6,10 +6,12 @@ a fresh child process for each crawl (``scheduler.jobs``).
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import os
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 # Imported here, near the top of the stack, rather than by Scrapy at the first crawl: this module's
@@ -25,6 +27,11 @@ from crawler.sources import Config, Source
 from spiders.epaper import EpaperSpider
 from spiders.extensions import run_counts
 from spiders.listing import ListingSpider
+from storage import runs
+from storage.db import transaction
+from storage.locks import DatabaseLock
+
+log = logging.getLogger(__name__)
 
 SPIDERS: dict[str, type[ListingSpider] | type[EpaperSpider]] = {
     "listing": ListingSpider,
@@ -40,6 +47,14 @@ class CrawlSummary:
     finish_reason: str
     counts: dict[str, int]
     new_events: int
+
+    @property
+    def skipped(self) -> bool:
+        """Not crawled: another process was crawling the source (see :func:`run_crawls`)."""
+        return self.finish_reason.startswith(SKIPPED)
+
+
+SKIPPED = "skipped"
 
 
 # Component dictionaries: the config's entries are added to ours rather than replacing them, so
@@ -88,12 +103,51 @@ def _scrapy_log_level() -> None:
     logging.getLogger("scrapy").setLevel(max(shown, logging.DEBUG))
 
 
+def _busy(lock: DatabaseLock, source: str, wait: float) -> str:
+    holder = lock.holder()
+    who = f"process {holder}" if holder else "another process"
+    waited = f"waited {wait:g} s" if wait > 0 else "did not wait"
+    return f"{SKIPPED}: {who} is crawling {source} ({waited}; {lock.describe()})"
+
+
+def _lock_sources(config: Config, sources: list[Source], wait: float, run_id: int,
+                  ingestor: Ingestor) -> tuple[dict[str, DatabaseLock], list[CrawlSummary]]:
+    """Take each source's crawl lock (waiting up to ``wait`` seconds for each); a source whose
+    lock another process holds is skipped, and its daemon run row (``run_id``) closed so."""
+    held: dict[str, DatabaseLock] = {}
+    skipped: list[CrawlSummary] = []
+    try:
+        for source in sources:
+            lock = DatabaseLock(config.settings.database_url, "crawl", key=source.name)
+            if lock.acquire(timeout=wait):
+                held[source.name] = lock
+                continue
+            reason = _busy(lock, source.name, wait)
+            lock.close()
+            log.warning("%s", reason)
+            skipped.append(CrawlSummary(source.name, reason, run_counts({}), 0))
+            if run_id:
+                record = runs.RunRecord(status=SKIPPED, reason=reason, counts=run_counts({}), errors_by_kind={},
+                                        status_counts={}, stats={})
+                with transaction(ingestor.factory) as session:
+                    runs.finish_run(session, run_id, record, finished_at=datetime.now(UTC))
+    except BaseException:
+        for lock in held.values():
+            lock.close()
+        raise
+    return held, skipped
+
+
 def run_crawls(config: Config, sources: list[Source], *, overrides: dict[str, Any] | None = None,
-               ingestor: Ingestor | None = None, recheck: bool = False) -> list[CrawlSummary]:
+               ingestor: Ingestor | None = None, recheck: bool = False, wait: float = 0.0) -> list[CrawlSummary]:
     """Crawl ``sources`` concurrently (politeness is per host) and return a summary of each.
 
     With ``recheck``, fetch no listings: re-fetch each source's recent stored articles instead
     (conditionally), storing a revision for each that changed (``radar crawl --recheck``).
+
+    A source is crawled (or re-checked) by one process at a time: one that another process is
+    crawling is waited for up to ``wait`` seconds, then skipped, its summary's ``finish_reason``
+    starting with "skipped" (see :class:`storage.locks.DatabaseLock`).
     """
     if recheck:
         printed = [s.name for s in sources if s.kind != "listing"]
@@ -106,7 +160,23 @@ def run_crawls(config: Config, sources: list[Source], *, overrides: dict[str, An
 
         os.environ[RULES_ENV] = ",".join(config.settings.signal_rules)
     ingestor = ingestor or Ingestor.for_url(config.settings.database_url)
-    process = CrawlerProcess(scrapy_settings(config, overrides))
+    settings = scrapy_settings(config, overrides)
+    held, skipped = _lock_sources(config, sources, wait, settings.getint("RADAR_RUN_ID", 0), ingestor)
+    try:
+        summaries = _crawl(config, [s for s in sources if s.name in held], settings, ingestor, recheck)
+    finally:
+        for lock in held.values():
+            with contextlib.suppress(Exception):  # the process's exit drops it all the same
+                lock.close()
+    order = {s.name: i for i, s in enumerate(sources)}
+    return sorted(summaries + skipped, key=lambda s: order[s.source])
+
+
+def _crawl(config: Config, sources: list[Source], settings: ScrapySettings, ingestor: Ingestor,
+           recheck: bool) -> list[CrawlSummary]:
+    if not sources:
+        return []
+    process = CrawlerProcess(settings)
     _scrapy_log_level()
     crawlers: list[tuple[Source, Crawler]] = []
     for source in sources:

@@ -2,14 +2,19 @@
 
 ``radar daemon`` holds the ``daemon`` lock for its whole life, so a second daemon on the same
 database refuses to start; whoever sends digests holds the ``digest`` lock while sending, so
-the daemon and a manual ``radar digest`` never send the same outbox row at once.
+the daemon and a manual ``radar digest`` never send the same outbox row at once; every crawl
+holds its source's ``crawl`` lock (``DatabaseLock(url, "crawl", key=source)``), so a manual
+``radar crawl`` and the daemon's scheduled crawl or re-check of one source never fetch its site
+twice over at the same time.
 
 - PostgreSQL: a session-level advisory lock on a connection of its own, keyed by the lock name
-  and the current schema (each schema is a Policy Radar database of its own). PostgreSQL drops
-  it when the connection closes, also when the process is killed.
-- SQLite: ``flock`` on a file next to the database file (``radar.sqlite3.daemon.lock``); the
-  kernel drops it when the process dies. The descriptor is not inherited by child processes
-  (crawls), so an orphaned crawl never keeps a dead daemon's lock.
+  and the current schema (each schema is a Policy Radar database of its own; a crawl lock's key
+  adds the source name). PostgreSQL drops it when the connection closes, also when the process
+  is killed.
+- SQLite: ``flock`` on a file next to the database file (``radar.sqlite3.daemon.lock``,
+  ``radar.sqlite3.crawl-<source>.lock``); the kernel drops it when the process dies. The
+  descriptor is not inherited by child processes (crawls), so an orphaned crawl never keeps a
+  dead daemon's lock.
 
 A lock row with a heartbeat would need a timeout to tell a dead holder from a slow one; these
 locks need none.
@@ -20,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import threading
 import time
 from pathlib import Path
@@ -30,8 +36,11 @@ from sqlalchemy.pool import NullPool
 
 from storage.db import make_engine, normalize_url
 
+_KEY_RE = re.compile(r"^(?:[a-z0-9][a-z0-9_-]{0,62})?$")  # source names (crawler.sources), safe in a file name
 #: First key of the two-key advisory lock, per lock name ("PR" + a digit).
-_PG_KEYS = {"daemon": 0x50520001, "digest": 0x50520002}
+_PG_KEYS = {"daemon": 0x50520001, "digest": 0x50520002, "crawl": 0x50520003}
+#: Locks that exist once per key (a crawl lock per source), not once per database.
+_KEYED = {"crawl"}
 
 
 class DatabaseLock:
@@ -42,11 +51,18 @@ class DatabaseLock:
     lock is still held (a PostgreSQL connection can drop).
     """
 
-    def __init__(self, url: str, name: str) -> None:
+    def __init__(self, url: str, name: str, *, key: str = "") -> None:
         if name not in _PG_KEYS:
             raise ValueError(f"unknown lock {name!r}")
+        if (name in _KEYED) != bool(key):
+            raise ValueError(f"the {name} lock {'needs' if name in _KEYED else 'takes no'} key")
+        if not _KEY_RE.match(key):
+            raise ValueError(f"lock key {key!r} is not a source name")
         self.url = normalize_url(url)
         self.name = name
+        self.key = key
+        # the advisory lock's second key: the schema (and the source), hashed by PostgreSQL
+        self._pg_scope = "/" + key if key else ""
         parsed = make_url(self.url)
         self.backend = parsed.get_backend_name()
         self._thread_lock = threading.Lock()
@@ -58,15 +74,29 @@ class DatabaseLock:
         if self.backend == "sqlite":
             database = parsed.database or ""
             if database and database != ":memory:":
-                self.path = Path(database).expanduser().resolve().with_name(Path(database).name + f".{name}.lock")
+                suffix = f"{name}-{key}" if key else name
+                self.path = Path(database).expanduser().resolve().with_name(Path(database).name + f".{suffix}.lock")
         elif self.backend != "postgresql":
             raise ValueError(f"no {name} lock for {self.backend} databases; use SQLite or PostgreSQL")
 
     def describe(self) -> str:
         """How the lock is held, for messages: the lock file or the advisory lock."""
         if self.backend == "postgresql":
-            return f"PostgreSQL advisory lock {_PG_KEYS[self.name]:#x}/current_schema()"
+            scope = f"current_schema() || '{self._pg_scope}'" if self.key else "current_schema()"
+            return f"PostgreSQL advisory lock {_PG_KEYS[self.name]:#x}/hashtext({scope})"
         return f"lock file {self.path}" if self.path else "in-process lock (in-memory database)"
+
+    def holder(self) -> int | None:
+        """The process id the lock file names (SQLite), when another process holds the lock.
+
+        None when not known: PostgreSQL's advisory locks name only a server backend."""
+        if self.path is None or self._held:
+            return None
+        try:
+            text_ = self.path.read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError):
+            return None
+        return int(text_) if text_.isdigit() else None
 
     @property
     def held(self) -> bool:
@@ -95,8 +125,8 @@ class DatabaseLock:
     def _try_acquire(self) -> bool:
         if self.backend == "postgresql":
             conn = self._connection()
-            got = conn.execute(text("SELECT pg_try_advisory_lock(:k, hashtext(current_schema()))"),
-                               {"k": _PG_KEYS[self.name]}).scalar()
+            got = conn.execute(text("SELECT pg_try_advisory_lock(:k, hashtext(current_schema() || :scope))"),
+                               {"k": _PG_KEYS[self.name], "scope": self._pg_scope}).scalar()
             return bool(got)
         if self.path is None:
             return True  # in-memory SQLite: only this process can see the database
@@ -157,8 +187,8 @@ class DatabaseLock:
             if self.backend == "postgresql":
                 try:
                     if self._conn is not None:
-                        self._conn.execute(text("SELECT pg_advisory_unlock(:k, hashtext(current_schema()))"),
-                                           {"k": _PG_KEYS[self.name]})
+                        self._conn.execute(text("SELECT pg_advisory_unlock(:k, hashtext(current_schema() || :scope))"),
+                                           {"k": _PG_KEYS[self.name], "scope": self._pg_scope})
                 except Exception:
                     self._drop_connection()  # a dead connection has released it already
             elif self._fd is not None:

@@ -158,7 +158,8 @@ class CrawlRunRow(Base):
     source: Mapped[str] = mapped_column(String(64))
     started_at: Mapped[datetime] = mapped_column(AwareDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
-    status: Mapped[str] = mapped_column(String(16), default="running")  # running|finished|failed|killed
+    # running|finished|failed|killed|interrupted|abandoned|skipped
+    status: Mapped[str] = mapped_column(String(16), default="running")
     finish_reason: Mapped[str] = mapped_column(String(200), default="")
     pages: Mapped[int] = mapped_column(Integer, default=0)
     items: Mapped[int] = mapped_column(Integer, default=0)

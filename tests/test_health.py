@@ -52,9 +52,12 @@ def test_consecutive_failures() -> None:
     assert [a.rule for a in alerts] == ["failing"]
     assert "last 3 crawls failed" in alerts[0].message and "OSError: boom" in alerts[0].message
     assert alerts[0].setting == "health_failures"
-    # two failures are not yet three; an interruption (daemon shutdown) is neither
+    # two failures are not yet three; an interruption (daemon shutdown) is neither, nor is a
+    # crawl skipped because another process was crawling the source
     assert rules(hist(failing[1:])) == []
     assert rules(hist([failing[0], run(0.5, "interrupted"), *failing[1:]])) == ["failing"]
+    assert rules(hist([failing[0], run(0.5, "skipped"), *failing[1:]])) == ["failing"]
+    assert rules(hist([run(0, "skipped"), run(0.2, "skipped"), *failing[1:]])) == []
     assert rules(hist(failing), Thresholds(failures=4, crawl_timeout=TH.crawl_timeout)) == []
 
 
@@ -114,6 +117,9 @@ def test_challenge_pages() -> None:
     alerts = evaluate(hist([blocked, run(1)]), TH, now=NOW, timezone="Asia/Shanghai")
     assert "challenge" in [a.rule for a in alerts]
     assert "jiasule ×3" in next(a.message for a in alerts if a.rule == "challenge")
+    # a skipped crawl fetched nothing: it says nothing about whether the site still blocks us
+    skipped = run(0, "skipped", pages=0, requests=0, links=0)
+    assert "challenge" in rules(hist([skipped, run(0.5, challenges=3), run(1)]))
 
 
 @pytest.mark.parametrize(("status", "body", "kind"), [

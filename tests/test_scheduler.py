@@ -4,6 +4,7 @@ hang, run out of memory or crash."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -153,6 +154,24 @@ def test_a_database_lock_excludes_others_and_dies_with_its_holder(db_url: str) -
             holder.kill()
 
 
+def test_crawl_locks_are_one_per_source(db_url: str) -> None:
+    a1, a2 = DatabaseLock(db_url, "crawl", key="jxnews"), DatabaseLock(db_url, "crawl", key="jxnews")
+    b, daemon = DatabaseLock(db_url, "crawl", key="gz-gov"), DatabaseLock(db_url, "daemon")
+    try:
+        assert a1.acquire()
+        assert not a2.acquire(timeout=0.3)
+        assert b.acquire() and daemon.acquire()  # other sources, and the daemon's lock, are independent
+        assert a2.holder() == (os.getpid() if db_url.startswith("sqlite") else None)  # PostgreSQL names no pid
+        a1.release()
+        assert a2.acquire()
+    finally:
+        for lock in (a1, a2, b, daemon):
+            lock.close()
+    for name, key in (("crawl", ""), ("daemon", "jxnews"), ("crawl", "../etc/x")):
+        with pytest.raises(ValueError):
+            DatabaseLock(db_url, name, key=key)
+
+
 def test_threads_queue_for_a_lock_like_processes(sqlite_url: str) -> None:
     lock = DatabaseLock(sqlite_url, "digest")
     order: list[str] = []
@@ -279,3 +298,41 @@ def test_crawl_command_and_failure_reasons() -> None:
     assert failure_reason(1, "OpenSSL.SSL.Error: [('common libcrypto routines', '', 'malloc failure')]", 512) == (
         "memory limit: ran out of its 512 MiB")
     assert failure_reason(1, "x\nValueError: bad\n\n", 512) == "crashed: exit code 1: ValueError: bad"
+
+
+def test_one_crawl_of_a_source_at_a_time(replica: Any, db_url: str, tmp_path: Path) -> None:
+    """A crawl of a source another process is crawling fetches nothing: the daemon's waits half
+    its time limit, then is recorded ``skipped``; a manual one skips at once, or waits with --wait
+    and crawls once the other has finished."""
+    path = _write(tmp_path, db_url, [
+        {"name": "park", "start_urls": [f"{replica.urls['park']}/news/list_1.html"],
+         "allow": r"/news/\d{4}-\d{2}-\d{2}/\d+\.html$", "next_page": "a.next::attr(href)",
+         "selectors": {"body": "div.article-content"}, "schedule": "every: 1h"}], crawl_timeout=12)
+    cfg = load_config(path, env={})
+    engine, factory = open_database(db_url)
+    other = DatabaseLock(db_url, "crawl", key="park")  # held here as another crawl process would
+    radar = [sys.executable, "-m", "crawler.cli", "--config", str(path), "crawl"]
+    served = len(replica.requests)
+    try:
+        assert other.acquire()
+        started = time.monotonic()
+        result = run_crawl("park", path, cfg.settings, ChildRegistry(), factory)
+        assert time.monotonic() - started >= 6  # waited half of crawl_timeout
+        assert result.status == "skipped" and result.exit_code == 2, result.output
+        assert result.reason.startswith("skipped: ") and "is crawling park (waited 6 s;" in result.reason
+        row = _run(db_url, result.run_id)
+        assert (row.status, row.pages, row.finished_at is not None) == ("skipped", 0, True)
+
+        manual = subprocess.run([*radar, "park"], capture_output=True, text=True, timeout=60)
+        assert manual.returncode == 2 and "is crawling park (did not wait;" in manual.stdout, manual.stderr
+        assert [r for r in replica.requests[served:] if r[0] == "park"] == []  # the site saw nothing
+
+        threading.Timer(1.0, other.release).start()  # the other crawl ends while this one waits
+        waited = subprocess.run([*radar, "--wait", "30", "park"], capture_output=True, text=True, timeout=90)
+        assert waited.returncode == 0, waited.stdout + waited.stderr
+        with factory() as session:
+            rows = session.query(CrawlRunRow).order_by(CrawlRunRow.id).all()
+        assert [r.status for r in rows] == ["skipped", "finished"] and rows[1].new > 0
+    finally:
+        other.close()
+        engine.dispose()
