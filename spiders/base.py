@@ -46,6 +46,7 @@ class RadarSpider(scrapy.Spider):
         super().__init__(name=self.name, **kwargs)
         self.source = source
         self.config = config or load_config()
+        self.fresh_links = 0  # article links this crawl found that are not stored yet
         self.start_urls = list(source.start_urls)
         self._ingestor = ingestor
         # ``scrapy crawl listing -a recheck=1`` passes a string
@@ -138,7 +139,9 @@ class RadarSpider(scrapy.Spider):
         unique = list(dict.fromkeys(urls))
         self.crawler.stats.inc_value("radar/links_seen", len(unique))
         known = self.ingestor.known(unique)
-        return [u for u in unique if u not in known]
+        fresh = [u for u in unique if u not in known]
+        self.fresh_links += len(fresh)
+        return fresh
 
     def page_item(self, response: Response, kind: str = "article") -> PageItem:
         """The fetched page as an item, raw bytes and headers included."""

@@ -1,18 +1,27 @@
 """The worker pool that prepares pages outside the reactor: same result as in-process, errors
-come back as themselves, and a dead worker costs its pages, not the crawl."""
+come back as themselves, a dead worker costs its pages, not the crawl, and a crawl starts the
+workers when it has many pages for them."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
+from sqlalchemy import select
 
 from crawler.ingest import EmptyPage, prepare
 from crawler.items import PageItem
 from crawler.replica import build_sites
 from crawler.sources import parse_source
+from spiders.pipelines import ExtractPipeline
 from spiders.pool import PreparePool, WorkerDied
+from storage.db import open_database
+from storage.models import CrawlRunRow
+from tests.e2e import radar
 
 SOURCE = parse_source({"name": "jxnews", "start_urls": ["http://127.0.0.1/jxxw/"], "allow": r"/system/",
                        "schedule": "every: 1h", "region": "江西省"}, 0)
@@ -68,3 +77,32 @@ def test_shared_pool_is_released_by_its_last_user() -> None:
     assert PreparePool._shared is first
     PreparePool.release()
     assert PreparePool._shared is None and not first._workers
+
+
+def test_a_crawl_starts_workers_at_once_only_when_many_articles_are_new(tmp_path: Path, replica: Any) -> None:
+    """A crawl whose listing shows many new articles hands every page to the workers (the crawl
+    process never loads the extractor); one with a few new articles prepares them itself."""
+    from crawler.replica.bulk import build_bulk_site
+    from crawler.replica.server import ReplicaSites
+
+    park = {"name": "park", "kind": "listing", "start_urls": [f"{replica.urls['park']}/news/list_1.html"],
+            "allow": r"/news/\d{4}-\d{2}-\d{2}/\d+\.html$", "next_page": "a.next::attr(href)",
+            "selectors": {"body": "div.article-content"}, "schedule": {"every": "1h"}}
+    with ReplicaSites(sites={"bulk": build_bulk_site(40)}) as bulk_site:
+        bulk = {"name": "bulk", "kind": "listing", "start_urls": [f"{bulk_site.urls['bulk']}/bulk/index.html"],
+                "allow": r"/system/\d{4}/\d{2}/\d{2}/\d+\.shtml$", "next_page": "a.next::attr(href)",
+                "schedule": {"every": "1h"}}
+        db = f"sqlite:///{tmp_path / 'radar.sqlite3'}"
+        config = tmp_path / "radar.yaml"
+        config.write_text(yaml.safe_dump({"settings": {"database_url": db, "scrapy": {"DOWNLOAD_DELAY": 0}},
+                                          "sources": [bulk, park]}), encoding="utf-8")
+        done = radar("--config", str(config), "crawl")
+    assert done.returncode == 0, done.stdout + done.stderr
+    engine, factory = open_database(db, migrate_schema=False)
+    with factory() as s:
+        runs = {r.source: r for r in s.scalars(select(CrawlRunRow))}
+    engine.dispose()
+    assert runs["bulk"].new + runs["bulk"].duplicates == 40 and runs["bulk"].new >= 36  # one in ten a repost
+    assert runs["bulk"].stats.get("radar/prepared_inline", 0) == 0
+    assert 0 < runs["park"].new < ExtractPipeline.INLINE_FIRST
+    assert runs["park"].stats.get("radar/prepared_inline") == runs["park"].new
