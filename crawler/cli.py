@@ -15,20 +15,27 @@ from typing import Any, TypeVar
 
 import click
 
-from crawler.errors import ConfigError, RadarError
+from crawler.errors import ConfigError, RadarError, brief
 from crawler.sources import Config, load_config
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 class RadarGroup(click.Group):
-    """Turns library errors into one line on stderr instead of a traceback."""
+    """Turns library errors, and a failing database's, into one line on stderr instead of a
+    traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except RadarError as exc:
             raise click.ClickException(str(exc)) from None
+        except Exception as exc:
+            from sqlalchemy.exc import OperationalError  # imported by then, if a database was opened
+
+            if isinstance(exc, OperationalError):  # the database itself: full disk, server down, locked
+                raise click.ClickException(f"the database failed: {brief(exc)}") from None
+            raise
 
 
 def _config(ctx: click.Context) -> Config:

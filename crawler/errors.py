@@ -31,3 +31,13 @@ class DigestError(RadarError):
 
 class CrawlError(RadarError):
     """A crawl could not be started or was cut short."""
+
+
+def brief(exc: BaseException) -> str:
+    """``Type: message`` on one line, for log lines: a database error as its driver states it
+    (``OperationalError: database or disk is full``), without SQLAlchemy's statement, parameters
+    and "Background on this error" link."""
+    orig = getattr(exc, "orig", None)  # sqlalchemy.exc.DBAPIError wraps the driver's exception
+    shown = orig if isinstance(orig, BaseException) else exc
+    lines = str(shown).strip().splitlines()
+    return f"{type(shown).__name__}: {lines[0][:300] if lines else ''}".rstrip(": ")

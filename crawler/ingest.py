@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.article import Article, Attachment
@@ -175,7 +176,8 @@ class Ingestor:
         and one commit, so a crawl stores what arrives within a fraction of a second together.
         If anything fails, the transaction is rolled back and each article is stored again in a
         transaction of its own: an article is still stored whole or not at all, and one bad
-        article loses no other.
+        article loses no other. A failing database (full disk, lost connection: SQLAlchemy's
+        ``OperationalError``) fails the whole batch at once: it raises, with nothing stored.
         """
         if not batch:
             return []
@@ -184,8 +186,8 @@ class Ingestor:
             with transaction(self.factory) as session:
                 stored = self._ingest(session, batch)
             results += stored  # committed
-        except Exception:
-            if len(batch) == 1:
+        except Exception as exc:
+            if len(batch) == 1 or isinstance(exc, OperationalError):
                 raise
             for pending in batch:
                 try:

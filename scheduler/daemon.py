@@ -41,7 +41,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_RUNNING
 
-from crawler.errors import RadarError
+from crawler.errors import RadarError, brief
 from crawler.sources import Config, load_config
 from scheduler import jobs
 from scheduler.metrics import Metrics, logfmt
@@ -61,27 +61,51 @@ class DaemonAlreadyRunning(RadarError):
 
 
 class RadarScheduler(BackgroundScheduler):  # type: ignore[misc]  # APScheduler 3 is untyped
-    """APScheduler's background scheduler, minus one way of losing runs.
+    """APScheduler's background scheduler, minus two ways of losing runs.
 
-    APScheduler 3 processes due jobs one last time after ``shutdown()`` (its loop checks for the
-    stop before waiting, not after): submitting them to the stopped executor fails and their next
-    run time moves on, so a run that fell due while running crawls were winding down would be
-    lost instead of caught up at the next start. Jobs are processed only while running.
+    - APScheduler 3 processes due jobs one last time after ``shutdown()`` (its loop checks for
+      the stop before waiting, not after): submitting them to the stopped executor fails and
+      their next run time moves on, so a run that fell due while running crawls were winding
+      down would be lost instead of caught up at the next start. Jobs are processed only while
+      running.
+    - APScheduler 3 retries a job store it cannot read, but an error while writing a job's next
+      run time back (a full disk, a database gone away) ends its scheduling thread: the daemon
+      stayed up, heart beating, and never ran a job again. Such an error is logged and the jobs
+      are processed again after a pause that doubles while the store keeps failing (10 s up to
+      5 min); a job whose next run time could not be saved is still due then, and runs again.
     """
+
+    RETRY_FIRST = 10.0
+    RETRY_MAX = 300.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._store_failures: int = 0
 
     def _process_jobs(self) -> float | None:
         if self.state != STATE_RUNNING:
             return None
-        result: float | None = super()._process_jobs()
+        try:
+            result: float | None = super()._process_jobs()
+        except Exception as exc:
+            pause: float = min(self.RETRY_MAX, self.RETRY_FIRST * 2 ** min(self._store_failures, 10))
+            self._store_failures += 1
+            log.error("the scheduler could not update its job store (%s); trying again in %.0f s", brief(exc), pause)
+            return pause
+        if self._store_failures:
+            log.info("the scheduler's job store works again")
+            self._store_failures = 0
         return result
 
 
 class _QuietMaxInstances(logging.Filter):
-    """Drop APScheduler's warning for a run skipped because the previous one is still going:
-    the daemon logs that as a structured line of its own."""
+    """Drop APScheduler's warning for a run skipped because the previous one is still going, and
+    its traceback of a job that raised: the daemon logs each as a structured line of its own (the
+    traceback at debug level)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "maximum number of running instances reached" not in record.getMessage()
+        message = record.getMessage()
+        return "maximum number of running instances reached" not in message and "raised an exception" not in message
 
 
 def _job_kind(job_id: str) -> str:
@@ -180,6 +204,7 @@ class Daemon:
         jobs.install(self.ctx)
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
         logging.getLogger("apscheduler.scheduler").addFilter(_QuietMaxInstances())
+        logging.getLogger("apscheduler.executors.default").addFilter(_QuietMaxInstances())
         self.scheduler = RadarScheduler(
             timezone=settings.timezone,
             jobstores={"default": SQLAlchemyJobStore(engine=make_engine(settings.database_url))},
@@ -243,7 +268,7 @@ class Daemon:
                 runs.daemon_heartbeat(session, pid=self.pid, now=now)
                 runs.abandon_stale_runs(session, started_before=self._stale_before(now), now=now)
         except Exception as exc:  # the database may be down for a while; jobs report their own errors
-            log.warning("heartbeat failed: %s", exc)
+            log.warning("heartbeat failed: %s", brief(exc))
 
     def _refresh_health(self) -> None:
         assert self.ctx is not None and self.ctx.metrics is not None
@@ -255,7 +280,7 @@ class Daemon:
             self.ctx.metrics.set_health([s.name for s in cfg.select()], alerts)
             self.ctx.metrics.outbox_pending.set(pending)
         except Exception as exc:
-            log.warning("health refresh failed: %s", exc)
+            log.warning("health refresh failed: %s", brief(exc))
 
     def _shutdown(self, engine: Any) -> None:
         if self.ctx is not None:
@@ -331,9 +356,15 @@ class Daemon:
                         describe(old_url))
             new = Config(settings=new.settings.with_database(old_url), sources=new.sources, path=new.path,
                          subscriptions=new.subscriptions)
+        try:
+            changes = self.apply(desired_jobs(new))
+        except Exception as exc:  # the job store is in the database, which may be full or away
+            log.error("config reload could not update the scheduled jobs, keeping the running config; "
+                      "trying again in %.0f s: %s", CONFIG_POLL_SECONDS, brief(exc))
+            self._config_mtime = 0  # differs from the file's: the config poll reloads again
+            return
         self.config = new
         self.ctx.config = new
-        changes = self.apply(desired_jobs(new))
         log.info("config reloaded from %s: %s", self.config_path, changes or "no job changes")
 
     def _on_event(self, event: SchedulerEvent) -> None:
@@ -356,8 +387,7 @@ class Daemon:
         if event.exception is not None:
             if metrics is not None:
                 metrics.jobs.labels(kind, "error").inc()
-            log.error(logfmt({**_job_fields(event.job_id), "outcome": "error",
-                              "error": f"{type(event.exception).__name__}: {event.exception}"}))
+            log.error(logfmt({**_job_fields(event.job_id), "outcome": "error", "error": brief(event.exception)}))
             log.debug("traceback of job %s:\n%s", event.job_id, event.traceback)
             return
         retval: dict[str, Any] = dict(event.retval or {})

@@ -15,8 +15,11 @@ from typing import Any
 
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
+from scrapy.utils.defer import deferred_from_coro
+from sqlalchemy.exc import OperationalError
 
 from crawler.article import Article
+from crawler.errors import brief
 from crawler.ingest import EmptyPage, Pending, Prepared, prepare, validators_of
 from crawler.items import PageItem
 from spiders.base import RadarSpider
@@ -48,6 +51,20 @@ class _CrawlerPipeline:
         spider = self.crawler.spider
         assert isinstance(spider, RadarSpider)
         return spider
+
+
+DATABASE_FAILING = "database_failing"
+
+
+def _stop_crawl(crawler: Crawler, reason: str) -> Any:
+    """Close the crawl's spider with ``reason`` (its run then ends as failed, with that reason);
+    returns the closing's Deferred, which the caller keeps until it fires."""
+    engine = crawler.engine
+    assert engine is not None and crawler.spider is not None
+    closer = getattr(engine, "close_spider_async", None)
+    if closer is not None:  # Scrapy ≥ 2.14
+        return deferred_from_coro(closer(reason=reason))
+    return engine.close_spider(crawler.spider, reason)
 
 
 def _on_asyncio() -> bool:
@@ -112,8 +129,13 @@ class StorePipeline(_CrawlerPipeline):
     that 下转/上接 continuations are joined into one article before storing.
 
     Articles are stored in small batches (``RADAR_STORE_BATCH`` of them, or what arrived within
-    ``RADAR_STORE_DELAY`` seconds), one transaction each: see ``Ingestor.ingest_many``.
+    ``RADAR_STORE_DELAY`` seconds), one transaction each: see ``Ingestor.ingest_many``. When the
+    database fails ``STOP_AFTER`` batches in a row (a full disk, a server gone away), the crawl
+    stops with the finish reason "database_failing"; what it could not store is not known as
+    stored, so the next crawl fetches it again.
     """
+
+    STOP_AFTER = 3
 
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
@@ -122,6 +144,9 @@ class StorePipeline(_CrawlerPipeline):
         self.delay = crawler.settings.getfloat("RADAR_STORE_DELAY", 0.2)
         self.pending: list[Pending] = []
         self._timer: asyncio.TimerHandle | None = None
+        self.database_failures = 0  # batches in a row that the database failed to store
+        self.closing = False
+        self.stopping: Any = None  # the Deferred of a crawl stopped because the database fails
 
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, ExtractedPage):
@@ -141,7 +166,21 @@ class StorePipeline(_CrawlerPipeline):
                 self.flush()
         return item
 
+    def _database_failed(self, articles: int, exc: Exception) -> None:
+        """One error for the whole batch (not one per article), and after ``STOP_AFTER`` failed
+        batches in a row the crawl stops: pages fetched now could not be stored either."""
+        spider = self.spider
+        spider.crawler.stats.inc_value("radar/store_failed", articles)
+        self.database_failures += 1
+        spider.logger.error("storing %d article(s) failed: the database is failing (%s); the next crawl fetches "
+                            "them again", articles, brief(exc))
+        if self.database_failures == self.STOP_AFTER and not self.closing:
+            spider.logger.error("stopping the crawl of %s: %d batches in a row could not be stored",
+                                spider.source.name, self.STOP_AFTER)
+            self.stopping = _stop_crawl(spider.crawler, DATABASE_FAILING)
+
     def close_spider(self) -> None:
+        self.closing = True
         self.flush()
         if not self.parts:
             return
@@ -167,8 +206,12 @@ class StorePipeline(_CrawlerPipeline):
         stats = spider.crawler.stats
         try:
             results = spider.ingestor.ingest_many(batch)
-        except Exception as exc:  # the database itself is gone: every article of the batch failed
+        except OperationalError as exc:  # the database is failing (full disk, gone away), not the articles
+            self._database_failed(len(batch), exc)
+            return
+        except Exception as exc:
             results = [exc] * len(batch)
+        self.database_failures = 0
         for pending, result in zip(batch, results, strict=True):
             if isinstance(result, Exception):
                 stats.inc_value("radar/store_failed")

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
+import resource
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -21,7 +24,7 @@ import yaml
 from sqlalchemy import func, select, update
 
 from storage.db import open_database
-from storage.models import CrawlRunRow, DigestEventRow, DigestRow, EventRow, SchedulerJobRow
+from storage.models import ArticleRow, CrawlRunRow, DigestEventRow, DigestRow, EventRow, SchedulerJobRow
 from tests.conftest import MailSink, _Handler, free_port, smtp_env
 from tests.e2e import radar, write_config
 from tests.sockets import silent_server
@@ -48,19 +51,28 @@ def _config(replica: Any, db_url: str, tmp_path: Path, sources: dict[str, str],
 
 
 class Daemon:
-    """A ``radar daemon`` child process whose log goes to a file (a pipe nobody reads would fill)."""
+    """A ``radar daemon`` child process whose log goes to a file (a pipe nobody reads would fill),
+    or with ``piped`` to a pipe that a thread reads (for a daemon that cannot write files)."""
 
-    def __init__(self, config: Path, env: dict[str, str], *args: str) -> None:
+    def __init__(self, config: Path, env: dict[str, str], *args: str, piped: bool = False) -> None:
         self.log_path = config.parent / f"daemon-{time.monotonic_ns()}.log"
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("RADAR_")}
         full_env.update(env)
         self._log = self.log_path.open("wb")
+        self._lines: list[str] = []
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "crawler.cli", "--config", str(config), "daemon", "--shutdown-grace", "5", *args],
-            env=full_env, stdout=self._log, stderr=subprocess.STDOUT)
+            env=full_env, stdout=subprocess.PIPE if piped else self._log, stderr=subprocess.STDOUT)
+        if piped:
+            out = self.proc.stdout
+            assert out is not None
+            threading.Thread(target=lambda: self._lines.extend(line.decode("utf-8", "replace") for line in out),
+                             daemon=True).start()
 
     @property
     def log(self) -> str:
+        if self.proc.stdout is not None:
+            return "".join(self._lines)
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
     def wait_for(self, text: str, timeout: float = 60) -> None:
@@ -324,3 +336,59 @@ def test_sigterm_gives_a_running_crawl_its_grace_then_exits_0(
                                                              .where(CrawlRunRow.source == "hangs")).one())
     assert status == "interrupted" and reason in ("daemon shutdown", "shutdown")
     assert "stopping 1 running crawl(s) (hangs)" in d.log
+
+
+def test_a_full_disk_is_logged_outlived_and_loses_nothing(
+        sqlite_url: str, tmp_path: Path, smtp_server: MailSink, daemons: list[Daemon]) -> None:
+    """The disk fills up under a running daemon, while a source publishes new articles: every
+    write to the database fails (the kernel's file size limit, as on a full disk). The daemon
+    logs it and keeps running; once there is room again it crawls the new articles and mails
+    each of their events once. (APScheduler's own thread used to die on the first failed write
+    of a job's next run time, and the daemon then never ran a job again.)"""
+    from crawler.replica import build_sites
+    from crawler.replica.server import ReplicaSites
+
+    park = build_sites()["park"]
+    listing = park["/news/list_1.html"].body
+    # the two newest articles are not published yet: the listing shows the others
+    hidden = re.sub(rb'<li class="news-item">.*?</li>\s*<li class="news-item">.*?</li>\s*', b"", listing, count=1,
+                    flags=re.S)
+    assert hidden.count(b'class="news-item"') == listing.count(b'class="news-item"') - 2
+    with ReplicaSites(sites={"park": park}) as site:
+        site.set_page("park", "/news/list_1.html", hidden)
+        config = tmp_path / "radar.yaml"
+        config.write_text(yaml.safe_dump({
+            "settings": {"database_url": sqlite_url, "scrapy": {"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False}},
+            "sources": [{"name": "cnip-park", "start_urls": [f"{site.urls['park']}/news/list_1.html"],
+                         "allow": r"/news/\d{4}-\d{2}-\d{2}/\d+\.html$", "next_page": "a.next::attr(href)",
+                         "selectors": {"body": "div.article-content"}, "schedule": "every: 3s"}],
+            "subscriptions": IMMEDIATE}, allow_unicode=True), encoding="utf-8")
+        articles = sum(1 for r in park.values() if r.expected)
+        d = Daemon(config, smtp(smtp_server), piped=True)
+        daemons.append(d)
+
+        def count(model: Any) -> int:
+            return int(query(sqlite_url, lambda s: s.scalar(select(func.count()).select_from(model))) or 0)
+
+        def all_mailed() -> bool:
+            carried = query(sqlite_url, lambda s: s.scalar(select(func.count()).select_from(DigestEventRow))) or 0
+            return carried == count(EventRow) > 0 and all(st == "sent" for _k, st, _a in digests(sqlite_url))
+
+        wait(lambda: count(ArticleRow) == articles - 2 and all_mailed(), 90, "the published articles mailed", d)
+        events_before = count(EventRow)
+        resource.prlimit(d.proc.pid, resource.RLIMIT_FSIZE, (1, resource.RLIM_INFINITY))  # the disk is full
+        site.set_page("park", "/news/list_1.html", listing)  # … and two new articles appear
+        d.wait_for("could not update its job store")
+        d.wait_for("heartbeat failed")
+        assert d.proc.poll() is None and count(ArticleRow) == articles - 2
+        resource.prlimit(d.proc.pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+        wait(lambda: count(ArticleRow) == articles and count(EventRow) > events_before and all_mailed(), 120,
+             "the new articles stored and their events mailed", d)
+        time.sleep(4)  # another crawl and outbox run: nothing may be stored or sent again
+        assert d.stop() == 0, d.log
+    log = d.log
+    assert "the scheduler's job store works again" in log
+    assert "Traceback" not in log and "Exception in thread" not in log, log
+    keys = [m["X-Policy-Radar-Digest"] for m in smtp_server.messages]
+    assert len(keys) == len(set(keys)) == len(digests(sqlite_url))  # every digest once, none twice
+    assert count(ArticleRow) == articles
