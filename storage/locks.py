@@ -124,10 +124,19 @@ class DatabaseLock:
 
     def _try_acquire(self) -> bool:
         if self.backend == "postgresql":
-            conn = self._connection()
-            got = conn.execute(text("SELECT pg_try_advisory_lock(:k, hashtext(current_schema() || :scope))"),
-                               {"k": _PG_KEYS[self.name], "scope": self._pg_scope}).scalar()
-            return bool(got)
+            for attempt in (1, 2):
+                try:
+                    got = self._connection().execute(
+                        text("SELECT pg_try_advisory_lock(:k, hashtext(current_schema() || :scope))"),
+                        {"k": _PG_KEYS[self.name], "scope": self._pg_scope}).scalar()
+                    return bool(got)
+                except Exception:
+                    # a connection the server dropped (it restarted, or went away and came back)
+                    # stays unusable: try once more on a new one
+                    self._drop_connection()
+                    if attempt == 2:
+                        raise
+            raise AssertionError("unreachable")
         if self.path is None:
             return True  # in-memory SQLite: only this process can see the database
         if self._fd is None:
@@ -142,7 +151,7 @@ class DatabaseLock:
         return True
 
     def _connection(self) -> Connection:
-        if self._conn is None or self._conn.closed:
+        if self._conn is None or self._conn.closed or self._conn.invalidated:
             if self._engine is None:
                 self._engine = make_engine(self.url, poolclass=NullPool)
             # autocommit: an advisory lock outlives transactions, and a transaction left open for

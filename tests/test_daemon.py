@@ -22,12 +22,13 @@ from typing import Any
 import pytest
 import yaml
 from sqlalchemy import func, select, update
+from sqlalchemy.engine import make_url
 
 from storage.db import open_database
 from storage.models import ArticleRow, CrawlRunRow, DigestEventRow, DigestRow, EventRow, SchedulerJobRow
-from tests.conftest import MailSink, _Handler, free_port, smtp_env
+from tests.conftest import MailSink, _drop_schema, _Handler, _postgres_schema_url, free_port, smtp_env
 from tests.e2e import radar, write_config
-from tests.sockets import silent_server
+from tests.sockets import TcpProxy, silent_server
 
 pytestmark = pytest.mark.slow
 
@@ -338,6 +339,66 @@ def test_sigterm_gives_a_running_crawl_its_grace_then_exits_0(
     assert "stopping 1 running crawl(s) (hangs)" in d.log
 
 
+class _Outage:
+    """A park site with its two newest articles held back, a daemon crawling it every 3 s into
+    ``db_url`` (``daemon_url``: the same database, as the daemon reaches it) and mailing each
+    event at once; :meth:`run` takes the database away, publishes the two articles, and gives
+    the database back."""
+
+    def __init__(self, db_url: str, tmp_path: Path, smtp_server: MailSink, daemons: list[Daemon],
+                 daemon_url: str = "") -> None:
+        from crawler.replica import build_sites
+
+        self.db_url, self.tmp_path, self.smtp_server, self.daemons = db_url, tmp_path, smtp_server, daemons
+        self.daemon_url = daemon_url or db_url
+        self.park = build_sites()["park"]
+        self.listing = self.park["/news/list_1.html"].body
+        self.hidden = re.sub(rb'<li class="news-item">.*?</li>\s*<li class="news-item">.*?</li>\s*', b"",
+                             self.listing, count=1, flags=re.S)
+        assert self.hidden.count(b'class="news-item"') == self.listing.count(b'class="news-item"') - 2
+        self.articles = sum(1 for r in self.park.values() if r.expected)
+
+    def count(self, model: Any) -> int:
+        return int(query(self.db_url, lambda s: s.scalar(select(func.count()).select_from(model))) or 0)
+
+    def all_mailed(self) -> bool:
+        carried = query(self.db_url, lambda s: s.scalar(select(func.count()).select_from(DigestEventRow))) or 0
+        return carried == self.count(EventRow) > 0 and all(st == "sent" for _k, st, _a in digests(self.db_url))
+
+    def run(self, take_away: Callable[[Daemon], None], give_back: Callable[[Daemon], None]) -> Daemon:
+        from crawler.replica.server import ReplicaSites
+
+        with ReplicaSites(sites={"park": self.park}) as site:
+            site.set_page("park", "/news/list_1.html", self.hidden)  # the two newest not published yet
+            config = self.tmp_path / "radar.yaml"
+            config.write_text(yaml.safe_dump({
+                "settings": {"database_url": self.daemon_url,
+                             "scrapy": {"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False}},
+                "sources": [{"name": "cnip-park", "start_urls": [f"{site.urls['park']}/news/list_1.html"],
+                             "allow": r"/news/\d{4}-\d{2}-\d{2}/\d+\.html$", "next_page": "a.next::attr(href)",
+                             "selectors": {"body": "div.article-content"}, "schedule": "every: 3s"}],
+                "subscriptions": IMMEDIATE}, allow_unicode=True), encoding="utf-8")
+            d = Daemon(config, smtp(self.smtp_server), piped=True)
+            self.daemons.append(d)
+            wait(lambda: self.count(ArticleRow) == self.articles - 2 and self.all_mailed(), 90,
+                 "the published articles mailed", d)
+            events_before = self.count(EventRow)
+            take_away(d)
+            site.set_page("park", "/news/list_1.html", self.listing)  # … and two new articles appear
+            d.wait_for("heartbeat failed")
+            assert d.proc.poll() is None and self.count(ArticleRow) == self.articles - 2
+            give_back(d)
+            wait(lambda: self.count(ArticleRow) == self.articles and self.count(EventRow) > events_before
+                 and self.all_mailed(), 120, "the new articles stored and their events mailed", d)
+            time.sleep(4)  # another crawl and outbox run: nothing may be stored or sent again
+            assert d.stop() == 0, d.log
+        assert "Traceback" not in d.log and "Exception in thread" not in d.log, d.log
+        keys = [m["X-Policy-Radar-Digest"] for m in self.smtp_server.messages]
+        assert len(keys) == len(set(keys)) == len(digests(self.db_url))  # every digest once, none twice
+        assert self.count(ArticleRow) == self.articles
+        return d
+
+
 def test_a_full_disk_is_logged_outlived_and_loses_nothing(
         sqlite_url: str, tmp_path: Path, smtp_server: MailSink, daemons: list[Daemon]) -> None:
     """The disk fills up under a running daemon, while a source publishes new articles: every
@@ -345,50 +406,32 @@ def test_a_full_disk_is_logged_outlived_and_loses_nothing(
     logs it and keeps running; once there is room again it crawls the new articles and mails
     each of their events once. (APScheduler's own thread used to die on the first failed write
     of a job's next run time, and the daemon then never ran a job again.)"""
-    from crawler.replica import build_sites
-    from crawler.replica.server import ReplicaSites
 
-    park = build_sites()["park"]
-    listing = park["/news/list_1.html"].body
-    # the two newest articles are not published yet: the listing shows the others
-    hidden = re.sub(rb'<li class="news-item">.*?</li>\s*<li class="news-item">.*?</li>\s*', b"", listing, count=1,
-                    flags=re.S)
-    assert hidden.count(b'class="news-item"') == listing.count(b'class="news-item"') - 2
-    with ReplicaSites(sites={"park": park}) as site:
-        site.set_page("park", "/news/list_1.html", hidden)
-        config = tmp_path / "radar.yaml"
-        config.write_text(yaml.safe_dump({
-            "settings": {"database_url": sqlite_url, "scrapy": {"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False}},
-            "sources": [{"name": "cnip-park", "start_urls": [f"{site.urls['park']}/news/list_1.html"],
-                         "allow": r"/news/\d{4}-\d{2}-\d{2}/\d+\.html$", "next_page": "a.next::attr(href)",
-                         "selectors": {"body": "div.article-content"}, "schedule": "every: 3s"}],
-            "subscriptions": IMMEDIATE}, allow_unicode=True), encoding="utf-8")
-        articles = sum(1 for r in park.values() if r.expected)
-        d = Daemon(config, smtp(smtp_server), piped=True)
-        daemons.append(d)
+    def fill(d: Daemon) -> None:
+        resource.prlimit(d.proc.pid, resource.RLIMIT_FSIZE, (1, resource.RLIM_INFINITY))
 
-        def count(model: Any) -> int:
-            return int(query(sqlite_url, lambda s: s.scalar(select(func.count()).select_from(model))) or 0)
-
-        def all_mailed() -> bool:
-            carried = query(sqlite_url, lambda s: s.scalar(select(func.count()).select_from(DigestEventRow))) or 0
-            return carried == count(EventRow) > 0 and all(st == "sent" for _k, st, _a in digests(sqlite_url))
-
-        wait(lambda: count(ArticleRow) == articles - 2 and all_mailed(), 90, "the published articles mailed", d)
-        events_before = count(EventRow)
-        resource.prlimit(d.proc.pid, resource.RLIMIT_FSIZE, (1, resource.RLIM_INFINITY))  # the disk is full
-        site.set_page("park", "/news/list_1.html", listing)  # … and two new articles appear
+    def free(d: Daemon) -> None:
         d.wait_for("could not update its job store")
-        d.wait_for("heartbeat failed")
-        assert d.proc.poll() is None and count(ArticleRow) == articles - 2
         resource.prlimit(d.proc.pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
-        wait(lambda: count(ArticleRow) == articles and count(EventRow) > events_before and all_mailed(), 120,
-             "the new articles stored and their events mailed", d)
-        time.sleep(4)  # another crawl and outbox run: nothing may be stored or sent again
-        assert d.stop() == 0, d.log
-    log = d.log
-    assert "the scheduler's job store works again" in log
-    assert "Traceback" not in log and "Exception in thread" not in log, log
-    keys = [m["X-Policy-Radar-Digest"] for m in smtp_server.messages]
-    assert len(keys) == len(set(keys)) == len(digests(sqlite_url))  # every digest once, none twice
-    assert count(ArticleRow) == articles
+
+    d = _Outage(sqlite_url, tmp_path, smtp_server, daemons).run(fill, free)
+    assert "the scheduler's job store works again" in d.log
+
+
+def test_a_database_server_that_goes_away_and_comes_back(
+        postgres_admin: Any, tmp_path: Path, smtp_server: MailSink, daemons: list[Daemon]) -> None:
+    """PostgreSQL goes away under a running daemon (every connection dropped, new ones refused,
+    through a proxy on loopback) while a source publishes new articles; the daemon logs it, keeps
+    running and, once the server is back, takes its lock again, crawls the new articles and mails
+    each of their events once."""
+    schema, url = _postgres_schema_url(postgres_admin)
+    direct = make_url(url)
+    proxy = TcpProxy((direct.host or "127.0.0.1", direct.port or 5432))
+    try:
+        outage = _Outage(url, tmp_path, smtp_server, daemons,
+                         daemon_url=direct.set(port=proxy.port).render_as_string(hide_password=False))
+        d = outage.run(lambda _d: proxy.cut(), lambda _d: proxy.restore())
+    finally:
+        proxy.cut()
+        _drop_schema(postgres_admin, schema)
+    assert "job=crawl source=cnip-park outcome=error" in d.log or "Error getting due jobs" in d.log, d.log
