@@ -9,10 +9,13 @@ accepted it is the row marked sent. So:
   restarted daemon) sends that same row, with the same Message-ID, once its backoff is over;
 - a digest is never written twice: the idempotency key ``subscription|recipient|period`` and
   the ``(recipient, event)`` claim are unique;
-- the one window left: SMTP accepted the message but the process died (or the database went
-  away) before the row was marked sent. The retry then sends it again: delivery is
-  at-least-once, with a stable Message-ID so mail servers and clients can spot the duplicate.
-  No mail system can close that window without the receiving side's help.
+- SMTP accepted the message but the database failed to mark the row sent (a full disk, a
+  server gone away): the process remembers the row as sent, marks it before it sends anything
+  else once the database works again, and never sends it a second time;
+- the one window left: SMTP accepted the message and the process died before the row was
+  marked sent. The retry then sends it again: delivery is at-least-once, with a stable
+  Message-ID so mail servers and clients can spot the duplicate. No mail system can close that
+  window without the receiving side's help.
 
 Only one process sends at a time (the ``digest`` lock of ``storage.locks``), so the daemon and
 a manual ``radar digest`` never send the same pending row together.
@@ -20,16 +23,17 @@ a manual ``radar digest`` never send the same pending row together.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.digest import build_email, render
-from crawler.errors import DigestError
+from crawler.errors import DigestError, brief
 from crawler.health import Alert
 from crawler.mailer import send_message
 from crawler.sources import Config
@@ -38,6 +42,8 @@ from storage import outbox, runs
 from storage.db import transaction
 from storage.locks import DatabaseLock
 from storage.models import DigestRow
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -67,6 +73,22 @@ def _result(status: str, row: DigestRow, message: EmailMessage | None = None, **
                           row.subject, message, **extra)
 
 
+#: Digests SMTP accepted whose "sent" mark the database refused (digest id → when sent), kept
+#: for the life of the process: marked first thing at the next delivery, and never sent again.
+#: Read and changed only under the ``digest`` lock.
+_SENT_UNMARKED: dict[int, datetime] = {}
+
+
+def _mark_remembered(factory: sessionmaker[Session]) -> None:
+    """Mark the digests sent whose mark the database refused earlier (raises while it still does)."""
+    for digest_id, sent_at in list(_SENT_UNMARKED.items()):
+        with transaction(factory) as session:
+            outbox.mark_sent(session, digest_id, sent_at)
+        del _SENT_UNMARKED[digest_id]
+        log.info("digest %d marked sent (it was sent at %s, when the database refused the mark)", digest_id,
+                 f"{sent_at:%Y-%m-%d %H:%M:%S}")
+
+
 class _Sender:
     """Sends written digests and records the outcome; after one SMTP failure it stops trying for
     the rest of the run (the outbox retries later) instead of timing out once per digest."""
@@ -90,8 +112,15 @@ class _Sender:
                                    cap=self.settings.digest_retry_max)
             return _result("failed", row, message, error=str(exc))
         # SMTP has the message. Dying before this commit means one resend (see the module doc).
-        with transaction(self.factory) as session:
-            outbox.mark_sent(session, row.id, self.clock())
+        sent_at = self.clock()
+        try:
+            with transaction(self.factory) as session:
+                outbox.mark_sent(session, row.id, sent_at)
+        except OperationalError as exc:  # the database is failing: remember, never send it again
+            _SENT_UNMARKED[row.id] = sent_at
+            log.error("digest %d was sent but the database refused to mark it (%s); it is marked once the "
+                      "database works again, and not sent again", row.id, brief(exc))
+            return _result("sent", row, message, note="sent; the mark waits for the database")
         return _result("sent", row, message)
 
 
@@ -128,6 +157,7 @@ def deliver(
         raise DigestError(f"digests are being sent by another job or process for over {lock_timeout:.0f} s "
                           f"({guard.describe()}); try again later")
     try:
+        _mark_remembered(factory)
         return _plan(factory, config, every, clock, frequencies, retry, _Sender(factory, config, clock))
     finally:
         if own_lock:
@@ -146,6 +176,8 @@ def _plan(factory: sessionmaker[Session], config: Config, subscriptions: list[Su
         with factory() as session:
             pending = outbox.pending_digests(session, due_at=None if retry == "all" else now)
         for row in pending:
+            if row.id in _SENT_UNMARKED:  # sent already; _mark_remembered could not mark it yet
+                continue
             if sender is None:
                 results.append(_result("dry-run", row, build_email(row, settings),
                                        note=f"written {row.created_at:%Y-%m-%d %H:%M}, not sent yet "

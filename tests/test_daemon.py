@@ -435,3 +435,44 @@ def test_a_database_server_that_goes_away_and_comes_back(
         proxy.cut()
         _drop_schema(postgres_admin, schema)
     assert "job=crawl source=cnip-park outcome=error" in d.log or "Error getting due jobs" in d.log, d.log
+
+
+class _FillsTheDiskOnFirstMail(_Handler):
+    """Accepts mail; on the first message, fills the disk of process ``pids[0]`` (the kernel's
+    file size limit) before answering: SMTP has the digest, the database cannot mark it sent."""
+
+    def __init__(self, sink: MailSink, pids: list[int]) -> None:
+        super().__init__(sink)
+        self.pids = pids
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if not self.sink.messages:
+            resource.prlimit(self.pids[0], resource.RLIMIT_FSIZE, (1, resource.RLIM_INFINITY))
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_digest_sent_as_the_disk_fills_is_marked_later_and_never_sent_again(
+        replica: Any, sqlite_url: str, tmp_path: Path, daemons: list[Daemon]) -> None:
+    from aiosmtpd.controller import Controller
+
+    sink, pids = MailSink("127.0.0.1", free_port()), []
+    controller = Controller(_FillsTheDiskOnFirstMail(sink, pids), hostname=sink.host, port=sink.port)
+    controller.start()
+    try:
+        config = _config(replica, sqlite_url, tmp_path, {"cnip-park": "every: 1h"}, IMMEDIATE,
+                         outbox_interval=1, digest_retry_base=1, digest_retry_max=2)
+        d = Daemon(config, smtp(sink), piped=True)
+        daemons.append(d)
+        pids.append(d.proc.pid)
+        wait(lambda: sink.messages, 90, "the first digest at the SMTP server", d)
+        time.sleep(3)  # outbox runs every second meanwhile: it may not send the digest again
+        assert len(sink.messages) == 1 and d.proc.poll() is None
+        resource.prlimit(d.proc.pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+        wait(lambda: (ds := digests(sqlite_url)) and all(st == "sent" for _k, st, _a in ds), 60, "the digest marked", d)
+        time.sleep(3)
+        assert d.stop() == 0, d.log
+    finally:
+        controller.stop()
+    keys = [m["X-Policy-Radar-Digest"] for m in sink.messages]
+    assert len(keys) == len(set(keys)) == len(digests(sqlite_url)) == 1, keys
+    assert "was sent but the database refused to mark it" in d.log and "marked sent (it was sent at" in d.log
