@@ -10,7 +10,9 @@ from typing import Any
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.http import Request, Response
+from sqlalchemy.exc import OperationalError
 
+from crawler.errors import brief
 from crawler.health import challenge_kind
 from spiders.base import RadarSpider
 from storage import runs
@@ -111,8 +113,11 @@ class CrawlRunRecorder:
         if adopted:
             self.run_id = adopted
             return
-        with transaction(spider.ingestor.factory) as session:
-            self.run_id = runs.open_run(session, spider.source.name, datetime.now(UTC))
+        try:
+            with transaction(spider.ingestor.factory) as session:
+                self.run_id = runs.open_run(session, spider.source.name, datetime.now(UTC))
+        except OperationalError as exc:  # the database is failing: the crawl's stores will say so too
+            spider.logger.error("could not record the start of this crawl: %s", brief(exc))
 
     def response_received(self, response: Response, request: Request, spider: RadarSpider) -> None:
         """Count challenge pages. (Article links on listing and index pages are counted by the
@@ -132,8 +137,12 @@ class CrawlRunRecorder:
         record = runs.RunRecord(status=run_status(reason), reason=reason, counts=run_counts(stats),
                                 errors_by_kind=errors_by_kind(stats), status_counts=status_counts(stats),
                                 stats=_jsonable(stats))
-        with transaction(spider.ingestor.factory) as session:
-            runs.finish_run(session, self.run_id, record, finished_at=datetime.now(UTC))
+        try:
+            with transaction(spider.ingestor.factory) as session:
+                runs.finish_run(session, self.run_id, record, finished_at=datetime.now(UTC))
+        except OperationalError as exc:  # left 'running': the daemon closes it, or marks it abandoned
+            spider.logger.error("could not record how this crawl ended (%s): %s", reason, brief(exc))
+            return
         spider.crawler.stats.set_value("radar/run_id", self.run_id)
 
 
