@@ -98,7 +98,7 @@ class RadarScheduler(BackgroundScheduler):  # type: ignore[misc]  # APScheduler 
         return result
 
 
-class _QuietMaxInstances(logging.Filter):
+class _QuietScheduler(logging.Filter):
     """Drop APScheduler's warning for a run skipped because the previous one is still going, and
     its traceback of a job that raised: the daemon logs each as a structured line of its own (the
     traceback at debug level)."""
@@ -203,8 +203,8 @@ class Daemon:
             log.info("metrics on http://%s:%d/metrics", self.metrics_host, self.metrics_port)
         jobs.install(self.ctx)
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
-        logging.getLogger("apscheduler.scheduler").addFilter(_QuietMaxInstances())
-        logging.getLogger("apscheduler.executors.default").addFilter(_QuietMaxInstances())
+        logging.getLogger("apscheduler.scheduler").addFilter(_QuietScheduler())
+        logging.getLogger("apscheduler.executors.default").addFilter(_QuietScheduler())
         self.scheduler = RadarScheduler(
             timezone=settings.timezone,
             jobstores={"default": SQLAlchemyJobStore(engine=make_engine(settings.database_url))},
