@@ -157,7 +157,7 @@ def deliver(
         raise DigestError(f"digests are being sent by another job or process for over {lock_timeout:.0f} s "
                           f"({guard.describe()}); try again later")
     try:
-        _mark_remembered(factory)
+        _mark_remembered(factory)  # raises, sending nothing, while the database still refuses
         return _plan(factory, config, every, clock, frequencies, retry, _Sender(factory, config, clock))
     finally:
         if own_lock:
@@ -176,8 +176,6 @@ def _plan(factory: sessionmaker[Session], config: Config, subscriptions: list[Su
         with factory() as session:
             pending = outbox.pending_digests(session, due_at=None if retry == "all" else now)
         for row in pending:
-            if row.id in _SENT_UNMARKED:  # sent already; _mark_remembered could not mark it yet
-                continue
             if sender is None:
                 results.append(_result("dry-run", row, build_email(row, settings),
                                        note=f"written {row.created_at:%Y-%m-%d %H:%M}, not sent yet "

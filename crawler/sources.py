@@ -23,7 +23,8 @@ from crawler.subscriptions import Subscription, parse_subscriptions
 
 SOURCE_KINDS = ("listing", "epaper")
 SELECTOR_FIELDS = ("title", "body", "published_at", "source", "author")
-_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+#: What a source name may be: lower-case ASCII, digits, "-" and "_" (it names files and locks too).
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _EVERY_RE = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 _KNOWN_KEYS = {
@@ -136,7 +137,7 @@ def parse_source(raw: Any, index: int) -> Source:
     if not isinstance(raw, Mapping):
         raise ConfigError(f"sources[{index}] must be a mapping")
     name = raw.get("name")
-    if not isinstance(name, str) or not _NAME_RE.match(name):
+    if not isinstance(name, str) or not NAME_RE.match(name):
         raise ConfigError(
             "must be lower-case letters, digits, '-' or '_' (e.g. ganzhou-gov)",
             source=str(name if name is not None else f"sources[{index}]"), key="name",

@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import re
 import threading
 import time
 from pathlib import Path
@@ -34,9 +33,9 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from crawler.sources import NAME_RE
 from storage.db import make_engine, normalize_url
 
-_KEY_RE = re.compile(r"^(?:[a-z0-9][a-z0-9_-]{0,62})?$")  # source names (crawler.sources), safe in a file name
 #: First key of the two-key advisory lock, per lock name ("PR" + a digit).
 _PG_KEYS = {"daemon": 0x50520001, "digest": 0x50520002, "crawl": 0x50520003}
 #: Locks that exist once per key (a crawl lock per source), not once per database.
@@ -56,7 +55,7 @@ class DatabaseLock:
             raise ValueError(f"unknown lock {name!r}")
         if (name in _KEYED) != bool(key):
             raise ValueError(f"the {name} lock {'needs' if name in _KEYED else 'takes no'} key")
-        if not _KEY_RE.match(key):
+        if key and not NAME_RE.match(key):  # a source name: safe in a file name
             raise ValueError(f"lock key {key!r} is not a source name")
         self.url = normalize_url(url)
         self.name = name
@@ -124,19 +123,12 @@ class DatabaseLock:
 
     def _try_acquire(self) -> bool:
         if self.backend == "postgresql":
-            for attempt in (1, 2):
-                try:
-                    got = self._connection().execute(
-                        text("SELECT pg_try_advisory_lock(:k, hashtext(current_schema() || :scope))"),
-                        {"k": _PG_KEYS[self.name], "scope": self._pg_scope}).scalar()
-                    return bool(got)
-                except Exception:
-                    # a connection the server dropped (it restarted, or went away and came back)
-                    # stays unusable: try once more on a new one
-                    self._drop_connection()
-                    if attempt == 2:
-                        raise
-            raise AssertionError("unreachable")
+            try:
+                return self._try_advisory()
+            except Exception:
+                # a connection the server dropped (it restarted, or went away and came back)
+                # stays unusable: once more on a new one
+                return self._try_advisory()
         if self.path is None:
             return True  # in-memory SQLite: only this process can see the database
         if self._fd is None:
@@ -149,6 +141,19 @@ class DatabaseLock:
         os.ftruncate(self._fd, 0)
         os.write(self._fd, f"{os.getpid()}\n".encode())
         return True
+
+    def _advisory_params(self) -> dict[str, object]:
+        return {"k": _PG_KEYS[self.name], "scope": self._pg_scope}
+
+    def _try_advisory(self) -> bool:
+        try:
+            got = self._connection().execute(
+                text("SELECT pg_try_advisory_lock(:k, hashtext(current_schema() || :scope))"),
+                self._advisory_params()).scalar()
+        except Exception:
+            self._drop_connection()
+            raise
+        return bool(got)
 
     def _connection(self) -> Connection:
         if self._conn is None or self._conn.closed or self._conn.invalidated:
@@ -197,7 +202,7 @@ class DatabaseLock:
                 try:
                     if self._conn is not None:
                         self._conn.execute(text("SELECT pg_advisory_unlock(:k, hashtext(current_schema() || :scope))"),
-                                           {"k": _PG_KEYS[self.name], "scope": self._pg_scope})
+                                           self._advisory_params())
                 except Exception:
                     self._drop_connection()  # a dead connection has released it already
             elif self._fd is not None:
