@@ -6,10 +6,14 @@ and detection would stall every download meanwhile, and a crawl could never use 
 worker processes instead; the reactor awaits the result and only the database work stays in the
 crawl process.
 
-Workers come from a ``forkserver`` that has imported the extraction and signal code once
-(forking the crawl process itself, with its reactor and threads, is unsafe). Each talks to the
-crawl process over one pipe, read by the reactor's own event loop: no helper threads in the crawl
-process, whose GIL hand-overs cost more than the pickling (``concurrent.futures`` pools use two).
+Workers come from a ``forkserver`` (forking the crawl process itself, with its reactor and
+threads, is unsafe) that has loaded the extractor, the detection rules and the place-name index
+once (``spiders.pool_preload``): each worker is forked warm, instead of spending a second of CPU
+loading them again while the crawl needs that CPU. The workers are started by a helper thread,
+because starting the first one waits for that loading: the reactor goes on downloading
+meanwhile, and pages queue for the workers. Each worker talks to the crawl process over one
+pipe, read by the reactor's own event loop: no helper threads in the crawl process while pages
+flow, whose GIL hand-overs cost more than the pickling (``concurrent.futures`` pools use two).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import logging
 import multiprocessing
 import os
 from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
@@ -45,7 +50,7 @@ class WorkerDied(RuntimeError):
 
 def _serve(conn: Connection) -> None:
     """A worker's loop: ``(task, page, source, detect)`` in, ``(task, ok, result or error)`` out."""
-    warm_up()
+    warm_up()  # nothing left to load when the fork server's preload did it
     while True:
         try:
             message = conn.recv()
@@ -99,31 +104,40 @@ class PreparePool:
             cls._shared = None
 
     def __init__(self, workers: int) -> None:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["crawler.ingest"])
-        self._workers: list[_Worker] = []
-        for _ in range(workers):
-            parent, child = context.Pipe()
-            process = context.Process(target=_serve, args=(child,), daemon=True, name="radar-prepare")
-            process.start()
-            child.close()
-            self._workers.append(_Worker(process, parent))
+        self._workers: list[_Worker] = []  # once started and attached to the loop
+        self._ready = False  # the start has ended (with or without workers)
         self._queue: deque[tuple[int, tuple[PageItem, Source, bool], asyncio.Future[Prepared]]] = deque()
         self._next = 0
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="radar-prepare-start")
+        self._spawning: Future[list[_Worker]] = self._starter.submit(_spawn, workers)
 
     def _attach(self) -> None:
         if self._loop is None:
             self._loop = asyncio.get_running_loop()
-            for worker in self._workers:
-                self._loop.add_reader(worker.conn.fileno(), self._receive, worker)
+            asyncio.wrap_future(self._spawning, loop=self._loop).add_done_callback(self._started)
+
+    def _started(self, spawning: asyncio.Future[list[_Worker]]) -> None:
+        """On the loop, once the workers are up: read their pipes, hand them the queued pages."""
+        assert self._loop is not None
+        try:
+            self._workers = spawning.result()
+        except Exception as exc:
+            log.error("prepare workers could not start (%s); the crawl process prepares its pages itself", exc)
+        self._ready = True
+        for worker in self._workers:
+            self._loop.add_reader(worker.conn.fileno(), self._receive, worker)
+        if self._workers:
+            self._dispatch()
+        else:
+            self._prepare_queued()
 
     async def prepare(self, page: PageItem, source: Source, *, detect: bool) -> Prepared:
         """``prepare(page, source, detect=detect)`` in a worker; its exceptions are re-raised here."""
         self._attach()
         assert self._loop is not None
-        if not any(w.alive for w in self._workers):
-            return prepare(page, source, detect=detect)  # every worker died: carry on without them
+        if self._ready and not any(w.alive for w in self._workers):
+            return prepare(page, source, detect=detect)  # no worker left: carry on without them
         future: asyncio.Future[Prepared] = self._loop.create_future()
         self._next += 1
         self._queue.append((self._next, (page, source, detect), future))
@@ -166,27 +180,52 @@ class PreparePool:
                 future.set_exception(WorkerDied(f"worker {worker.process.pid} ended"))
         worker.pending.clear()
         if not any(w.alive for w in self._workers):
-            while self._queue:  # nobody left to run them: the crawl process does
-                _task, (page, source, detect), future = self._queue.popleft()
-                try:
-                    future.set_result(prepare(page, source, detect=detect))
-                except Exception as exc:
-                    future.set_exception(exc)
+            self._prepare_queued()
         else:
             self._dispatch()
 
+    def _prepare_queued(self) -> None:
+        """No worker to run the queued pages: the crawl process does."""
+        while self._queue:
+            _task, (page, source, detect), future = self._queue.popleft()
+            try:
+                future.set_result(prepare(page, source, detect=detect))
+            except Exception as exc:
+                future.set_exception(exc)
+
     def close(self) -> None:
-        """Stop the workers (their work is done: Scrapy closes pipelines after the last item)."""
-        for worker in self._workers:
+        """Stop the workers (their work is done: Scrapy closes pipelines after the last item),
+        waiting for a start still under way."""
+        try:
+            workers = self._spawning.result()
+        except Exception:  # reported by _started, if the crawl got that far
+            workers = []
+        self._starter.shutdown(wait=False)
+        for worker in workers:
             if self._loop is not None and worker.alive:
                 self._loop.remove_reader(worker.conn.fileno())
             if worker.alive:
                 with contextlib.suppress(OSError):
                     worker.conn.send(None)
-        for worker in self._workers:
+        for worker in workers:
             worker.process.join(timeout=5)
             if worker.process.is_alive():
                 worker.process.kill()
                 worker.process.join()
             worker.conn.close()
-        self._workers.clear()
+        self._workers = []
+
+
+def _spawn(count: int) -> list[_Worker]:
+    """Start ``count`` worker processes. The first start waits while the fork server loads what
+    the workers use (``spiders.pool_preload``): about a second, the reason this runs in a thread."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["spiders.pool_preload"])
+    workers: list[_Worker] = []
+    for _ in range(count):
+        parent, child = context.Pipe()
+        process = context.Process(target=_serve, args=(child,), daemon=True, name="radar-prepare")
+        process.start()
+        child.close()
+        workers.append(_Worker(process, parent))
+    return workers

@@ -5,6 +5,8 @@ workers when it has many pages for them."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -106,3 +108,19 @@ def test_a_crawl_starts_workers_at_once_only_when_many_articles_are_new(tmp_path
     assert runs["bulk"].stats.get("radar/prepared_inline", 0) == 0
     assert 0 < runs["park"].new < ExtractPipeline.INLINE_FIRST
     assert runs["park"].stats.get("radar/prepared_inline") == runs["park"].new
+
+
+def test_the_crawl_process_reads_workers_events_without_loading_the_detector() -> None:
+    """Unpickling a worker's events imports ``crawler.signals``; that must not load the detector
+    (its rules, number grammar and place index), which the crawl process never runs."""
+    code = ("import pickle, sys; from crawler.signals.model import Event; "
+            "blob = pickle.dumps([Event('signing', evidence='签约')]); "
+            "assert 'crawler.signals.detect' not in sys.modules; "
+            "events = pickle.loads(blob); "
+            "assert events[0].evidence == '签约', events; "
+            "assert 'crawler.signals.detect' not in sys.modules, 'the detector was loaded'; "
+            "from crawler.signals import detect_events; "
+            "assert 'crawler.signals.detect' in sys.modules and callable(detect_events)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 0, done.stderr
