@@ -217,11 +217,16 @@ class Fingerprint:
         """Whether the body is long enough to be matched approximately."""
         return bool(self.bands)
 
-    def __getstate__(self) -> tuple[Shingles, tuple[int, ...]]:  # crosses to and from worker processes
-        return self._hashes, self.bands
+    # Crosses from the worker processes to the crawl process with every article: as raw bytes,
+    # since pickling a numpy array (its dtype, shape and reconstructor) costs ten times as much.
+    def __getstate__(self) -> tuple[bytes, tuple[int, ...]]:
+        return self._hashes.astype("<u8", copy=False).tobytes(), self.bands
 
-    def __setstate__(self, state: tuple[Shingles, tuple[int, ...]]) -> None:
-        self._hashes, self.bands = state
+    def __setstate__(self, state: tuple[bytes, tuple[int, ...]]) -> None:
+        import numpy as np
+
+        raw, self.bands = state
+        self._hashes = np.frombuffer(raw, dtype="<u8").astype(np.uint64, copy=False)
         self._shingles = None
 
 

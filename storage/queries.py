@@ -440,6 +440,8 @@ def record_events(
     (a revised page; ``new_article`` says there can be none). Returns how many new event rows
     were created.
     """
+    if not events and new_article:  # most articles state no event: no statement to make
+        return 0
     from crawler.signals.keys import event_key
 
     keep: set[int] = set()

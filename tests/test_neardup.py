@@ -147,3 +147,17 @@ def test_change_summary_counts_paragraphs_and_characters() -> None:
     assert sorted(ops) == ["added", "changed", "removed"]
     assert "1 paragraph changed" in change.summary and "fields: title" in change.summary
     assert describe_change(old, old).summary == "no change"
+
+
+def test_a_fingerprint_crosses_processes_whole(texts: list[str]) -> None:
+    """Workers pickle fingerprints to the crawl process: what arrives matches what was sent, on
+    real text and on a body too short to index."""
+    import pickle
+
+    for body in [*texts[:5], "短文"]:
+        sent = fingerprint(body)
+        got = pickle.loads(pickle.dumps(sent, protocol=pickle.HIGHEST_PROTOCOL))
+        assert got.bands == sent.bands and got.indexable == sent.indexable
+        assert got.shingles.dtype == np.uint64
+        assert np.array_equal(got.shingles, sent.shingles)
+        assert jaccard(got.shingles, sent.shingles) == (1.0 if len(sent.shingles) else 0.0)

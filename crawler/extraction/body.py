@@ -33,7 +33,8 @@ __all__ = ["BodyResult", "extract_body", "is_boilerplate_container"]
 # (The colon is left out on purpose: "来源：… 时间：…" bylines are full of it.)
 _PUNCT = frozenset("，。；！？、“”…")
 _WS_CHARS = " \t\n\r\f\v\u3000\xa0"
-_WS = frozenset(_WS_CHARS)
+_WS_RE = re.compile(f"[{re.escape(_WS_CHARS)}]")
+_PUNCT_RE = re.compile(f"[{re.escape(''.join(sorted(_PUNCT)))}]")
 
 # Class/id roots that are distinctive enough to match anywhere in the attribute.
 _NEG_SUB = re.compile(
@@ -205,17 +206,12 @@ class BodyResult:
 
 
 def _count(text: str) -> tuple[int, int]:
+    """(non-space characters, prose punctuation marks) of a text node."""
     if not text.strip(_WS_CHARS):  # most text nodes are the markup's indentation: skip in C
         return 0, 0
-    n = 0
-    p = 0
-    for ch in text:
-        if ch in _WS:
-            continue
-        n += 1
-        if ch in _PUNCT:
-            p += 1
-    return n, p
+    # counted by the regex engine, in C: a loop over the characters in Python was a tenth of
+    # extracting a page
+    return len(text) - len(_WS_RE.findall(text)), len(_PUNCT_RE.findall(text))
 
 
 def _value(chars: int, links: int, punct: int) -> float:
