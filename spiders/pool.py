@@ -8,7 +8,7 @@ crawl process.
 
 Workers come from a ``forkserver`` (forking the crawl process itself, with its reactor and
 threads, is unsafe) that has loaded the extractor, the detection rules and the place-name index
-once (``spiders.pool_preload``): each worker is forked warm, instead of spending a second of CPU
+once (``crawler.warm``): each worker is forked warm, instead of spending a second of CPU
 loading them again while the crawl needs that CPU. The workers are started by a helper thread,
 because starting the first one waits for that loading: the reactor goes on downloading
 meanwhile, and pages queue for the workers. Each worker talks to the crawl process over one
@@ -218,9 +218,9 @@ class PreparePool:
 
 def _spawn(count: int) -> list[_Worker]:
     """Start ``count`` worker processes. The first start waits while the fork server loads what
-    the workers use (``spiders.pool_preload``): about a second, the reason this runs in a thread."""
+    the workers use (``crawler.warm``): about a second, the reason this runs in a thread."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["spiders.pool_preload"])
+    context.set_forkserver_preload(["crawler.warm"])
     workers: list[_Worker] = []
     for _ in range(count):
         parent, child = context.Pipe()

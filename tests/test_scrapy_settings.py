@@ -94,3 +94,20 @@ print(before, engine.isEnabledFor(logging.DEBUG), engine.isEnabledFor(logging.WA
     verbose = subprocess.run([sys.executable, "-c", code, "verbose"], capture_output=True, text=True, timeout=120,
                              check=True)
     assert verbose.stdout.split() == ["True", "True", "True"]
+
+
+def test_loading_our_spiders_loads_neither_the_extractor_nor_the_detector() -> None:
+    """Scrapy imports every module of SPIDER_MODULES as a crawl starts. None of them may load the
+    extractor, the detection rules or the place index into the crawl process: the workers run
+    them, and a crawl that finds nothing new must start fast (a re-crawl is mostly start-up)."""
+    code = ("import sys; from spiders.runner import scrapy_settings; from crawler.sources import Config; "
+            "from crawler.config import load_settings; from scrapy.spiderloader import SpiderLoader; "
+            "settings = scrapy_settings(Config(settings=load_settings({}, env={}), sources={})); "
+            "loader = SpiderLoader.from_settings(settings.frozencopy()); "
+            "assert set(loader.list()) >= {'listing', 'epaper'}, loader.list(); "
+            "assert 'spiders.pool' in sys.modules; "
+            "loaded = sorted(m for m in ('crawler.signals.detect', 'crawler.signals.regions', "
+            "'crawler.extraction.pipeline', 'crawler.warm') if m in sys.modules); "
+            "assert not loaded, loaded")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr

@@ -1,6 +1,10 @@
 """Imported by the prepare workers' fork server (``spiders.pool``), and by nothing else: importing
 it loads the extractor, the detection rules and the place-name index, once, so that every worker
-forked afterwards has them already (copy-on-write) instead of loading them itself."""
+forked afterwards has them already (copy-on-write) instead of loading them itself.
+
+It lives outside ``spiders``: Scrapy imports every module of its ``SPIDER_MODULES`` when a crawl
+starts, and would run this warm-up in the crawl process too.
+"""
 
 import contextlib
 
