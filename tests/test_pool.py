@@ -124,3 +124,27 @@ def test_the_crawl_process_reads_workers_events_without_loading_the_detector() -
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                           cwd=Path(__file__).resolve().parent.parent)
     assert done.returncode == 0, done.stderr
+
+
+def test_pages_are_prepared_in_the_crawl_process_when_no_worker_starts(monkeypatch: pytest.MonkeyPatch,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    """Workers start in a helper thread; if they cannot (no fork server, no memory), the pages
+    queued for them meanwhile, and the later ones, are prepared in the crawl process: none lost."""
+    import spiders.pool
+
+    def cannot_start(count: int) -> list[Any]:
+        raise OSError("no fork server here")
+
+    monkeypatch.setattr(spiders.pool, "_spawn", cannot_start)
+    pages = _pages()[:3]
+
+    async def run() -> list[Any]:
+        pool = PreparePool(2)
+        try:
+            return await asyncio.gather(*(pool.prepare(p, SOURCE, detect=False) for p in pages))
+        finally:
+            pool.close()
+
+    results = asyncio.run(run())
+    assert [r.digest for r in results] == [prepare(p, SOURCE).digest for p in pages]
+    assert "prepare workers could not start (no fork server here)" in caplog.text

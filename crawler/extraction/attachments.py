@@ -36,8 +36,11 @@ class UnsupportedAttachmentError(AttachmentError):
 
 
 def _is_attachment_href(href: str) -> bool:
-    path = urlsplit(href).path
-    return bool(_EXT_RE.search(path) or _DOWNLOAD_RE.search(href))
+    if _DOWNLOAD_RE.search(href):
+        return True
+    # a match in the path is a match in the whole href (the path ends it, or a ?, # or ; does):
+    # most links of a page fail here, without splitting them
+    return bool(_EXT_RE.search(href)) and bool(_EXT_RE.search(urlsplit(href).path))
 
 
 def _labelled_attachment(a: HtmlElement) -> bool:
