@@ -37,6 +37,7 @@ __all__ = ["PreparePool", "WorkerDied", "default_workers"]
 
 log = logging.getLogger(__name__)
 IN_FLIGHT = 2  # tasks sent ahead to each worker, so it never waits for the next one
+START_TIMEOUT = 60.0  # seconds close() waits for workers still starting (a second, normally)
 
 
 def default_workers() -> int:
@@ -197,9 +198,9 @@ class PreparePool:
         """Stop the workers (their work is done: Scrapy closes pipelines after the last item),
         waiting for a start still under way."""
         try:
-            workers = self._spawning.result()
-        except Exception:  # reported by _started, if the crawl got that far
-            workers = []
+            workers = self._spawning.result(timeout=START_TIMEOUT)
+        except Exception:  # failed (reported by _started, if the crawl got that far) or hung: workers
+            workers = []  # started later are daemonic, ended with this process
         self._starter.shutdown(wait=False)
         for worker in workers:
             if self._loop is not None and worker.alive:
