@@ -107,6 +107,7 @@ class PreparePool:
     def __init__(self, workers: int) -> None:
         self._workers: list[_Worker] = []  # once started and attached to the loop
         self._ready = False  # the start has ended (with or without workers)
+        self._closed = False
         self._queue: deque[tuple[int, tuple[PageItem, Source, bool], asyncio.Future[Prepared]]] = deque()
         self._next = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -121,6 +122,8 @@ class PreparePool:
     def _started(self, spawning: asyncio.Future[list[_Worker]]) -> None:
         """On the loop, once the workers are up: read their pipes, hand them the queued pages."""
         assert self._loop is not None
+        if self._closed:  # closed while they were starting: close() has stopped them
+            return
         try:
             self._workers = spawning.result()
         except Exception as exc:
@@ -197,6 +200,7 @@ class PreparePool:
     def close(self) -> None:
         """Stop the workers (their work is done: Scrapy closes pipelines after the last item),
         waiting for a start still under way."""
+        self._closed = True
         try:
             workers = self._spawning.result(timeout=START_TIMEOUT)
         except Exception:  # failed (reported by _started, if the crawl got that far) or hung: workers

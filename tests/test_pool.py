@@ -148,3 +148,23 @@ def test_pages_are_prepared_in_the_crawl_process_when_no_worker_starts(monkeypat
     results = asyncio.run(run())
     assert [r.digest for r in results] == [prepare(p, SOURCE).digest for p in pages]
     assert "prepare workers could not start (no fork server here)" in caplog.text
+
+
+def test_a_pool_closed_while_its_workers_start_stops_them_and_reads_no_closed_pipe(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A crawl stopped at once (SIGTERM during its first second) closes the pool while the helper
+    thread is still starting workers: close() waits for them and stops them, and the loop's
+    late "started" callback must not touch their closed pipes."""
+
+    async def run() -> list[Any]:
+        pool = PreparePool(1)
+        pool._attach()  # as the first prepare() does: the loop is told when the workers are up
+        pool.close()
+        workers = pool._spawning.result()
+        await asyncio.sleep(0.2)  # the loop runs the "started" callback
+        return workers
+
+    with caplog.at_level("ERROR"):
+        workers = asyncio.run(run())
+    assert workers and not any(w.process.is_alive() for w in workers)
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
