@@ -114,9 +114,12 @@ def crawl_command(source: str, config_path: Path | None, memory_mb: int, run_id:
 
 
 #: how running out of address space shows in a Python process's output: Python's own error, the
-#: C library's, a shared library (numpy's OpenBLAS for one) that cannot be mapped, OpenSSL's
+#: C library's, a shared library (numpy's OpenBLAS for one) that cannot be mapped, OpenSSL's, and
+#: CPython's complaint about C code that failed without raising, which is what an allocation
+#: failing deep in an extension (or in click's main) looks like under the crawl's memory limit
 _OUT_OF_MEMORY = ("MemoryError", "Cannot allocate memory", "failed to map segment from shared object",
-                  "malloc failure")
+                  "malloc failure", "returned NULL without setting an exception",
+                  "error return without exception set")
 
 
 def failure_reason(exit_code: int, output: str, memory_mb: int) -> str:

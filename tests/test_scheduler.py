@@ -300,6 +300,11 @@ def test_crawl_command_and_failure_reasons() -> None:
     assert failure_reason(1, "Traceback\nMemoryError\n", 512) == "memory limit: ran out of its 512 MiB"
     assert failure_reason(1, "OpenSSL.SSL.Error: [('common libcrypto routines', '', 'malloc failure')]", 512) == (
         "memory limit: ran out of its 512 MiB")
+    # seen at 60 and 80 MiB: an allocation failing inside C code that set no exception
+    for null in ("SystemError: <function Command.main at 0x7f2e6e433920> returned NULL without setting an exception",
+                 "SystemError: error return without exception set"):
+        assert failure_reason(1, f"Traceback (most recent call last):\n{null}\n", 60) == (
+            "memory limit: ran out of its 60 MiB")
     assert failure_reason(1, "x\nValueError: bad\n\n", 512) == "crashed: exit code 1: ValueError: bad"
 
 
