@@ -119,24 +119,56 @@ class TreeCpu(threading.Thread):
         self.seen: dict[int, float] = {}
         self.done = threading.Event()
         self.tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        self.children_lists = Path(f"/proc/self/task/{threading.get_native_id()}/children").exists()
 
-    def _sample(self) -> None:
+    def _tree(self) -> set[int]:
+        """The process and its descendants, from each thread's ``children`` list (the fork
+        server is started by a helper thread); where the kernel has no such lists, every
+        process's parent from a scan of ``/proc``. The scan read some 100 files each time, 3 ms
+        of this process's CPU every 50 ms: a twentieth of a CPU taken from the crawl measured,
+        and counted as serving the site."""
+        if not self.children_lists:
+            return self._tree_by_scan()
+        tree, todo = {self.pid}, [self.pid]
+        while todo:
+            pid = todo.pop()
+            try:
+                threads = os.listdir(f"/proc/{pid}/task")
+            except OSError:
+                continue  # gone meanwhile
+            for tid in threads:
+                try:
+                    children = Path(f"/proc/{pid}/task/{tid}/children").read_text().split()
+                except OSError:
+                    continue
+                for child in map(int, children):
+                    if child not in tree:
+                        tree.add(child)
+                        todo.append(child)
+        return tree
+
+    def _tree_by_scan(self) -> set[int]:
         parents: dict[int, int] = {}
-        cpu: dict[int, float] = {}
         for entry in Path("/proc").iterdir() if Path("/proc/self/stat").exists() else ():
             if not entry.name.isdigit():
                 continue
             try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
             except OSError:
                 continue  # gone meanwhile
-            parents[int(entry.name)] = int(fields[1])
-            cpu[int(entry.name)] = (int(fields[11]) + int(fields[12])) / self.tick
         tree = {self.pid}
         for _ in range(4):  # crawl process -> fork server -> workers
             tree |= {pid for pid, parent in parents.items() if parent in tree}
-        for pid in tree & cpu.keys():
-            self.seen[pid] = max(cpu[pid], self.seen.get(pid, 0.0))
+        return tree
+
+    def _sample(self) -> None:
+        for pid in self._tree():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # gone meanwhile
+            cpu = (int(fields[11]) + int(fields[12])) / self.tick
+            self.seen[pid] = max(cpu, self.seen.get(pid, 0.0))
 
     def run(self) -> None:
         while not self.done.wait(0.05):
