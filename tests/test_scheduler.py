@@ -272,6 +272,39 @@ def test_a_crawl_over_its_memory_limit_fails_and_is_recorded(replica: Any, sqlit
     assert any(sign in row.error for sign in _OUT_OF_MEMORY), row.error
 
 
+_ARENA_PROBE = """
+import sys, threading
+from crawler.cli import _limit_memory
+if sys.argv[1] == "limited":
+    _limit_memory(8192)
+kept, ready, done = [], threading.Barrier(5), threading.Event()
+def work():
+    kept.append([object() for _ in range(20_000)])  # enough to make glibc give the thread an arena
+    ready.wait()
+    done.wait()
+threads = [threading.Thread(target=work) for _ in range(4)]
+for t in threads:
+    t.start()
+ready.wait()
+print(next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmSize:")))
+done.set()
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the address space from /proc")
+def test_a_memory_limited_crawl_allocates_from_one_arena_so_threads_do_not_eat_its_limit() -> None:
+    """Under --memory-mb (an address-space limit) each glibc thread arena's 64 MiB reservation
+    would count as used, and near the limit each allocation first tried to reserve another one
+    (crawls at 60 MiB ran on at full CPU instead of failing)."""
+    def vm_kib(mode: str) -> int:
+        out = subprocess.run([sys.executable, "-c", _ARENA_PROBE, mode], capture_output=True, text=True,
+                             check=True, timeout=60)
+        return int(out.stdout.strip())
+
+    # four threads: four arenas of 64 MiB reserved without the setting, none with it
+    assert vm_kib("limited") < vm_kib("unlimited") - 128 * 1024
+
+
 def test_a_crashing_crawl_is_recorded_with_its_signal(hanging_site: str, sqlite_url: str, tmp_path: Path) -> None:
     path = _write(tmp_path, sqlite_url, [
         {"name": "dies", "start_urls": [f"{hanging_site}/list.html"], "allow": "/a/", "schedule": "every: 1h"}])
