@@ -124,16 +124,29 @@ _OUT_OF_MEMORY = ("MemoryError", "Cannot allocate memory", "failed to map segmen
 
 def failure_reason(exit_code: int, output: str, memory_mb: int) -> str:
     """Why a crawl child that did not close its run ended: signal, memory limit or exit code."""
+    out_of_memory = any(sign in output for sign in _OUT_OF_MEMORY)
     if exit_code < 0:
+        if exit_code == -signal.SIGABRT and out_of_memory:
+            # CPython aborts when it runs out again while handling running out ("Fatal Python
+            # error: _PyErr_NormalizeException: Cannot recover from MemoryErrors ...", seen at 60 MiB)
+            return f"memory limit: ran out of its {memory_mb} MiB"
         try:
             name = signal.Signals(-exit_code).name
         except ValueError:
             name = f"signal {-exit_code}"
         return f"crashed: killed by {name}"
-    if any(sign in output for sign in _OUT_OF_MEMORY):
+    if out_of_memory:
         return f"memory limit: ran out of its {memory_mb} MiB"
     last = next((line.strip() for line in reversed(output.strip().splitlines()) if line.strip()), "")
     return f"crashed: exit code {exit_code}" + (f": {last[:150]}" if last else "")
+
+
+def _kept(output: str, head: int = 1000, tail: int = 3000) -> str:
+    """What of a crawl child's output goes on record: its end (the traceback, the last log
+    lines) and its beginning, where a fatal error names itself before the stacks it dumps."""
+    if len(output) <= head + tail:
+        return output
+    return f"{output[:head]}\n[… {len(output) - head - tail} characters …]\n{output[-tail:]}"
 
 
 @dataclass
@@ -191,7 +204,7 @@ def run_crawl(source: str, config_path: Path | None, settings: Settings, childre
     finally:
         children.remove(child)
     code = proc.returncode
-    output = raw.decode("utf-8", "replace")[-4000:] if raw else ""
+    output = _kept(raw.decode("utf-8", "replace")) if raw else ""
     if overran:
         status, reason, force = "killed", f"time limit: killed after {settings.crawl_timeout}s", True
     elif children.stopping:

@@ -20,7 +20,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 
 from crawler.sources import Schedule, load_config, parse_config
 from scheduler.daemon import Daemon, RadarScheduler
-from scheduler.jobs import _OUT_OF_MEMORY, ChildRegistry, crawl_command, failure_reason, run_crawl
+from scheduler.jobs import _OUT_OF_MEMORY, ChildRegistry, _kept, crawl_command, failure_reason, run_crawl
 from scheduler.metrics import logfmt
 from scheduler.plan import CRAWL, RECHECK, JobSpec, desired_jobs, reconcile, trigger_for
 from storage.db import make_engine, open_database
@@ -340,6 +340,18 @@ def test_crawl_command_and_failure_reasons() -> None:
         assert failure_reason(1, f"Traceback (most recent call last):\n{null}\n", 60) == (
             "memory limit: ran out of its 60 MiB")
     assert failure_reason(1, "x\nValueError: bad\n\n", 512) == "crashed: exit code 1: ValueError: bad"
+    # CPython's abort when it cannot even raise the MemoryError (seen at 60 MiB); any other abort is a crash
+    fatal = ("Fatal Python error: _PyErr_NormalizeException: Cannot recover from MemoryErrors while normalizing "
+             "exceptions.\nPython runtime state: initialized\n")
+    assert failure_reason(-6, fatal, 60) == "memory limit: ran out of its 60 MiB"
+    assert failure_reason(-6, "Fatal Python error: Segmentation fault\n", 60) == "crashed: killed by SIGABRT"
+    assert failure_reason(-9, "Traceback\nMemoryError\n", 60) == "crashed: killed by SIGKILL"
+    # the fatal error's first line comes before the stacks Python dumps: it stays on record
+    dump = fatal + "\n".join(f'  File "<frozen importlib._bootstrap>", line {n} in _find_and_load' for n in range(300))
+    kept = _kept(dump)
+    assert len(kept) < 4100 and kept.startswith("Fatal Python error") and kept.endswith("line 299 in _find_and_load")
+    assert failure_reason(-6, kept, 60) == "memory limit: ran out of its 60 MiB"
+    assert _kept("short\n") == "short\n"
 
 
 def test_one_crawl_of_a_source_at_a_time(replica: Any, db_url: str, tmp_path: Path) -> None:
