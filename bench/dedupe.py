@@ -235,8 +235,9 @@ def run_store(stream: list[Doc], db_url: str, batch: int) -> Result:
 
     import storage.neardup as index
     import storage.stories as stories
-    from crawler.ingest import Ingestor, Pending, Prepared
+    from crawler.ingest import Ingestor, Pending
     from crawler.neardup import body_keys
+    from crawler.prepare import Prepared
     from storage.models import ArticleRow, NearBandRow
 
     timer = Timer()

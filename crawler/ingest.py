@@ -1,117 +1,33 @@
-"""From fetched page to stored rows: extract → dedupe (exact, near-duplicate, story) → store →
-detect events.
+"""From prepared article to stored rows: dedupe (exact, near-duplicate, story) → store → events.
 
-The steps are pure functions (``crawler.extraction``, ``crawler.dedupe``, ``crawler.neardup``,
-``crawler.signals``); this module strings them together around one database transaction per
-article, so a crash never leaves an article stored without its events or its story.
-:func:`prepare` runs everything that needs only the page (extraction, hashes, fingerprint and,
-optionally, event detection), so a crawl can run it in worker processes and keep the database
-work in one place.
+:mod:`crawler.prepare` turns a fetched page into a prepared article (extraction, hashes,
+fingerprint and, optionally, events: pure, so crawls run it in worker processes); this module
+stores it, around one database transaction per batch, so a crash never leaves an article
+stored without its events or its story.
 """
 
 from __future__ import annotations
 
-import hashlib
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from crawler.article import Article, Attachment
-from crawler.items import PageItem
-from crawler.neardup import Fingerprint, body_keys
+from crawler.article import Article
+from crawler.prepare import Prepared, events_of, prepare_article
 from crawler.sources import Source
 from storage import queries
 from storage.db import open_database, transaction
 from storage.planner import Statistics
 from storage.queries import RecheckItem, Validators
 
-if TYPE_CHECKING:
-    from crawler.signals import Event
-
-log = logging.getLogger(__name__)
-
-
-class EmptyPage(ValueError):
-    """The page yielded no article text (an error page, a login wall, a changed template)."""
-
-
-def page_to_article(page: PageItem, source: Source) -> Article:
-    """Extract one fetched page (extraction also cleans boilerplate out); attachments' text too.
-
-    Raises :class:`EmptyPage` when nothing worth storing is left.
-    """
-    # imported here: a crawl process with worker processes never extracts itself, and one that
-    # finds nothing new should not pay for loading the extractor
-    from crawler.extraction import attachment_text, extract
-
-    article = extract(
-        page.body, page.url, headers=page.headers, fetched_at=page.fetched_at,
-        selectors=source.selectors or None, encoding_hint=source.encoding, region_hint=source.region,
-    )
-    for file in page.files:
-        try:
-            text = attachment_text(file.body, file.name, file.content_type)
-        except Exception as exc:  # a broken attachment must not lose its article
-            log.warning("attachment %s of %s: %s", file.url, page.url, exc)
-            text = ""
-        article.attachments.append(Attachment(
-            name=file.name, url=file.url, sha256=hashlib.sha256(file.body).hexdigest(), text=text,
-            content_type=file.content_type, size=len(file.body),
-        ))
-    if not article.body.strip():
-        raise EmptyPage(f"no article text found at {page.url}")
-    return article
-
 
 def validators_of(headers: dict[str, str]) -> Validators:
     """The ETag / Last-Modified a page was served with (``headers`` keyed in lower case)."""
     return Validators(headers.get("etag", "").strip(), headers.get("last-modified", "").strip())
-
-
-@dataclass
-class Prepared:
-    """An article with what its text alone determines: body hash, near-duplicate fingerprint and,
-    when detection ran, its events (None: detect after storing, only if the article is new)."""
-
-    article: Article
-    digest: str
-    near: Fingerprint
-    events: list[Event] | None = None
-
-
-def _detect(article: Article) -> list[Event]:
-    # imported on first use: the rules and the place-name index are a quarter of a second that a
-    # crawl finding nothing new (or storing with workers that detect) does not need to pay
-    from crawler.signals import detect_events
-    from crawler.signals.rules import configured_rules
-
-    return detect_events(article.body, title=article.title, region_hint=article.region,
-                         rules=configured_rules())
-
-
-def prepare_article(article: Article, *, detect: bool = True) -> Prepared:
-    """Hash, fingerprint and (with ``detect``) the events of an extracted article."""
-    events = _detect(article) if detect else None
-    digest, near = body_keys(article.body)
-    return Prepared(article, digest, near, events)
-
-
-def warm_up() -> None:
-    """Load what the first :func:`prepare` would (normalisation tables, detection rules and the
-    place-name index), so a worker process does it before the crawl needs it."""
-    prepare_article(Article(url="about:blank", body="南昌市"), detect=True)
-
-
-def prepare(page: PageItem, source: Source, *, detect: bool = True) -> Prepared:
-    """:func:`page_to_article` then :func:`prepare_article`: everything but the database. Pure
-    (no I/O), so crawls run it in worker processes. Raises :class:`EmptyPage` like extraction."""
-    return prepare_article(page_to_article(page, source), detect=detect)
 
 
 @dataclass(frozen=True)
@@ -214,7 +130,7 @@ class Ingestor:
         result = IngestResult(outcome.status, outcome.article_id, story_id=outcome.story_id,
                               story_match=outcome.story_match, revision_id=outcome.revision_id)
         if outcome.status in ("new", "updated"):
-            events = prepared.events if prepared.events is not None else _detect(article)
+            events = prepared.events if prepared.events is not None else events_of(article)
             published = (article.published_at or fetched_at).date()
             result.events = len(events)
             joined = outcome.story_match in ("near", "document") or outcome.status == "updated"

@@ -8,7 +8,7 @@ starts, and would run this warm-up in the crawl process too.
 
 import contextlib
 
-from crawler.ingest import warm_up
+from crawler.prepare import warm_up
 
 # A failure here is not lost: each worker warms up again as it starts, and reports it there.
 with contextlib.suppress(Exception):

@@ -20,8 +20,9 @@ from sqlalchemy.exc import OperationalError
 
 from crawler.article import Article
 from crawler.errors import brief
-from crawler.ingest import EmptyPage, Pending, Prepared, prepare, validators_of
+from crawler.ingest import Pending, validators_of
 from crawler.items import PageItem
+from crawler.prepare import EmptyPage, Prepared, prepare
 from spiders.base import RadarSpider
 from spiders.pool import PreparePool, default_workers
 
@@ -29,7 +30,7 @@ from spiders.pool import PreparePool, default_workers
 @dataclass
 class ExtractedPage:
     """A fetched page together with the article extracted from it (and what its text alone
-    determines: hash, fingerprint, events; see ``crawler.ingest.prepare``)."""
+    determines: hash, fingerprint, events; see ``crawler.prepare.prepare``)."""
 
     page: PageItem
     article: Article

@@ -2,7 +2,7 @@
 
 Scrapy runs every pipeline in its one reactor thread, so a page's few milliseconds of parsing
 and detection would stall every download meanwhile, and a crawl could never use a second core.
-:class:`PreparePool` runs ``crawler.ingest.prepare`` (pure: page in, prepared article out) in
+:class:`PreparePool` runs ``crawler.prepare.prepare`` (pure: page in, prepared article out) in
 worker processes instead; the reactor awaits the result and only the database work stays in the
 crawl process.
 
@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
-from crawler.ingest import Prepared, prepare, warm_up
 from crawler.items import PageItem
+from crawler.prepare import Prepared, prepare, warm_up
 from crawler.sources import Source
 
 __all__ = ["PreparePool", "WorkerDied", "default_workers"]
@@ -78,7 +78,7 @@ class _Worker:
 
 
 class PreparePool:
-    """``workers`` processes running :func:`crawler.ingest.prepare`; call :meth:`prepare` from
+    """``workers`` processes running :func:`crawler.prepare.prepare`; call :meth:`prepare` from
     coroutines on the reactor's asyncio loop, and :meth:`close` when the crawl ends.
 
     :meth:`acquire` / :meth:`release` share one pool among the spiders of a crawl process

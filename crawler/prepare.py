@@ -1,0 +1,104 @@
+"""From fetched page to prepared article: extraction, then what the article's text alone
+determines (body hash, near-duplicate fingerprint and, optionally, its events).
+
+Pure: page in, :class:`Prepared` out, no database. Crawls run :func:`prepare` in worker
+processes (``spiders.pool``), whose fork server loads this module and what it uses once
+(``crawler.warm``) and nothing of the database layer; ``crawler.ingest`` stores the result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from crawler.article import Article, Attachment
+from crawler.items import PageItem
+from crawler.neardup import Fingerprint, body_keys
+from crawler.sources import Source
+
+if TYPE_CHECKING:
+    from crawler.signals import Event
+
+log = logging.getLogger(__name__)
+
+
+class EmptyPage(ValueError):
+    """The page yielded no article text (an error page, a login wall, a changed template)."""
+
+
+def page_to_article(page: PageItem, source: Source) -> Article:
+    """Extract one fetched page (extraction also cleans boilerplate out); attachments' text too.
+
+    Raises :class:`EmptyPage` when nothing worth storing is left.
+    """
+    # imported here: a crawl process with worker processes never extracts itself, and one that
+    # finds nothing new should not pay for loading the extractor
+    from crawler.extraction import attachment_text, extract
+
+    article = extract(
+        page.body, page.url, headers=page.headers, fetched_at=page.fetched_at,
+        selectors=source.selectors or None, encoding_hint=source.encoding, region_hint=source.region,
+    )
+    for file in page.files:
+        try:
+            text = attachment_text(file.body, file.name, file.content_type)
+        except Exception as exc:  # a broken attachment must not lose its article
+            log.warning("attachment %s of %s: %s", file.url, page.url, exc)
+            text = ""
+        article.attachments.append(Attachment(
+            name=file.name, url=file.url, sha256=hashlib.sha256(file.body).hexdigest(), text=text,
+            content_type=file.content_type, size=len(file.body),
+        ))
+    if not article.body.strip():
+        raise EmptyPage(f"no article text found at {page.url}")
+    return article
+
+
+@dataclass
+class Prepared:
+    """An article with what its text alone determines: body hash, near-duplicate fingerprint and,
+    when detection ran, its events (None: detect after storing, only if the article is new)."""
+
+    article: Article
+    digest: str
+    near: Fingerprint
+    events: list[Event] | None = None
+
+
+def events_of(article: Article) -> list[Event]:
+    """The events ``article`` states, by the configured rules."""
+    # imported on first use: the rules and the place-name index are a quarter of a second that a
+    # crawl finding nothing new (or storing with workers that detect) does not need to pay
+    from crawler.signals import detect_events
+    from crawler.signals.rules import configured_rules
+
+    return detect_events(article.body, title=article.title, region_hint=article.region,
+                         rules=configured_rules())
+
+
+def prepare_article(article: Article, *, detect: bool = True) -> Prepared:
+    """Hash, fingerprint and (with ``detect``) the events of an extracted article."""
+    events = events_of(article) if detect else None
+    digest, near = body_keys(article.body)
+    return Prepared(article, digest, near, events)
+
+
+_WARM_PAGE = "<html><head><title>南昌市</title></head><body><div><p>南昌市。</p></div></body></html>".encode()
+
+
+def warm_up() -> None:
+    """Load what the first :func:`prepare` would (the extractor, normalisation tables, detection
+    rules and the place-name index), so that the workers' fork server does it once, before the
+    crawl needs it, instead of every worker at its first page."""
+    from crawler.extraction import extract
+
+    extract(_WARM_PAGE, "about:blank")
+    prepare_article(Article(url="about:blank", body="南昌市"), detect=True)
+
+
+def prepare(page: PageItem, source: Source, *, detect: bool = True) -> Prepared:
+    """:func:`page_to_article` then :func:`prepare_article`: everything but the database. Pure
+    (no I/O), so crawls run it in worker processes. Raises :class:`EmptyPage` like extraction."""
+    return prepare_article(page_to_article(page, source), detect=detect)
