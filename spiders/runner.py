@@ -95,13 +95,17 @@ def scrapy_settings(config: Config, overrides: dict[str, Any] | None = None) -> 
     return settings
 
 
+def _shown_level() -> int:
+    """The lowest level a handler of ours shows (WARNING, or DEBUG with ``radar -v``)."""
+    handlers = logging.getLogger().handlers
+    return min((h.level for h in handlers), default=logging.WARNING)  # no handler: Python's lastResort
+
+
 def _scrapy_log_level() -> None:
     """Scrapy (its ``configure_logging``, run by ``CrawlerProcess``) sets its loggers to DEBUG:
     two records per page (Crawled …, Scraped from …) were built, counted and handed to handlers
     that drop them. Its loggers now start at the lowest level a handler of ours shows."""
-    handlers = logging.getLogger().handlers
-    shown = min((h.level for h in handlers), default=logging.WARNING)  # no handler: Python's lastResort
-    logging.getLogger("scrapy").setLevel(max(shown, logging.DEBUG))
+    logging.getLogger("scrapy").setLevel(max(_shown_level(), logging.DEBUG))
 
 
 def _busy(lock: DatabaseLock, source: str, wait: float) -> str:
@@ -177,6 +181,10 @@ def _crawl(config: Config, sources: list[Source], settings: ScrapySettings, inge
            recheck: bool) -> list[CrawlSummary]:
     if not sources:
         return []
+    if _shown_level() > logging.INFO:
+        # Scrapy looks its dependencies' versions up (importlib.metadata: 11 ms of the half
+        # second a crawl that finds nothing new takes) for an INFO line no handler would show
+        settings.set("LOG_VERSIONS", [], priority="cmdline")
     process = CrawlerProcess(settings)
     _scrapy_log_level()
     crawlers: list[tuple[Source, Crawler]] = []

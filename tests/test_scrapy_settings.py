@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 from crawler.config import load_settings
 from crawler.sources import Config
@@ -94,6 +96,36 @@ print(before, engine.isEnabledFor(logging.DEBUG), engine.isEnabledFor(logging.WA
     verbose = subprocess.run([sys.executable, "-c", code, "verbose"], capture_output=True, text=True, timeout=120,
                              check=True)
     assert verbose.stdout.split() == ["True", "True", "True"]
+
+
+def test_a_crawl_looks_up_no_versions_for_a_log_line_no_handler_shows(tmp_path: Path) -> None:
+    """Scrapy logs its dependencies' versions at INFO as a crawl process starts, looking each one
+    up in the installed packages' metadata; our handler shows INFO only with ``radar -v``."""
+    code = """
+import json, logging, sys
+from crawler.cli import set_log_level
+from crawler.config import load_settings
+from crawler.sources import Config, parse_source
+from spiders import runner
+
+read = []  # package metadata files opened: what looking a version up costs
+sys.addaudithook(lambda event, args: event == "open" and str(args[0]).endswith("METADATA") and read.append(args[0]))
+set_log_level(logging.DEBUG if sys.argv[1] == "verbose" else logging.WARNING)
+source = parse_source({"name": "none", "start_urls": ["http://127.0.0.1:9/"], "allow": "/a/",
+                       "schedule": "every: 1h"}, 0)
+scrapy = {"RETRY_ENABLED": False, "ROBOTSTXT_OBEY": False, "DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False}
+config = Config(settings=load_settings({"database_url": sys.argv[2], "scrapy": scrapy}, env={}),
+                sources={"none": source})
+runner.run_crawls(config, [source])
+print(json.dumps([str(path) for path in read]))
+"""
+    db = f"sqlite:///{tmp_path / 'radar.sqlite3'}"
+    quiet = subprocess.run([sys.executable, "-c", code, "quiet", db], capture_output=True, text=True, timeout=120,
+                           check=True)
+    assert json.loads(quiet.stdout.splitlines()[-1]) == []
+    verbose = subprocess.run([sys.executable, "-c", code, "verbose", db], capture_output=True, text=True,
+                             timeout=120, check=True)
+    assert any("lxml" in path for path in json.loads(verbose.stdout.splitlines()[-1])), verbose.stdout
 
 
 def test_loading_our_spiders_loads_neither_the_extractor_nor_the_detector() -> None:
