@@ -31,3 +31,13 @@ def radar(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "crawler.cli", *args], env=full_env, capture_output=True,
                           text=True, timeout=timeout, check=False)
+
+
+def python_child(code: str, *args: str, timeout: float = 120) -> str:
+    """Run ``code`` (``python -c``, with ``args``) in a fresh interpreter from the repository root,
+    for what only a new process shows (which modules an import loads, what start-up costs);
+    returns its stdout, and fails with its stderr unless it exits 0."""
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=timeout,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 0, done.stderr
+    return done.stdout

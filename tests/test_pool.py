@@ -5,8 +5,6 @@ workers when it has many pages for them."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +21,7 @@ from spiders.pipelines import ExtractPipeline
 from spiders.pool import PreparePool, WorkerDied
 from storage.db import open_database
 from storage.models import CrawlRunRow
-from tests.e2e import radar
+from tests.e2e import python_child, radar
 
 SOURCE = parse_source({"name": "jxnews", "start_urls": ["http://127.0.0.1/jxxw/"], "allow": r"/system/",
                        "schedule": "every: 1h", "region": "江西省"}, 0)
@@ -121,9 +119,7 @@ def test_the_crawl_process_reads_workers_events_without_loading_the_detector() -
             "assert 'crawler.signals.detect' not in sys.modules, 'the detector was loaded'; "
             "from crawler.signals import detect_events; "
             "assert 'crawler.signals.detect' in sys.modules and callable(detect_events)")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                          cwd=Path(__file__).resolve().parent.parent)
-    assert done.returncode == 0, done.stderr
+    python_child(code)
 
 
 def test_the_workers_fork_server_loads_the_extractor_and_rules_but_not_the_database_layer() -> None:
@@ -134,9 +130,7 @@ def test_the_workers_fork_server_loads_the_extractor_and_rules_but_not_the_datab
             "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'storage')); "
             "assert not loaded, loaded; "
             "assert 'crawler.signals.detect' in sys.modules and 'crawler.extraction' in sys.modules")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                          cwd=Path(__file__).resolve().parent.parent)
-    assert done.returncode == 0, done.stderr
+    python_child(code)
 
 
 def test_pages_are_prepared_in_the_crawl_process_when_no_worker_starts(monkeypatch: pytest.MonkeyPatch,

@@ -26,6 +26,7 @@ from scheduler.plan import CRAWL, RECHECK, JobSpec, desired_jobs, reconcile, tri
 from storage.db import make_engine, open_database
 from storage.locks import DatabaseLock
 from storage.models import CrawlRunRow
+from tests.e2e import python_child
 from tests.sockets import silent_server
 
 SOURCE = {"name": "a", "start_urls": ["http://a.test/"], "allow": "/x/", "schedule": "every: 30m"}
@@ -300,9 +301,7 @@ def test_a_memory_limited_crawl_allocates_from_one_arena_so_threads_do_not_eat_i
     would count as used, and near the limit each allocation first tried to reserve another one
     (crawls at 60 MiB ran on at full CPU instead of failing)."""
     def vm_kib(mode: str) -> int:
-        out = subprocess.run([sys.executable, "-c", _ARENA_PROBE, mode], capture_output=True, text=True,
-                             check=True, timeout=60)
-        return int(out.stdout.strip())
+        return int(python_child(_ARENA_PROBE, mode, timeout=60).strip())
 
     # four threads: four arenas of 64 MiB reserved without the setting, none with it
     assert vm_kib("limited") < vm_kib("unlimited") - 128 * 1024

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from crawler.config import load_settings
 from crawler.sources import Config
 from spiders.runner import scrapy_settings
+from tests.e2e import python_child
 
 
 def _settings(scrapy: dict[str, object], overrides: dict[str, object] | None = None) -> dict[str, object]:
@@ -64,8 +63,7 @@ crawler._apply_settings()
 names = [type(e).__name__ for e in crawler.extensions.middlewares]
 print(",".join(names), "aiohttp" in sys.modules, "tldextract" in sys.modules)
 """
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
-    names, aiohttp, tldextract = out.stdout.split()
+    names, aiohttp, tldextract = python_child(code).split()
     assert "CrawlRunRecorder" in names.split(",")
     assert "RemoteControl" not in names and "TelnetConsole" not in names
     assert (aiohttp, tldextract) == ("False", "False")
@@ -90,12 +88,8 @@ _scrapy_log_level()
 engine = logging.getLogger("scrapy.core.engine")
 print(before, engine.isEnabledFor(logging.DEBUG), engine.isEnabledFor(logging.WARNING))
 """
-    quiet = subprocess.run([sys.executable, "-c", code, "quiet"], capture_output=True, text=True, timeout=120,
-                           check=True)
-    assert quiet.stdout.split() == ["True", "False", "True"]
-    verbose = subprocess.run([sys.executable, "-c", code, "verbose"], capture_output=True, text=True, timeout=120,
-                             check=True)
-    assert verbose.stdout.split() == ["True", "True", "True"]
+    assert python_child(code, "quiet").split() == ["True", "False", "True"]
+    assert python_child(code, "verbose").split() == ["True", "True", "True"]
 
 
 def test_a_crawl_looks_up_no_versions_for_a_log_line_no_handler_shows(tmp_path: Path) -> None:
@@ -120,12 +114,9 @@ runner.run_crawls(config, [source])
 print(json.dumps([str(path) for path in read]))
 """
     db = f"sqlite:///{tmp_path / 'radar.sqlite3'}"
-    quiet = subprocess.run([sys.executable, "-c", code, "quiet", db], capture_output=True, text=True, timeout=120,
-                           check=True)
-    assert json.loads(quiet.stdout.splitlines()[-1]) == []
-    verbose = subprocess.run([sys.executable, "-c", code, "verbose", db], capture_output=True, text=True,
-                             timeout=120, check=True)
-    assert any("lxml" in path for path in json.loads(verbose.stdout.splitlines()[-1])), verbose.stdout
+    assert json.loads(python_child(code, "quiet", db).splitlines()[-1]) == []
+    verbose = python_child(code, "verbose", db)
+    assert any("lxml" in path for path in json.loads(verbose.splitlines()[-1])), verbose
 
 
 def test_loading_our_spiders_loads_neither_the_extractor_nor_the_detector() -> None:
@@ -141,5 +132,4 @@ def test_loading_our_spiders_loads_neither_the_extractor_nor_the_detector() -> N
             "loaded = sorted(m for m in ('crawler.signals.detect', 'crawler.signals.regions', "
             "'crawler.extraction.pipeline', 'crawler.warm') if m in sys.modules); "
             "assert not loaded, loaded")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
+    python_child(code)
