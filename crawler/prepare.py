@@ -94,8 +94,8 @@ def warm_up() -> None:
     crawl needs it, instead of every worker at its first page."""
     from crawler.extraction import extract
 
-    extract(_WARM_PAGE, "about:blank")
-    prepare_article(Article(url="about:blank", body="南昌市"), detect=True)
+    # the page's article names a place, so detection loads the place-name index too
+    prepare_article(extract(_WARM_PAGE, "about:blank"), detect=True)
 
 
 def prepare(page: PageItem, source: Source, *, detect: bool = True) -> Prepared:
