@@ -20,6 +20,7 @@ Nothing here touches the database, the network or the clock.
 from __future__ import annotations
 
 import hashlib
+import os
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,11 @@ from crawler.textnorm import normalize_for_hash
 
 # numpy is imported where it is used, not with this module: every crawl process imports this
 # module, and one that finds nothing new never fingerprints a body (a tenth of its start-up).
+# Its BLAS is never used here (integer hashing only), but by default OpenBLAS starts a thread
+# per CPU when numpy loads, and they spin: 0.08 s of CPU in the crawl process and again in the
+# prepare workers' fork server (which inherits this environment), taken from the crawl on a
+# small machine. A value the user set wins; a process that loaded numpy already is unaffected.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt

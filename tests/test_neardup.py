@@ -29,6 +29,7 @@ from crawler.neardup import (
 from crawler.replica.text import edit_characters
 from crawler.revisions import describe_change
 from crawler.textnorm import _is_foldable, normalize_for_hash
+from tests.e2e import python_child
 
 CWCED = Path(__file__).parent / "data" / "cwced" / "cleaned"
 
@@ -161,3 +162,21 @@ def test_a_fingerprint_crosses_processes_whole(texts: list[str]) -> None:
         assert got.shingles.dtype == np.uint64
         assert np.array_equal(got.shingles, sent.shingles)
         assert jaccard(got.shingles, sent.shingles) == (1.0 if len(sent.shingles) else 0.0)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the thread count from /proc")
+def test_fingerprinting_starts_no_blas_threads() -> None:
+    # OpenBLAS starts a spinning thread per CPU when numpy loads unless told otherwise; crawl
+    # processes and the workers' fork server load numpy only to fingerprint, never for BLAS
+    code = (
+        "import os\n"
+        "os.environ.pop('OPENBLAS_NUM_THREADS', None)\n"
+        "from crawler.neardup import body_keys\n"
+        "body_keys('南昌市招商引资项目集中签约。' * 20)\n"
+        "threads = open('/proc/self/status').read().split('Threads:')[1].split()[0]\n"
+        "print(threads, os.environ['OPENBLAS_NUM_THREADS'])\n"
+    )
+    assert python_child(code).split() == ["1", "1"]
+    # a user's own setting is left alone
+    code = code.replace("os.environ.pop('OPENBLAS_NUM_THREADS', None)", "os.environ['OPENBLAS_NUM_THREADS'] = '2'")
+    assert python_child(code).split()[1] == "2"
