@@ -260,7 +260,10 @@ def _insert_articles(session: Session, items: Sequence[ToStore], urls: Sequence[
                       last_modified=(item.validators.last_modified if item.validators else "")[:64])
         rows.append(values)
     conn = session.connection()
-    ids = {n: int(row[0]) for n, row in zip(new, conn.execute(_NEW_ARTICLE, rows), strict=True)}
+    # matched by URL (unique), not by order: asking for rows in parameter order makes SQLAlchemy
+    # insert one row per statement on SQLite, which promises no order for RETURNING
+    by_url = {url: int(article_id) for article_id, url in conn.execute(_NEW_ARTICLE, rows)}
+    ids = {n: by_url[urls[n]] for n in new}
     attachments = [{"article_id": ids[n], "name": a.name, "url": a.url, "sha256": a.sha256,
                     "content_type": a.content_type, "size": a.size, "text": a.text}
                    for n in new for a in items[n].article.attachments]
@@ -298,7 +301,7 @@ def _part_url_rows(session: Session, items: Sequence[ToStore], positions: Sequen
     return rows
 
 
-_NEW_ARTICLE = insert(ArticleRow).returning(ArticleRow.id, sort_by_parameter_order=True)
+_NEW_ARTICLE = insert(ArticleRow).returning(ArticleRow.id, ArticleRow.url)
 _NEW_URL = insert(ArticleUrlRow)
 
 

@@ -178,14 +178,20 @@ def _open_stories(session: Session, opened: Sequence[Joining]) -> list[int]:
         cur.execute(_NEW_STORIES_PG, ([j.title for j in opened], [j.at for j in opened], [j.source for j in opened]))
         # ids come from the sequence row by row in ORDER BY order: sorted, they follow ``opened``
         return sorted(int(row[0]) for row in cur.fetchall())
-    rows = session.connection().execute(_NEW_STORY, [
-        {"title": j.title, "first_seen_at": j.at, "last_seen_at": j.at, "article_count": 1, "source_count": 1,
-         "sources": [j.source]} for j in opened])
-    return [int(r[0]) for r in rows]
+    # SQLite: the ids are given here, following the highest. assign() took the write lock
+    # before reading anything, so no other writer can take one of them meanwhile; one
+    # executemany then inserts every story (RETURNING on SQLite promises no row order, and
+    # asking SQLAlchemy for parameter order makes it insert one row per statement).
+    first = int(session.execute(_LAST_STORY).scalar_one()) + 1
+    session.connection().execute(_NEW_STORY, [
+        {"id": first + n, "title": j.title, "first_seen_at": j.at, "last_seen_at": j.at, "article_count": 1,
+         "source_count": 1, "sources": [j.source]} for n, j in enumerate(opened)])
+    return list(range(first, first + len(opened)))
 
 
 # Prepared once: built per call, SQLAlchemy constructs cost more than these statements run.
-_NEW_STORY = insert(StoryRow).returning(StoryRow.id, sort_by_parameter_order=True)
+_LAST_STORY = select(func.coalesce(func.max(StoryRow.id), 0))
+_NEW_STORY = insert(StoryRow)
 _NEW_STORIES_PG = ("INSERT INTO stories (title, first_seen_at, last_seen_at, article_count, source_count, sources) "
                    "SELECT v.title, v.at, v.at, 1, 1, json_build_array(v.source) "
                    "FROM unnest(%s::text[], %s::timestamptz[], %s::text[]) WITH ORDINALITY AS v(title, at, source, n) "
