@@ -164,15 +164,23 @@ def run_crawls(config: Config, sources: list[Source], *, overrides: dict[str, An
         from crawler.signals.rules import RULES_ENV
 
         os.environ[RULES_ENV] = ",".join(config.settings.signal_rules)
+    own = ingestor is None
     ingestor = ingestor or Ingestor.for_url(config.settings.database_url)
-    settings = scrapy_settings(config, overrides)
-    held, skipped = _lock_sources(config, sources, wait, settings.getint("RADAR_RUN_ID", 0), ingestor)
     try:
-        summaries = _crawl(config, [s for s in sources if s.name in held], settings, ingestor, recheck)
+        settings = scrapy_settings(config, overrides)
+        held, skipped = _lock_sources(config, sources, wait, settings.getint("RADAR_RUN_ID", 0), ingestor)
+        try:
+            summaries = _crawl(config, [s for s in sources if s.name in held], settings, ingestor, recheck)
+        finally:
+            for lock in held.values():
+                with contextlib.suppress(Exception):  # the process's exit drops it all the same
+                    lock.close()
     finally:
-        for lock in held.values():
-            with contextlib.suppress(Exception):  # the process's exit drops it all the same
-                lock.close()
+        if own:
+            # closed, not left to the process's exit: SQLite then folds its write-ahead log into
+            # the database file, which alone holds the whole crawl (for a copy, a backup, a
+            # read-only viewer), instead of leaving the last writes in radar.sqlite3-wal
+            ingestor.close()
     order = {s.name: i for i, s in enumerate(sources)}
     return sorted(summaries + skipped, key=lambda s: order[s.source])
 

@@ -43,6 +43,9 @@ def test_crawl_store_detect_and_mail(replica: Any, db_url: str, tmp_path: Path, 
     config = write_config(replica.urls, db_url, tmp_path)
     first = radar("--config", str(config), "crawl")
     assert first.returncode == 0, first.stderr + first.stdout
+    if db_url.startswith("sqlite"):  # the crawl closed its connections: the file holds all it wrote
+        database = Path(db_url.removeprefix("sqlite:///"))
+        assert database.exists() and not Path(f"{database}-wal").exists()
 
     engine, factory = open_database(db_url, migrate_schema=False)
     with factory() as s:
