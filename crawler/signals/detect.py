@@ -413,13 +413,13 @@ def detect_events(
     det = _Detector(rs)
     doc = Document(text, rs)
     cands: list[_Candidate] = []
-    for sentence in doc.sentences:
+    for sentence in doc.triggerable():
         cands.extend(det.sentence_candidates(sentence, doc))
     kept = det.merge(cands)
 
     if title.strip():
         tdoc = Document(title.strip(), rs)
-        tcands = det.merge([c for s in tdoc.sentences for c in det.sentence_candidates(s, tdoc)])
+        tcands = det.merge([c for s in tdoc.triggerable() for c in det.sentence_candidates(s, tdoc)])
         for tc in tcands:
             same = [k for k in kept if k.event.type == tc.event.type]
             exact = [k for k in same if k.event.subtype == tc.event.subtype]

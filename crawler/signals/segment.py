@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 from crawler.signals.prefilter import any_within
 from crawler.signals.rules import RuleSet
@@ -61,7 +62,13 @@ class Document:
     def __init__(self, text: str, rules: RuleSet) -> None:
         self.text = text
         self.rules = rules
-        self.sentences: list[Sentence] = []
+        self._trigger_spans = rules.trigger_filter.spans(text)
+
+    @cached_property
+    def sentences(self) -> list[Sentence]:
+        """Every sentence, in order (split when first asked: see :meth:`triggerable`)."""
+        text, rules = self.text, self.rules
+        sentences: list[Sentence] = []
         newlines = [m.start() for m in _NEWLINE.finditer(text)]
         pos = 0
         bounds: list[tuple[int, int]] = []
@@ -79,19 +86,28 @@ class Document:
                 lead = len(piece) - len(piece.lstrip())
                 s2 = s + lead
                 e2 = s2 + len(stripped)
-                self.sentences.append(Sentence(
-                    index=len(self.sentences), start=s2, end=e2, text=stripped,
+                sentences.append(Sentence(
+                    index=len(sentences), start=s2, end=e2, text=stripped,
                     paragraph=bisect.bisect_right(newlines, s2),
                 ))
-        self._plan_marks = self._find_plan_marks()
-        self._trigger_spans = rules.trigger_filter.spans(text)
+        return sentences
+
+    def triggerable(self) -> list[Sentence]:
+        """The sentences in which some trigger may match (:meth:`may_trigger`). A text holding
+        none of the triggers' literals (about half the articles) is not split at all."""
+        if self._trigger_spans == []:  # None: the filter knows no literals, anything may match
+            return []
+        return [s for s in self.sentences if self.may_trigger(s)]
 
     def may_trigger(self, sentence: Sentence) -> bool:
         """False when no rule's trigger can match in ``sentence`` (none of the literals every
         trigger holds is in it): most sentences are ruled out without running the triggers."""
         return any_within(self._trigger_spans, sentence.start, sentence.end)
 
-    def _find_plan_marks(self) -> list[tuple[int, bool]]:
+    @cached_property
+    def _plan_marks(self) -> list[tuple[int, bool]]:
+        # found when first asked: only a sentence whose trigger fired asks, and most texts have
+        # none, while the three heading patterns scan the whole text
         marks: list[tuple[int, bool]] = []
         for m in self.rules.plan_start.finditer(self.text):
             marks.append((m.start(), True))
