@@ -185,7 +185,7 @@ def is_boilerplate_container(el: HtmlElement) -> bool:
     return _furniture(el) or (el.tag in _LIST_CONTAINERS and _is_headline_list(el))
 
 
-@dataclass
+@dataclass(slots=True)
 class _Stats:
     chars: int = 0  # non-space characters in the subtree
     links: int = 0  # of which inside <a>
@@ -235,11 +235,15 @@ class _Scorer:
         # positive blocks in post-order (children before parents), for choosing the best
         self.candidates: list[tuple[HtmlElement, float]] = []
 
-    def visit(self, el: HtmlElement, owner: _Stats, in_link: bool, negative: bool) -> None:
-        """Accumulate ``el``'s text into ``owner`` (its nearest block) and score blocks."""
-        tag = el.tag
+    def visit(self, el: HtmlElement, tag: str, owner: _Stats, in_link: bool, negative: bool) -> None:
+        """Accumulate ``el``'s text into ``owner`` (its nearest block) and score blocks.
+
+        ``tag`` is ``el.tag``, read once by the caller: lxml builds a new string at every read
+        of a tag or a text, and this runs for every element of every page.
+        """
         is_block = tag in BLOCK_TAGS
-        furniture = _furniture(el)
+        attrs = class_id(el)
+        furniture = tag in ("nav", "footer", "aside") or (bool(attrs) and _furniture_attrs(attrs))
         if furniture:
             self.flagged.add(el)
         neg_here = negative or furniture
@@ -250,20 +254,23 @@ class _Scorer:
             target = st
         else:
             target = owner
-        if el.text:
-            n, p = _count(el.text)
+        text = el.text
+        if text:
+            n, p = _count(text)
             target.own_chars += n
             target.own_punct += p
             if link:
                 target.own_links += n
         for child in el:
-            if isinstance(child.tag, str):
-                self.visit(child, target, link, neg_here)
-            if child.tail:
-                n, p = _count(child.tail)
+            child_tag = child.tag
+            if isinstance(child_tag, str):
+                self.visit(child, child_tag, target, link, neg_here)
+            tail = child.tail
+            if tail:
+                n, p = _count(tail)
                 target.own_chars += n
                 target.own_punct += p
-                if in_link or tag == "a":
+                if link:
                     target.own_links += n
         if not is_block:
             return
@@ -279,14 +286,12 @@ class _Scorer:
         elif tag in ("h1", "h2", "h3"):
             st.score = min(st.score, 0.0)  # headings are never the article
         st.final = st.score
-        if not neg_here and st.score > 0:
-            attrs = class_id(el)
-            # bonus for the element itself only (not passed up, so nested containers do not compound)
-            if attrs and st.chars - st.links > 50:
-                if _POS_SPECIFIC.search(attrs):
-                    st.final = st.score * 1.3
-                elif _POS_GENERIC.search(attrs):
-                    st.final = st.score * 1.1
+        # bonus for the element itself only (not passed up, so nested containers do not compound)
+        if not neg_here and st.score > 0 and attrs and st.chars - st.links > 50:
+            if _POS_SPECIFIC.search(attrs):
+                st.final = st.score * 1.3
+            elif _POS_GENERIC.search(attrs):
+                st.final = st.score * 1.1
         # hand totals to the nearest block ancestor (owner is that ancestor's stats)
         owner.chars += st.chars
         owner.links += st.links
@@ -343,7 +348,7 @@ def extract_body(root: HtmlElement, *, title: str = "", node: HtmlElement | None
         body = root
     scorer = _Scorer()
     top = _Stats()
-    scorer.visit(body, top, False, False)
+    scorer.visit(body, body.tag, top, False, False)
     chosen = node if node is not None else scorer.best()
     if chosen is None:
         chosen = body
