@@ -44,6 +44,10 @@ __all__ = ["extract"]
 DOC_NUMBER = re.compile(
     r"([\u4e00-\u9fffA-Za-z]{1,10}[〔\[［(（【]\s*(?:19|20)\d{2}\s*[〕\]］)）】]\s*(?:第\s*)?\d{1,5}\s*号)"
 )
+# The bracketed year every 发文字号 holds. DOC_NUMBER, which must try up to ten characters
+# before a bracket at every Chinese character, runs only on text that has one: it was 3 % of
+# extracting a page that had none.
+_DOC_YEAR = re.compile(r"[〔\[［(（【]\s*(?:19|20)\d{2}\s*[〕\]］)）】]")
 _ORG_SUFFIX = re.compile(
     r"(?:人民政府|政府|委员会|办公室|办公厅|厅|局|委|部|院|中心|公司|协会|集团|管委会|领导小组|指挥部|署|会)$"
 )
@@ -136,7 +140,7 @@ def extract(
     # ---- document number / issuer from the text itself
     head = "\n".join(body_text.split("\n")[:6])
     if not art.doc_number:
-        m = DOC_NUMBER.search(head) or DOC_NUMBER.search(art.title)
+        m = _doc_number(head) or _doc_number(art.title)
         if m:
             art.doc_number = normalize_text(m.group(1)).replace(" ", "")
             prov["doc_number"] = "rule:text"
@@ -171,6 +175,10 @@ def extract(
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+def _doc_number(text: str) -> re.Match[str] | None:
+    return DOC_NUMBER.search(text) if _DOC_YEAR.search(text) else None
 
 
 def _aware(value: datetime) -> datetime:
