@@ -99,6 +99,11 @@ class Document:
             return []
         return [s for s in self.sentences if self.may_trigger(s)]
 
+    @property
+    def prefiltered(self) -> bool:
+        """Whether :meth:`may_trigger` rules sentences out (the rules' triggers have literals)."""
+        return self._trigger_spans is not None
+
     def may_trigger(self, sentence: Sentence) -> bool:
         """False when no rule's trigger can match in ``sentence`` (none of the literals every
         trigger holds is in it): most sentences are ruled out without running the triggers."""
