@@ -176,6 +176,14 @@ def _furniture_attrs(attrs: str) -> bool:
     return False
 
 
+@lru_cache(maxsize=8192)
+def _container_bonus(attrs: str) -> float:
+    """How much a class/id naming an article container raises its block's score."""
+    if _POS_SPECIFIC.search(attrs):
+        return 1.3
+    return 1.1 if _POS_GENERIC.search(attrs) else 1.0
+
+
 def is_boilerplate_container(el: HtmlElement) -> bool:
     """True when the element's tag, class or id marks it as page furniture, not article text.
 
@@ -288,10 +296,7 @@ class _Scorer:
         st.final = st.score
         # bonus for the element itself only (not passed up, so nested containers do not compound)
         if not neg_here and st.score > 0 and attrs and st.chars - st.links > 50:
-            if _POS_SPECIFIC.search(attrs):
-                st.final = st.score * 1.3
-            elif _POS_GENERIC.search(attrs):
-                st.final = st.score * 1.1
+            st.final = st.score * _container_bonus(attrs)
         # hand totals to the nearest block ancestor (owner is that ancestor's stats)
         owner.chars += st.chars
         owner.links += st.links

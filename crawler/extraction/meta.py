@@ -17,6 +17,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from crawler.extraction.dom import HtmlElement, text_of
@@ -226,6 +227,12 @@ def split_site_suffix(title: str) -> list[str]:
 _TITLE_CLASS = re.compile(r"title|biaoti|bt\b|headline|tit\b|article-h|arti_h|detail_h|news_h|h_title", re.I)
 
 
+@lru_cache(maxsize=8192)
+def _title_class(attrs: str) -> bool:
+    # templates repeat their class and id values on every page: each is tested once
+    return _TITLE_CLASS.search(attrs) is not None
+
+
 def title_candidates(root: HtmlElement) -> Iterator[tuple[str, str]]:
     """(text, provenance) for headings that may be the article title, best kinds first."""
     for tag in ("h1", "h2", "h3"):
@@ -235,7 +242,7 @@ def title_candidates(root: HtmlElement) -> Iterator[tuple[str, str]]:
                 yield text, f"rule:{tag}"
     for el in root.iter("div", "p", "span", "td", "strong", "b", "font"):
         attrs = (el.get("class") or "") + " " + (el.get("id") or "")
-        if attrs.strip() and _TITLE_CLASS.search(attrs):
+        if attrs.strip() and _title_class(attrs):
             text = normalize_text(text_of(el))
             if 4 <= len(text) <= 120:
                 yield text, "rule:title-class"

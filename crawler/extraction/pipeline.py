@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
+from functools import lru_cache
 
 from crawler.article import Article
 from crawler.extraction import epaper
@@ -153,9 +154,7 @@ def extract(
         prov["written_at"] = "rule:signature"
 
     # ---- e-paper
-    has_epaper_container = any(
-        _EPAPER_CONTAINER.search(el.get("id") or el.get("class") or "") for el in root.iter("div")
-    )
+    has_epaper_container = any(_epaper_container(el.get("id") or el.get("class") or "") for el in root.iter("div"))
     if epaper.looks_like_epaper(url, has_epaper_container):
         body_text, art.continues_to, art.continued_from = epaper.strip_jump_markers(body_text)
         page_no, page_name = epaper.find_page_header(root, result.node)
@@ -175,6 +174,12 @@ def extract(
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+@lru_cache(maxsize=8192)
+def _epaper_container(attrs: str) -> bool:
+    # templates repeat their class and id values on every page: each is tested once
+    return _EPAPER_CONTAINER.search(attrs) is not None
 
 
 def _doc_number(text: str) -> re.Match[str] | None:
