@@ -38,6 +38,13 @@ __all__ = ["PreparePool", "WorkerDied", "default_workers"]
 log = logging.getLogger(__name__)
 IN_FLIGHT = 2  # tasks sent ahead to each worker, so it never waits for the next one
 START_TIMEOUT = 60.0  # seconds close() waits for workers still starting (a second, normally)
+# Workers run this much nicer than the crawl process. The crawl process (Scrapy's downloads, the
+# dispatch to the workers, storing) is the pipeline's narrowest part, and the workers' wake-ups
+# took its CPU away whenever all cores were busy: at equal priority it got about nine tenths of a
+# CPU. Its pages wait in the workers' queue meanwhile, so nothing is lost by making the workers
+# yield. bench/crawl.py's site, 10 interleaved pairs of crawls: 506 -> 540 pages/s mean (9 of 10
+# pairs faster) at 5; 5, 10 and 19 within noise of each other.
+WORKER_NICENESS = 10
 
 
 def default_workers() -> int:
@@ -52,6 +59,8 @@ class WorkerDied(RuntimeError):
 def _serve(conn: Connection) -> None:
     """A worker's loop: ``(task, page, source, detect)`` in, ``(task, ok, result or error)`` out."""
     warm_up()  # nothing left to load when the fork server's preload did it
+    if hasattr(os, "nice"):
+        os.nice(WORKER_NICENESS)
     while True:
         try:
             message = conn.recv()

@@ -5,6 +5,7 @@ workers when it has many pages for them."""
 from __future__ import annotations
 
 import asyncio
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from crawler.prepare import EmptyPage, prepare
 from crawler.replica import build_sites
 from crawler.sources import parse_source
 from spiders.pipelines import ExtractPipeline
-from spiders.pool import PreparePool, WorkerDied
+from spiders.pool import WORKER_NICENESS, PreparePool, WorkerDied
 from storage.db import open_database
 from storage.models import CrawlRunRow
 from tests.e2e import python_child, radar
@@ -64,6 +65,21 @@ def test_pool_prepares_what_the_crawl_process_would() -> None:
             assert [r.digest for r in again] == [prepare(p, SOURCE).digest for p in pages]
             assert all(r.events is None for r in again)
             assert not first.alive and pool._workers[1].alive
+        finally:
+            pool.close()
+
+    asyncio.run(run())
+
+
+@pytest.mark.skipif(not hasattr(os, "getpriority"), reason="POSIX scheduling priorities")
+def test_workers_yield_the_cpu_to_the_crawl_process() -> None:
+    async def run() -> None:
+        pool = PreparePool(1)
+        try:
+            await pool.prepare(_pages()[0], SOURCE, detect=False)
+            worker = pool._workers[0].process.pid
+            mine = os.getpriority(os.PRIO_PROCESS, 0)
+            assert os.getpriority(os.PRIO_PROCESS, worker) == min(19, mine + WORKER_NICENESS) > mine
         finally:
             pool.close()
 
