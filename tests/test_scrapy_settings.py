@@ -133,3 +133,19 @@ def test_loading_our_spiders_loads_neither_the_extractor_nor_the_detector() -> N
             "'crawler.extraction.pipeline', 'crawler.warm') if m in sys.modules); "
             "assert not loaded, loaded")
     python_child(code)
+
+
+def test_scrapys_deprecation_shims_load_with_a_cheap_stack_and_the_real_one_comes_back() -> None:
+    # radar crawl imports Scrapy's TLS modules inside _stack_without_source: their shims call
+    # inspect.stack() to name the defining module, which must still come out right
+    code = """
+import inspect
+from crawler.cli import _stack_without_source
+real = inspect.stack
+with _stack_without_source():
+    assert inspect.stack()[0].code_context is None
+    import scrapy.core.downloader.contextfactory as cf
+assert inspect.stack is real and inspect.stack()[0].code_context is not None
+print(cf.ScrapyClientContextFactory.__module__)
+"""
+    assert python_child(code).strip() == "scrapy.core.downloader.contextfactory"
