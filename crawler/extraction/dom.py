@@ -202,20 +202,22 @@ def render(el: HtmlElement, skip: Callable[[HtmlElement], bool] | None = None) -
     :func:`crawler.textnorm.normalize_lines`.
     """
     out: list[str] = []
-    _render(el, out, skip, top=True)
+    tag = el.tag
+    if isinstance(tag, str):
+        _render(el, tag, out, skip, top=True)
     return "".join(out)
 
 
 def _render(
     el: HtmlElement,
+    tag: str,
     out: list[str],
     skip: Callable[[HtmlElement], bool] | None,
     top: bool = False,
     in_cell: bool = False,
 ) -> None:
-    tag = el.tag
-    if not isinstance(tag, str):
-        return
+    # ``tag`` is ``el.tag``, read once by the caller: lxml builds a new string at every read of
+    # a tag or a text, and a page is rendered twice (its body, then the whole page)
     if not top and skip is not None and skip(el):
         return
     if tag == "table" and not in_cell and is_data_table(el):
@@ -244,12 +246,16 @@ def _render_content(
     """``el``'s own text and its children, each followed by its tail."""
     # Source line breaks and tabs are layout, not text: they become spaces, so only markup
     # decides where lines and cells break.
-    if el.text:
-        out.append(_flat(el.text))
+    text = el.text
+    if text:
+        out.append(_flat(text))
     for child in el:
-        _render(child, out, skip, in_cell=in_cell)
-        if child.tail:
-            out.append(_flat(child.tail))
+        tag = child.tag
+        if isinstance(tag, str):
+            _render(child, tag, out, skip, in_cell=in_cell)
+        tail = child.tail
+        if tail:
+            out.append(_flat(tail))
 
 
 def _span(cell: HtmlElement, name: str) -> int:
