@@ -22,7 +22,7 @@ from typing import Any
 
 from ahocorasick_rs import AhoCorasick
 
-__all__ = ["TriggerFilter", "any_within", "required_literals"]
+__all__ = ["TriggerFilter", "any_within", "required_literals", "shortest_literals"]
 
 _CAP = 64  # most strings a set may grow to by concatenation before it is cut
 _CLASS_MAX = 16  # a character class of at most this many literal characters is a set of strings
@@ -127,6 +127,13 @@ def required_literals(pattern: str) -> frozenset[str] | None:
         return None
 
 
+def shortest_literals(literals: frozenset[str] | None) -> tuple[str, ...] | None:
+    """``literals`` less those that hold another of them (finding the shorter implies it)."""
+    if literals is None:
+        return None
+    return tuple(sorted(lit for lit in literals if not any(o != lit and o in lit for o in literals)))
+
+
 class TriggerFilter:
     """Where ``pattern`` may match: :meth:`spans` gives every occurrence of its required
     literals in a text, and a stretch of the text without one cannot hold a non-empty match."""
@@ -136,8 +143,7 @@ class TriggerFilter:
         self._automaton: AhoCorasick | None = None
         if self.literals is not None:
             # a literal holding another is implied by it: only the shorter needs looking for
-            shortest = [lit for lit in self.literals if not any(o != lit and o in lit for o in self.literals)]
-            self._automaton = AhoCorasick(sorted(shortest))
+            self._automaton = AhoCorasick(list(shortest_literals(self.literals) or ()))
 
     def spans(self, text: str) -> list[tuple[int, int]] | None:
         """(start, end) of every literal occurrence, overlapping ones too, by start; None when

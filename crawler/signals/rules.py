@@ -21,7 +21,7 @@ import yaml
 
 from crawler.signals.model import EVENT_TYPES, EventType
 from crawler.signals.numbers import NumberGrammar
-from crawler.signals.prefilter import TriggerFilter
+from crawler.signals.prefilter import TriggerFilter, required_literals, shortest_literals
 
 __all__ = ["DEFAULT_RULES", "Rule", "RuleError", "RuleSet", "load_rules"]
 
@@ -75,6 +75,9 @@ class Rule:
     count_subtype: str
     amount_label: re.Pattern[str] | None
     confidence: float
+    # Strings one of which every trigger match contains (crawler.signals.prefilter), or None
+    # when the pattern gives none: a sentence holding none of them is not searched
+    trigger_literals: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, eq=False)  # identity hash: used as a cache key
@@ -264,6 +267,7 @@ def _compile_rule(raw: Mapping[str, Any], contexts: Mapping[str, Any]) -> Rule:
         requires_figure=bool(raw.get("requires_figure", False)),
         requires_count=bool(raw.get("requires_count", False)), count_subtype=str(count_subtype),
         amount_label=compiled["amount_label"], confidence=float(confidence),
+        trigger_literals=shortest_literals(required_literals(triggers.pattern)),
     )
 
 
