@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from functools import lru_cache
 from urllib.parse import unquote, urljoin, urlsplit
 
 from crawler.extraction.dom import HtmlElement, text_of
@@ -35,8 +36,10 @@ class UnsupportedAttachmentError(AttachmentError):
     """The attachment's format has no text extractor here (``.doc``, ``.wps``, images …)."""
 
 
+# Templates repeat their links (navigation, footers) on every page: each href is judged once.
+@lru_cache(maxsize=8192)
 def _is_attachment_href(href: str) -> bool:
-    if _DOWNLOAD_RE.search(href):
+    if "?" in href and _DOWNLOAD_RE.search(href):  # it needs a query: most links have none
         return True
     # a match in the path is a match in the whole href (the path ends it, or a ?, # or ; does):
     # most links of a page fail here, without splitting them
