@@ -139,13 +139,14 @@ def test_scrapys_deprecation_shims_load_with_a_cheap_stack_and_the_real_one_come
     # radar crawl imports Scrapy's TLS modules inside _stack_without_source: their shims call
     # inspect.stack() to name the defining module, which must still come out right
     code = """
-import inspect
+import inspect, sys
 from crawler.cli import _stack_without_source
-real = inspect.stack
+real = inspect.stack, inspect.getmodule
 with _stack_without_source():
-    assert inspect.stack is not real and inspect.stack()[0].code_context is None
+    assert inspect.stack is not real[0] and inspect.stack()[0].code_context is None
+    assert inspect.getmodule(inspect.currentframe()) is sys.modules["__main__"]
     import scrapy.core.downloader.contextfactory as cf
-assert inspect.stack is real
+assert (inspect.stack, inspect.getmodule) == real
 print(cf.ScrapyClientContextFactory.__module__)
 """
     assert python_child(code).strip() == "scrapy.core.downloader.contextfactory"
