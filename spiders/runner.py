@@ -25,6 +25,7 @@ from scrapy.settings import Settings as ScrapySettings
 from crawler.errors import ConfigError
 from crawler.ingest import Ingestor
 from crawler.sources import Config, Source
+from spiders import CRAWL_GC_THRESHOLD
 from spiders.epaper import EpaperSpider
 from spiders.extensions import run_counts
 from spiders.listing import ListingSpider
@@ -204,12 +205,7 @@ def _crawl(config: Config, sources: list[Source], settings: ScrapySettings, inge
     # process: out of the collector's way, a long crawl's full collections stop rescanning it
     # (about a tenth of the crawl process's CPU on the benchmark).
     gc.freeze()
-    # A crawl allocates a few container objects per request and response (Scrapy's Requests,
-    # Deferreds, dicts), most of them freed by reference counting; at Python's default of a
-    # collection per 700 net allocations the young collections kept re-examining the queued
-    # Requests: 1.1 s of a 5,000-page crawl's CPU in about a thousand collections, 0.2 s at this
-    # threshold (bench/crawl.py site; peak memory unchanged, 137 MB).
-    gc.set_threshold(50_000, 20, 20)
+    gc.set_threshold(*CRAWL_GC_THRESHOLD)
     process.start()
     summaries = []
     for source, crawler in crawlers:
