@@ -61,6 +61,8 @@ def _fold_one(m: re.Match[str]) -> str:
 
 def fold_width(text: str) -> str:
     """Full-width digits/letters to ASCII, odd spaces to ' ', zero-width characters removed."""
+    if text.isascii():  # none of them is ASCII, and the check reads a flag: most short strings
+        return text
     return _FOLDABLE.sub(_fold_one, text)
 
 
