@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import functools
 import gc
 import inspect
 import io
@@ -193,7 +192,10 @@ def _stack_without_source() -> Iterator[None]:
             return sys.modules.get(obj.f_globals.get("__name__", ""))
         return real_getmodule(obj, _filename)
 
-    inspect.stack = functools.partial(real_stack, 0)
+    def stack(context: int = 1) -> list[inspect.FrameInfo]:
+        return real_stack(0)[1:]  # less this function's own frame, as the real one is not there
+
+    inspect.stack = stack
     # typeshed names getmodule's first parameter "object", which would shadow the builtin here
     inspect.getmodule = frame_module  # type: ignore[assignment]
     try:

@@ -79,7 +79,7 @@ def test_workers_yield_the_cpu_to_the_crawl_process() -> None:
             await pool.prepare(_pages()[0], SOURCE, detect=False)
             worker = pool._workers[0].process.pid
             mine = os.getpriority(os.PRIO_PROCESS, 0)
-            assert os.getpriority(os.PRIO_PROCESS, worker) == min(19, mine + WORKER_NICENESS) > mine
+            assert os.getpriority(os.PRIO_PROCESS, worker) == min(19, mine + WORKER_NICENESS)  # 19 is the floor
         finally:
             pool.close()
 
