@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, cast
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import Table, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from crawler.article import Article
@@ -147,13 +147,20 @@ def store_articles(session: Session, items: Sequence[ToStore]) -> list[StoreOutc
     return [outcome for outcome in outcomes if outcome is not None]
 
 
+# The look-ups a crawl makes before it stores anything (known URLs, listing pages' validators)
+# are table statements, not ORM ones: the first ORM operation of a process configures every
+# mapper (11 ms), and a crawl that finds nothing new needs no other.
+_URLS = cast(Table, ArticleUrlRow.__table__)
+_VALIDATORS = cast(Table, PageValidatorRow.__table__)
+
+
 def _known(session: Session, urls: Sequence[str]) -> dict[str, tuple[int, str]]:
     """Those of ``urls`` (canonical) that are stored: ``{url: (article_id, relation)}``."""
     found: dict[str, tuple[int, str]] = {}
     unique = sorted(set(urls))
     for i in range(0, len(unique), 500):  # stay under SQLite's bound-parameter limit
-        rows = session.execute(select(ArticleUrlRow.url, ArticleUrlRow.article_id, ArticleUrlRow.relation)
-                               .where(ArticleUrlRow.url.in_(unique[i : i + 500])))
+        rows = session.execute(select(_URLS.c.url, _URLS.c.article_id, _URLS.c.relation)
+                               .where(_URLS.c.url.in_(unique[i : i + 500])))
         found.update({url: (article_id, relation) for url, article_id, relation in rows})
     return found
 
@@ -373,23 +380,21 @@ def page_validators(session: Session, urls: Iterable[str]) -> dict[str, Validato
     out: dict[str, Validators] = {}
     if not by_canonical:
         return out
-    rows = session.scalars(select(PageValidatorRow).where(PageValidatorRow.url.in_(list(by_canonical))))
-    for row in rows:
-        for url in by_canonical[row.url]:
-            out[url] = Validators(row.etag, row.last_modified)
+    rows = session.execute(select(_VALIDATORS.c.url, _VALIDATORS.c.etag, _VALIDATORS.c.last_modified)
+                           .where(_VALIDATORS.c.url.in_(list(by_canonical))))
+    for key, etag, last_modified in rows:
+        for url in by_canonical[key]:
+            out[url] = Validators(etag, last_modified)
     return out
 
 
 def save_page_validators(session: Session, url: str, source: str, validators: Validators, at: datetime) -> None:
     """Remember a listing page's validators (call only when every article it links to is stored)."""
     key = canonical_url(url)
-    row = session.get(PageValidatorRow, key)
-    if row is None:
-        row = PageValidatorRow(url=key, source=source, checked_at=at)
-        session.add(row)
-    row.etag = validators.etag[:300]
-    row.last_modified = validators.last_modified[:64]
-    row.checked_at = at
+    values = {"etag": validators.etag[:300], "last_modified": validators.last_modified[:64], "checked_at": at}
+    conn = session.connection()
+    if not conn.execute(update(_VALIDATORS).where(_VALIDATORS.c.url == key).values(values)).rowcount:
+        conn.execute(insert(_VALIDATORS).values(url=key, source=source, **values))
 
 
 def _norm(text: str) -> str:
