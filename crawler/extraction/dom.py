@@ -21,6 +21,7 @@ HtmlElement: TypeAlias = etree._Element
 __all__ = [
     "BLOCK_TAGS",
     "HtmlElement",
+    "attribute_test",
     "class_id",
     "is_hidden",
     "parse",
@@ -94,11 +95,22 @@ _HIDDEN_CLASS = re.compile(
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
 
 
-# A site's templates repeat a few dozen class values on every page: each is tested once (the
-# pattern, an alternation of whole words, costs half a microsecond per class otherwise).
-@lru_cache(maxsize=8192)
-def _hidden_class(cls: str) -> bool:
-    return _HIDDEN_CLASS.search(cls) is not None
+def attribute_test(pattern: re.Pattern[str]) -> Callable[[str], bool]:
+    """``pattern.search(value) is not None``, remembered per distinct value.
+
+    For patterns run on class, id or href values: a site's templates repeat a few dozen of them
+    on every page, and these patterns (case-insensitive alternations of words) cost half a
+    microsecond or more per value otherwise.
+    """
+
+    @lru_cache(maxsize=8192)
+    def test(value: str) -> bool:
+        return pattern.search(value) is not None
+
+    return test
+
+
+_hidden_class = attribute_test(_HIDDEN_CLASS)
 
 
 def _flat(text: str) -> str:

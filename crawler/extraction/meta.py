@@ -17,10 +17,9 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
-from crawler.extraction.dom import HtmlElement, text_of
+from crawler.extraction.dom import HtmlElement, attribute_test, text_of
 from crawler.textnorm import normalize_text
 
 __all__ = [
@@ -227,10 +226,7 @@ def split_site_suffix(title: str) -> list[str]:
 _TITLE_CLASS = re.compile(r"title|biaoti|bt\b|headline|tit\b|article-h|arti_h|detail_h|news_h|h_title", re.I)
 
 
-@lru_cache(maxsize=8192)
-def _title_class(attrs: str) -> bool:
-    # templates repeat their class and id values on every page: each is tested once
-    return _TITLE_CLASS.search(attrs) is not None
+_title_class = attribute_test(_TITLE_CLASS)
 
 
 def title_candidates(root: HtmlElement) -> Iterator[tuple[str, str]]:

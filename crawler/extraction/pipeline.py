@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from functools import lru_cache
 
 from crawler.article import Article
 from crawler.extraction import epaper
@@ -23,7 +22,7 @@ from crawler.extraction.attachments import attachment_links
 from crawler.extraction.body import extract_body
 from crawler.extraction.dates import SHANGHAI, find_dates, parse_date, url_date
 from crawler.extraction.decode import decode_html
-from crawler.extraction.dom import HtmlElement, parse, render, strip_noise, text_of
+from crawler.extraction.dom import HtmlElement, attribute_test, parse, render, strip_noise, text_of
 from crawler.extraction.meta import (
     GENERIC_LABELS,
     META_FIELDS,
@@ -66,6 +65,7 @@ _CJK_NAME = re.compile(r"^[\u4e00-\u9fff·]{2,5}$")
 _LATIN_NAME = re.compile(r"^[A-Za-z][A-Za-z'\-]*(?: [A-Za-z][A-Za-z'\-]*){0,3}$")
 _ANY_SEP = re.compile(r"\s*(?:[_|｜–—]+|-+|::)\s*")
 _EPAPER_CONTAINER = re.compile(r"ozoom|founder-content|founder_content|newspaper|epaper", re.I)
+_epaper_container = attribute_test(_EPAPER_CONTAINER)
 
 
 def extract(
@@ -174,12 +174,6 @@ def extract(
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-@lru_cache(maxsize=8192)
-def _epaper_container(attrs: str) -> bool:
-    # templates repeat their class and id values on every page: each is tested once
-    return _EPAPER_CONTAINER.search(attrs) is not None
 
 
 def _doc_number(text: str) -> re.Match[str] | None:
