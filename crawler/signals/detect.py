@@ -202,9 +202,8 @@ class _Detector:
         return values[index] if len(values) == len(items) else g.value
 
     def sentence_candidates(self, sentence: Sentence, doc: Document) -> list[_Candidate]:
-        """Events of one sentence, one per type and subtype."""
-        if not doc.may_trigger(sentence):
-            return []
+        """Events of one sentence, one per type and subtype (callers pass ``doc.triggerable()``
+        sentences: the others cannot hold a trigger)."""
         # Where the literal prefilter found a trigger's literal, the union of every trigger
         # matches nearly always, and cost more than the rules' own patterns below (hits) that
         # decide anyway; without a prefilter it still rules most sentences out at once.
