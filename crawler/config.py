@@ -33,6 +33,8 @@ DEFAULTS: dict[str, tuple[Any, str]] = {
     "digest_max_events": (200, "events listed in one digest; the rest are summarised as 'and N more'"),
     "crawl_timeout": (3600, "seconds a crawl child process may run before it is killed"),
     "crawl_memory_mb": (2048, "address-space limit of a crawl child process, in MiB"),
+    "warm_crawls": (True, "daemon: fork each crawl from a process that loaded Scrapy and SQLAlchemy once, "
+                          "instead of starting a new Python process per crawl (Linux only)"),
     # --- daemon, digests and crawl health (issue 6); the README's settings table mirrors these
     "digest_weekday": ("mon", "weekly subscriptions: the digest is due from this day (mon…sun) of each week"),
     "digest_retry_base": (60, "seconds before the first retry of a digest that failed to send; doubles per attempt"),
@@ -59,7 +61,7 @@ DEFAULTS: dict[str, tuple[Any, str]] = {
 _SECRETS = {"smtp_password"}
 _DAEMON_SETTINGS = ("digest_weekday", "digest_retry_base", "digest_retry_max", "outbox_interval", "health_history",
                     "health_stale_factor", "health_zero_runs", "health_error_rate", "health_garbled_score",
-                    "health_garbled_ratio", "health_challenge_pages", "health_failures")
+                    "health_garbled_ratio", "health_challenge_pages", "health_failures", "warm_crawls")
 #: Weekday names accepted by ``digest_weekday``, Monday first (``datetime.weekday()`` order).
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -98,6 +100,7 @@ class Settings:
     health_garbled_ratio: float = 0.2
     health_challenge_pages: int = 1
     health_failures: int = 3
+    warm_crawls: bool = True
 
     @property
     def tz(self) -> ZoneInfo:

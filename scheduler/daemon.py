@@ -9,7 +9,8 @@ Pitfalls avoided on purpose:
 - a source never has two crawls at once (``max_instances=1``);
 - one daemon per database (``storage.locks``): a second one refuses to start, so nothing is
   crawled or mailed twice by two schedulers;
-- every crawl is a child process with a time and a memory limit (``scheduler.jobs``);
+- every crawl is a child process with a time and a memory limit (``scheduler.jobs``), forked
+  from a process that has loaded Scrapy once (``scheduler.launcher``);
 - SIGTERM/SIGINT: no new work, running crawls get ``shutdown_grace`` seconds, exit 0;
   SIGHUP or an edited config file: sources and subscriptions reloaded without a restart.
 """
@@ -44,6 +45,7 @@ from apscheduler.schedulers.base import STATE_RUNNING
 from crawler.errors import RadarError, brief
 from crawler.sources import Config, load_config
 from scheduler import jobs
+from scheduler.launcher import Launcher, LauncherError, supported
 from scheduler.metrics import Metrics, logfmt
 from scheduler.plan import JobSpec, desired_jobs, reconcile
 from storage import outbox, runs
@@ -214,6 +216,7 @@ class Daemon:
         self.scheduler.add_listener(self._on_event, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MAX_INSTANCES
                                     | EVENT_JOB_MISSED)
         try:
+            self.ctx.launcher = self._start_launcher()
             self.scheduler.start(paused=True)
             self.apply(desired_jobs(self.config))
             # the outbox runs at once on every start: digests a crash left unsent go out now
@@ -225,6 +228,23 @@ class Daemon:
         finally:
             self._shutdown(engine)
         return self.exit_code
+
+    def _start_launcher(self) -> Launcher | None:
+        """The process crawls are forked from (``warm_crawls``), loaded before the first crawl."""
+        if not self.config.settings.warm_crawls:
+            return None
+        if not supported():
+            log.info("warm crawls need Linux; each crawl starts a new process")
+            return None
+        launcher = Launcher()
+        started = time.monotonic()
+        try:
+            launcher.start()
+        except LauncherError as exc:
+            log.warning("each crawl starts a new process: %s", exc)
+            return None
+        log.info("crawl launcher ready in %.1f s", time.monotonic() - started)
+        return launcher
 
     def _stale_before(self, now: datetime) -> datetime:
         return now - timedelta(seconds=self.config.settings.crawl_timeout + jobs.TERM_GRACE + self.shutdown_grace
@@ -293,6 +313,8 @@ class Daemon:
                 log.info("stopping %d running crawl(s) (%s); they get %.0f s to finish", len(running),
                          ", ".join(running), self.shutdown_grace)
             self.ctx.children.stop_all(self.shutdown_grace)
+            if self.ctx.launcher is not None:
+                self.ctx.launcher.close()
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=True)
         if self.ctx is not None:

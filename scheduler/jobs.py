@@ -20,7 +20,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -28,6 +28,7 @@ from crawler.config import Settings
 from crawler.delivery import DeliveryResult, deliver
 from crawler.sources import Config
 from crawler.subscriptions import effective_subscriptions
+from scheduler.launcher import Launcher, LauncherError
 from scheduler.metrics import Metrics
 from storage import runs
 from storage.db import transaction
@@ -45,15 +46,30 @@ def term_grace(crawl_timeout: float) -> float:
     return min(TERM_GRACE, max(1.0, crawl_timeout / 10))
 
 
+class Child(Protocol):
+    """A crawl child process: a ``subprocess.Popen``, or a :class:`scheduler.launcher.WarmChild`."""
+
+    pid: int
+    returncode: int | None
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+    def communicate(self, *, timeout: float | None = None) -> tuple[bytes, Any]: ...
+
+    def kill(self) -> None: ...
+
+
 class ChildRegistry:
     """The crawl processes now running, so shutdown can stop them."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._children: dict[str, subprocess.Popen[bytes]] = {}
+        self._children: dict[str, Child] = {}
         self.stopping = False
 
-    def add(self, name: str, proc: subprocess.Popen[bytes]) -> None:
+    def add(self, name: str, proc: Child) -> None:
         with self._lock:
             self._children[name] = proc
 
@@ -61,7 +77,7 @@ class ChildRegistry:
         with self._lock:
             self._children.pop(name, None)
 
-    def running(self) -> dict[str, subprocess.Popen[bytes]]:
+    def running(self) -> dict[str, Child]:
         with self._lock:
             return dict(self._children)
 
@@ -81,7 +97,7 @@ class ChildRegistry:
                 proc.wait()
 
 
-def _signal_group(proc: subprocess.Popen[bytes], signum: int) -> None:
+def _signal_group(proc: Child, signum: int) -> None:
     """Signal the child's process group (it has one of its own: ``start_new_session``)."""
     if proc.poll() is not None:
         return
@@ -96,11 +112,11 @@ def _signal_group(proc: subprocess.Popen[bytes], signum: int) -> None:
 LOCK_WAIT_SHARE = 0.5
 
 
-def crawl_command(source: str, config_path: Path | None, memory_mb: int, run_id: int | None = None,
-                  recheck: bool = False, wait: float = 0.0) -> list[str]:
-    """The command line of a crawl child process (it limits its own memory: setting limits
+def crawl_args(source: str, config_path: Path | None, memory_mb: int, run_id: int | None = None,
+               recheck: bool = False, wait: float = 0.0) -> list[str]:
+    """The ``radar`` arguments of a crawl child (it limits its own memory: setting limits
     between fork and exec is unsafe in a threaded parent)."""
-    cmd = [sys.executable, "-m", "crawler.cli"]
+    cmd = []
     if config_path is not None:
         cmd += ["--config", str(config_path)]
     cmd += ["crawl", "--quiet", "--memory-mb", str(memory_mb), "--watch-parent"]
@@ -113,13 +129,33 @@ def crawl_command(source: str, config_path: Path | None, memory_mb: int, run_id:
     return [*cmd, source]
 
 
+def crawl_command(source: str, config_path: Path | None, memory_mb: int, run_id: int | None = None,
+                  recheck: bool = False, wait: float = 0.0) -> list[str]:
+    """The command line of a crawl child started cold (a new Python process)."""
+    return [sys.executable, "-m", "crawler.cli", *crawl_args(source, config_path, memory_mb, run_id, recheck, wait)]
+
+
+def start_child(args: list[str], env: dict[str, str], launcher: Launcher | None = None) -> Child:
+    """Start ``radar <args>``: forked warm by ``launcher`` when there is one that works, else as
+    a new process. Either way in a process group of its own, stdout and stderr on one pipe."""
+    if launcher is not None:
+        try:
+            return launcher.spawn(args, env)
+        except LauncherError as exc:
+            log.warning("starting the crawl as a new process: %s", exc)
+    return subprocess.Popen([sys.executable, "-m", "crawler.cli", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+
+
 #: how running out of address space shows in a Python process's output: Python's own error, the
 #: C library's, a shared library (numpy's OpenBLAS for one) that cannot be mapped, OpenSSL's, and
 #: CPython's complaint about C code that failed without raising, which is what an allocation
-#: failing deep in an extension (or in click's main) looks like under the crawl's memory limit
+#: failing deep in an extension (or in click's main) looks like under the crawl's memory limit,
+#: and a thread whose stack cannot be mapped (a warm child, its libraries already loaded, first
+#: runs out when it starts its parent-watching thread)
 _OUT_OF_MEMORY = ("MemoryError", "Cannot allocate memory", "failed to map segment from shared object",
                   "malloc failure", "returned NULL without setting an exception",
-                  "error return without exception set")
+                  "error return without exception set", "can't start new thread")
 
 
 def failure_reason(exit_code: int, output: str, memory_mb: int) -> str:
@@ -165,8 +201,10 @@ class CrawlResult:
 
 
 def run_crawl(source: str, config_path: Path | None, settings: Settings, children: ChildRegistry,
-              factory: sessionmaker[Session], *, recheck: bool = False) -> CrawlResult:
-    """Crawl ``source`` in a child process within the time and memory limits.
+              factory: sessionmaker[Session], *, recheck: bool = False,
+              launcher: Launcher | None = None) -> CrawlResult:
+    """Crawl ``source`` in a child process within the time and memory limits (forked by
+    ``launcher`` when given: see :func:`start_child`).
 
     The crawl_runs row is opened here, before the child starts, and the child fills it in; when
     the child cannot (it crashed, ran out of memory, hung and was killed) this closes it with
@@ -177,11 +215,8 @@ def run_crawl(source: str, config_path: Path | None, settings: Settings, childre
         run_id = runs.open_run(session, source, datetime.now(UTC))
     env = dict(os.environ, RADAR_DATABASE_URL=settings.database_url)
     try:
-        proc = subprocess.Popen(
-            crawl_command(source, config_path, settings.crawl_memory_mb, run_id, recheck,
-                          wait=settings.crawl_timeout * LOCK_WAIT_SHARE), env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-        )
+        proc = start_child(crawl_args(source, config_path, settings.crawl_memory_mb, run_id, recheck,
+                                      wait=settings.crawl_timeout * LOCK_WAIT_SHARE), env, launcher)
     except OSError as exc:  # no process at all (fork failed, interpreter gone): still on record
         with transaction(factory) as session:
             runs.close_run(session, run_id, status="failed", reason=f"could not start: {exc}"[:200],
@@ -203,7 +238,7 @@ def run_crawl(source: str, config_path: Path | None, settings: Settings, childre
                 raw, _ = proc.communicate()
     finally:
         children.remove(child)
-    code = proc.returncode
+    code = proc.wait()  # known by now: communicate() waited for it
     output = _kept(raw.decode("utf-8", "replace")) if raw else ""
     if overran:
         status, reason, force = "killed", f"time limit: killed after {settings.crawl_timeout}s", True
@@ -235,6 +270,7 @@ class DaemonContext:
     delivery_lock: DatabaseLock
     metrics: Metrics | None = None
     stopping: threading.Event = field(default_factory=threading.Event)
+    launcher: Launcher | None = None  # forks crawls warm (``warm_crawls``); None: new processes
 
 
 _context: DaemonContext | None = None
@@ -293,7 +329,8 @@ def _crawl_source(job: str, source: str, *, recheck: bool) -> dict[str, Any]:
     configured = cfg.sources.get(source)
     if configured is None or not configured.enabled or (recheck and configured.recheck is None):
         return _outcome(job, started, source=source, outcome="skipped", reason="no longer configured")
-    result = run_crawl(source, cfg.path, cfg.settings, ctx.children, ctx.factory, recheck=recheck)
+    result = run_crawl(source, cfg.path, cfg.settings, ctx.children, ctx.factory, recheck=recheck,
+                       launcher=ctx.launcher)
     fields = _outcome(job, started, source=source, outcome=result.status, run=result.run_id,
                       exit=result.exit_code, seconds=result.seconds, pages=result.counts.get("pages", 0),
                       items=result.counts.get("items", 0), new=result.counts.get("new", 0),

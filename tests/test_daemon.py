@@ -205,6 +205,8 @@ def test_daemon_crawls_mails_each_event_once_and_stops_cleanly(
 
     log = d.log
     assert "daemon stopped" in log and "Traceback" not in log
+    # every crawl forked warm from the launcher (warm_crawls), none fell back to a new process
+    assert "crawl launcher ready" in log and "as a new process" not in log
     assert "job=crawl source=cnip-park outcome=finished" in log and "lateness=" in log
     assert "job=digest outcome=done" in log
     assert "daemon: stopped at" in radar("--config", str(config), "status").stdout

@@ -1,6 +1,6 @@
 """The scheduler's parts: job plans and reconciliation against a real persistent job store,
 triggers in the configured timezone, database locks, and crawls in real child processes that
-hang, run out of memory or crash."""
+hang, run out of memory or crash, each both started cold and forked by the warm launcher."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from crawler.sources import Schedule, load_config, parse_config
 from scheduler.daemon import Daemon, RadarScheduler
 from scheduler.jobs import _OUT_OF_MEMORY, ChildRegistry, _kept, crawl_command, failure_reason, run_crawl
+from scheduler.launcher import Launcher, supported
 from scheduler.metrics import logfmt
 from scheduler.plan import CRAWL, RECHECK, JobSpec, desired_jobs, reconcile, trigger_for
 from storage.db import make_engine, open_database
@@ -196,6 +197,23 @@ def test_threads_queue_for_a_lock_like_processes(sqlite_url: str) -> None:
 # --------------------------------------------------------------------------- crawl child processes
 
 
+@pytest.fixture(scope="module")
+def warm_launcher() -> Iterator[Launcher]:
+    with Launcher() as launcher:
+        yield launcher
+
+
+@pytest.fixture(params=["cold", "warm"])
+def launcher(request: pytest.FixtureRequest) -> Launcher | None:
+    """How the crawl child starts: a new process (None), or forked by the daemon's launcher."""
+    if request.param == "cold":
+        return None
+    if not supported():
+        pytest.skip("the launcher needs os.pidfd_open (Linux)")
+    warm: Launcher = request.getfixturevalue("warm_launcher")
+    return warm
+
+
 @pytest.fixture
 def hanging_site() -> Iterator[str]:
     """A site that accepts connections and never answers."""
@@ -221,7 +239,7 @@ def _run(db_url: str, run_id: int) -> CrawlRunRow:
 
 
 def test_a_hanging_crawl_is_killed_and_recorded_while_another_finishes(
-        replica: Any, sqlite_url: str, tmp_path: Path, hanging_site: str) -> None:
+        replica: Any, sqlite_url: str, tmp_path: Path, hanging_site: str, launcher: Launcher | None) -> None:
     path = _write(tmp_path, sqlite_url, [
         {"name": "hangs", "start_urls": [f"{hanging_site}/list.html"], "allow": "/a/", "schedule": "every: 1h"},
         {"name": "cnip-park", "start_urls": [f"{replica.urls['park']}/news/list_1.html"],
@@ -233,7 +251,7 @@ def test_a_hanging_crawl_is_killed_and_recorded_while_another_finishes(
     results: dict[str, Any] = {}
 
     def crawl(name: str) -> None:
-        results[name] = run_crawl(name, path, cfg.settings, children, factory)
+        results[name] = run_crawl(name, path, cfg.settings, children, factory, launcher=launcher)
 
     threads = [threading.Thread(target=crawl, args=(n,)) for n in ("hangs", "cnip-park")]
     started = time.monotonic()
@@ -252,7 +270,8 @@ def test_a_hanging_crawl_is_killed_and_recorded_while_another_finishes(
     assert children.running() == {}
 
 
-def test_a_crawl_over_its_memory_limit_fails_and_is_recorded(replica: Any, sqlite_url: str, tmp_path: Path) -> None:
+def test_a_crawl_over_its_memory_limit_fails_and_is_recorded(
+        replica: Any, sqlite_url: str, tmp_path: Path, launcher: Launcher | None) -> None:
     path = _write(tmp_path, sqlite_url, [
         {"name": "park", "start_urls": [f"{replica.urls['park']}/news/list_1.html"],
          # a limit the crawl exceeds while loading Scrapy: where a higher one runs out depends on
@@ -263,7 +282,7 @@ def test_a_crawl_over_its_memory_limit_fails_and_is_recorded(replica: Any, sqlit
         crawl_timeout=120)
     cfg = load_config(path, env={})
     engine, factory = open_database(sqlite_url)
-    result = run_crawl("park", path, cfg.settings, ChildRegistry(), factory)
+    result = run_crawl("park", path, cfg.settings, ChildRegistry(), factory, launcher=launcher)
     engine.dispose()
     assert result.status == "failed" and result.reason == "memory limit: ran out of its 60 MiB", result.output
     row = _run(sqlite_url, result.run_id)
@@ -307,14 +326,16 @@ def test_a_memory_limited_crawl_allocates_from_one_arena_so_threads_do_not_eat_i
     assert vm_kib("limited") < vm_kib("unlimited") - 128 * 1024
 
 
-def test_a_crashing_crawl_is_recorded_with_its_signal(hanging_site: str, sqlite_url: str, tmp_path: Path) -> None:
+def test_a_crashing_crawl_is_recorded_with_its_signal(
+        hanging_site: str, sqlite_url: str, tmp_path: Path, launcher: Launcher | None) -> None:
     path = _write(tmp_path, sqlite_url, [
         {"name": "dies", "start_urls": [f"{hanging_site}/list.html"], "allow": "/a/", "schedule": "every: 1h"}])
     cfg = load_config(path, env={})
     engine, factory = open_database(sqlite_url)
     children = ChildRegistry()
     box: dict[str, Any] = {}
-    t = threading.Thread(target=lambda: box.update(r=run_crawl("dies", path, cfg.settings, children, factory)))
+    t = threading.Thread(target=lambda: box.update(
+        r=run_crawl("dies", path, cfg.settings, children, factory, launcher=launcher)))
     t.start()
     deadline = time.monotonic() + 20
     while "dies" not in children.running() and time.monotonic() < deadline:
@@ -342,6 +363,7 @@ def test_crawl_command_and_failure_reasons() -> None:
         assert failure_reason(1, f"Traceback (most recent call last):\n{null}\n", 60) == (
             "memory limit: ran out of its 60 MiB")
     assert failure_reason(1, "x\nValueError: bad\n\n", 512) == "crashed: exit code 1: ValueError: bad"
+    assert failure_reason(1, "RuntimeError: can't start new thread\n", 60) == "memory limit: ran out of its 60 MiB"
     # CPython's abort when it cannot even raise the MemoryError (seen at 60 MiB); any other abort is a crash
     fatal = ("Fatal Python error: _PyErr_NormalizeException: Cannot recover from MemoryErrors while normalizing "
              "exceptions.\nPython runtime state: initialized\n")
