@@ -147,13 +147,7 @@ def crawl(ctx: click.Context, sources: tuple[str, ...], quiet: bool, memory_mb: 
     from spiders import CRAWL_GC_THRESHOLD
 
     gc.set_threshold(*CRAWL_GC_THRESHOLD)
-    # Scrapy's TLS modules define deprecated aliases whose shim calls inspect.stack() only to
-    # name the module that defines each alias. Imported first, here, rather than three imports
-    # deep, they cost 6 % fewer instructions of a crawl that finds nothing new, which is mostly
-    # start-up (bench/crawl.py's re-crawl; callgrind); see _stack_without_source for the rest.
-    with _stack_without_source():
-        import scrapy.core.downloader.contextfactory  # noqa: F401  (it imports scrapy.core.downloader.tls)
-
+    load_scrapy_tls()
     from spiders.runner import run_crawls
 
     overrides: dict[str, Any] = {}
@@ -171,6 +165,18 @@ def crawl(ctx: click.Context, sources: tuple[str, ...], quiet: bool, memory_mb: 
                        "--wait SECONDS waits for it)", err=True)
     if any(s.finish_reason not in ("finished",) for s in summaries):
         sys.exit(2)
+
+
+def load_scrapy_tls() -> None:
+    """Import Scrapy's TLS modules (a crawl's first Scrapy import, or the launcher's).
+
+    They define deprecated aliases whose shim calls ``inspect.stack()`` only to name the module
+    that defines each alias. Imported first, rather than three imports deep, they cost 6 % fewer
+    instructions of a crawl that finds nothing new, which is mostly start-up (bench/crawl.py's
+    re-crawl; callgrind); see :func:`_stack_without_source` for the rest.
+    """
+    with _stack_without_source():
+        import scrapy.core.downloader.contextfactory  # noqa: F401  (it imports scrapy.core.downloader.tls)
 
 
 @contextlib.contextmanager

@@ -65,10 +65,9 @@ def supported() -> bool:
 def preload() -> None:
     """Import what a crawl imports: the command line, Scrapy with its TLS stack and the
     components the crawl's settings name, the spiders, the storage layer and its dialects."""
-    from crawler import cli
+    from crawler.cli import load_scrapy_tls
 
-    with cli._stack_without_source():  # as ``radar crawl`` does, for the same reason
-        import scrapy.core.downloader.contextfactory  # noqa: F401
+    load_scrapy_tls()  # first, as ``radar crawl`` does it, for the same reason
     from scrapy.settings import Settings
     from scrapy.utils.misc import load_object
 
