@@ -2,14 +2,17 @@
 ``--cycles`` crawl jobs have run (default 200), with the digest and outbox jobs running every
 second too and mail going to a local SMTP sink.
 
-Prints the daemon's resident memory (RSS) at cycle 10 and at the end (goal: growth ≤ 10 %) and
-the worst job start lateness, i.e. how long after its scheduled time a job began (goal ≤ 1 s),
-taken from the daemon's own structured log lines.
+Prints the daemon's resident memory (RSS) at cycle 10 and at the end (goal: growth ≤ 10 %), the
+worst job start lateness, i.e. how long after its scheduled time a job began (goal ≤ 1 s),
+taken from the daemon's own structured log lines, and the CPU time per crawl from cycle 10 on:
+the daemon's, its crawl launcher's and every crawl child's (with its extraction workers), read
+from ``/proc`` (a finished child's time is added to its parent's).
 
-    python bench/daemon_soak.py [--cycles 200] [--database-url URL] [--keep]
+    python bench/daemon_soak.py [--cycles 200] [--database-url URL] [--cold] [--keep]
 
-Not part of the test suite: it takes several minutes (a crawl is a child process that imports
-Scrapy; with four sources on two cores a cycle takes a few seconds).
+``--cold`` runs the daemon with ``warm_crawls: false``: each crawl a new Python process that
+loads Scrapy and SQLAlchemy itself, instead of a fork of the launcher that has loaded them.
+Not part of the test suite: it takes minutes.
 """
 
 from __future__ import annotations
@@ -55,11 +58,29 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError("no VmRSS")
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of ``pid`` and its children, their finished descendants included (Linux)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            fields = (proc / "stat").read_text().rpartition(")")[2].split()
+        except OSError:  # gone meanwhile
+            continue
+        # fields[1] is the parent pid; 11..14 are utime, stime, cutime, cstime (stat(5) 14-17)
+        if proc.name == str(pid) or fields[1] == str(pid):
+            total += sum(int(v) for v in fields[11:15]) / tick
+    return total
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cycles", type=int, default=200, help="crawl jobs to wait for (default 200)")
     parser.add_argument("--database-url", default="", help="default: a SQLite file in a temporary folder")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (log, database)")
+    parser.add_argument("--cold", action="store_true", help="warm_crawls: false (a new process per crawl)")
     parser.add_argument("--timeout", type=float, default=3600, help="give up after this many seconds")
     args = parser.parse_args()
 
@@ -89,7 +110,8 @@ def main() -> int:
         ]
         path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
         env = {k: v for k, v in os.environ.items() if not k.startswith("RADAR_")}
-        env.update(RADAR_SMTP_HOST="127.0.0.1", RADAR_SMTP_PORT=str(smtp_port))
+        env.update(RADAR_SMTP_HOST="127.0.0.1", RADAR_SMTP_PORT=str(smtp_port),
+                   RADAR_WARM_CRAWLS="false" if args.cold else "true")
         log_path = work / "daemon.log"
         with log_path.open("wb") as log_file:
             proc = subprocess.Popen([sys.executable, "-m", "crawler.cli", "--config", str(path), "daemon"],
@@ -97,6 +119,7 @@ def main() -> int:
         print(f"daemon pid {proc.pid}, database {url}, log {log_path}", flush=True)
         started = time.monotonic()
         rss_at_10: int | None = None
+        cpu_at_10 = 0.0
         samples: list[tuple[int, int]] = []
         cycles = 0
         while cycles < args.cycles:
@@ -108,13 +131,14 @@ def main() -> int:
             time.sleep(0.5)
             cycles = len(CRAWL_LINE.findall(log_path.read_text(errors="replace")))
             if rss_at_10 is None and cycles >= 10:
-                rss_at_10 = rss_kib(proc.pid)
+                rss_at_10, cpu_at_10 = rss_kib(proc.pid), tree_cpu(proc.pid)
                 samples.append((cycles, rss_at_10))
                 print(f"cycle {cycles}: RSS {rss_at_10 / 1024:.1f} MiB", flush=True)
             elif rss_at_10 is not None and cycles - samples[-1][0] >= 25:
                 samples.append((cycles, rss_kib(proc.pid)))
                 print(f"cycle {cycles}: RSS {samples[-1][1] / 1024:.1f} MiB", flush=True)
         rss_end = rss_kib(proc.pid)
+        cpu_per_crawl = (tree_cpu(proc.pid) - cpu_at_10) / max(1, cycles - samples[0][0])
         elapsed = time.monotonic() - started
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(120)
@@ -128,7 +152,9 @@ def main() -> int:
         worst_job, worst = max(lateness, key=lambda jv: jv[1])
         print()
         ends = ", ".join(f"{k} {v}" for k, v in outcomes.items())
-        print(f"crawl cycles:          {cycles} in {elapsed:.0f} s ({ends})")
+        print(f"crawl cycles:          {cycles} in {elapsed:.0f} s ({ends}), "
+              f"{'each a new process' if args.cold else 'forked warm'}")
+        print(f"CPU per crawl:         {cpu_per_crawl:.2f} s (daemon, launcher, crawls and their workers)")
         print(f"jobs run:              {len(lateness)} (crawl, digest and outbox)")
         print(f"RSS at cycle 10:       {rss_at_10 / 1024:.1f} MiB")
         print(f"RSS at the end:        {rss_end / 1024:.1f} MiB")
