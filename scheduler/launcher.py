@@ -38,6 +38,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import NoReturn
 
 log = logging.getLogger("radar.launcher")
@@ -64,7 +65,8 @@ def supported() -> bool:
 
 def preload() -> None:
     """Import what a crawl imports: the command line, Scrapy with its TLS stack and the
-    components the crawl's settings name, the spiders, the storage layer and its dialects."""
+    components the crawl's settings name, the spiders, the storage layer and its dialects, and
+    what preparing articles loads."""
     from crawler.cli import load_scrapy_tls
 
     load_scrapy_tls()  # first, as ``radar crawl`` does it, for the same reason
@@ -93,6 +95,20 @@ def preload() -> None:
         _try(importlib.import_module, module)
     for encoding in ("cp1252", "utf-8-sig", "gb18030", "gbk", "gb2312", "big5"):  # what pages are decoded as
         _try(codecs.lookup, encoding)
+    # What preparing an article loads: the extractor, the packaged detection rules (compiled;
+    # a user's rule files are read by the child, cached per file and modification time) and the
+    # place-name index. Most polls find a few new articles, which the crawl prepares itself
+    # (spiders.pipelines: fewer than INLINE_FIRST) after loading all this: most of a second.
+    import crawler.warm  # noqa: F401
+
+
+def os_threads() -> int:
+    """Threads of this process as the kernel counts them (1 where /proc cannot tell)."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return 1
+    return next((int(line.split()[1]) for line in status.splitlines() if line.startswith("Threads:")), 1)
 
 
 def _try(load: Callable[[str], object], name: str) -> None:
@@ -106,9 +122,13 @@ def serve(control_fd: int) -> None:
     fork a child per request and report its pid and exit code, until the daemon goes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the daemon stops it, not the terminal's Ctrl-C
     control = socket.socket(fileno=control_fd)
+    # numpy's BLAS would start its thread pool at import, and threads do not survive a fork: the
+    # children's fingerprints are small, one thread is what they use anyway (crawler.neardup)
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
     preload()
-    if "twisted.internet.reactor" in sys.modules or threading.active_count() != 1:
-        # a reactor installed here, or a thread, would be inherited half-alive by every child
+    if "twisted.internet.reactor" in sys.modules or threading.active_count() != 1 or os_threads() != 1:
+        # a reactor installed here, or a thread (Python's, or a library's own: a BLAS thread
+        # pool), would be inherited half-alive by every child
         raise LauncherError("preloading installed a reactor or started a thread; cannot fork crawls")
     gc.collect()
     gc.freeze()  # what is loaded lives on in every child: the collector's scans would copy its pages

@@ -86,10 +86,11 @@ def test_a_forked_child_exits_and_prints_as_a_new_process_would(launcher: Launch
 def test_the_preload_starts_no_reactor_and_no_thread() -> None:
     """What every child inherits: modules, and nothing running (checked at the launcher's start
     too, which refuses to fork otherwise)."""
-    out = python_child("import sys, threading\nfrom scheduler.launcher import preload\npreload()\n"
-                       "print('twisted.internet.reactor' in sys.modules, threading.active_count(),\n"
-                       "      'scrapy.crawler' in sys.modules, 'storage.models' in sys.modules)")
-    assert out.split() == ["False", "1", "True", "True"]
+    out = python_child("import sys, threading\nfrom scheduler.launcher import os_threads, preload\npreload()\n"
+                       "print('twisted.internet.reactor' in sys.modules, threading.active_count(), os_threads(),\n"
+                       "      'scrapy.crawler' in sys.modules, 'storage.models' in sys.modules,\n"
+                       "      'crawler.extraction.pipeline' in sys.modules)")
+    assert out.split() == ["False", "1", "1", "True", "True", "True"]
 
 
 def test_a_launcher_that_dies_mid_crawl_loses_no_run_and_is_started_again(tmp_path: Path) -> None:
