@@ -210,9 +210,11 @@ def _run_child(request: dict[str, object], out: int) -> NoReturn:
     os.close(null)
     os.dup2(out, 1)
     os.dup2(out, 2)
-    os.close(out)
+    if out > 2:
+        os.close(out)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    os.chdir(str(request["cwd"]))
+    if request["cwd"] is not None:  # None: the daemon's directory is gone; stay where it was
+        os.chdir(str(request["cwd"]))
     env = request["env"]
     args = request["args"]
     assert isinstance(env, dict) and isinstance(args, list)
@@ -262,11 +264,16 @@ class Launcher:
         if not supported():
             raise LauncherError("warm crawls need Linux (os.pidfd_open)")
         self._stop()
+        # the daemon's output (its log) for the launcher's, or nothing where it has none: asked
+        # before the socket pair exists, which would take a closed descriptor 1 or 2's number
+        stdout = None if _is_open(1) else subprocess.DEVNULL
+        stderr = None if _is_open(2) else subprocess.DEVNULL
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             proc = subprocess.Popen(
                 [sys.executable, "-c", f"from scheduler.launcher import serve; serve({theirs.fileno()})"],
-                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, start_new_session=True)
+                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, start_new_session=True,
+                stdout=stdout, stderr=stderr)
         except OSError as exc:
             ours.close()
             raise LauncherError(f"could not start the launcher: {exc}") from exc
@@ -290,7 +297,7 @@ class Launcher:
 
     def spawn(self, args: Sequence[str], env: Mapping[str, str], cwd: str | None = None) -> WarmChild:
         """Fork ``radar <args>`` with environment ``env`` (all of it) in ``cwd`` (default: ours)."""
-        request = json.dumps({"args": list(args), "env": dict(env), "cwd": cwd or os.getcwd()}).encode()
+        request = json.dumps({"args": list(args), "env": dict(env), "cwd": cwd or _cwd()}).encode()
         if len(request) > _MAX_REQUEST:
             raise LauncherError("arguments and environment too large for the launcher")
         with self._lock:
@@ -350,6 +357,21 @@ class Launcher:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _cwd() -> str | None:
+    try:
+        return os.getcwd()
+    except OSError:  # removed since the daemon started in it
+        return None
+
+
+def _is_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
 
 
 class WarmChild:

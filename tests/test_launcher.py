@@ -83,6 +83,29 @@ def test_a_forked_child_exits_and_prints_as_a_new_process_would(launcher: Launch
     assert _warm(launcher, cases["a usage error"], env, tmp_path)[0] == 2
 
 
+_NO_OUTPUT_NO_DIRECTORY = """
+import os, sys, tempfile
+gone = tempfile.mkdtemp()
+os.chdir(gone)
+os.rmdir(gone)  # the daemon's working directory was removed under it
+from scheduler.launcher import Launcher
+with Launcher() as launcher:
+    child = launcher.spawn(["--version"], os.environ)
+    out, _ = child.communicate(timeout=120)
+    print(child.returncode, out.decode().strip(), file=sys.stderr)
+"""
+
+
+def test_a_daemon_without_output_or_directory_still_gets_its_crawls_output() -> None:
+    root = Path(__file__).resolve().parent.parent
+    # started with no standard output at all, as by `radar daemon >&-`
+    done = subprocess.run(["bash", "-c", 'exec "$0" -c "$1" >&-', sys.executable, _NO_OUTPUT_NO_DIRECTORY],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=180, cwd=root,
+                          env=dict(ENV, PYTHONPATH=str(root)))
+    code, _, version = done.stderr.strip().splitlines()[-1].partition(" ")
+    assert code == "0" and "version" in version, done.stderr
+
+
 def test_the_preload_starts_no_reactor_and_no_thread() -> None:
     """What every child inherits: modules, and nothing running (checked at the launcher's start
     too, which refuses to fork otherwise)."""
