@@ -135,6 +135,9 @@ def crawl_command(source: str, config_path: Path | None, memory_mb: int, run_id:
     return [sys.executable, "-m", "crawler.cli", *crawl_args(source, config_path, memory_mb, run_id, recheck, wait)]
 
 
+_COLD_REASONS: set[str] = set()  # why crawls started cold, as logged
+
+
 def start_child(args: list[str], env: dict[str, str], launcher: Launcher | None = None) -> Child:
     """Start ``radar <args>``: forked warm by ``launcher`` when there is one that works, else as
     a new process. Either way in a process group of its own, stdout and stderr on one pipe."""
@@ -142,7 +145,11 @@ def start_child(args: list[str], env: dict[str, str], launcher: Launcher | None 
         try:
             return launcher.spawn(args, env)
         except LauncherError as exc:
-            log.warning("starting the crawl as a new process: %s", exc)
+            # a launcher that cannot start says so at every spawn: once in the log is enough
+            reason = str(exc)
+            log.log(logging.DEBUG if reason in _COLD_REASONS else logging.WARNING,
+                    "starting the crawl as a new process: %s", reason)
+            _COLD_REASONS.add(reason)
     return subprocess.Popen([sys.executable, "-m", "crawler.cli", *args], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)
 

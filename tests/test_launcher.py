@@ -6,6 +6,7 @@ each both ways."""
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import subprocess
@@ -150,16 +151,21 @@ def test_a_launcher_that_dies_mid_crawl_loses_no_run_and_is_started_again(tmp_pa
         assert launcher.running and launcher._proc is not first
 
 
-def test_a_launcher_that_cannot_start_leaves_crawls_cold(tmp_path: Path) -> None:
+def test_a_launcher_that_cannot_start_leaves_crawls_cold(caplog: pytest.LogCaptureFixture) -> None:
     broken = Launcher(start_timeout=0.001)  # no launcher loads Scrapy that fast
     with pytest.raises(LauncherError):
         broken.start()
     with pytest.raises(LauncherError):  # and it is not tried again for every crawl
         broken.spawn(["--help"], ENV)
-    child = start_child(["--help"], ENV, broken)
-    assert isinstance(child, subprocess.Popen)
-    out, _ = child.communicate(timeout=120)
-    assert child.returncode == 0 and b"Usage:" in out
+    with caplog.at_level(logging.DEBUG, logger="radar.jobs"):
+        for _ in range(2):
+            child = start_child(["--help"], ENV, broken)
+            assert isinstance(child, subprocess.Popen)
+            out, _ = child.communicate(timeout=120)
+            assert child.returncode == 0 and b"Usage:" in out
+    # why, once in the log: not a warning for every crawl
+    warned = [r for r in caplog.records if r.levelno == logging.WARNING and "as a new process" in r.message]
+    assert len(warned) == 1 and "did not start" in warned[0].message
     broken.close()
 
 
