@@ -98,7 +98,8 @@ class ChildRegistry:
 
 
 def _signal_group(proc: Child, signum: int) -> None:
-    """Signal the child's process group (it has one of its own: ``start_new_session``)."""
+    """Signal the child's process group (it has one of its own: a new session when started as a
+    new process, a new group when forked by the launcher), its extraction workers with it."""
     if proc.poll() is not None:
         return
     with contextlib.suppress(ProcessLookupError):
