@@ -130,10 +130,13 @@ def crawl(ctx: click.Context, sources: tuple[str, ...], quiet: bool, memory_mb: 
     is crawling or re-checking right now is skipped, or waited for with --wait. The exit code
     is 2 when any source did not finish, skipped ones included.
     """
+    if watch_parent:
+        # started before the memory limit applies: a thread whose start runs out of memory
+        # half-way (its stack mapped, its Python state not: Thread.start() then waits for ever)
+        # left a crawl hanging silently until the daemon's time limit
+        _stop_when_orphaned()
     if memory_mb:
         _limit_memory(memory_mb)
-    if watch_parent:
-        _stop_when_orphaned()
     cfg = _config(ctx)
     selected = cfg.select(list(sources))
     if recheck and not sources:
@@ -226,12 +229,28 @@ def _limit_memory(memory_mb: int) -> None:
     import ctypes
     import resource
 
+    used = _address_space_mb()
+    if used is not None and used >= memory_mb:
+        # every new mapping would fail from here, somewhere in the crawl and under whatever name
+        # (SQLite calls a shared-memory mapping it cannot make a disk I/O error): say so now
+        raise RadarError(f"Cannot allocate memory: this crawl's limit of {memory_mb} MiB is below the "
+                         f"{used} MiB of address space it already has; raise crawl_memory_mb")
     resource.setrlimit(resource.RLIMIT_AS, (memory_mb * 1024 * 1024,) * 2)
     with contextlib.suppress(OSError, AttributeError):  # not glibc: no such setting, no such arenas
         ctypes.CDLL(None).mallopt(_M_ARENA_MAX, 1)
 
 
 _M_ARENA_MAX = -8  # glibc's malloc.h
+
+
+def _address_space_mb() -> int | None:
+    """This process's address space in MiB (VmSize), or None where /proc cannot tell."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return None
+    kib = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmSize:")), None)
+    return None if kib is None else kib // 1024
 
 
 def _stop_when_orphaned() -> None:

@@ -159,8 +159,7 @@ def start_child(args: list[str], env: dict[str, str], launcher: Launcher | None 
 #: C library's, a shared library (numpy's OpenBLAS for one) that cannot be mapped, OpenSSL's, and
 #: CPython's complaint about C code that failed without raising, which is what an allocation
 #: failing deep in an extension (or in click's main) looks like under the crawl's memory limit,
-#: and a thread whose stack cannot be mapped (a warm child, its libraries already loaded, first
-#: runs out when it starts its parent-watching thread)
+#: and a thread whose stack cannot be mapped
 _OUT_OF_MEMORY = ("MemoryError", "Cannot allocate memory", "failed to map segment from shared object",
                   "malloc failure", "returned NULL without setting an exception",
                   "error return without exception set", "can't start new thread")

@@ -315,6 +315,21 @@ done.set()
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the address space from /proc")
+def test_a_memory_limit_below_what_the_crawl_already_uses_is_refused_at_once() -> None:
+    """Refused before it is set (so this process keeps no limit): a warm child already has all
+    its libraries mapped, and every later mapping would fail somewhere, under another name."""
+    from crawler.cli import _address_space_mb, _limit_memory
+    from crawler.errors import RadarError
+
+    used = _address_space_mb()
+    assert used is not None and used > 1
+    with pytest.raises(RadarError, match=r"Cannot allocate memory: .* 1 MiB is below the \d+ MiB of address space"):
+        _limit_memory(1)
+    assert failure_reason(1, "Error: Cannot allocate memory: this crawl's limit ...", 1) == (
+        "memory limit: ran out of its 1 MiB")
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the address space from /proc")
 def test_a_memory_limited_crawl_allocates_from_one_arena_so_threads_do_not_eat_its_limit() -> None:
     """Under --memory-mb (an address-space limit) each glibc thread arena's 64 MiB reservation
     would count as used, and near the limit each allocation first tried to reserve another one
