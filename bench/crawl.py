@@ -324,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from crawler.replica.bulk import build_bulk_site
     from crawler.replica.server import ReplicaSites
-    from scheduler.jobs import crawl_args
+    from scheduler.jobs import cold_command, crawl_args
     from scheduler.launcher import Launcher, supported
 
     if not supported():
@@ -369,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
         again_requests = len(sites.requests) - mark
         # and once more as a new process: the listing page now answers 304 to the validators saved
         mark = len(sites.requests)
-        third_wall, _, _cpu = _run([sys.executable, "-m", "crawler.cli", *daemon_args], env)
+        third_wall, _, _cpu = _run(cold_command(daemon_args), env)
         third = _last_run_stats(db_url)
         third_refetched = sum(1 for _site, p in sites.requests[mark:] if re.search(ARTICLE, p))
 

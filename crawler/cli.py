@@ -243,13 +243,19 @@ def _limit_memory(memory_mb: int) -> None:
 _M_ARENA_MAX = -8  # glibc's malloc.h
 
 
-def _address_space_mb() -> int | None:
-    """This process's address space in MiB (VmSize), or None where /proc cannot tell."""
+def proc_status(field: str) -> int | None:
+    """The number in this process's ``/proc/self/status`` line ``field`` (``VmSize`` in KiB,
+    ``Threads``), or None where /proc cannot tell."""
     try:
         status = Path("/proc/self/status").read_text()
     except OSError:
         return None
-    kib = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmSize:")), None)
+    return next((int(line.split()[1]) for line in status.splitlines() if line.startswith(f"{field}:")), None)
+
+
+def _address_space_mb() -> int | None:
+    """This process's address space in MiB (VmSize), or None where /proc cannot tell."""
+    kib = proc_status("VmSize")
     return None if kib is None else kib // 1024
 
 

@@ -130,10 +130,9 @@ def crawl_args(source: str, config_path: Path | None, memory_mb: int, run_id: in
     return [*cmd, source]
 
 
-def crawl_command(source: str, config_path: Path | None, memory_mb: int, run_id: int | None = None,
-                  recheck: bool = False, wait: float = 0.0) -> list[str]:
-    """The command line of a crawl child started cold (a new Python process)."""
-    return [sys.executable, "-m", "crawler.cli", *crawl_args(source, config_path, memory_mb, run_id, recheck, wait)]
+def cold_command(args: list[str]) -> list[str]:
+    """The command line of ``radar <args>`` started cold: a new Python process."""
+    return [sys.executable, "-m", "crawler.cli", *args]
 
 
 _COLD_REASONS: set[str] = set()  # why crawls started cold, as logged
@@ -151,8 +150,8 @@ def start_child(args: list[str], env: dict[str, str], launcher: Launcher | None 
             log.log(logging.DEBUG if reason in _COLD_REASONS else logging.WARNING,
                     "starting the crawl as a new process: %s", reason)
             _COLD_REASONS.add(reason)
-    return subprocess.Popen([sys.executable, "-m", "crawler.cli", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(cold_command(args), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
 
 
 #: how running out of address space shows in a Python process's output: Python's own error, the

@@ -38,7 +38,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import NoReturn
 
 log = logging.getLogger("radar.launcher")
@@ -104,11 +103,9 @@ def preload() -> None:
 
 def os_threads() -> int:
     """Threads of this process as the kernel counts them (1 where /proc cannot tell)."""
-    try:
-        status = Path("/proc/self/status").read_text()
-    except OSError:
-        return 1
-    return next((int(line.split()[1]) for line in status.splitlines() if line.startswith("Threads:")), 1)
+    from crawler.cli import proc_status
+
+    return proc_status("Threads") or 1
 
 
 def _try(load: Callable[[str], object], name: str) -> None:
@@ -481,19 +478,11 @@ class WarmChild:
         self.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
         return bytes(self._output), None
 
-    def send_signal(self, signum: int) -> None:
-        """Signal the child (not its group) unless it has ended."""
+    def kill(self) -> None:
+        """SIGKILL the child (not its group) unless it has ended."""
         if self.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signum)
-
-    def kill(self) -> None:
-        """SIGKILL the child."""
-        self.send_signal(signal.SIGKILL)
-
-    def terminate(self) -> None:
-        """SIGTERM the child."""
-        self.send_signal(signal.SIGTERM)
+                os.kill(self.pid, signal.SIGKILL)
 
     def close(self) -> None:
         """Release the descriptors (the child itself is not touched)."""

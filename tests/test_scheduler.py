@@ -20,7 +20,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 
 from crawler.sources import Schedule, load_config, parse_config
 from scheduler.daemon import Daemon, RadarScheduler
-from scheduler.jobs import _OUT_OF_MEMORY, ChildRegistry, _kept, crawl_command, failure_reason, run_crawl
+from scheduler.jobs import _OUT_OF_MEMORY, ChildRegistry, _kept, cold_command, crawl_args, failure_reason, run_crawl
 from scheduler.launcher import Launcher, supported
 from scheduler.metrics import logfmt
 from scheduler.plan import CRAWL, RECHECK, JobSpec, desired_jobs, reconcile, trigger_for
@@ -364,10 +364,10 @@ def test_a_crashing_crawl_is_recorded_with_its_signal(
 
 
 def test_crawl_command_and_failure_reasons() -> None:
-    cmd = crawl_command("jxnews", Path("/etc/radar.yaml"), 512, 7)
+    cmd = cold_command(crawl_args("jxnews", Path("/etc/radar.yaml"), 512, 7))
     assert cmd[1:] == ["-m", "crawler.cli", "--config", "/etc/radar.yaml", "crawl", "--quiet", "--memory-mb", "512",
                        "--watch-parent", "--run-id", "7", "jxnews"]
-    assert crawl_command("jxnews", None, 512, 8, recheck=True)[-3:] == ["8", "--recheck", "jxnews"]
+    assert crawl_args("jxnews", None, 512, 8, recheck=True)[-3:] == ["8", "--recheck", "jxnews"]
     assert failure_reason(-9, "", 512) == "crashed: killed by SIGKILL"
     assert failure_reason(1, "Traceback\nMemoryError\n", 512) == "memory limit: ran out of its 512 MiB"
     assert failure_reason(1, "OpenSSL.SSL.Error: [('common libcrypto routines', '', 'malloc failure')]", 512) == (
