@@ -93,7 +93,8 @@ class Ingestor:
         If anything fails, the transaction is rolled back and each article is stored again in a
         transaction of its own: an article is still stored whole or not at all, and one bad
         article loses no other. A failing database (full disk, lost connection: SQLAlchemy's
-        ``OperationalError``) fails the whole batch at once: it raises, with nothing stored.
+        ``OperationalError``, or the driver's, which is raised as SQLAlchemy's) fails the whole
+        batch at once: it raises, with nothing stored.
         """
         if not batch:
             return []
@@ -103,6 +104,9 @@ class Ingestor:
                 stored = self._ingest(session, batch)
             results += stored  # committed
         except Exception as exc:
+            if isinstance(exc, self.engine.dialect.loaded_dbapi.OperationalError):
+                # the driver's own, from the statements sent through its cursor (storage.neardup)
+                raise OperationalError(None, None, exc) from exc
             if len(batch) == 1 or isinstance(exc, OperationalError):
                 raise
             for pending in batch:

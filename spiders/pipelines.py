@@ -3,14 +3,16 @@
 Each step is a function call; the pipelines only route items, count outcomes in the crawl
 stats (which ``CrawlRunRecorder`` writes to ``crawl_runs``) and drop what cannot be used.
 Extraction (with hashing, fingerprinting and event detection) runs in worker processes
-(``spiders.pool``; ``RADAR_WORKERS`` of them, 0 = in the crawl process), storing in the crawl
-process.
+(``spiders.pool``; ``RADAR_WORKERS`` of them, 0 = in the crawl process); storing runs in the
+crawl process, or, for what the workers prepared, in one more process (``spiders.writer``).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from scrapy.crawler import Crawler
@@ -25,6 +27,7 @@ from crawler.items import PageItem
 from crawler.prepare import EmptyPage, Prepared, prepare
 from spiders.base import RadarSpider
 from spiders.pool import PreparePool, default_workers
+from spiders.writer import StoreFailed, StoreWriter, WriterGone
 
 
 @dataclass
@@ -35,6 +38,7 @@ class ExtractedPage:
     page: PageItem
     article: Article
     prepared: Prepared | None = None
+    pooled: bool = False  # prepared by the worker processes: the crawl is a big one
 
 
 class _CrawlerPipeline:
@@ -122,7 +126,7 @@ class ExtractPipeline(_CrawlerPipeline):
             spider.crawler.stats.inc_value("radar/extract_failed")
             spider.logger.exception("extraction failed for %s", item.url)
             raise DropItem(f"extraction failed for {item.url}: {exc}") from None
-        return ExtractedPage(item, prepared.article, prepared)
+        return ExtractedPage(item, prepared.article, prepared, pooled=self.pool is not None)
 
 
 class StorePipeline(_CrawlerPipeline):
@@ -130,10 +134,12 @@ class StorePipeline(_CrawlerPipeline):
     that 下转/上接 continuations are joined into one article before storing.
 
     Articles are stored in small batches (``RADAR_STORE_BATCH`` of them, or what arrived within
-    ``RADAR_STORE_DELAY`` seconds), one transaction each: see ``Ingestor.ingest_many``. When the
-    database fails ``STOP_AFTER`` batches in a row (a full disk, a server gone away), the crawl
-    stops with the finish reason "database_failing"; what it could not store is not known as
-    stored, so the next crawl fetches it again.
+    ``RADAR_STORE_DELAY`` seconds), one transaction each: see ``Ingestor.ingest_many``. Once
+    articles come prepared by the worker processes (a big crawl), the batches go to the writer
+    process (``spiders.writer``), and are counted when it answers; until it has started, and if
+    it goes, they are stored here. When the database fails ``STOP_AFTER`` batches in a row (a
+    full disk, a server gone away), the crawl stops with the finish reason "database_failing";
+    what it could not store is not known as stored, so the next crawl fetches it again.
     """
 
     STOP_AFTER = 3
@@ -148,6 +154,9 @@ class StorePipeline(_CrawlerPipeline):
         self.database_failures = 0  # batches in a row that the database failed to store
         self.closing = False
         self.stopping: Any = None  # the Deferred of a crawl stopped because the database fails
+        self.writer: StoreWriter | None = None
+        self.sent = 0  # batches sent to the writer and not answered yet
+        self._answered: asyncio.Future[None] | None = None  # set when the last of them is answered
 
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, ExtractedPage):
@@ -156,6 +165,8 @@ class StorePipeline(_CrawlerPipeline):
         if item.page.kind == "epaper" and (article.continues_to or article.continued_from):
             self.parts.append(item)
             return item
+        if item.pooled and self.writer is None and _on_asyncio():
+            self._start_writer()
         self.pending.append(Pending(article, self.spider.source.name, item.page.fetched_at,
                                     validators_of(item.page.headers), item.prepared))
         if len(self.pending) >= self.batch_size:
@@ -167,51 +178,96 @@ class StorePipeline(_CrawlerPipeline):
                 self.flush()
         return item
 
-    def _database_failed(self, articles: int, exc: Exception) -> None:
+    def _start_writer(self) -> None:
+        url = self.spider.ingestor.engine.url
+        if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+            return  # a database of this process's own: another process would open another one
+        self.writer = StoreWriter.acquire(url.render_as_string(hide_password=False))
+
+    def _database_failed(self, articles: int, error: str) -> None:
         """One error for the whole batch (not one per article), and after ``STOP_AFTER`` failed
         batches in a row the crawl stops: pages fetched now could not be stored either."""
         spider = self.spider
         spider.crawler.stats.inc_value("radar/store_failed", articles)
         self.database_failures += 1
         spider.logger.error("storing %d article(s) failed: the database is failing (%s); the next crawl fetches "
-                            "them again", articles, brief(exc))
+                            "them again", articles, error)
         if self.database_failures == self.STOP_AFTER and not self.closing:
             spider.logger.error("stopping the crawl of %s: %d batches in a row could not be stored",
                                 spider.source.name, self.STOP_AFTER)
             self.stopping = _stop_crawl(spider.crawler, DATABASE_FAILING)
 
-    def close_spider(self) -> None:
+    def close_spider(self) -> Any:
+        """Store what is left; with a writer, the returned Deferred fires once it has answered
+        for every batch (the crawl's counts are complete then) and is released."""
         self.closing = True
         self.flush()
-        if not self.parts:
-            return
-        from crawler.extraction import join_continuations  # only e-paper crawls get here
+        if self.parts:
+            from crawler.extraction import join_continuations  # only e-paper crawls get here
 
-        spider = self.spider
-        fetched = {p.article.url: p.page for p in self.parts}
-        joined = join_continuations([p.article for p in self.parts])
-        self.parts.clear()
-        self.pending = [Pending(a, spider.source.name, fetched[a.url].fetched_at, validators_of(fetched[a.url].headers))
-                        for a in joined]
-        self.flush()
+            spider = self.spider
+            fetched = {p.article.url: p.page for p in self.parts}
+            joined = join_continuations([p.article for p in self.parts])
+            self.parts.clear()
+            self.pending = [Pending(a, spider.source.name, fetched[a.url].fetched_at,
+                                    validators_of(fetched[a.url].headers)) for a in joined]
+            self.flush()
+        if self.writer is None:
+            return None
+        return deferred_from_coro(self._release_writer())
+
+    async def _release_writer(self) -> None:
+        while self.sent:
+            self._answered = asyncio.get_running_loop().create_future()
+            await self._answered
+        StoreWriter.release()
+        self.writer = None
 
     def flush(self) -> None:
-        """Store what is pending, and count what happened in the crawl stats."""
+        """Store what is pending (by the writer, when there is one), and count what happened
+        in the crawl stats."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         batch, self.pending = self.pending, []
         if not batch:
             return
-        spider = self.spider
-        stats = spider.crawler.stats
-        try:
-            results = spider.ingestor.ingest_many(batch)
-        except OperationalError as exc:  # the database is failing (full disk, gone away), not the articles
-            self._database_failed(len(batch), exc)
+        if self.writer is not None and self.writer.submit(batch, partial(self._answer, batch)):
+            self.sent += 1
             return
+        self._store_here(batch)
+
+    def _store_here(self, batch: Sequence[Pending]) -> None:
+        try:
+            results: Any = self.spider.ingestor.ingest_many(batch)
+        except OperationalError as exc:  # the database is failing (full disk, gone away), not the articles
+            results = StoreFailed(brief(exc), database=True)
         except Exception as exc:
             results = [exc] * len(batch)
+        self._count(batch, results)
+
+    def _answer(self, batch: Sequence[Pending], results: Any) -> None:
+        """The writer's answer for ``batch``: its results, how it failed, or that it is gone."""
+        self.sent -= 1
+        if isinstance(results, WriterGone):
+            self._store_here(batch)
+        else:
+            if isinstance(results, list):
+                self.spider.crawler.stats.inc_value("radar/stored_by_writer", len(batch))
+            self._count(batch, results)
+        if not self.sent and self._answered is not None and not self._answered.done():
+            self._answered.set_result(None)
+
+    def _count(self, batch: Sequence[Pending], results: Any) -> None:
+        """Count in the crawl stats what storing ``batch`` did: ``results`` holds one result or
+        error per article, or is a :class:`StoreFailed` for the whole batch."""
+        spider = self.spider
+        stats = spider.crawler.stats
+        if isinstance(results, StoreFailed):
+            if results.database:
+                self._database_failed(len(batch), str(results))
+                return
+            results = [RuntimeError(str(results))] * len(batch)
         self.database_failures = 0
         for pending, result in zip(batch, results, strict=True):
             if isinstance(result, Exception):

@@ -27,13 +27,13 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, Self, cast
 
 from crawler.items import PageItem
 from crawler.prepare import Prepared, prepare, warm_up
 from crawler.sources import Source
 
-__all__ = ["PreparePool", "WorkerDied", "default_workers"]
+__all__ = ["PreparePool", "SharedHelper", "WorkerDied", "default_workers", "helper_context"]
 
 log = logging.getLogger(__name__)
 IN_FLIGHT = 2  # tasks sent ahead to each worker, so it never waits for the next one
@@ -86,32 +86,40 @@ class _Worker:
     alive: bool = True
 
 
-class PreparePool:
-    """``workers`` processes running :func:`crawler.prepare.prepare`; call :meth:`prepare` from
-    coroutines on the reactor's asyncio loop, and :meth:`close` when the crawl ends.
+class SharedHelper:
+    """A helper that the spiders of one crawl process share (``radar crawl`` runs all sources in
+    one process): :meth:`acquire` starts it for the first caller, :meth:`release` closes it after
+    the last one."""
 
-    :meth:`acquire` / :meth:`release` share one pool among the spiders of a crawl process
-    (``radar crawl`` runs all sources in one process).
-    """
-
-    _shared: PreparePool | None = None
+    _shared: Any = None  # per subclass, once acquired
     _users = 0
 
     @classmethod
-    def acquire(cls, workers: int) -> PreparePool:
-        """The process's shared pool (started by the first caller)."""
+    def acquire(cls, *args: Any) -> Self:
+        """The process's shared instance (made with ``args`` by the first caller)."""
         if cls._shared is None:
-            cls._shared = cls(workers)
+            cls._shared = cls(*args)
         cls._users += 1
-        return cls._shared
+        return cast(Self, cls._shared)
 
     @classmethod
     def release(cls) -> None:
-        """One user less; the last one stops the workers."""
+        """One user less; the last one closes it."""
         cls._users = max(0, cls._users - 1)
         if cls._users == 0 and cls._shared is not None:
             cls._shared.close()
             cls._shared = None
+
+    def close(self) -> None:
+        """Stop what it started."""
+        raise NotImplementedError
+
+
+class PreparePool(SharedHelper):
+    """``workers`` processes running :func:`crawler.prepare.prepare`; call :meth:`prepare` from
+    coroutines on the reactor's asyncio loop, and :meth:`close` when the crawl ends (or share it:
+    :meth:`acquire`, :meth:`release`).
+    """
 
     def __init__(self, workers: int) -> None:
         self._workers: list[_Worker] = []  # once started and attached to the loop
@@ -230,11 +238,18 @@ class PreparePool:
         self._workers = []
 
 
+def helper_context() -> Any:
+    """The multiprocessing context a crawl's helper processes (these workers, and the writer of
+    ``spiders.writer``) start from: one fork server, which has loaded what the workers use."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["crawler.warm"])
+    return context
+
+
 def _spawn(count: int) -> list[_Worker]:
     """Start ``count`` worker processes. The first start waits while the fork server loads what
     the workers use (``crawler.warm``): about a second, the reason this runs in a thread."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["crawler.warm"])
+    context = helper_context()
     workers: list[_Worker] = []
     for _ in range(count):
         parent, child = context.Pipe()

@@ -12,11 +12,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import yaml
 from sqlalchemy import func, select
 
 from storage.db import open_database
 from storage.models import ArticleRow, CrawlRunRow
+from tests.e2e import bulk_config
 
 ARTICLE = r"/system/\d{4}/\d{2}/\d{2}/\d+\.shtml$"
 # the child limits the size of the files it writes, then becomes radar (no preexec_fn in a
@@ -43,13 +43,7 @@ def test_a_crawl_on_a_full_disk_stops_early_and_the_next_one_stores_everything(t
     db = tmp_path / "radar.sqlite3"
     config = tmp_path / "radar.yaml"
     with ReplicaSites(sites={"bulk": build_bulk_site(n)}) as site:
-        config.write_text(yaml.safe_dump({
-            "settings": {"database_url": f"sqlite:///{db}",
-                         "scrapy": {"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "CONCURRENT_REQUESTS": 8,
-                                    "CONCURRENT_REQUESTS_PER_DOMAIN": 8}},
-            "sources": [{"name": "bulk", "start_urls": [f"{site.urls['bulk']}/bulk/index.html"], "allow": ARTICLE,
-                         "next_page": "a.next::attr(href)", "schedule": "every: 1h", "max_pages": 1000}]}),
-            encoding="utf-8")
+        bulk_config(config, site.urls["bulk"], db)
 
         # no room to create the database: one line, no traceback
         cannot = _radar("--config", str(config), "crawl", room=1)
