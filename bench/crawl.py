@@ -284,7 +284,7 @@ def _config(tmp: str, n: int, db_url: str, start_url: str) -> Path:
 
 def _pair(sites: Any, start_url: str, tmp: str, n: int, db_url: str, env: dict[str, str]) -> tuple[Pair, list[str]]:
     out = Path(tmp) / "bare.json"
-    served = time.process_time()  # this process serves the site (ReplicaSites' threads)
+    served = time.process_time()  # this process serves the site (ReplicaSites' thread)
     bare_wall, _, bare_cpu = _run([sys.executable, __file__, "--child", start_url, str(out), "radar"], env)
     bare_served = time.process_time() - served
     bare = json.loads(out.read_text())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+import socket
 import urllib.robotparser
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -490,6 +491,52 @@ def test_conditional_get_and_head(sites: ReplicaSites, http: requests.Session) -
     assert head.status_code == 200 and head.content == b""
     assert head.headers["Content-Length"] == str(len(first.content))
     assert head.headers["ETag"] == etag
+
+
+def _exchange(url: str, raw: bytes) -> bytes:
+    """Send ``raw`` on one connection to the site at ``url``; everything it answers until it
+    closes the connection."""
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=TIMEOUT) as conn:
+        conn.sendall(raw)
+        received = b""
+        while chunk := conn.recv(65536):
+            received += chunk
+    return received
+
+
+def test_one_connection_carries_requests_in_order_until_it_is_closed(sites: ReplicaSites) -> None:
+    """Kept alive as HTTP/1.1 says: pipelined requests are answered in order, and the
+    connection closes after a request that asks for it; what is not GET or HEAD, or not HTTP,
+    gets an error."""
+    url = sites.urls["park"]
+    host = urlsplit(url).netloc.encode()
+    raw = (b"GET /news/list_1.html HTTP/1.1\r\nHost: " + host + b"\r\n\r\n"
+           b"HEAD /nowhere.html HTTP/1.1\r\nHost: " + host + b"\r\n\r\n"
+           b"POST /news/list_1.html HTTP/1.1\r\nHost: " + host + b"\r\nContent-Length: 3\r\n\r\nabc"
+           b"GET /robots.txt HTTP/1.1\r\nHost: " + host + b"\r\nConnection: close\r\n\r\n"
+           b"GET /news/list_1.html HTTP/1.1\r\n\r\n")  # after the close: never answered
+    answers = _exchange(url, raw)
+    statuses = re.findall(rb"^HTTP/1\.1 (\d{3}) ", answers, re.M)
+    assert statuses == [b"200", b"404", b"501", b"200"]
+    page = sites.pages("park")["/news/list_1.html"]
+    assert answers.count(page.body) == 1  # the HEAD and the 404 carried no page body
+    assert answers.endswith(sites.pages("park")["/robots.txt"].body)
+    assert _exchange(url, b"not http at all\r\n\r\n").startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    # HTTP/1.0 closes after one answer unless asked to keep alive
+    assert re.findall(rb"^HTTP/1\.1 (\d{3}) ", _exchange(url, b"GET /robots.txt HTTP/1.0\r\n\r\n" * 2),
+                      re.M) == [b"200"]
+
+
+def test_a_stopped_site_drops_its_open_connections() -> None:
+    """A stopped site is a dead site, for clients holding a connection to it too."""
+    session = requests.Session()
+    with ReplicaSites() as site:
+        url = f"{site.urls['park']}/robots.txt"
+        assert get(session, url).status_code == 200  # the connection stays open in the session's pool
+    with pytest.raises(requests.ConnectionError):
+        session.get(url, timeout=TIMEOUT)
+    session.close()
 
 
 def test_set_page_changes_content_and_etag(http: requests.Session) -> None:
