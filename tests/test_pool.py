@@ -71,6 +71,34 @@ def test_pool_prepares_what_the_crawl_process_would() -> None:
     asyncio.run(run())
 
 
+def test_long_pages_both_ways_do_not_stall_the_pool() -> None:
+    """Pages and results far larger than a socket's buffer, several in flight: a worker sending
+    a long result waits for the crawl process to read it, so the crawl process must never wait
+    to send that worker more (it did, and both waited for ever)."""
+    from crawler.replica.bulk import seed_paragraphs
+
+    page = _pages()[0]
+    text = page.body.decode("utf-8")
+    # a long work report: the seeds' paragraphs, numbered so that none repeats (several MB)
+    paragraphs = [f"<p>（{n}）{p}</p>" for n, p in enumerate(seed_paragraphs() * 40)]
+    start, end = text.index("<p>"), text.rindex("</p>") + 4
+    long_body = (text[:start] + "".join(paragraphs) + text[end:]).encode("utf-8")
+    pages = [PageItem("jxnews", f"http://127.0.0.1:8362/long/{n}.shtml", long_body, page.fetched_at,
+                      headers=page.headers) for n in range(3)]
+
+    async def run() -> list[Any]:
+        pool = PreparePool(1)
+        try:
+            return await asyncio.wait_for(asyncio.gather(*(pool.prepare(p, SOURCE, detect=False) for p in pages)),
+                                          timeout=240)
+        finally:
+            pool.close()
+
+    results = asyncio.run(run())
+    assert len(long_body) > 2_000_000 and len({r.digest for r in results}) == 1
+    assert len(results[0].article.body) > 500_000
+
+
 @pytest.mark.skipif(not hasattr(os, "getpriority"), reason="POSIX scheduling priorities")
 def test_workers_yield_the_cpu_to_the_crawl_process() -> None:
     async def run() -> None:
