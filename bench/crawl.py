@@ -22,7 +22,7 @@ reactor runs once per process):
    SQLAlchemy's start-up.
 
 It prints each pair's pages/s and ratio, the median ratio (goal ≥ 0.6), the CPU time per page of
-the median pair (crawl process, extraction workers, and this process serving the site; read
+the median pair (crawl process, extraction workers with the writer, and this process serving the site; read
 from ``/proc``) with the most pages/s the machine's CPUs allow the pipeline, then for 3 the
 article pages fetched again (goal ≤ 2 % of the articles) and its wall time as a fraction of 2's
 (goal ≤ 5 %), and the third crawl's. pages/s is responses received over Scrapy's elapsed time
@@ -114,7 +114,7 @@ def _bare_child(start_url: str, out: str, mode: str = "radar") -> None:
 
 class TreeCpu(threading.Thread):
     """CPU seconds of a process and of its descendants, read from ``/proc`` every 50 ms while
-    they run: the extraction workers are children of multiprocessing's fork server, which no
+    they run: the extraction workers and the writer are children of multiprocessing's fork server, which no
     ``rusage`` of ours counts. ``root`` and ``rest`` are 0 where there is no ``/proc``."""
 
     def __init__(self, pid: int) -> None:
@@ -401,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
         ms = 1000 / median.bare_pages, 1000 / median.full_pages
         bare_total = (median.bare_cpu.root + median.bare_cpu.rest + median.bare_served) * ms[0]
         full_total = (median.full_cpu.root + median.full_cpu.rest + median.full_served) * ms[1]
-        print("CPU per page (ms)     : crawl process / workers / site server / total")
+        print("CPU per page (ms)     : crawl process / workers, writer / site server / total")
         print(f"  bare Scrapy spider  : {median.bare_cpu.root * ms[0]:5.2f} / {median.bare_cpu.rest * ms[0]:5.2f} / "
               f"{median.bare_served * ms[0]:5.2f} / {bare_total:5.2f}")
         print(f"  Policy Radar        : {median.full_cpu.root * ms[1]:5.2f} / {median.full_cpu.rest * ms[1]:5.2f} / "
