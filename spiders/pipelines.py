@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+import scrapy.utils.defer
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from scrapy.utils.defer import deferred_from_coro
@@ -70,6 +71,11 @@ def _stop_crawl(crawler: Crawler, reason: str) -> Any:
     if closer is not None:  # Scrapy ≥ 2.14
         return deferred_from_coro(closer(reason=reason))
     return engine.close_spider(crawler.spider, reason)
+
+
+# Scrapy ≥ 2.14 awaits what a pipeline's close_spider returns (and deprecates Deferreds);
+# before, it waited for Deferreds only.
+_AWAITS_CLOSE = hasattr(scrapy.utils.defer, "ensure_awaitable")
 
 
 def _on_asyncio() -> bool:
@@ -214,6 +220,8 @@ class StorePipeline(_CrawlerPipeline):
             self.flush()
         if self.writer is None:
             return None
+        if _AWAITS_CLOSE:
+            return self._release_writer()
         return deferred_from_coro(self._release_writer())
 
     async def _release_writer(self) -> None:

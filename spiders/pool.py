@@ -320,5 +320,7 @@ def _spawn(count: int) -> list[_Worker]:
         process = context.Process(target=_serve, args=(child,), daemon=True, name="radar-prepare")
         process.start()
         child.close()
-        workers.append(_Worker(process, parent, socket.socket(fileno=os.dup(parent.fileno()))))
+        sock = socket.socket(fileno=os.dup(parent.fileno()))
+        sock.setblocking(True)  # the same open file as ``parent``, which reads blocking
+        workers.append(_Worker(process, parent, sock))
     return workers
