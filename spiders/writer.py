@@ -46,9 +46,8 @@ START_TIMEOUT = 60.0  # seconds to wait for the writer to open the database (a s
 # Batches wait in the pipe to the writer while it stores the one before; at the kernel's
 # default of 64 KiB, sending a batch of 64 articles (about a megabyte) blocked the reactor until
 # the writer had read most of it. 1 MiB is what an unprivileged process may ask for (Linux's
-# pipe-max-size); where the kernel refuses, the default stays.
+# pipe-max-size); where the kernel refuses, or has no such setting, the default stays.
 PIPE_BYTES = 1 << 20
-_F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
 class StoreFailed(Exception):
     """The writer could not store a batch at all; ``database`` when the database itself failed
@@ -111,8 +110,9 @@ def _serve(tasks: Connection, answers: Connection, url: str) -> None:
 
 
 def _widen(conn: Connection) -> None:
-    with contextlib.suppress(OSError):
-        fcntl.fcntl(conn.fileno(), _F_SETPIPE_SZ, PIPE_BYTES)
+    if hasattr(fcntl, "F_SETPIPE_SZ"):  # Linux
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(conn.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
 
 
 class StoreWriter(SharedHelper):
