@@ -179,7 +179,7 @@ class PreparePool(SharedHelper):
         future: asyncio.Future[Prepared] = self._loop.create_future()
         self._next += 1
         self._queue.append((self._next, (page, source, detect), future))
-        if BATCH == 1 or len(self._queue) >= BATCH:
+        if len(self._queue) >= BATCH:
             self._dispatch()
         elif self._timer is None:
             self._timer = self._loop.call_later(GATHER, self._dispatch)
@@ -203,33 +203,26 @@ class PreparePool(SharedHelper):
         sending a big result waits for this process to read it; this process waiting meanwhile
         to send it more would wait for ever)."""
         data = ForkingPickler.dumps(message)
-        frame = struct.pack("!i", len(data)) + bytes(data)  # multiprocessing.Connection's framing
-        if worker.unsent:
-            worker.unsent += frame
-            return
+        queued = bool(worker.unsent)  # then the loop's writer callback sends it, in order
+        worker.unsent += struct.pack("!i", len(data))  # multiprocessing.Connection's framing
+        worker.unsent += data
+        if not queued:
+            self._flush(worker)
+
+    def _flush(self, worker: _Worker) -> None:
+        """Send what the socket takes of ``worker.unsent``; the loop calls again for the rest."""
+        assert self._loop is not None
         try:
-            sent = worker.sock.send(frame, socket.MSG_DONTWAIT)
+            sent = worker.sock.send(worker.unsent, socket.MSG_DONTWAIT)
         except BlockingIOError:
             sent = 0
         except OSError:
             self._lost(worker)
             return
-        if sent < len(frame):
-            assert self._loop is not None
-            worker.unsent += frame[sent:]
-            self._loop.add_writer(worker.sock.fileno(), self._flush, worker)
-
-    def _flush(self, worker: _Worker) -> None:
-        assert self._loop is not None
-        try:
-            sent = worker.sock.send(worker.unsent, socket.MSG_DONTWAIT)
-        except BlockingIOError:
-            return
-        except OSError:
-            self._lost(worker)
-            return
         del worker.unsent[:sent]
-        if not worker.unsent:
+        if worker.unsent:
+            self._loop.add_writer(worker.sock.fileno(), self._flush, worker)
+        else:
             self._loop.remove_writer(worker.sock.fileno())
 
     def _receive(self, worker: _Worker) -> None:

@@ -177,11 +177,6 @@ class StoreWriter(SharedHelper):
         """Started and not gone: :meth:`submit` accepts batches."""
         return self._ready and not self._gone and not self._closed
 
-    @property
-    def waiting(self) -> int:
-        """Batches sent and not answered yet."""
-        return len(self._waiting)
-
     def submit(self, batch: Sequence[Pending], done: Callable[[Any], None]) -> bool:
         """Send ``batch`` to be stored; ``done`` is called on the loop with its results (one per
         article, as ``Ingestor.ingest_many`` gives them), a :class:`StoreFailed`, or
@@ -225,7 +220,7 @@ class StoreWriter(SharedHelper):
 
     def close(self) -> None:
         """Stop the writer once it has stored what it was sent (callers wait for their answers
-        first: :attr:`waiting`); a start still under way is waited for, then stopped."""
+        first); a start still under way is waited for, then stopped."""
         self._closed = True
         # the result itself (_started, on this loop, may not have run yet); a start that failed
         # was reported by _started, and one that hangs is daemonic: it ends with this process
