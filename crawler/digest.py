@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -69,11 +69,14 @@ def figures(view: outbox.EventView) -> str:
 def summary_line(views: list[outbox.EventView]) -> str:
     """"3 signings, 1 opening, 2 trade figures (江西、湖北)".
 
-    The places are joined without spaces: RFC 2047 drops a space that falls between two encoded
-    words when a mail client decodes the subject."""
+    The provinces named are those with the most events first (at most six), equal counts in the
+    order of ``views``: a subject that can show only a few places shows where most happened.
+    They are joined without spaces: RFC 2047 drops a space that falls between two encoded words
+    when a mail client decodes the subject."""
     counts = {t: sum(1 for v in views if v.event.type == t) for t in TYPE_LABELS}
     parts = [f"{n} {_SINGULAR[t] if n == 1 else _PLURAL[t]}" for t, n in counts.items() if n]
-    provinces = list(dict.fromkeys(clean(_province(v.event.region)) for v in views if v.event.region))
+    per_province = Counter(clean(_province(v.event.region)) for v in views if v.event.region)
+    provinces = sorted(per_province, key=lambda p: -per_province[p])  # stable: ties keep their order
     text = ", ".join(parts) or "no new events"
     if provinces:
         text += " (" + "、".join(provinces[:6]) + ("…" if len(provinces) > 6 else "") + ")"

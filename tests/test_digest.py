@@ -13,13 +13,13 @@ from sqlalchemy import select
 from crawler.article import Article
 from crawler.config import load_settings
 from crawler.delivery import DeliveryResult, deliver
-from crawler.digest import message_id
+from crawler.digest import message_id, summary_line
 from crawler.errors import DigestError
 from crawler.signals.model import Event
 from crawler.sources import Config, parse_config
-from storage import queries
+from storage import outbox, queries
 from storage.db import open_database, transaction
-from storage.models import CrawlRunRow, DigestEventRow, DigestRow
+from storage.models import CrawlRunRow, DigestEventRow, DigestRow, EventRow
 from storage.readonly import run_readonly
 from tests.conftest import MailSink, free_port, smtp_env
 from tests.e2e import radar
@@ -291,3 +291,18 @@ def test_upgrading_splits_old_claims_per_address(db_url: str) -> None:
         assert unclaimed_events(s, "a@x.org") == [] and unclaimed_events(s, "b@x.org") == []
         assert [v.event.id for v in unclaimed_events(s, "c@x.org")] == [1]
     _engine.dispose()
+
+
+def test_subject_names_the_provinces_with_most_events_first() -> None:
+    def view(kind: str, region: str) -> outbox.EventView:
+        return outbox.EventView(EventRow(type=kind, region=region), "t", "http://x.test/", None, "s", 1)
+
+    # found in this order: one in 湖北, then three in 江西, two in 浙江, one in 广西
+    views = [view("signing", "湖北省武汉市"), view("opening", "江西省"), view("signing", "浙江省杭州市"),
+             view("trade", "江西省南昌市"), view("opening", "广西壮族自治区"), view("opening", "浙江省"),
+             view("signing", "江西省赣州市"), view("opening", "")]
+    assert summary_line(views) == "3 signings, 4 openings, 1 trade figure (江西、浙江、湖北、广西)"
+    # more than six provinces: the six with most events, then "…"
+    many = [view("signing", p) for p in ("吉林省", "云南省", "湖南省", "湖北省", "浙江省", "广西壮族自治区", "海南省")]
+    many += [view("opening", "海南省")]
+    assert summary_line(many) == "7 signings, 1 opening (海南、吉林、云南、湖南、湖北、浙江…)"
