@@ -15,12 +15,15 @@ import types
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from crawler.errors import ConfigError, RadarError, brief
-from crawler.sources import Config, load_config
+from crawler.sources import Config, Source, load_config
+
+if TYPE_CHECKING:
+    from crawler.ingest import Ingestor
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -150,17 +153,27 @@ def crawl(ctx: click.Context, sources: tuple[str, ...], quiet: bool, memory_mb: 
     from spiders import CRAWL_GC_THRESHOLD
 
     gc.set_threshold(*CRAWL_GC_THRESHOLD)
-    load_scrapy_tls()
-    from spiders.runner import run_crawls
-
     overrides: dict[str, Any] = {}
     if run_id:
         if len(selected) != 1:
             raise click.UsageError("--run-id needs exactly one source")
         overrides["RADAR_RUN_ID"] = run_id
-    if not quiet:
-        click.echo(f"crawling {len(selected)} source(s) into {_db_label(cfg)} …", err=True)
-    summaries = run_crawls(cfg, selected, overrides=overrides, recheck=recheck, wait=wait)
+    from crawler.ingest import Ingestor
+
+    ingestor = Ingestor.for_url(cfg.settings.database_url)
+    try:
+        if not recheck:
+            _start_helpers_early(cfg, selected, ingestor)
+        load_scrapy_tls()
+        from spiders.runner import run_crawls
+
+        if not quiet:
+            click.echo(f"crawling {len(selected)} source(s) into {_db_label(cfg)} …", err=True)
+        summaries = run_crawls(cfg, selected, overrides=overrides, recheck=recheck, wait=wait, ingestor=ingestor)
+    finally:
+        # closed, not left to the process's exit: SQLite then folds its write-ahead log into the
+        # database file, which alone holds the whole crawl
+        ingestor.close()
     if not quiet:
         _print_crawl_table(summaries)
         if any(s.skipped for s in summaries) and not wait:
@@ -168,6 +181,23 @@ def crawl(ctx: click.Context, sources: tuple[str, ...], quiet: bool, memory_mb: 
                        "--wait SECONDS waits for it)", err=True)
     if any(s.finish_reason not in ("finished",) for s in summaries):
         sys.exit(2)
+
+
+def _start_helpers_early(cfg: Config, selected: Sequence[Source], ingestor: Ingestor) -> None:
+    """Start the fork server of the crawl's helper processes now, before Scrapy loads, when the
+    crawl will likely start them: a source's first crawl, which takes in every article its
+    listings show (``spiders.pool.prestart``)."""
+    if str(cfg.settings.scrapy_settings.get("RADAR_WORKERS", -1)).strip() == "0":
+        return  # configured to prepare every page in the crawl process
+    from crawler.config import export_signal_rules
+    from spiders.pool import prestart
+    from storage.runs import never_crawled
+
+    with ingestor.factory() as session:
+        first = never_crawled(session, [s.name for s in selected])
+    if first:
+        export_signal_rules(cfg.settings)  # the helpers read the rule files from their environment
+        prestart()
 
 
 def load_scrapy_tls() -> None:

@@ -8,12 +8,15 @@ crawl process.
 
 Workers come from a ``forkserver`` (forking the crawl process itself, with its reactor and
 threads, is unsafe) that has loaded the extractor, the detection rules and the place-name index
-once (``crawler.warm``): each worker is forked warm, instead of spending a second of CPU
-loading them again while the crawl needs that CPU. The workers are started by a helper thread,
-because starting the first one waits for that loading: the reactor goes on downloading
-meanwhile, and pages queue for the workers. Each worker talks to the crawl process over one
-pipe, read by the reactor's own event loop: no helper threads in the crawl process while pages
-flow, whose GIL hand-overs cost more than the pickling (``concurrent.futures`` pools use two).
+once (``crawler.warm``), and the database layer for the writer (``spiders.writer``): each helper
+is forked warm, instead of spending a second of CPU loading them again while the crawl needs
+that CPU. The workers are started by a helper thread, because starting the first one waits for
+that loading: the reactor goes on downloading meanwhile, and pages queue for the workers. A
+source's first crawl, which takes in every article its listings show, starts the fork server as
+the crawl process starts (:func:`prestart`), so that it loads all this on another CPU while the
+crawl process loads Scrapy. Each worker talks to the crawl process over one pipe, read by the
+reactor's own event loop: no helper threads in the crawl process while pages flow, whose GIL
+hand-overs cost more than the pickling (``concurrent.futures`` pools use two).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import socket
 import struct
@@ -36,7 +40,7 @@ from crawler.items import PageItem
 from crawler.prepare import Prepared, prepare, warm_up
 from crawler.sources import Source
 
-__all__ = ["PreparePool", "SharedHelper", "WorkerDied", "default_workers", "helper_context"]
+__all__ = ["PreparePool", "SharedHelper", "WorkerDied", "default_workers", "helper_context", "prestart"]
 
 log = logging.getLogger(__name__)
 IN_FLIGHT = 2  # batches' worth of pages sent ahead to each worker, so it never waits for the next
@@ -55,6 +59,12 @@ START_TIMEOUT = 60.0  # seconds close() waits for workers still starting (a seco
 # yield. bench/crawl.py's site, 10 interleaved pairs of crawls: 506 -> 540 pages/s mean (9 of 10
 # pairs faster) at 5; 5, 10 and 19 within noise of each other.
 WORKER_NICENESS = 10
+
+
+# What the fork server loads before it forks any helper: the workers' extractor, rules and place
+# names, and the writer's database layer (SQLAlchemy, the models; 0.35 s of CPU that the writer
+# otherwise spent at its start, while the crawl needed that CPU).
+PRELOAD = ["crawler.warm", "crawler.ingest"]
 
 
 def default_workers() -> int:
@@ -297,15 +307,30 @@ class PreparePool(SharedHelper):
 
 def helper_context() -> Any:
     """The multiprocessing context a crawl's helper processes (these workers, and the writer of
-    ``spiders.writer``) start from: one fork server, which has loaded what the workers use."""
+    ``spiders.writer``) start from: one fork server, which has loaded what they use."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["crawler.warm"])
+    context.set_forkserver_preload(PRELOAD)
     return context
+
+
+def prestart() -> None:
+    """Start the helpers' fork server now, in the background (a process of its own: this returns
+    at once). For a crawl process that will likely start the workers, a source's first crawl: the
+    fork server's loading (about a second of CPU, see ``PRELOAD``) then runs on another CPU while
+    the crawl process loads Scrapy and opens its sources, instead of while the first pages wait
+    for the workers. Set the helpers' environment (``RADAR_SIGNAL_RULES``) first: they inherit
+    the fork server's. A crawl that finds few new articles after all leaves it unused; it ends
+    with the crawl process, once loaded (it holds the crawl's stdout and stderr until then)."""
+    helper_context()
+    try:
+        multiprocessing.forkserver.ensure_running()
+    except OSError as exc:  # the workers' start reports it again, and the crawl does without them
+        log.warning("could not start the helpers' fork server early (%s)", exc)
 
 
 def _spawn(count: int) -> list[_Worker]:
     """Start ``count`` worker processes. The first start waits while the fork server loads what
-    the workers use (``crawler.warm``): about a second, the reason this runs in a thread."""
+    the helpers use (``PRELOAD``): about a second, the reason this runs in a thread."""
     context = helper_context()
     workers: list[_Worker] = []
     for _ in range(count):

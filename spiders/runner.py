@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +21,7 @@ import scrapy.core.downloader.handlers.http11  # noqa: F401
 from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.settings import Settings as ScrapySettings
 
+from crawler.config import export_signal_rules
 from crawler.errors import ConfigError
 from crawler.ingest import Ingestor
 from crawler.sources import Config, Source
@@ -160,11 +160,7 @@ def run_crawls(config: Config, sources: list[Source], *, overrides: dict[str, An
         if printed:
             raise ConfigError(f"e-paper pages are printed once; only listing sources are re-checked, "
                               f"not {', '.join(printed)}", key="recheck")
-    if config.settings.signal_rules:
-        # extraction workers are separate processes: they read the rule files from the environment
-        from crawler.signals.rules import RULES_ENV
-
-        os.environ[RULES_ENV] = ",".join(config.settings.signal_rules)
+    export_signal_rules(config.settings)  # for the extraction workers, separate processes
     own = ingestor is None
     ingestor = ingestor or Ingestor.for_url(config.settings.database_url)
     try:

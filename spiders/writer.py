@@ -13,8 +13,9 @@ and the writer 2.06 → 2.30, 388 → 442 pages/s.)
 
 One writer, not storing in each worker: two processes writing one SQLite database take turns
 at its lock and each re-reads what the other changed (measured: more CPU in all than storing in
-the crawl process). The writer starts from the workers' fork server, so it costs a fork and the
-import of the database layer, and only crawls that start workers start it.
+the crawl process). The writer starts from the workers' fork server, which has loaded the
+database layer for it (``spiders.pool.PRELOAD``), so it costs a fork and opening the database,
+and only crawls that start workers start it.
 
 Nothing is lost when the writer is not there: until it has started, and for good once it is
 gone (killed, out of memory), the crawl process stores its batches itself, the batches the

@@ -97,6 +97,14 @@ def recent_runs(session: Session, source: str, limit: int) -> list[CrawlRunRow]:
                                 .order_by(CrawlRunRow.started_at.desc(), CrawlRunRow.id.desc()).limit(limit)))
 
 
+def never_crawled(session: Session, sources: Sequence[str]) -> list[str]:
+    """Those of ``sources`` that no crawl has run for yet (a run still running, or one skipped
+    because another process was crawling the source, does not count)."""
+    ran = set(session.scalars(select(_RUNS.c.source).distinct().where(
+        _RUNS.c.source.in_(list(sources)), _RUNS.c.status.not_in(("running", "skipped")))))
+    return [name for name in sources if name not in ran]
+
+
 def history(session: Session, source: Source, *, runs: int, garbled_sample: int = 20) -> SourceHistory:
     """What the health rules need to judge ``source``."""
     rows = recent_runs(session, source.name, runs)

@@ -20,7 +20,8 @@ from crawler.replica import build_sites
 from crawler.sources import parse_source
 from spiders.pipelines import ExtractPipeline
 from spiders.pool import WORKER_NICENESS, PreparePool, WorkerDied
-from storage.db import open_database
+from storage import runs
+from storage.db import open_database, transaction
 from storage.models import CrawlRunRow
 from tests.e2e import python_child, radar
 
@@ -166,15 +167,98 @@ def test_the_crawl_process_reads_workers_events_without_loading_the_detector() -
     python_child(code)
 
 
-def test_the_workers_fork_server_loads_the_extractor_and_rules_but_not_the_database_layer() -> None:
-    """``crawler.warm`` (the fork server's preload) readies ``prepare`` and loads nothing of
-    SQLAlchemy or ``storage``: the workers never touch the database, and loading it cost every
-    crawl that starts workers 0.15 s of CPU."""
-    code = ("import sys; import crawler.warm; "
+def test_the_helpers_fork_server_preloads_what_they_use_and_starts_nothing() -> None:
+    """The fork server's preload (``spiders.pool.PRELOAD``) readies ``prepare`` for the workers
+    (``crawler.warm``: extractor, rules, place names) and the database layer for the writer, and
+    leaves no thread running and no database open: every helper is forked from it, and a forked
+    thread or connection would be a broken copy. ``crawler.warm`` alone loads no database layer:
+    the workers never touch the database."""
+    code = ("import sys, threading, gc, sqlite3; import crawler.warm; "
             "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'storage')); "
             "assert not loaded, loaded; "
-            "assert 'crawler.signals.detect' in sys.modules and 'crawler.extraction' in sys.modules")
+            "from spiders.pool import PRELOAD; import importlib; [importlib.import_module(m) for m in PRELOAD]; "
+            "assert 'crawler.signals.detect' in sys.modules and 'crawler.extraction' in sys.modules; "
+            "assert 'storage.models' in sys.modules and 'crawler.ingest' in sys.modules; "
+            "assert threading.active_count() == 1, threading.enumerate(); "
+            "assert not [o for o in gc.get_objects() if isinstance(o, sqlite3.Connection)]")
     python_child(code)
+
+
+def test_never_crawled_counts_only_crawls_that_ran(db_url: str) -> None:
+    engine, factory = open_database(db_url)
+    at = datetime(2025, 7, 2, tzinfo=UTC)
+
+    def crawl(source: str, status: str) -> None:
+        with transaction(factory) as s:
+            run = runs.open_run(s, source, at)
+            if status != "running":
+                runs.finish_run(s, run, runs.RunRecord(status, "", {"new": 1}, {}, {}, {}), finished_at=at)
+
+    with factory() as s:
+        assert runs.never_crawled(s, ["park", "gov", "news"]) == ["park", "gov", "news"]
+    crawl("park", "finished")
+    crawl("gov", "skipped")  # another process was crawling it: this one did not run
+    crawl("news", "running")  # the daemon's run row of the crawl now starting
+    crawl("news", "interrupted")  # stopped half-way: it ran
+    with factory() as s:
+        assert runs.never_crawled(s, ["park", "gov", "news", "epaper"]) == ["gov", "epaper"]
+    engine.dispose()
+
+
+def test_a_crawl_starts_the_helpers_fork_server_early_only_for_a_first_crawl(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``radar crawl`` starts the fork server before loading Scrapy when a source was never
+    crawled (its listings' articles are all new); not for one crawled before (a routine crawl
+    finds a handful), and not when the config asks for no workers."""
+    from crawler import cli
+    from crawler.ingest import Ingestor
+    from crawler.sources import parse_config
+
+    started: list[str] = []
+    monkeypatch.setattr("spiders.pool.prestart", lambda: started.append("now"))
+    db = f"sqlite:///{tmp_path / 'radar.sqlite3'}"
+    sources = [{"name": name, "kind": "listing", "start_urls": ["http://127.0.0.1:9/"], "allow": "x",
+                "schedule": {"every": "1h"}} for name in ("park", "gov")]
+
+    def early(crawled: list[str], scrapy: dict[str, Any] | None = None) -> bool:
+        config = parse_config({"settings": {"database_url": db, "scrapy": scrapy or {}}, "sources": sources})
+        ingestor = Ingestor.for_url(db)
+        try:
+            with transaction(ingestor.factory) as s:
+                s.execute(CrawlRunRow.__table__.delete())
+                for name in crawled:
+                    run = runs.open_run(s, name, datetime.now(UTC))
+                    runs.finish_run(s, run, runs.RunRecord("finished", "", {"new": 2}, {}, {}, {}),
+                                    finished_at=datetime.now(UTC))
+            started.clear()
+            cli._start_helpers_early(config, list(config.sources.values()), ingestor)
+        finally:
+            ingestor.close()
+        return started == ["now"]
+
+    assert early([])
+    assert early(["park"])  # gov's first crawl
+    assert not early(["park", "gov"])
+    assert not early([], {"RADAR_WORKERS": 0})
+
+
+def test_the_early_fork_server_starts_before_scrapy_loads_with_the_crawls_rules(tmp_path: Path) -> None:
+    """The point of starting it early: it loads while the crawl process loads Scrapy. And it is
+    started with the configured rule files in its environment, which its helpers inherit."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules: []\n", encoding="utf-8")
+    config = tmp_path / "radar.yaml"
+    config.write_text(yaml.safe_dump({
+        "settings": {"database_url": f"sqlite:///{tmp_path / 'radar.sqlite3'}", "signal_rules": str(rules)},
+        "sources": [{"name": "park", "kind": "listing", "start_urls": ["http://127.0.0.1:9/"], "allow": "x",
+                     "schedule": {"every": "1h"}}]}), encoding="utf-8")
+    code = ("import os, sys\nimport spiders.pool as pool\n"
+            "def early():\n"
+            "    print('scrapy loaded' if 'scrapy' in sys.modules else 'scrapy not loaded', "
+            "os.environ.get('RADAR_SIGNAL_RULES'), flush=True)\n"
+            "    os._exit(0)\n"
+            "pool.prestart = early\nfrom crawler.cli import main\nmain(['--config', sys.argv[1], 'crawl'])")
+    assert python_child(code, str(config)).split() == ["scrapy", "not", "loaded", str(rules)]
 
 
 def test_pages_are_prepared_in_the_crawl_process_when_no_worker_starts(monkeypatch: pytest.MonkeyPatch,
