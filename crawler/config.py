@@ -189,13 +189,16 @@ def load_settings(file_settings: dict[str, Any] | None = None, env: dict[str, st
     )
 
 
+#: The ``signal_rules`` setting's environment variable, which the extraction workers read.
+SIGNAL_RULES_ENV = "RADAR_SIGNAL_RULES"
+
+
 def export_signal_rules(settings: Settings) -> None:
     """Name the resolved ``signal_rules`` (from the config file or the environment) in their
-    environment variable, ``RADAR_SIGNAL_RULES``: the processes a crawl starts from now on (the
-    extraction workers' fork server) read the rule files from there
-    (``crawler.signals.rules.configured_rules``)."""
+    environment variable: the processes a crawl starts from now on (the extraction workers' fork
+    server) read the rule files from there (``crawler.signals.rules.configured_rules``)."""
     if settings.signal_rules:
-        os.environ["RADAR_SIGNAL_RULES"] = ",".join(settings.signal_rules)
+        os.environ[SIGNAL_RULES_ENV] = ",".join(settings.signal_rules)
 
 
 def _default_data_dir(env: dict[str, str]) -> Path:

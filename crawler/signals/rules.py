@@ -19,6 +19,7 @@ from typing import Any, cast
 
 import yaml
 
+from crawler.config import SIGNAL_RULES_ENV
 from crawler.signals.model import EVENT_TYPES, EventType
 from crawler.signals.numbers import NumberGrammar
 from crawler.signals.prefilter import TriggerFilter, required_literals, shortest_literals
@@ -384,8 +385,8 @@ def _load(keys: tuple[tuple[str, int], ...]) -> RuleSet:
 
 #: The environment variable naming the user's rule files (comma-separated). It is the
 #: ``signal_rules`` setting's variable; crawls export the resolved setting into it so that
-#: extraction worker processes detect with the same rules.
-RULES_ENV = "RADAR_SIGNAL_RULES"
+#: extraction worker processes detect with the same rules (``crawler.config.export_signal_rules``).
+RULES_ENV = SIGNAL_RULES_ENV
 
 
 def configured_rules() -> RuleSet:
