@@ -9,7 +9,9 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import scrapy
+from scrapy.crawler import Crawler
 from scrapy.http import Response, TextResponse
+from scrapy.utils.defer import deferred_from_coro
 
 from crawler.errors import ConfigError
 from crawler.ingest import Ingestor, validators_of
@@ -21,6 +23,17 @@ _ATTACHMENT = re.compile(r"\.(pdf|docx?|wps|xlsx?|et)$", re.I)
 # Most article pages link no document at all; a scan of the raw bytes for such a file name
 # spares parsing the page in the crawl process (the workers parse it for extraction).
 _MAY_LINK_DOCUMENT = re.compile(rb"\.(?:pdf|docx?|wps|xlsx?|et)\b", re.I)
+
+
+def stop_crawl(crawler: Crawler, reason: str) -> Any:
+    """Close the crawl's spider with ``reason`` (its run then ends as failed, with that reason);
+    returns the closing's Deferred, which the caller keeps until it fires."""
+    engine = crawler.engine
+    assert engine is not None and crawler.spider is not None
+    closer = getattr(engine, "close_spider_async", None)
+    if closer is not None:  # Scrapy ≥ 2.14
+        return deferred_from_coro(closer(reason=reason))
+    return engine.close_spider(crawler.spider, reason)
 
 
 class RadarSpider(scrapy.Spider):

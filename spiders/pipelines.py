@@ -26,7 +26,7 @@ from crawler.errors import brief
 from crawler.ingest import Pending, validators_of
 from crawler.items import PageItem
 from crawler.prepare import EmptyPage, Prepared, prepare
-from spiders.base import RadarSpider
+from spiders.base import RadarSpider, stop_crawl
 from spiders.pool import PreparePool, default_workers
 from spiders.writer import StoreFailed, StoreWriter, WriterGone
 
@@ -60,17 +60,6 @@ class _CrawlerPipeline:
 
 
 DATABASE_FAILING = "database_failing"
-
-
-def _stop_crawl(crawler: Crawler, reason: str) -> Any:
-    """Close the crawl's spider with ``reason`` (its run then ends as failed, with that reason);
-    returns the closing's Deferred, which the caller keeps until it fires."""
-    engine = crawler.engine
-    assert engine is not None and crawler.spider is not None
-    closer = getattr(engine, "close_spider_async", None)
-    if closer is not None:  # Scrapy ≥ 2.14
-        return deferred_from_coro(closer(reason=reason))
-    return engine.close_spider(crawler.spider, reason)
 
 
 # Scrapy ≥ 2.14 awaits what a pipeline's close_spider returns (and deprecates Deferreds);
@@ -201,7 +190,7 @@ class StorePipeline(_CrawlerPipeline):
         if self.database_failures == self.STOP_AFTER and not self.closing:
             spider.logger.error("stopping the crawl of %s: %d batches in a row could not be stored",
                                 spider.source.name, self.STOP_AFTER)
-            self.stopping = _stop_crawl(spider.crawler, DATABASE_FAILING)
+            self.stopping = stop_crawl(spider.crawler, DATABASE_FAILING)
 
     def close_spider(self) -> Any:
         """Store what is left; with a writer, the returned Deferred fires once it has answered

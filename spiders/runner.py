@@ -20,12 +20,16 @@ from typing import Any
 import scrapy.core.downloader.handlers.http11  # noqa: F401
 from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.settings import Settings as ScrapySettings
+from twisted.internet.task import LoopingCall
+from twisted.internet.threads import deferToThread
+from twisted.python.failure import Failure
 
 from crawler.config import export_signal_rules
 from crawler.errors import ConfigError
 from crawler.ingest import Ingestor
 from crawler.sources import Config, Source
 from spiders import CRAWL_GC_THRESHOLD
+from spiders.base import stop_crawl
 from spiders.epaper import EpaperSpider
 from spiders.extensions import run_counts
 from spiders.listing import ListingSpider
@@ -144,6 +148,43 @@ def _lock_sources(config: Config, sources: list[Source], wait: float, run_id: in
     return held, skipped
 
 
+LOCK_LOST = "lock_lost"
+
+
+def _keep_locks(locks: dict[str, DatabaseLock], crawlers: list[tuple[Source, Crawler]], every: float) -> None:
+    """While the crawl runs, check each source's crawl lock every ``every`` seconds.
+
+    Only a PostgreSQL lock can go while its process lives: it is held by a connection, which a
+    server restart, an ``idle_session_timeout`` or a firewall dropping idle connections can end.
+    The check keeps that connection busy, and takes the lock again on a new one when it went;
+    if another process (the daemon) took it meanwhile and is crawling the source too, this
+    crawl stops with the finish reason "lock_lost". A database it cannot reach is no verdict:
+    the check is tried again (storing fails on its own, and stops the crawl, if it stays down).
+    Checks run in the reactor's thread pool: a connection attempt may wait on the network."""
+    watched = [(source.name, locks[source.name], crawler) for source, crawler in crawlers
+               if source.name in locks and locks[source.name].backend == "postgresql"]
+    if not watched or every <= 0:
+        return
+
+    def checked(held: bool | None, name: str, lock: DatabaseLock, crawler: Crawler) -> None:
+        if held is False and crawler.crawling and crawler.engine is not None and crawler.spider is not None:
+            log.error("lost the crawl lock of %s (%s) and another process holds it now: stopping this crawl",
+                      name, lock.describe())
+            stop_crawl(crawler, LOCK_LOST)
+        elif held is None:
+            log.warning("could not check the crawl lock of %s: the database is unreachable", name)
+
+    def failed(failure: Failure, name: str) -> None:
+        log.error("checking the crawl lock of %s failed: %s", name, failure.value)
+
+    def check() -> None:
+        for name, lock, crawler in watched:
+            if crawler.crawling:
+                deferToThread(lock.keep).addCallback(checked, name, lock, crawler).addErrback(failed, name)
+
+    LoopingCall(check).start(every, now=False)
+
+
 def run_crawls(config: Config, sources: list[Source], *, overrides: dict[str, Any] | None = None,
                ingestor: Ingestor | None = None, recheck: bool = False, wait: float = 0.0) -> list[CrawlSummary]:
     """Crawl ``sources`` concurrently (politeness is per host) and return a summary of each.
@@ -167,7 +208,7 @@ def run_crawls(config: Config, sources: list[Source], *, overrides: dict[str, An
         settings = scrapy_settings(config, overrides)
         held, skipped = _lock_sources(config, sources, wait, settings.getint("RADAR_RUN_ID", 0), ingestor)
         try:
-            summaries = _crawl(config, [s for s in sources if s.name in held], settings, ingestor, recheck)
+            summaries = _crawl(config, [s for s in sources if s.name in held], settings, ingestor, recheck, held)
         finally:
             for lock in held.values():
                 with contextlib.suppress(Exception):  # the process's exit drops it all the same
@@ -183,7 +224,7 @@ def run_crawls(config: Config, sources: list[Source], *, overrides: dict[str, An
 
 
 def _crawl(config: Config, sources: list[Source], settings: ScrapySettings, ingestor: Ingestor,
-           recheck: bool) -> list[CrawlSummary]:
+           recheck: bool, locks: dict[str, DatabaseLock]) -> list[CrawlSummary]:
     if not sources:
         return []
     if _shown_level() > logging.INFO:
@@ -202,6 +243,7 @@ def _crawl(config: Config, sources: list[Source], settings: ScrapySettings, inge
     # (about a tenth of the crawl process's CPU on the benchmark).
     gc.freeze()
     gc.set_threshold(*CRAWL_GC_THRESHOLD)
+    _keep_locks(locks, crawlers, settings.getfloat("RADAR_LOCK_CHECK", 60.0))
     process.start()
     summaries = []
     for source, crawler in crawlers:

@@ -45,6 +45,9 @@ RADAR_WORKERS = -1
 # bounds how long an article waits, so a slow crawl's batches stay small.
 RADAR_STORE_BATCH = 64
 RADAR_STORE_DELAY = 0.2
+# Seconds between checks that each source's crawl lock is still held while it is crawled (a
+# PostgreSQL lock lives on a connection, which can drop; see spiders.runner._keep_locks); 0: none.
+RADAR_LOCK_CHECK = 60
 
 COOKIES_ENABLED = False
 # No way into a running crawl from outside: Scrapy's telnet console, and the remote-control HTTP

@@ -49,6 +49,16 @@ def _drop_schema(admin: Any, schema: str) -> None:
         conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
 
 
+@pytest.fixture
+def postgres_url(postgres_admin: Any) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database (a schema of its own), for what only PostgreSQL does."""
+    schema, url = _postgres_schema_url(postgres_admin)
+    try:
+        yield url
+    finally:
+        _drop_schema(postgres_admin, schema)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
     """A fresh, empty database of each kind (PostgreSQL: a schema of its own in database `test`)."""

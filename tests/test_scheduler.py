@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from sqlalchemy import select
 
 from crawler.sources import Schedule, load_config, parse_config
 from scheduler.daemon import Daemon, RadarScheduler
@@ -429,3 +430,106 @@ def test_one_crawl_of_a_source_at_a_time(replica: Any, db_url: str, tmp_path: Pa
     finally:
         other.close()
         engine.dispose()
+
+
+# --------------------------------------------------------------------------- a crawl's lock on PostgreSQL
+
+
+def _slow_bulk_crawl(tmp_path: Path, url: str, site: str) -> subprocess.Popen[str]:
+    """``radar crawl`` of the bulk replica, one page at a time with a delay (a few seconds in
+    all), checking its crawl lock every 0.2 s."""
+    config = tmp_path / "radar.yaml"
+    config.write_text(yaml.safe_dump({
+        "settings": {"database_url": url, "scrapy": {
+            "DOWNLOAD_DELAY": 0.02, "AUTOTHROTTLE_ENABLED": False, "CONCURRENT_REQUESTS_PER_DOMAIN": 1,
+            "RADAR_WORKERS": 0, "RADAR_LOCK_CHECK": 0.2}},
+        "sources": [{"name": "bulk", "start_urls": [f"{site}/bulk/index.html"],
+                     "allow": r"/system/\d{4}/\d{2}/\d{2}/\d+\.shtml$", "next_page": "a.next::attr(href)",
+                     "schedule": "every: 1h"}]}), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RADAR_")}
+    return subprocess.Popen([sys.executable, "-m", "crawler.cli", "--config", str(config), "crawl"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _lock_backends(admin: Any, url: str, *, terminate: bool = False) -> int:
+    """How many server backends hold the bulk source's crawl lock in ``url``'s schema; with
+    ``terminate``, end them, as a server restart or an idle-connection timeout would."""
+    from sqlalchemy import text
+
+    schema = url.rsplit("%3D", 1)[1]
+    what = "pg_terminate_backend(pid)" if terminate else "pid"
+    with admin.connect() as conn:
+        return len(conn.execute(text(
+            f"SELECT {what} FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND classid = :k AND objid = hashtext(:scope)::int4::oid AND objsubid = 2"),
+            {"k": 0x50520003, "scope": f"{schema}/bulk"}).all())
+
+
+def _wait_for(condition: Any, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def _run_row(url: str) -> CrawlRunRow:
+    engine, factory = open_database(url, migrate_schema=False)
+    try:
+        with factory() as s:
+            return s.scalars(select(CrawlRunRow)).one()
+    finally:
+        engine.dispose()
+
+
+def test_a_crawl_whose_postgresql_lock_another_process_took_stops(postgres_url: str, postgres_admin: Any,
+                                                                   tmp_path: Path) -> None:
+    """The crawl lock's connection drops mid-crawl and another process takes the lock (it will
+    crawl the source too): the crawl notices at its next check and stops, recorded as such."""
+    from crawler.replica.bulk import build_bulk_site
+    from crawler.replica.server import ReplicaSites
+
+    with ReplicaSites(sites={"bulk": build_bulk_site(300)}) as sites:
+        crawl = _slow_bulk_crawl(tmp_path, postgres_url, sites.urls["bulk"])
+        other = DatabaseLock(postgres_url, "crawl", key="bulk")
+        try:
+            _wait_for(lambda: len(sites.requests) >= 20)
+            assert not other.acquire()  # the crawl holds it
+            assert _lock_backends(postgres_admin, postgres_url, terminate=True) == 1
+            assert other.acquire(timeout=10)  # gone with its connection: this process takes it
+            out, err = crawl.communicate(timeout=60)
+        finally:
+            if crawl.poll() is None:
+                crawl.kill()
+            other.close()
+        fetched = len(sites.requests)
+    assert crawl.returncode == 2, err
+    assert "lost the crawl lock of bulk" in err and "lock_lost" in out
+    assert fetched < 250  # it stopped, not crawled to the end
+    row = _run_row(postgres_url)
+    assert (row.status, row.finish_reason) == ("failed", "lock_lost")
+
+
+def test_a_crawl_whose_postgresql_lock_connection_drops_takes_the_lock_again(
+        postgres_url: str, postgres_admin: Any, tmp_path: Path) -> None:
+    """Nobody took the lock meanwhile: the crawl takes it again on a new connection and goes on."""
+    from crawler.replica.bulk import build_bulk_site
+    from crawler.replica.server import ReplicaSites
+
+    with ReplicaSites(sites={"bulk": build_bulk_site(120)}) as sites:
+        crawl = _slow_bulk_crawl(tmp_path, postgres_url, sites.urls["bulk"])
+        other = DatabaseLock(postgres_url, "crawl", key="bulk")
+        try:
+            _wait_for(lambda: len(sites.requests) >= 20)
+            assert _lock_backends(postgres_admin, postgres_url, terminate=True) == 1
+            _wait_for(lambda: _lock_backends(postgres_admin, postgres_url) == 1, timeout=10)  # held again
+            served = len(sites.requests)
+            assert not other.acquire()
+            _out, err = crawl.communicate(timeout=120)
+        finally:
+            if crawl.poll() is None:
+                crawl.kill()
+            other.close()
+    assert crawl.returncode == 0, err
+    assert served < 120  # it was taken again while the crawl went on
+    row = _run_row(postgres_url)
+    assert (row.status, row.finish_reason, row.new + row.duplicates) == ("finished", "finished", 120)
