@@ -451,18 +451,19 @@ def _slow_bulk_crawl(tmp_path: Path, url: str, site: str) -> subprocess.Popen[st
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _lock_backends(admin: Any, url: str, *, terminate: bool = False) -> int:
-    """How many server backends hold the bulk source's crawl lock in ``url``'s schema; with
-    ``terminate``, end them, as a server restart or an idle-connection timeout would."""
+def _lock_backends(admin: Any, url: str, *, granted: bool = True, terminate: bool = False) -> int:
+    """How many server backends hold (or, not ``granted``, wait for) the bulk source's crawl lock
+    in ``url``'s schema; with ``terminate``, end them, as a server restart or an idle-connection
+    timeout would."""
     from sqlalchemy import text
 
     schema = url.rsplit("%3D", 1)[1]
     what = "pg_terminate_backend(pid)" if terminate else "pid"
     with admin.connect() as conn:
         return len(conn.execute(text(
-            f"SELECT {what} FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            f"SELECT {what} FROM pg_locks WHERE locktype = 'advisory' AND granted = :granted "
             "AND classid = :k AND objid = hashtext(:scope)::int4::oid AND objsubid = 2"),
-            {"k": 0x50520003, "scope": f"{schema}/bulk"}).all())
+            {"granted": granted, "k": 0x50520003, "scope": f"{schema}/bulk"}).all())
 
 
 def _wait_for(condition: Any, timeout: float = 30) -> None:
@@ -485,22 +486,31 @@ def test_a_crawl_whose_postgresql_lock_another_process_took_stops(postgres_url: 
                                                                    tmp_path: Path) -> None:
     """The crawl lock's connection drops mid-crawl and another process takes the lock (it will
     crawl the source too): the crawl notices at its next check and stops, recorded as such."""
+    from sqlalchemy import text
+
     from crawler.replica.bulk import build_bulk_site
     from crawler.replica.server import ReplicaSites
 
+    engine = make_engine(postgres_url)
+    other = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    waiting = threading.Thread(target=lambda: other.execute(  # queues for the lock: first in line once it is free
+        text("SELECT pg_advisory_lock(:k, hashtext(current_schema() || '/bulk'))"), {"k": 0x50520003}))
     with ReplicaSites(sites={"bulk": build_bulk_site(300)}) as sites:
         crawl = _slow_bulk_crawl(tmp_path, postgres_url, sites.urls["bulk"])
-        other = DatabaseLock(postgres_url, "crawl", key="bulk")
         try:
             _wait_for(lambda: len(sites.requests) >= 20)
-            assert not other.acquire()  # the crawl holds it
+            assert _lock_backends(postgres_admin, postgres_url) == 1  # the crawl holds it
+            waiting.start()
+            _wait_for(lambda: _lock_backends(postgres_admin, postgres_url, granted=False) == 1)
             assert _lock_backends(postgres_admin, postgres_url, terminate=True) == 1
-            assert other.acquire(timeout=10)  # gone with its connection: this process takes it
+            waiting.join(timeout=10)  # granted to this process as the crawl's connection went
+            assert not waiting.is_alive()
             out, err = crawl.communicate(timeout=60)
         finally:
             if crawl.poll() is None:
                 crawl.kill()
             other.close()
+            engine.dispose()
         fetched = len(sites.requests)
     assert crawl.returncode == 2, err
     assert "lost the crawl lock of bulk" in err and "lock_lost" in out
