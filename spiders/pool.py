@@ -320,7 +320,11 @@ def prestart() -> None:
     the crawl process loads Scrapy and opens its sources, instead of while the first pages wait
     for the workers. Set the helpers' environment (``RADAR_SIGNAL_RULES``) first: they inherit
     the fork server's. A crawl that finds few new articles after all leaves it unused; it ends
-    with the crawl process, once loaded (it holds the crawl's stdout and stderr until then)."""
+    with the crawl process, once loaded (it holds the crawl's stdout and stderr until then).
+    Nothing to gain on a machine with one CPU, where the loading would take the crawl's own: the
+    workers' start then loads it, as for any crawl."""
+    if (os.cpu_count() or 1) < 2:
+        return
     helper_context()
     try:
         multiprocessing.forkserver.ensure_running()

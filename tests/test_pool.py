@@ -242,6 +242,23 @@ def test_a_crawl_starts_the_helpers_fork_server_early_only_for_a_first_crawl(
     assert not early([], {"RADAR_WORKERS": 0})
 
 
+def test_no_early_fork_server_on_one_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With one CPU there is no idle one for the fork server to load on: ``prestart`` starts
+    nothing (the workers' start does, if the crawl needs them)."""
+    import multiprocessing.forkserver
+
+    import spiders.pool
+
+    started: list[bool] = []
+    monkeypatch.setattr(multiprocessing.forkserver, "ensure_running", lambda: started.append(True))
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    spiders.pool.prestart()
+    assert started == []
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    spiders.pool.prestart()
+    assert started == [True]
+
+
 def test_the_early_fork_server_starts_before_scrapy_loads_with_the_crawls_rules(tmp_path: Path) -> None:
     """The point of starting it early: it loads while the crawl process loads Scrapy. And it is
     started with the configured rule files in its environment, which its helpers inherit."""
