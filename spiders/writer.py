@@ -50,6 +50,7 @@ START_TIMEOUT = 60.0  # seconds to wait for the writer to open the database (a s
 # pipe-max-size); where the kernel refuses, or has no such setting, the default stays.
 PIPE_BYTES = 1 << 20
 
+
 class StoreFailed(Exception):
     """The writer could not store a batch at all; ``database`` when the database itself failed
     (SQLAlchemy's ``OperationalError``: a full disk, a server gone away), nothing stored."""

@@ -4,6 +4,7 @@ hang, run out of memory or crash, each both started cold and forked by the warm 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -435,9 +436,10 @@ def test_one_crawl_of_a_source_at_a_time(replica: Any, db_url: str, tmp_path: Pa
 # --------------------------------------------------------------------------- a crawl's lock on PostgreSQL
 
 
-def _slow_bulk_crawl(tmp_path: Path, url: str, site: str) -> subprocess.Popen[str]:
+@contextlib.contextmanager
+def _slow_bulk_crawl(tmp_path: Path, url: str, site: str) -> Iterator[subprocess.Popen[str]]:
     """``radar crawl`` of the bulk replica, one page at a time with a delay (a few seconds in
-    all), checking its crawl lock every 0.2 s."""
+    all), checking its crawl lock every 0.2 s; killed on the way out if still running."""
     config = tmp_path / "radar.yaml"
     config.write_text(yaml.safe_dump({
         "settings": {"database_url": url, "scrapy": {
@@ -447,8 +449,14 @@ def _slow_bulk_crawl(tmp_path: Path, url: str, site: str) -> subprocess.Popen[st
                      "allow": r"/system/\d{4}/\d{2}/\d{2}/\d+\.shtml$", "next_page": "a.next::attr(href)",
                      "schedule": "every: 1h"}]}), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("RADAR_")}
-    return subprocess.Popen([sys.executable, "-m", "crawler.cli", "--config", str(config), "crawl"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    crawl = subprocess.Popen([sys.executable, "-m", "crawler.cli", "--config", str(config), "crawl"], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        yield crawl
+    finally:
+        if crawl.poll() is None:
+            crawl.kill()
+            crawl.communicate()
 
 
 def _lock_backends(admin: Any, url: str, *, granted: bool = True, terminate: bool = False) -> int:
@@ -492,12 +500,12 @@ def test_a_crawl_whose_postgresql_lock_another_process_took_stops(postgres_url: 
     from crawler.replica.server import ReplicaSites
 
     engine = make_engine(postgres_url)
-    other = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-    waiting = threading.Thread(target=lambda: other.execute(  # queues for the lock: first in line once it is free
-        text("SELECT pg_advisory_lock(:k, hashtext(current_schema() || '/bulk'))"), {"k": 0x50520003}))
-    with ReplicaSites(sites={"bulk": build_bulk_site(300)}) as sites:
-        crawl = _slow_bulk_crawl(tmp_path, postgres_url, sites.urls["bulk"])
-        try:
+    try:
+        with ReplicaSites(sites={"bulk": build_bulk_site(300)}) as sites, \
+                _slow_bulk_crawl(tmp_path, postgres_url, sites.urls["bulk"]) as crawl, engine.connect() as other:
+            other.execution_options(isolation_level="AUTOCOMMIT")
+            waiting = threading.Thread(target=lambda: other.execute(  # queues for the lock: first in line once free
+                text("SELECT pg_advisory_lock(:k, hashtext(current_schema() || '/bulk'))"), {"k": 0x50520003}))
             _wait_for(lambda: len(sites.requests) >= 20)
             assert _lock_backends(postgres_admin, postgres_url) == 1  # the crawl holds it
             waiting.start()
@@ -506,12 +514,9 @@ def test_a_crawl_whose_postgresql_lock_another_process_took_stops(postgres_url: 
             waiting.join(timeout=10)  # granted to this process as the crawl's connection went
             assert not waiting.is_alive()
             out, err = crawl.communicate(timeout=60)
-        finally:
-            if crawl.poll() is None:
-                crawl.kill()
-            other.close()
-            engine.dispose()
-        fetched = len(sites.requests)
+            fetched = len(sites.requests)
+    finally:
+        engine.dispose()
     assert crawl.returncode == 2, err
     assert "lost the crawl lock of bulk" in err and "lock_lost" in out
     assert fetched < 250  # it stopped, not crawled to the end
@@ -525,20 +530,15 @@ def test_a_crawl_whose_postgresql_lock_connection_drops_takes_the_lock_again(
     from crawler.replica.bulk import build_bulk_site
     from crawler.replica.server import ReplicaSites
 
-    with ReplicaSites(sites={"bulk": build_bulk_site(120)}) as sites:
-        crawl = _slow_bulk_crawl(tmp_path, postgres_url, sites.urls["bulk"])
-        other = DatabaseLock(postgres_url, "crawl", key="bulk")
-        try:
-            _wait_for(lambda: len(sites.requests) >= 20)
-            assert _lock_backends(postgres_admin, postgres_url, terminate=True) == 1
-            _wait_for(lambda: _lock_backends(postgres_admin, postgres_url) == 1, timeout=10)  # held again
-            served = len(sites.requests)
-            assert not other.acquire()
-            _out, err = crawl.communicate(timeout=120)
-        finally:
-            if crawl.poll() is None:
-                crawl.kill()
-            other.close()
+    with ReplicaSites(sites={"bulk": build_bulk_site(120)}) as sites, \
+            _slow_bulk_crawl(tmp_path, postgres_url, sites.urls["bulk"]) as crawl, \
+            contextlib.closing(DatabaseLock(postgres_url, "crawl", key="bulk")) as other:
+        _wait_for(lambda: len(sites.requests) >= 20)
+        assert _lock_backends(postgres_admin, postgres_url, terminate=True) == 1
+        _wait_for(lambda: _lock_backends(postgres_admin, postgres_url) == 1, timeout=10)  # held again
+        served = len(sites.requests)
+        assert not other.acquire()
+        _out, err = crawl.communicate(timeout=120)
     assert crawl.returncode == 0, err
     assert served < 120  # it was taken again while the crawl went on
     row = _run_row(postgres_url)
