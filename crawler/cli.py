@@ -187,7 +187,7 @@ def _start_helpers_early(cfg: Config, selected: Sequence[Source], ingestor: Inge
     """Start the fork server of the crawl's helper processes now, before Scrapy loads, when the
     crawl will likely start them: a source's first crawl, which takes in every article its
     listings show (``spiders.pool.prestart``)."""
-    if str(cfg.settings.scrapy_settings.get("RADAR_WORKERS", -1)).strip() == "0":
+    if int(cfg.settings.scrapy_settings.get("RADAR_WORKERS", -1)) == 0:  # as Scrapy's getint reads it
         return  # configured to prepare every page in the crawl process
     from crawler.config import export_signal_rules
     from spiders.pool import prestart

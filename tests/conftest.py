@@ -65,12 +65,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'radar.sqlite3'}"
         return
-    admin = request.getfixturevalue("postgres_admin")
-    schema, url = _postgres_schema_url(admin)
-    try:
-        yield url
-    finally:
-        _drop_schema(admin, schema)
+    yield request.getfixturevalue("postgres_url")  # its schema is dropped when this test ends
 
 
 @pytest.fixture
