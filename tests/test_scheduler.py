@@ -459,19 +459,19 @@ def _slow_bulk_crawl(tmp_path: Path, url: str, site: str) -> Iterator[subprocess
             crawl.communicate()
 
 
-def _lock_backends(admin: Any, url: str, *, granted: bool = True, terminate: bool = False) -> int:
-    """How many server backends hold (or, not ``granted``, wait for) the bulk source's crawl lock
-    in ``url``'s schema; with ``terminate``, end them, as a server restart or an idle-connection
-    timeout would."""
+def _lock_backends(admin: Any, url: str, *, granted: bool = True, terminate: bool = False) -> list[int]:
+    """The server backends (pids) holding (or, not ``granted``, waiting for) the bulk source's
+    crawl lock in ``url``'s schema; with ``terminate``, ended, as a server restart or an
+    idle-connection timeout would end them."""
     from sqlalchemy import text
 
     schema = url.rsplit("%3D", 1)[1]
-    what = "pg_terminate_backend(pid)" if terminate else "pid"
+    ended = ", pg_terminate_backend(pid)" if terminate else ""
     with admin.connect() as conn:
-        return len(conn.execute(text(
-            f"SELECT {what} FROM pg_locks WHERE locktype = 'advisory' AND granted = :granted "
+        return [row[0] for row in conn.execute(text(
+            f"SELECT pid{ended} FROM pg_locks WHERE locktype = 'advisory' AND granted = :granted "
             "AND classid = :k AND objid = hashtext(:scope)::int4::oid AND objsubid = 2"),
-            {"granted": granted, "k": 0x50520003, "scope": f"{schema}/bulk"}).all())
+            {"granted": granted, "k": 0x50520003, "scope": f"{schema}/bulk"})]
 
 
 def _wait_for(condition: Any, timeout: float = 30) -> None:
@@ -507,10 +507,10 @@ def test_a_crawl_whose_postgresql_lock_another_process_took_stops(postgres_url: 
             waiting = threading.Thread(target=lambda: other.execute(  # queues for the lock: first in line once free
                 text("SELECT pg_advisory_lock(:k, hashtext(current_schema() || '/bulk'))"), {"k": 0x50520003}))
             _wait_for(lambda: len(sites.requests) >= 20)
-            assert _lock_backends(postgres_admin, postgres_url) == 1  # the crawl holds it
+            assert len(_lock_backends(postgres_admin, postgres_url)) == 1  # the crawl holds it
             waiting.start()
-            _wait_for(lambda: _lock_backends(postgres_admin, postgres_url, granted=False) == 1)
-            assert _lock_backends(postgres_admin, postgres_url, terminate=True) == 1
+            _wait_for(lambda: len(_lock_backends(postgres_admin, postgres_url, granted=False)) == 1)
+            assert len(_lock_backends(postgres_admin, postgres_url, terminate=True)) == 1
             waiting.join(timeout=10)  # granted to this process as the crawl's connection went
             assert not waiting.is_alive()
             out, err = crawl.communicate(timeout=60)
@@ -534,8 +534,10 @@ def test_a_crawl_whose_postgresql_lock_connection_drops_takes_the_lock_again(
             _slow_bulk_crawl(tmp_path, postgres_url, sites.urls["bulk"]) as crawl, \
             contextlib.closing(DatabaseLock(postgres_url, "crawl", key="bulk")) as other:
         _wait_for(lambda: len(sites.requests) >= 20)
-        assert _lock_backends(postgres_admin, postgres_url, terminate=True) == 1
-        _wait_for(lambda: _lock_backends(postgres_admin, postgres_url) == 1, timeout=10)  # held again
+        (ended,) = _lock_backends(postgres_admin, postgres_url, terminate=True)
+        # held again, by a new connection (the ended backend lingers in pg_locks for a moment)
+        _wait_for(lambda: len(holders := _lock_backends(postgres_admin, postgres_url)) == 1 and ended not in holders,
+                  timeout=10)
         served = len(sites.requests)
         assert not other.acquire()
         _out, err = crawl.communicate(timeout=120)
