@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from ahocorasick_rs import BytesAhoCorasick, Implementation
+
 from crawler.config import Settings
 from crawler.sources import Schedule
 
@@ -267,10 +269,11 @@ def evaluate(history: SourceHistory, thresholds: Thresholds, *, now: datetime, t
 # Markers of the anti-bot pages Chinese government and news sites put in front of crawlers.
 # Strong markers are technical (cookie names, script paths) and count on any status; weak ones
 # (words a real article may contain) count only on a blocking status.
-# Searched for in the first 16 KiB of the raw bytes, lower-cased once: plain substring searches
-# (memchr-fast) where decoding every page and running case-insensitive regexes (which cannot skip
-# ahead to a literal) cost half a millisecond per response, more than the crawl spent on anything
-# else. A marker with a pattern is confirmed by it once its literal is found.
+# Searched for in the first 16 KiB of the raw bytes, lower-cased once, all literals in one pass
+# of an Aho-Corasick automaton: decoding every page and running case-insensitive regexes (which
+# cannot skip ahead to a literal) cost half a millisecond per response, more than the crawl spent
+# on anything else, and a substring search per literal 21 µs (13 µs now, the lowering included).
+# A marker with a pattern is confirmed by it once its literal is found.
 _STRONG: list[tuple[str, tuple[bytes, ...], re.Pattern[bytes] | None]] = [
     ("cloudflare", (b"cf-chl", b"/cdn-cgi/challenge-platform", b"cf_chl_opt"), None),
     ("jiasule", (b"__jsl_clearance", b"jsl_tracking", b"jiasule"), None),
@@ -284,6 +287,9 @@ _WEAK = [
     ("waf", re.compile(r"\bWAF\b|防火墙|访问被拦截|请求被拦截|访问被拒绝|非法请求|访问频率过高|访问过于频繁", re.I)),
 ]
 _BLOCKING = {202, 403, 405, 412, 429, 503, 521}
+_NEEDLE_KIND = [index for index, (_kind, needles, _confirm) in enumerate(_STRONG) for _ in needles]
+_NEEDLES = BytesAhoCorasick([needle for _kind, needles, _confirm in _STRONG for needle in needles],
+                            implementation=Implementation.DFA)
 
 
 def challenge_kind(status: int, body: bytes) -> str | None:
@@ -294,8 +300,10 @@ def challenge_kind(status: int, body: bytes) -> str | None:
     blocking = status in _BLOCKING
     if blocking or len(body) < 8192:
         lowered = head.lower()
-        for kind, needles, confirm in _STRONG:
-            if any(needle in lowered for needle in needles) and (confirm is None or confirm.search(lowered)):
+        found = {_NEEDLE_KIND[i] for i, _start, _end in _NEEDLES.find_matches_as_indexes(lowered, overlapping=True)}
+        for index in sorted(found):  # in _STRONG's order, as the first kind found wins
+            kind, _needles, confirm = _STRONG[index]
+            if confirm is None or confirm.search(lowered):
                 return kind
     if blocking:
         text = head.decode("utf-8", "replace")

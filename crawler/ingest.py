@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.article import Article
-from crawler.prepare import Prepared, events_of, prepare_article
+from crawler.prepare import Prepared, Sealed, events_of, prepare_article
 from crawler.sources import Source
 from storage import queries
 from storage.db import open_database, transaction
@@ -32,13 +32,32 @@ def validators_of(headers: dict[str, str]) -> Validators:
 
 @dataclass(frozen=True)
 class Pending:
-    """An article waiting to be stored, with where and when it was fetched."""
+    """An article waiting to be stored, with where and when it was fetched. ``article`` is None
+    when ``prepared`` is a :class:`~crawler.prepare.Sealed` holding it, opened where it is
+    stored (a big crawl's writer process)."""
 
-    article: Article
+    article: Article | None
     source: str
     fetched_at: datetime
     validators: Validators | None = None
-    prepared: Prepared | None = None
+    prepared: Prepared | Sealed | None = None
+
+    @property
+    def url(self) -> str:
+        """The article's URL, without opening a sealed one."""
+        if self.article is not None:
+            return self.article.url
+        assert self.prepared is not None
+        return self.prepared.url if isinstance(self.prepared, Sealed) else self.prepared.article.url
+
+    def opened(self) -> tuple[Article, Prepared | None]:
+        """The article and what was prepared of it (None: nothing yet), a sealed one opened."""
+        prepared = self.prepared.open() if isinstance(self.prepared, Sealed) else self.prepared
+        if self.article is not None:
+            return self.article, prepared
+        if prepared is None:
+            raise ValueError("a pending article needs its article or what was prepared of it")
+        return prepared.article, prepared
 
 
 @dataclass
@@ -120,17 +139,22 @@ class Ingestor:
         return results
 
     def _ingest(self, session: Session, batch: Sequence[Pending]) -> list[IngestResult]:
-        prepared = [p.prepared if p.prepared is not None else prepare_article(p.article, detect=False) for p in batch]
+        articles, prepared = [], []
+        for pending in batch:
+            article, ready = pending.opened()
+            articles.append(article)
+            prepared.append(ready if ready is not None else prepare_article(article, detect=False))
         outcomes = queries.store_articles(session, [
-            queries.ToStore(p.article, p.source, p.fetched_at, p.validators, ready.digest, ready.near)
-            for p, ready in zip(batch, prepared, strict=True)])
-        return [self._record(session, p, ready, outcome) for p, ready, outcome in zip(batch, prepared, outcomes,
-                                                                                     strict=True)]
+            queries.ToStore(article, p.source, p.fetched_at, p.validators, ready.digest, ready.near)
+            for p, article, ready in zip(batch, articles, prepared, strict=True)])
+        return [self._record(session, p, article, ready, outcome)
+                for p, article, ready, outcome in zip(batch, articles, prepared, outcomes, strict=True)]
 
     @staticmethod
-    def _record(session: Session, pending: Pending, prepared: Prepared, outcome: queries.StoreOutcome) -> IngestResult:
+    def _record(session: Session, pending: Pending, article: Article, prepared: Prepared,
+                outcome: queries.StoreOutcome) -> IngestResult:
         """The result of storing one article, with the events of a new or changed one recorded."""
-        article, fetched_at = pending.article, pending.fetched_at
+        fetched_at = pending.fetched_at
         result = IngestResult(outcome.status, outcome.article_id, story_id=outcome.story_id,
                               story_match=outcome.story_match, revision_id=outcome.revision_id)
         if outcome.status in ("new", "updated"):

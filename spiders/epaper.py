@@ -48,6 +48,6 @@ class EpaperSpider(RadarSpider):
         for link in self.pages.extract_links(response):
             yield self.follow_listing(response, link.url)
 
-    def parse_story(self, response: Response) -> Iterator[Any]:
-        """A story page."""
-        yield from self.with_attachments(response, self.page_item(response, kind="epaper"))
+    def parse_story(self, response: Response) -> list[Any]:
+        """A story page (a list: see ``RadarSpider.with_attachments``)."""
+        return list(self.with_attachments(response, self.page_item(response, kind="epaper")))

@@ -60,6 +60,7 @@ class ListingSpider(RadarSpider):
             if href:
                 yield self.follow_listing(response, href.strip())
 
-    def parse_article(self, response: Response) -> Iterator[Any]:
-        """An article page: the raw page, with its attachments."""
-        yield from self.with_attachments(response, self.page_item(response))
+    def parse_article(self, response: Response) -> list[Any]:
+        """An article page: the raw page, with its attachments (a list: see
+        ``RadarSpider.with_attachments``)."""
+        return list(self.with_attachments(response, self.page_item(response)))

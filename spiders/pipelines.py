@@ -25,7 +25,7 @@ from crawler.article import Article
 from crawler.errors import brief
 from crawler.ingest import Pending, validators_of
 from crawler.items import PageItem
-from crawler.prepare import EmptyPage, Prepared, prepare
+from crawler.prepare import EmptyPage, Prepared, Sealed, prepare
 from spiders.base import RadarSpider, stop_crawl
 from spiders.pool import PreparePool, default_workers
 from spiders.writer import StoreFailed, StoreWriter, WriterGone
@@ -33,13 +33,24 @@ from spiders.writer import StoreFailed, StoreWriter, WriterGone
 
 @dataclass
 class ExtractedPage:
-    """A fetched page together with the article extracted from it (and what its text alone
-    determines: hash, fingerprint, events; see ``crawler.prepare.prepare``)."""
+    """A fetched page together with the article extracted from it and what its text alone
+    determines: hash, fingerprint, events (see ``crawler.prepare.prepare``). Kept sealed, as
+    the worker processes send it: :attr:`article` and :attr:`prepared` open it, and a page
+    stored by the writer process goes there unopened."""
 
     page: PageItem
-    article: Article
-    prepared: Prepared | None = None
+    sealed: Sealed
     pooled: bool = False  # prepared by the worker processes: the crawl is a big one
+
+    @property
+    def prepared(self) -> Prepared:
+        """What was prepared of the page (opened at the first access)."""
+        return self.sealed.open()
+
+    @property
+    def article(self) -> Article:
+        """The extracted article."""
+        return self.sealed.open().article
 
 
 class _CrawlerPipeline:
@@ -109,11 +120,11 @@ class ExtractPipeline(_CrawlerPipeline):
             self.pool = PreparePool.acquire(self.workers)
         try:
             if self.pool is not None:
-                prepared = await self.pool.prepare(item, spider.source, detect=detect)
+                sealed = await self.pool.prepare(item, spider.source, detect=detect)
             else:
                 self.inline += 1
                 spider.crawler.stats.inc_value("radar/prepared_inline")
-                prepared = prepare(item, spider.source, detect=detect)
+                sealed = Sealed(prepare(item, spider.source, detect=detect))
         except EmptyPage as exc:
             spider.crawler.stats.inc_value("radar/empty_page")
             raise DropItem(str(exc)) from None
@@ -121,7 +132,7 @@ class ExtractPipeline(_CrawlerPipeline):
             spider.crawler.stats.inc_value("radar/extract_failed")
             spider.logger.exception("extraction failed for %s", item.url)
             raise DropItem(f"extraction failed for {item.url}: {exc}") from None
-        return ExtractedPage(item, prepared.article, prepared, pooled=self.pool is not None)
+        return ExtractedPage(item, sealed, pooled=self.pool is not None)
 
 
 class StorePipeline(_CrawlerPipeline):
@@ -156,14 +167,14 @@ class StorePipeline(_CrawlerPipeline):
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, ExtractedPage):
             return item
-        article = item.article
-        if item.page.kind == "epaper" and (article.continues_to or article.continued_from):
+        if item.page.kind == "epaper" and (item.article.continues_to or item.article.continued_from):
             self.parts.append(item)
             return item
         if item.pooled and self.writer is None and _on_asyncio():
             self._start_writer()
-        self.pending.append(Pending(article, self.spider.source.name, item.page.fetched_at,
-                                    validators_of(item.page.headers), item.prepared))
+        # the article stays sealed: opened where it is stored, by the writer when there is one
+        self.pending.append(Pending(None, self.spider.source.name, item.page.fetched_at,
+                                    validators_of(item.page.headers), item.sealed))
         if len(self.pending) >= self.batch_size:
             self.flush()
         elif self._timer is None:
@@ -269,7 +280,7 @@ class StorePipeline(_CrawlerPipeline):
         for pending, result in zip(batch, results, strict=True):
             if isinstance(result, Exception):
                 stats.inc_value("radar/store_failed")
-                spider.logger.error("storing %s failed: %s", pending.article.url, result,
+                spider.logger.error("storing %s failed: %s", pending.url, result,
                                     exc_info=(type(result), result, result.__traceback__))
                 continue
             stats.inc_value(f"radar/{result.status}")

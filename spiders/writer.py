@@ -35,7 +35,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
-from spiders.pool import SharedHelper, helper_context
+from spiders.pool import SharedHelper, helper_context, pickled
 
 if TYPE_CHECKING:
     from crawler.ingest import Pending
@@ -106,7 +106,7 @@ def _serve(tasks: Connection, answers: Connection, url: str) -> None:
                 answer = (number, "database", brief(exc))
             except Exception as exc:
                 answer = (number, "failed", brief(exc))
-            answers.send(answer)
+            answers.send_bytes(pickled(answer))
     finally:
         ingestor.close()
 
@@ -189,7 +189,7 @@ class StoreWriter(SharedHelper):
         self._number += 1
         self._waiting[self._number] = done
         try:
-            self._tasks.send((self._number, list(batch)))
+            self._tasks.send_bytes(pickled((self._number, list(batch))))
         except OSError:  # its end of the pipe is closed: it is gone
             self._lost()
         return True

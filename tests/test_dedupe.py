@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
+import crawler.dedupe
 from crawler.dedupe import canonical_url, content_hash, document_key
+from crawler.replica import build_sites
 
 
 @pytest.mark.parametrize(("a", "b"), [
@@ -47,6 +51,46 @@ def test_mobile_hosts_fold_to_the_site(mobile: str, desktop: str) -> None:
 ])
 def test_other_hosts_stay(url: str) -> None:
     assert canonical_url(url).split("/")[2] == url.split("/")[2].lower()
+
+
+def test_plain_links_take_the_short_path_to_the_same_form(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Links in plain form skip the general path (urlsplit, parse_qsl, w3lib); whatever the link,
+    both give the same canonical form."""
+    general = crawler.dedupe._canonical_url
+    taken: list[str] = []
+
+    def counted(url: str) -> str:
+        taken.append(url)
+        return general(url)
+
+    monkeypatch.setattr(crawler.dedupe, "_canonical_url", counted)
+    uncached = canonical_url.__wrapped__  # type: ignore[attr-defined]
+    hosts = ["www.jxnews.com.cn", "m.jxnews.com.cn", "WWW.X.CN", "127.0.0.1", "m.gov.cn", "wap.ganzhou.gov.cn",
+             "a-b.c", "xn--fiq228c.cn", "-bad.cn", "a..b", "x.cn.", "中文.cn", "m.127.0.0.1"]
+    ports = ["", ":80", ":443", ":8080", ":080", ":65535", ":65536", ":99999", ":0", ":"]
+    paths = ["", "/", "/a/index.html", "/a/INDEX.HTML", "/a/index.shtml", "/list/default.aspx", "/a/./b",
+             "/a/../b", "/a/b/..", "/a/.", "/.well-known/x", "/a~b/c_d-e.f", "/a//b", "/a%20b", "/a%7Eb",
+             "/中文.html", "/a b", "/a/b.", "/x.shtml", "/A/B.HTML"]
+    tails = ["", "?", "#", "?a=1", "#top", "?utm_source=wx", " "]
+    urls = [f"{scheme}://{host}{port}{path}{tail}" for scheme, host, port, path, tail in
+            itertools.product(["http", "https", "HTTP", "ftp"], hosts, ports, paths, tails)]
+    articles = [f"http://127.0.0.1:8362{path}" for site in build_sites().values()
+                for path, page in site.items() if page.expected]
+    short = []
+    for url in urls + articles:
+        taken.clear()
+        try:
+            want = general(url)
+        except ValueError:  # a port out of range: both refuse it
+            with pytest.raises(ValueError):
+                uncached(url)
+            continue
+        assert uncached(url) == want, url
+        if not taken:
+            short.append(url)
+    assert set(articles) <= set(short)  # the replica sites' article links took the short path
+    assert "http://m.jxnews.com.cn:8080/a/index.html" in short
+    assert not any("?" in url or "%" in url or "/." in url or "HTTP" in url for url in short)
 
 
 def test_document_key_folds_how_a_number_is_typed() -> None:

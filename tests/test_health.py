@@ -138,6 +138,9 @@ def test_challenge_pages() -> None:
     (200, b"<img src='/SafeDog/logo.png'>", "safedog"),
     (200, b"<script>$_ts.nsd=1</script>", "ruishu"),
     (200, b"<p>price $_tsla</p>", None),  # the literal alone is not the script
+    # markers of two vendors: the first kind in the list wins, wherever its marker stands
+    (200, b"<img src='/safedog/logo.png'><script>var c='__jsl_clearance';</script>", "jiasule"),
+    (200, b"<p>$_tsla</p><img src='/safedog/logo.png'>", "safedog"),  # ruishu's literal, unconfirmed
 ])
 def test_challenge_kind(status: int, body: bytes, kind: str | None) -> None:
     assert challenge_kind(status, body) == kind

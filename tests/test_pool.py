@@ -44,7 +44,10 @@ def test_pool_prepares_what_the_crawl_process_would() -> None:
     async def run() -> None:
         pool = PreparePool(2)
         try:
-            results = await asyncio.gather(*(pool.prepare(p, SOURCE, detect=True) for p in pages))
+            sealed = await asyncio.gather(*(pool.prepare(p, SOURCE, detect=True) for p in pages))
+            # the crawl process gets each result sealed: its URL, and the rest once opened
+            assert [s.url for s in sealed] == [p.url for p in pages]
+            results = [s.open() for s in sealed]
             for page, got in zip(pages, results, strict=True):
                 want = prepare(page, SOURCE, detect=True)
                 assert got.article.to_dict() == want.article.to_dict()
@@ -62,7 +65,7 @@ def test_pool_prepares_what_the_crawl_process_would() -> None:
             first.process.join()
             (outcome,) = await asyncio.gather(pending, return_exceptions=True)
             assert not isinstance(outcome, BaseException) or isinstance(outcome, WorkerDied)
-            again = await asyncio.gather(*(pool.prepare(p, SOURCE, detect=False) for p in pages))
+            again = [s.open() for s in await asyncio.gather(*(pool.prepare(p, SOURCE, detect=False) for p in pages))]
             assert [r.digest for r in again] == [prepare(p, SOURCE).digest for p in pages]
             assert all(r.events is None for r in again)
             assert not first.alive and pool._workers[1].alive
@@ -95,7 +98,7 @@ def test_long_pages_both_ways_do_not_stall_the_pool() -> None:
         finally:
             pool.close()
 
-    results = asyncio.run(run())
+    results = [s.open() for s in asyncio.run(run())]
     assert len(long_body) > 2_000_000 and len({r.digest for r in results}) == 1
     assert len(results[0].article.body) > 500_000
 
@@ -297,7 +300,7 @@ def test_pages_are_prepared_in_the_crawl_process_when_no_worker_starts(monkeypat
         finally:
             pool.close()
 
-    results = asyncio.run(run())
+    results = [s.open() for s in asyncio.run(run())]
     assert [r.digest for r in results] == [prepare(p, SOURCE).digest for p in pages]
     assert "prepare workers could not start (no fork server here)" in caplog.text
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import pickle
 import subprocess
 import sys
 import time
@@ -19,7 +20,7 @@ from sqlalchemy import func, select, text
 
 from crawler.ingest import Ingestor, IngestResult, Pending
 from crawler.items import PageItem
-from crawler.prepare import prepare
+from crawler.prepare import Sealed, prepare
 from crawler.replica import build_sites
 from crawler.sources import parse_source
 from spiders.writer import StoreFailed, StoreWriter, WriterGone
@@ -32,13 +33,13 @@ SOURCE = parse_source({"name": "jxnews", "start_urls": ["http://127.0.0.1/jxxw/"
 
 
 def _batch() -> list[Pending]:
-    """The news replica's articles, prepared as the workers prepare them; each twice, so the
-    second copy of each is stored as unchanged."""
+    """The news replica's articles, prepared as the workers prepare them and sealed as the crawl
+    process passes them on; each twice, so the second copy of each is stored as unchanged."""
     at = datetime(2025, 7, 2, tzinfo=UTC)
     pages = [PageItem("jxnews", f"http://127.0.0.1:8362{path}", r.body, at, headers={"content-type": r.content_type})
              for path, r in build_sites()["news"].items() if r.expected]
     ready = [prepare(page, SOURCE, detect=True) for page in pages]
-    once = [Pending(p.article, "jxnews", at, None, p) for p in ready]
+    once = [Pending(None, "jxnews", at, None, Sealed(p)) for p in ready]
     return once + once
 
 
@@ -206,3 +207,28 @@ def test_a_crawl_whose_writer_is_killed_stores_every_article(tmp_path: Path) -> 
     assert run.new + run.duplicates == n and articles == run.new
     assert run.stats.get("radar/store_failed", 0) == 0
     assert 0 < run.stats.get("radar/stored_by_writer", 0) < n
+
+
+def test_a_sealed_article_travels_unopened_and_opens_as_prepared() -> None:
+    """What a worker prepared reaches the writer as it left the worker: the crawl process between
+    them unpickles only its URL, and passes its bytes on as they are."""
+    page = PageItem("jxnews", "http://127.0.0.1:8362/a.shtml",
+                    next(r.body for r in build_sites()["news"].values() if r.expected),
+                    datetime(2025, 7, 2, tzinfo=UTC), headers={"content-type": "text/html; charset=utf-8"})
+    ready = prepare(page, SOURCE, detect=True)
+    in_crawl = pickle.loads(pickle.dumps(Sealed(ready)))  # as the worker's answer arrives
+    assert in_crawl.url == page.url and in_crawl._prepared is None
+    pending = Pending(None, "jxnews", page.fetched_at, None, in_crawl)
+    assert pending.url == page.url and in_crawl._prepared is None
+    at_writer = pickle.loads(pickle.dumps(pending))
+    assert in_crawl._prepared is None  # passed on unopened
+    article, opened = at_writer.opened()
+    assert opened is not None and article is opened.article
+    assert article.to_dict() == ready.article.to_dict()
+    assert (opened.digest, opened.near.bands) == (ready.digest, ready.near.bands)
+    assert [e.to_dict() for e in opened.events or []] == [e.to_dict() for e in ready.events or []]
+    # once opened, the object counts: a change made to it then travels with it
+    in_crawl.open().article.title = "改过的标题"
+    assert pickle.loads(pickle.dumps(in_crawl)).open().article.title == "改过的标题"
+    with pytest.raises(ValueError):
+        Pending(None, "jxnews", page.fetched_at).opened()
