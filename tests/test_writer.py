@@ -216,6 +216,7 @@ def test_a_sealed_article_travels_unopened_and_opens_as_prepared() -> None:
                     next(r.body for r in build_sites()["news"].values() if r.expected),
                     datetime(2025, 7, 2, tzinfo=UTC), headers={"content-type": "text/html; charset=utf-8"})
     ready = prepare(page, SOURCE, detect=True)
+    assert ready.events and ready.near.bands  # so that the comparisons below compare something
     in_crawl = pickle.loads(pickle.dumps(Sealed(ready)))  # as the worker's answer arrives
     assert in_crawl.url == page.url and in_crawl._prepared is None
     pending = Pending(None, "jxnews", page.fetched_at, None, in_crawl)
