@@ -102,7 +102,8 @@ def extract(
     for key, value in enp_properties(text).items():
         metas.setdefault(key, value)
     ld = json_ld(root)
-    html_title = normalize_text(text_of(root.find(".//title"))) if root.find(".//title") is not None else ""
+    title_el = next(root.iter("title"), None)  # what root.find(".//title") finds, without ElementPath
+    html_title = normalize_text(text_of(title_el)) if title_el is not None else ""
     strip_noise(root)
     picked = apply_selectors(root, selectors or {})
 
