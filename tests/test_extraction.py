@@ -211,6 +211,29 @@ def test_sidebars_related_lists_and_page_furniture_are_removed() -> None:
     assert art.source_name == "赣州经开区管委会"
 
 
+def test_strip_noise_drops_hidden_elements_and_keeps_their_tails() -> None:
+    """Every way of hiding an element (inline style, the ``hidden`` attribute, a modal or
+    screen-reader class) removes it; the text after it stays, and so do html, body and head
+    whatever their attributes, and elements whose attributes hide nothing."""
+    from lxml import etree
+
+    from crawler.extraction.dom import parse, strip_noise
+
+    root = parse(
+        "<html class='hidden'><head><title>标题</title></head><body class='d-none'>"
+        "<p>一<span style='display: none'>隐一</span>二<span hidden>隐二</span>三"
+        "<span class='a sr-only'>隐三</span>四<span style='VISIBILITY:hidden'>隐四</span>五</p>"
+        "<div id='x' class='hidden-xs' style='color:red'>可见</div>"
+        "<script>var a = 1;</script><input value='表单'></body></html>"
+    )
+    body = root.find("body")
+    body.append(etree.Comment("注释"))  # the parser drops comments; one added later still goes
+    body[-1].tail = "尾"
+    strip_noise(root)
+    assert "".join(root.find("body").itertext()) == "一二三四五可见尾"
+    assert [el.tag for el in root.iter()] == ["html", "head", "title", "body", "p", "div"]
+
+
 def test_selectors_outrank_the_generic_rules() -> None:
     html = page(
         "<h1>栏目首页</h1><div class='box'><span class='t'>真正的标题：园区新闻</span>"
