@@ -29,7 +29,7 @@ _EVERY_RE = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 _KNOWN_KEYS = {
     "name", "kind", "start_urls", "allow", "deny", "next_page", "pages", "selectors", "schedule",
-    "region", "tags", "encoding", "max_pages", "enabled", "recheck", "recheck_days",
+    "region", "tags", "encoding", "max_pages", "enabled", "recheck", "recheck_days", "allowed_domains",
 }
 
 
@@ -70,6 +70,9 @@ class Source:
     # revisions (``radar crawl --recheck``); None: only when asked
     recheck: Schedule | None = None
     recheck_days: int = 7
+    # hosts (and their subdomains) this source may fetch besides its start URLs' registered
+    # domains, e.g. a CDN that serves its attachments
+    allowed_domains: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -184,6 +187,11 @@ def parse_source(raw: Any, index: int) -> Source:
     recheck_days = raw.get("recheck_days", 7)
     if not isinstance(recheck_days, int) or isinstance(recheck_days, bool) or recheck_days < 1:
         raise ConfigError("must be a positive whole number of days", source=name, key="recheck_days")
+    allowed = raw.get("allowed_domains") or []
+    if isinstance(allowed, str):
+        allowed = [allowed]
+    if not isinstance(allowed, list) or not all(isinstance(d, str) and d.strip() for d in allowed):
+        raise ConfigError("must be a list of host names", source=name, key="allowed_domains")
     return Source(
         name=name,
         kind=kind,
@@ -201,6 +209,7 @@ def parse_source(raw: Any, index: int) -> Source:
         enabled=bool(raw.get("enabled", True)),
         recheck=recheck,
         recheck_days=recheck_days,
+        allowed_domains=tuple(d.strip().lower().lstrip(".") for d in allowed),
     )
 
 
