@@ -52,6 +52,7 @@ DEFAULTS: dict[str, tuple[Any, str]] = {
     "health_garbled_ratio": (0.2, "share of garbled articles among a source's last 20 that raises an alert"),
     "health_challenge_pages": (1, "challenge / WAF pages (captcha, JS check) in the latest run that raise an alert"),
     "health_failures": (3, "consecutive failed or killed runs of a source that raise an alert"),
+    "sql_timeout": (30.0, "seconds one radar sql query may run before it is stopped"),
     "user_agent": (
         "PolicyRadar/0.1 (+https://example.invalid/policy-radar; research crawler)",
         "User-Agent header sent to sites",
@@ -61,7 +62,8 @@ DEFAULTS: dict[str, tuple[Any, str]] = {
 _SECRETS = {"smtp_password"}
 _DAEMON_SETTINGS = ("digest_weekday", "digest_retry_base", "digest_retry_max", "outbox_interval", "health_history",
                     "health_stale_factor", "health_zero_runs", "health_error_rate", "health_garbled_score",
-                    "health_garbled_ratio", "health_challenge_pages", "health_failures", "warm_crawls")
+                    "health_garbled_ratio", "health_challenge_pages", "health_failures", "warm_crawls",
+                    "sql_timeout")
 #: Weekday names accepted by ``digest_weekday``, Monday first (``datetime.weekday()`` order).
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -101,6 +103,7 @@ class Settings:
     health_challenge_pages: int = 1
     health_failures: int = 3
     warm_crawls: bool = True
+    sql_timeout: float = 30.0
 
     @property
     def tz(self) -> ZoneInfo:
