@@ -10,69 +10,115 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 
-from crawler.config import Settings, load_settings
+from crawler.config import Schedule, Settings, encoding, load_settings, option, read_mapping, schedule_of, schema
 from crawler.errors import ConfigError
 from crawler.subscriptions import Subscription, parse_subscriptions
+
+__all__ = ["Config", "Schedule", "Source", "load_config", "parse_config", "parse_schedule", "parse_source"]
 
 SOURCE_KINDS = ("listing", "epaper")
 SELECTOR_FIELDS = ("title", "body", "published_at", "source", "author")
 #: What a source name may be: lower-case ASCII, digits, "-" and "_" (it names files and locks too).
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-_EVERY_RE = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-_KNOWN_KEYS = {
-    "name", "kind", "start_urls", "allow", "deny", "next_page", "pages", "selectors", "schedule",
-    "region", "tags", "encoding", "max_pages", "enabled", "recheck", "recheck_days", "allowed_domains",
-}
+_HOST_RE = re.compile(r"^(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]{0,62}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,62}[a-z0-9_])?)*$")
+#: parsel's XPath namespaces (EXSLT regular expressions and sets), so selectors using them compile
+_XPATH_NS = {"re": "http://exslt.org/regular-expressions", "set": "http://exslt.org/sets"}
 
 
-@dataclass(frozen=True)
-class Schedule:
-    """When a source is crawled: a cron string (in the configured timezone) or a fixed interval."""
+def _name(value: str) -> str:
+    if not NAME_RE.match(value):
+        raise ValueError("must be lower-case letters, digits, '-' or '_' (e.g. ganzhou-gov)")
+    return value
 
-    cron: str | None = None
-    every: timedelta | None = None
 
-    def describe(self) -> str:
-        """Human-readable form, as written in the config."""
-        if self.cron is not None:
-            return self.cron
-        assert self.every is not None
-        return f"every {int(self.every.total_seconds())}s"
+def _url(value: str) -> str:
+    if not re.match(r"^https?://[^/\s?#]+", value, re.I) or re.search(r"\s", value):
+        raise ValueError(f"needs http(s) URLs, got {value!r}")
+    return value
+
+
+def _regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"invalid regular expression: {exc}") from None
+    return value
+
+
+def _host(value: str) -> str:
+    host = value.lower().lstrip(".")
+    if not _HOST_RE.match(host):
+        raise ValueError(f"expected a host name (e.g. cdn.example.cn), got {value!r}")
+    return host
+
+
+def _selector(value: str, xpath_prefixes: tuple[str, ...]) -> str:
+    """``value`` if it compiles: XPath when it starts with one of ``xpath_prefixes``, else CSS
+    (with parsel's ``::text`` and ``::attr(name)``)."""
+    if not value:
+        return value
+    if value.startswith(xpath_prefixes):
+        from lxml import etree
+
+        try:
+            etree.XPath(value, namespaces=_XPATH_NS)
+        except etree.XPathError as exc:
+            raise ValueError(f"invalid XPath {value!r}: {exc}") from None
+        return value
+    from cssselect import SelectorError
+    from parsel.csstranslator import HTMLTranslator
+
+    try:
+        HTMLTranslator().css_to_xpath(value)
+    except SelectorError as exc:
+        raise ValueError(f"invalid CSS selector {value!r}: {exc}") from None
+    return value
+
+
+def _next_page(value: str) -> str:
+    return _selector(value, ("/", "("))  # spiders.listing.select_one's rule
+
+
+def _field_selector(value: str) -> str:
+    return _selector(value, ("/", "(", "./"))  # crawler.extraction.selectors' rule
 
 
 @dataclass(frozen=True)
 class Source:
-    """One watched site section."""
+    """One watched site section: one ``sources:`` entry. Each field declares its key's type,
+    default and checks (:func:`crawler.config.option`)."""
 
-    name: str
-    kind: str
-    start_urls: tuple[str, ...]
-    allow: str
-    schedule: Schedule
-    deny: str = ""
-    next_page: str = ""
-    pages: str = ""
-    selectors: Mapping[str, str] = field(default_factory=dict)
-    region: str = ""
-    tags: tuple[str, ...] = ()
-    encoding: str = ""
-    max_pages: int = 50
-    enabled: bool = True
+    name: str = option(help="unique; lower-case letters, digits, - and _", required=True, check=_name)
+    kind: str = option(help="listing | epaper", file_default="listing", choices=SOURCE_KINDS)
+    start_urls: tuple[str, ...] = option(help="one or more http(s) URLs", required=True, check=_url)
+    allow: str = option(help="a regular expression of article URLs", required=True, check=_regex)
+    schedule: Schedule = option(help="cron string or 'every: 30m'", required=True)  # noqa: RUF009 - option() returns a dataclasses.field
+    deny: str = option("", "regex of URLs never to follow", check=_regex)
+    next_page: str = option("", "CSS, or XPath when it starts with / or (", check=_next_page)
+    pages: str = option("", "epaper: regex of issue / 版面 pages to follow", check=_regex)
+    selectors: Mapping[str, str] = option({}, "field → CSS/XPath", choices=SELECTOR_FIELDS, check=_field_selector)
+    region: str = option("", "where the source's news is, when a page does not say")
+    tags: tuple[str, ...] = option((), "free labels")
+    encoding: str = option("", "a charset hint for sites that lie about theirs", check=encoding)
+    max_pages: int = option(50, "listing pages (or e-paper pages) per crawl at most", minimum=1)
+    enabled: bool = option(True, "false: crawled only when named")
     # re-fetch stored articles of the last ``recheck_days`` days on this schedule, to catch
     # revisions (``radar crawl --recheck``); None: only when asked
-    recheck: Schedule | None = None
-    recheck_days: int = 7
+    recheck: Schedule | None = option(None, "re-fetch recent stored articles on this schedule")  # noqa: RUF009 - option() returns a dataclasses.field
+    recheck_days: int = option(7, "how far back a re-check goes, in days", minimum=1)
     # hosts (and their subdomains) this source may fetch besides its start URLs' registered
     # domains, e.g. a CDN that serves its attachments
-    allowed_domains: tuple[str, ...] = ()
+    allowed_domains: tuple[str, ...] = option((), "hosts fetched besides the start URLs' own domains", check=_host)
+
+
+#: The keys a ``sources:`` entry may have.
+_KNOWN_KEYS = frozenset(k.key for k in schema(Source))
 
 
 @dataclass(frozen=True)
@@ -98,119 +144,31 @@ class Config:
 
 def parse_schedule(value: Any, *, source: str = "", key: str = "schedule") -> Schedule:
     """``"0 */2 * * *"`` (cron) or ``{every: 30m}`` / ``"every: 30m"`` (interval)."""
-    if isinstance(value, Mapping):
-        if set(value) != {"every"}:
-            raise ConfigError("a mapping schedule takes exactly one key, 'every'", source=source, key=key)
-        value = f"every: {value['every']}"
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError("expected a cron string or 'every: <n>s|m|h|d'", source=source, key=key)
-    text = value.strip()
-    if text.startswith("every"):
-        match = _EVERY_RE.match(text[len("every") :].lstrip(" :"))
-        if not match or int(match.group(1)) <= 0:
-            raise ConfigError(f"bad interval {text!r}; use e.g. 'every: 30m'", source=source, key=key)
-        amount, unit = int(match.group(1)), match.group(2)
-        return Schedule(every=timedelta(**{_UNITS[unit]: amount}))
-    # imported for cron strings only: APScheduler is a twentieth of a crawl process's start-up
-    from apscheduler.triggers.cron import CronTrigger
-
     try:
-        CronTrigger.from_crontab(text)
+        return schedule_of(value)
     except ValueError as exc:
-        raise ConfigError(f"bad cron string {text!r}: {exc}", source=source, key=key) from None
-    return Schedule(cron=text)
-
-
-def _regex(value: Any, *, source: str, key: str, required: bool) -> str:
-    if value in (None, ""):
-        if required:
-            raise ConfigError("is required (a regular expression of article URLs)", source=source, key=key)
-        return ""
-    if not isinstance(value, str):
-        raise ConfigError("expected a regular expression string", source=source, key=key)
-    try:
-        re.compile(value)
-    except re.error as exc:
-        raise ConfigError(f"invalid regular expression: {exc}", source=source, key=key) from None
-    return value
+        raise ConfigError(str(exc), source=source or None, key=key) from None
 
 
 def parse_source(raw: Any, index: int) -> Source:
     """Validate one ``sources:`` entry."""
     if not isinstance(raw, Mapping):
-        raise ConfigError(f"sources[{index}] must be a mapping")
+        raise ConfigError(f"sources[{index}] must be a mapping, got {type(raw).__name__}")
     name = raw.get("name")
+    label = name if isinstance(name, str) else f"sources[{index}]"
+
+    def fail(key: str, why: str) -> NoReturn:
+        raise ConfigError(why, source=label, key=key)
+
     if not isinstance(name, str) or not NAME_RE.match(name):
-        raise ConfigError(
-            "must be lower-case letters, digits, '-' or '_' (e.g. ganzhou-gov)",
-            source=str(name if name is not None else f"sources[{index}]"), key="name",
-        )
-    unknown = sorted(set(raw) - _KNOWN_KEYS)
-    if unknown:
-        raise ConfigError(f"unknown key(s) {', '.join(unknown)}", source=name, key=unknown[0])
-    kind = raw.get("kind", "listing")
-    if kind not in SOURCE_KINDS:
-        raise ConfigError(f"must be one of {', '.join(SOURCE_KINDS)}, got {kind!r}", source=name, key="kind")
-    start_urls = raw.get("start_urls")
-    if isinstance(start_urls, str):
-        start_urls = [start_urls]
-    if not start_urls or not all(isinstance(u, str) and re.match(r"^https?://", u) for u in start_urls):
-        raise ConfigError("needs one or more http(s) URLs", source=name, key="start_urls")
-    selectors = raw.get("selectors") or {}
-    if not isinstance(selectors, Mapping) or not all(isinstance(v, str) for v in selectors.values()):
-        raise ConfigError("must map field names to CSS/XPath strings", source=name, key="selectors")
-    bad = sorted(set(selectors) - set(SELECTOR_FIELDS))
-    if bad:
-        raise ConfigError(
-            f"unknown field(s) {', '.join(bad)}; known: {', '.join(SELECTOR_FIELDS)}",
-            source=name, key="selectors",
-        )
-    tags = raw.get("tags") or []
-    if isinstance(tags, str):
-        tags = [tags]
-    if not isinstance(tags, list):
-        raise ConfigError("must be a list of strings", source=name, key="tags")
-    max_pages = raw.get("max_pages", 50)
-    if not isinstance(max_pages, int) or max_pages < 1:
-        raise ConfigError("must be a positive whole number", source=name, key="max_pages")
-    if "schedule" not in raw:
-        raise ConfigError("is required (cron string or 'every: 30m')", source=name, key="schedule")
-    next_page = raw.get("next_page") or ""
-    if not isinstance(next_page, str):
-        raise ConfigError("must be a CSS or XPath string", source=name, key="next_page")
-    recheck = None
-    if raw.get("recheck") not in (None, ""):
-        if kind == "epaper":
-            raise ConfigError("e-paper pages are printed once; only listing sources are re-checked",
-                              source=name, key="recheck")
-        recheck = parse_schedule(raw["recheck"], source=name, key="recheck")
-    recheck_days = raw.get("recheck_days", 7)
-    if not isinstance(recheck_days, int) or isinstance(recheck_days, bool) or recheck_days < 1:
-        raise ConfigError("must be a positive whole number of days", source=name, key="recheck_days")
-    allowed = raw.get("allowed_domains") or []
-    if isinstance(allowed, str):
-        allowed = [allowed]
-    if not isinstance(allowed, list) or not all(isinstance(d, str) and d.strip() for d in allowed):
-        raise ConfigError("must be a list of host names", source=name, key="allowed_domains")
-    return Source(
-        name=name,
-        kind=kind,
-        start_urls=tuple(start_urls),
-        allow=_regex(raw.get("allow"), source=name, key="allow", required=True),
-        deny=_regex(raw.get("deny"), source=name, key="deny", required=False),
-        pages=_regex(raw.get("pages"), source=name, key="pages", required=kind == "epaper"),
-        next_page=next_page,
-        schedule=parse_schedule(raw["schedule"], source=name),
-        selectors=dict(selectors),
-        region=str(raw.get("region") or ""),
-        tags=tuple(str(t) for t in tags),
-        encoding=str(raw.get("encoding") or ""),
-        max_pages=max_pages,
-        enabled=bool(raw.get("enabled", True)),
-        recheck=recheck,
-        recheck_days=recheck_days,
-        allowed_domains=tuple(d.strip().lower().lstrip(".") for d in allowed),
-    )
+        fail("name", "must be lower-case letters, digits, '-' or '_' (e.g. ganzhou-gov)")
+    values = read_mapping(Source, raw, fail)
+    if values.get("kind") == "epaper":
+        if not values.get("pages"):
+            fail("pages", "is required for e-paper sources (a regular expression of issue / 版面 pages)")
+        if values.get("recheck") is not None:
+            fail("recheck", "e-paper pages are printed once; only listing sources are re-checked")
+    return Source(**values)
 
 
 def _check_rules(files: tuple[str, ...]) -> None:
@@ -273,7 +231,40 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
     except OSError as exc:
         raise ConfigError(f"cannot read config file {resolved}: {exc.strerror}") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{resolved}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(resolved)
+        problem = " ".join(str(exc.problem or exc.context or "").split())
+        if not isinstance(exc, yaml.constructor.ConstructorError):  # a duplicate key or a refused tag
+            problem = f"not valid YAML: {problem}"
+        raise ConfigError(f"{where}: {problem}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{resolved} is not valid YAML: {exc}") from None
-    return parse_config(data, path=resolved, env=env)
+        raise ConfigError(f"{resolved}: not valid YAML: {' '.join(str(exc).split())}") from None
+    try:
+        return parse_config(data, path=resolved, env=env)
+    except ConfigError as exc:
+        located = ConfigError(f"{resolved}: {exc}")
+        located.source, located.key = exc.source, exc.key
+        raise located from None
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a key written twice in one mapping is an error (the
+    safe loader keeps the last one silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _value in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.get(key)
+            except TypeError:
+                continue  # an unhashable key: the safe loader reports it
+            if first is not None:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first on line {first})", key_node.start_mark)
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)

@@ -23,17 +23,18 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from email.utils import parseaddr
-from typing import Any
+from typing import Any, NoReturn
 
-from crawler.config import WEEKDAYS, Settings
+from crawler.config import WEEKDAYS, Settings, address, is_address, option, read_mapping
 from crawler.errors import ConfigError
+
+__all__ = ["EVENT_TYPES", "FREQUENCIES", "Subscription", "SubscriptionError", "effective_subscriptions",
+           "idempotency_key", "is_address", "parse_subscription", "parse_subscriptions", "period_of"]
 
 EVENT_TYPES = ("signing", "opening", "trade")
 FREQUENCIES = ("immediate", "daily", "weekly")
 DEFAULT_NAME = "mail_to"
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-_KNOWN_KEYS = {"name", "to", "types", "regions", "keywords", "frequency", "health"}
 
 
 class SubscriptionError(ConfigError):
@@ -45,17 +46,27 @@ class SubscriptionError(ConfigError):
         self.subscription = subscription
 
 
+def _name(value: str) -> str:
+    if not _NAME_RE.match(value):
+        raise ValueError("must be lower-case letters, digits, '-' or '_' (e.g. jiangxi-daily)")
+    if value == DEFAULT_NAME:
+        raise ValueError(f"{DEFAULT_NAME!r} is the name of the RADAR_MAIL_TO subscription; pick another")
+    return value
+
+
 @dataclass(frozen=True)
 class Subscription:
-    """What one subscription wants: event types, regions, keywords, and how often."""
+    """What one subscription wants: event types, regions, keywords, and how often. Each field
+    declares its key's type, default and checks (:func:`crawler.config.option`)."""
 
-    name: str
-    recipients: tuple[str, ...]
-    types: tuple[str, ...] = EVENT_TYPES
-    regions: tuple[str, ...] = ()
-    keywords: tuple[str, ...] = ()
-    frequency: str = "daily"
-    health: bool = True
+    name: str = option(help="unique; lower-case letters, digits, - and _", required=True, check=_name)
+    recipients: tuple[str, ...] = option(help="one address or a list of addresses", key="to", required=True,
+                                         split=True, check=address)
+    types: tuple[str, ...] = option(EVENT_TYPES, "signing | opening | trade", choices=EVENT_TYPES)
+    regions: tuple[str, ...] = option((), "a region matches events whose region contains it")
+    keywords: tuple[str, ...] = option((), "the title or evidence sentence must name one")
+    frequency: str = option("daily", "immediate | daily | weekly", choices=FREQUENCIES)
+    health: bool = option(True, "daily/weekly digests carry the crawl-health section")
 
     def describe(self) -> str:
         """"signing, opening in 江西省 matching 半导体, immediate" — for dry runs and logs."""
@@ -67,65 +78,20 @@ class Subscription:
         return f"{text}, {self.frequency}"
 
 
-def is_address(value: str) -> bool:
-    """A bare e-mail address (``user@host``): no display name, spaces, commas or line breaks."""
-    name, addr = parseaddr(value)
-    return (not name and addr == value and value.count("@") == 1 and not re.search(r"[\s,;<>\"]", value)
-            and all(value.split("@")) and len(value) <= 320)
-
-
-def _strings(raw: Mapping[str, Any], key: str, name: str) -> tuple[str, ...]:
-    value = raw.get(key)
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise SubscriptionError("must be a list of non-empty strings", subscription=name, key=key)
-    return tuple(dict.fromkeys(v.strip() for v in value))
-
-
 def parse_subscription(raw: Any, index: int) -> Subscription:
     """Validate one ``subscriptions:`` entry."""
     if not isinstance(raw, Mapping):
-        raise ConfigError(f"subscriptions[{index}] must be a mapping")
+        raise ConfigError(f"subscriptions[{index}] must be a mapping, got {type(raw).__name__}")
     name = raw.get("name")
-    if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise SubscriptionError("must be lower-case letters, digits, '-' or '_' (e.g. jiangxi-daily)",
-                                subscription=str(name if name is not None else f"subscriptions[{index}]"),
-                                key="name")
-    if name == DEFAULT_NAME:
-        raise SubscriptionError(f"{DEFAULT_NAME!r} is the name of the RADAR_MAIL_TO subscription; pick another",
-                                subscription=name, key="name")
-    unknown = sorted(set(raw) - _KNOWN_KEYS)
-    if unknown:
-        raise SubscriptionError(f"unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(_KNOWN_KEYS))}",
-                                subscription=name, key=unknown[0])
-    to = raw.get("to")
-    if isinstance(to, str):
-        to = [a.strip() for a in to.split(",") if a.strip()]
-    if not isinstance(to, list) or not to:
-        raise SubscriptionError("is required: one address or a list of addresses", subscription=name, key="to")
-    bad = [a for a in to if not isinstance(a, str) or not is_address(a)]
-    if bad:
-        raise SubscriptionError(f"not an e-mail address: {bad[0]!r}", subscription=name, key="to")
-    types = _strings(raw, "types", name) or EVENT_TYPES
-    wrong = [t for t in types if t not in EVENT_TYPES]
-    if wrong:
-        raise SubscriptionError(f"unknown event type {wrong[0]!r}; known: {', '.join(EVENT_TYPES)}",
-                                subscription=name, key="types")
-    frequency = raw.get("frequency", "daily")
-    if frequency not in FREQUENCIES:
-        raise SubscriptionError(f"must be one of {', '.join(FREQUENCIES)}, got {frequency!r}",
-                                subscription=name, key="frequency")
-    health = raw.get("health", True)
-    if not isinstance(health, bool):
-        raise SubscriptionError("must be true or false", subscription=name, key="health")
-    return Subscription(
-        name=name, recipients=tuple(dict.fromkeys(to)), types=tuple(t for t in EVENT_TYPES if t in types),
-        regions=_strings(raw, "regions", name), keywords=_strings(raw, "keywords", name),
-        frequency=frequency, health=health,
-    )
+    label = name if isinstance(name, str) else f"subscriptions[{index}]"
+
+    def fail(key: str, why: str) -> NoReturn:
+        raise SubscriptionError(why, subscription=label, key=key)
+
+    values = read_mapping(Subscription, raw, fail)
+    if "types" in values:  # in the catalogue's order, whatever the file's
+        values["types"] = tuple(t for t in EVENT_TYPES if t in values["types"]) or EVENT_TYPES
+    return Subscription(**values)
 
 
 def parse_subscriptions(raw: Any) -> tuple[Subscription, ...]:

@@ -81,9 +81,12 @@ def test_config_file_from_environment_variable(tmp_path: Path) -> None:
     assert list(cfg.sources) == ["only-one"]
 
 
-def test_password_is_never_read_from_file() -> None:
-    cfg = parse_config({"settings": {"smtp_password": "in-the-file"}}, env={})
-    assert cfg.settings.smtp_password == ""
+def test_a_password_in_the_file_is_refused_and_the_environment_one_is_used() -> None:
+    # issue 26, item 13: it was ignored without a word, so mail failed to authenticate later
+    with pytest.raises(ConfigError, match=r"key 'settings.smtp_password': .*set RADAR_SMTP_PASSWORD"):
+        parse_config({"settings": {"smtp_password": "in-the-file"}}, env={})
+    cfg = parse_config({"settings": {"smtp_user": "radar"}}, env={"RADAR_SMTP_PASSWORD": "from-env"})
+    assert cfg.settings.smtp_password == "from-env"
 
 
 def test_bad_setting_and_unknown_source() -> None:
