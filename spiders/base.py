@@ -17,6 +17,7 @@ from crawler.errors import ConfigError
 from crawler.ingest import Ingestor, validators_of
 from crawler.items import FetchedFile, PageItem
 from crawler.sources import Config, Source, load_config
+from spiders.guard import Refused
 from storage.queries import Validators
 
 _ATTACHMENT = re.compile(r"\.(pdf|docx?|wps|xlsx?|et)$", re.I)
@@ -212,6 +213,7 @@ class RadarSpider(scrapy.Spider):
 
     def _attachment_failed(self, failure: Any) -> list[Any]:
         request = failure.request
-        self.logger.warning("attachment %s not fetched: %s", request.url, failure.value)
-        self.crawler.stats.inc_value("radar/attachment_failed")
+        if not failure.check(Refused):  # the guard has counted and logged a refusal
+            self.logger.warning("attachment %s not fetched: %s", request.url, failure.value)
+            self.crawler.stats.inc_value("radar/attachment_failed")
         return list(self._next_attachment(request.meta["item"], request.meta["pending"]))

@@ -30,7 +30,26 @@ CONCURRENT_ITEMS = 1
 
 RETRY_ENABLED = True
 RETRY_TIMES = 3
+# One attempt, connect to last byte (Scrapy's timeout is total, not idle); a timed-out attempt is
+# retried, so the deadline below bounds one response over all its attempts and redirects
+# (spiders.deadline): a server trickling its answer holds a URL that long, not four minutes.
 DOWNLOAD_TIMEOUT = 60
+RADAR_DOWNLOAD_DEADLINE = 120
+# Only http and https are downloaded at all: no handler reads local files (file://), data: URLs,
+# S3 or FTP, whatever a page links to. spiders.guard refuses them first, and off-site hosts too.
+DOWNLOAD_HANDLERS = {
+    "http": "spiders.deadline.DeadlineHTTPDownloadHandler",
+    "https": "spiders.deadline.DeadlineHTTPDownloadHandler",
+    "file": None,
+    "data": None,
+    "s3": None,
+    "ftp": None,
+}
+# First of the downloader middlewares (Scrapy's own start at 50): a refused request reaches
+# neither the robots.txt check, which would fetch from the refused host, nor the download.
+DOWNLOADER_MIDDLEWARES = {
+    "spiders.guard.FetchGuard": 10,
+}
 # Article pages are small; attachments get their own cap (RADAR_ATTACHMENT_MAXSIZE).
 DOWNLOAD_MAXSIZE = 20 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 5 * 1024 * 1024

@@ -1,0 +1,251 @@
+"""What a crawl may fetch, and how long one response may take (issue 26, items 2, 3, 9).
+
+Real crawls (``radar crawl`` child processes) of hostile sites that the tests serve on
+127.0.0.1 and 127.0.0.2: pages that link or redirect to local files, to other ports and hosts on
+loopback, to names that resolve to loopback; a server that trickles its answer a byte at a time.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy import select
+
+from spiders.guard import FetchPolicy, registered_domain
+from storage.db import open_database
+from storage.models import ArticleRow, CrawlRunRow
+from tests.e2e import radar
+from tests.test_extraction import _pdf_bytes
+
+SECRET = "ADMIN-TOKEN-6f1e2d"
+
+
+def _article(title: str, extra: str = "") -> bytes:
+    text = "赣州市发布政策文件，推进重点项目建设，总投资达到十二亿元。"
+    body = "".join(f"<p>{title}：第{i}段，{text}</p>" for i in range(6))
+    return (f'<html><head><meta charset="utf-8"><title>{title}</title></head><body><h1>{title}</h1>'
+            f'<div class="article">{body}{extra}</div></body></html>').encode()
+
+
+def _listing(links: list[str]) -> bytes:
+    items = "".join(f'<li><a href="{href}">{n}</a></li>' for n, href in enumerate(links))
+    return f'<html><head><meta charset="utf-8"><title>列表</title></head><body><ul>{items}</ul></body></html>'.encode()
+
+
+Route = tuple[int, dict[str, str], bytes] | Callable[[BaseHTTPRequestHandler], None]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def do_GET(self) -> None:
+        self.server.requests.append(self.path)
+        route = self.server.routes.get(self.path.split("?", 1)[0])
+        if callable(route):
+            route(self)
+            return
+        status, headers, body = route or (404, {"Content-Type": "text/html"}, b"<html>not found</html>")
+        self.send_response(status)
+        for name, value in {"Content-Length": str(len(body)), **headers}.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, host: str, routes: dict[str, Route]) -> None:
+        super().__init__((host, 0), _Handler)
+        self.routes = routes
+        self.requests: list[str] = []
+        self.url = f"http://{host}:{self.server_address[1]}"
+        self.port = int(self.server_address[1])
+
+
+@contextmanager
+def _serving(host: str = "127.0.0.1") -> Iterator[_Server]:
+    server = _Server(host, {})
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def site() -> Iterator[_Server]:
+    """The source's own site."""
+    with _serving() as server:
+        yield server
+
+
+@pytest.fixture
+def admin() -> Iterator[_Server]:
+    """An internal service on another loopback port, holding a token."""
+    with _serving() as server:
+        page = (200, {"Content-Type": "text/html; charset=utf-8"}, _article(f"内部管理页 {SECRET}"))
+        server.routes.update({f"/art/admin{n}.html": page for n in range(6)})
+        server.routes["/art/secret.pdf"] = (200, {"Content-Type": "application/pdf"}, _pdf_bytes(SECRET))
+        yield server
+
+
+def _crawl(tmp_path: Path, source: dict[str, Any], *more: dict[str, Any], timeout: float = 240,
+           **scrapy: Any) -> tuple[list[ArticleRow], dict[str, CrawlRunRow], float]:
+    """Crawl the sources (named ``site``, then as given) in one ``radar crawl``: the articles
+    stored, each source's run, and how long the crawl took."""
+    db_url = f"sqlite:///{tmp_path / 'radar.db'}"
+    settings = {"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "RADAR_WORKERS": 0, "ROBOTSTXT_OBEY": False,
+                **scrapy}
+    config = tmp_path / "radar.yaml"
+    sources = [{"name": "site", **source}, *more]
+    config.write_text(yaml.safe_dump({
+        "settings": {"database_url": db_url, "data_dir": str(tmp_path), "scrapy": settings},
+        "sources": [{"kind": "listing", "schedule": "every: 1h", **s} for s in sources],
+    }, allow_unicode=True), encoding="utf-8")
+    started = time.monotonic()
+    done = radar("--config", str(config), "crawl", timeout=timeout)
+    took = time.monotonic() - started
+    assert "Traceback" not in done.stderr, done.stderr
+    assert "error" not in done.stderr.lower() or done.returncode == 0, done.stderr
+    engine, factory = open_database(db_url, migrate_schema=False)
+    with factory() as s:
+        articles = list(s.scalars(select(ArticleRow)))
+        for a in articles:
+            _ = [(f.url, f.text) for f in a.attachments]  # loaded while the session is open
+        runs = {run.source: run for run in s.scalars(select(CrawlRunRow))}
+    engine.dispose()
+    assert len(runs) == len(sources)
+    return articles, runs, took
+
+
+def _stored(articles: list[ArticleRow]) -> str:
+    return "\n".join(f"{a.url} {a.title} {a.body} {[f.text for f in a.attachments]}" for a in articles)
+
+
+@pytest.mark.slow
+def test_local_files_other_ports_and_hosts_are_refused(site: _Server, admin: _Server, tmp_path: Path) -> None:
+    """Items 2 and 3: links, attachments and redirects to file://, to other loopback ports and
+    to other loopback hosts are refused, counted, and the crawl of the source's own pages goes on."""
+    secret_file = tmp_path / "passwd"
+    secret_file.write_text(f"root:x:0:0:{SECRET}:/root:/bin/bash\n", encoding="utf-8")
+    pdf_file = tmp_path / "secret.pdf"
+    pdf_file.write_bytes(_pdf_bytes(SECRET))
+    with _serving("127.0.0.2") as other_host:
+        other_host.routes["/art/admin9.html"] = admin.routes["/art/admin0.html"]
+        html = {"Content-Type": "text/html; charset=utf-8"}
+        site.routes.update({
+            "/list.html": (200, html, _listing([
+                "/art/1.html",
+                f"file://{secret_file}?/art/x.html",
+                f"{admin.url}/art/admin0.html",
+                "/art/redirect.html",
+                "/art/redirect-file.html",
+                f"http://localhost:{admin.port}/art/admin1.html",
+                f"http://localhost:{site.port}/art/2.html",
+                f"{other_host.url}/art/admin9.html",
+            ])),
+            "/art/1.html": (200, html, _article("本站文章", f'<a href="file://{pdf_file}">附件.pdf</a>'
+                                                      f'<a href="{admin.url}/art/secret.pdf">附件2.pdf</a>')),
+            "/art/2.html": (200, html, _article(f"经 localhost 的本站文章 {SECRET}")),
+            "/art/redirect.html": (302, {"Location": f"{admin.url}/art/admin2.html"}, b""),
+            "/art/redirect-file.html": (302, {"Location": f"file://{secret_file}"}, b""),
+        })
+        articles, runs, _took = _crawl(tmp_path, {"start_urls": [f"{site.url}/list.html"], "allow": "/art/"})
+        assert other_host.requests == []
+    run = runs["site"]
+    assert SECRET not in _stored(articles)
+    assert [a.url for a in articles] == [f"{site.url}/art/1.html"]
+    assert articles[0].attachments == []
+    assert admin.requests == []
+    assert run.status == "finished"
+    refused = {k: v for k, v in run.stats.items() if k.startswith("radar/refused/")}
+    # the file:// link and attachment (Scrapy itself follows no redirect to a file); the admin
+    # port (link, redirect, attachment), localhost on both ports and 127.0.0.2: other sites
+    assert refused == {"radar/refused/scheme": 2, "radar/refused/offsite": 6}, run.stats
+
+
+@pytest.mark.slow
+def test_allowed_domains_widen_but_names_never_unlock_loopback(site: _Server, admin: _Server,
+                                                                 tmp_path: Path) -> None:
+    """Item 3: ``allowed_domains`` lets a source fetch another host named by IP (here every port
+    of 127.0.0.1, not only its own); a name it lists that resolves to loopback (``localhost``,
+    from /etc/hosts) is refused after resolution, even on the port of the source's own site."""
+    html = {"Content-Type": "text/html; charset=utf-8"}
+    site.routes.update({
+        "/wide.html": (200, html, _listing([f"{admin.url}/art/admin0.html"])),
+        "/named.html": (200, html, _listing([f"http://localhost:{site.port}/art/2.html",
+                                             f"http://localhost:{admin.port}/art/admin1.html"])),
+        "/art/2.html": (200, html, _article("经 localhost 的本站文章")),
+    })
+    articles, runs, _took = _crawl(
+        tmp_path, {"start_urls": [f"{site.url}/wide.html"], "allow": "/art/", "allowed_domains": ["127.0.0.1"]},
+        {"name": "named", "start_urls": [f"{site.url}/named.html"], "allow": "/art/", "allowed_domains": ["localhost"]})
+    assert [a.url for a in articles] == [f"{admin.url}/art/admin0.html"]
+    assert admin.requests == ["/art/admin0.html"]
+    assert sorted(site.requests) == ["/named.html", "/wide.html"]
+    assert {k: v for k, v in runs["named"].stats.items() if k.startswith("radar/refused")} == {
+        "radar/refused": 2, "radar/refused/private_address": 2}, runs["named"].stats
+    assert "radar/refused" not in runs["site"].stats
+
+
+def _trickle(handler: BaseHTTPRequestHandler) -> None:
+    handler.send_response(200)
+    handler.send_header("Content-Type", "text/html; charset=utf-8")
+    handler.send_header("Content-Length", "100000")
+    handler.end_headers()
+    try:
+        for _ in range(1200):  # ten minutes at most, should no deadline stop the client
+            handler.wfile.write(b"<")
+            handler.wfile.flush()
+            time.sleep(0.5)
+    except OSError:  # the client gave up
+        pass
+
+
+@pytest.mark.slow
+def test_a_trickling_server_holds_a_url_no_longer_than_the_deadline(site: _Server, tmp_path: Path) -> None:
+    """Item 9: Scrapy's DOWNLOAD_TIMEOUT bounds one attempt and a timeout is retried, so a server
+    trickling a byte every half second held a URL for (retries + 1) × the timeout. The deadline
+    bounds the response: one attempt, cut at it, counted as an error of its own kind."""
+    html = {"Content-Type": "text/html; charset=utf-8"}
+    site.routes.update({
+        "/list.html": (200, html, _listing(["/art/slow.html", "/art/1.html"])),
+        "/art/1.html": (200, html, _article("本站文章")),
+        "/art/slow.html": _trickle,
+    })
+    # the old code took (3 + 1) × 20 s here, and the child is stopped at 60 s
+    articles, runs, took = _crawl(tmp_path, {"start_urls": [f"{site.url}/list.html"], "allow": "/art/"},
+                                 timeout=60, DOWNLOAD_TIMEOUT=20, RETRY_TIMES=3, RADAR_DOWNLOAD_DEADLINE=3)
+    assert [a.url for a in articles] == [f"{site.url}/art/1.html"]
+    assert site.requests.count("/art/slow.html") == 1  # not retried
+    assert runs["site"].errors_by_kind.get("DeadlineExceeded") == 1, runs["site"].errors_by_kind
+    assert took < 45, took  # start-up and the 3 s deadline; far below the 20 s of one attempt
+
+
+def test_fetch_policy() -> None:
+    policy = FetchPolicy.of(["https://www.ganzhou.gov.cn/zwgk/index.html"], ["cdn.example.com", "10.0.0.5:8080"])
+    assert policy.refusal("https://files.ganzhou.gov.cn/a.pdf") is None
+    assert policy.refusal("http://www.ganzhou.gov.cn:8080/a.html") is None
+    assert policy.refusal("https://img.cdn.example.com/a.pdf") is None
+    assert policy.refusal("http://10.0.0.5:8080/a.pdf") is None
+    assert policy.refusal("http://10.0.0.5:8081/a.pdf") == "offsite"
+    assert policy.refusal("https://evil-ganzhou.gov.cn/") == "offsite"
+    assert policy.refusal("https://gov.cn/") == "offsite"
+    assert policy.refusal("file:///etc/passwd?/zwgk/x.html") == "scheme"
+    assert policy.refusal("ftp://www.ganzhou.gov.cn/a.pdf") == "scheme"
+    assert registered_domain("www.jxnews.com.cn") == "jxnews.com.cn"
+    assert registered_domain("localhost") == "localhost"
