@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -10,13 +11,14 @@ from urllib.parse import unquote, urlsplit
 
 import scrapy
 from scrapy.crawler import Crawler
-from scrapy.http import Response, TextResponse
+from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.utils.defer import deferred_from_coro
 
 from crawler.errors import ConfigError
 from crawler.ingest import Ingestor, validators_of
 from crawler.items import FetchedFile, PageItem
 from crawler.sources import Config, Source, load_config
+from spiders.content import HTML, PDF, page_kind
 from spiders.guard import Refused
 from storage.queries import Validators
 
@@ -169,29 +171,53 @@ class RadarSpider(scrapy.Spider):
     def with_attachments(self, response: Response, item: PageItem) -> Iterator[Any]:
         """Yield ``item`` once its linked documents are downloaded (or failed).
 
-        A response that is not a web page (a PDF linked as an article) is counted and skipped.
+        What the response is comes from its bytes and Content-Type (:func:`spiders.content.page_kind`),
+        not from its URL: a PDF becomes an article whose one attachment it is (see
+        :meth:`pdf_article`); an image, JSON, an archive or other binary is counted
+        (``radar/skipped/<kind>``, and ``radar/not_html``) and skipped.
         The callbacks of article pages and attachments return this as a list, not as generators
         of their own: Scrapy reads and parses the source of a generator callback to warn of a
         ``return`` with a value, and its cached answer is keyed by the bound method, which each
         request holds a new one of: a crawl of bench/crawl.py's 5,000 pages parsed the callbacks'
         source 452 times, 0.15 ms each.
         """
-        if not isinstance(response, TextResponse):
-            self.logger.warning("article %s is not HTML (%s); skipped", response.url,
-                                (response.headers.get("Content-Type") or b"").decode("latin-1"))
+        content_type = (response.headers.get("Content-Type") or b"").decode("latin-1")
+        kind = page_kind(response.body, content_type)
+        if kind == PDF:
+            yield self.pdf_article(response, item, content_type)
+            return
+        if kind != HTML:
+            self.logger.warning("article %s is not a web page (%s, Content-Type %r); skipped", response.url, kind,
+                                content_type)
             self.crawler.stats.inc_value("radar/not_html")
+            self.crawler.stats.inc_value(f"radar/skipped/{kind}")
             return
         limit = self.settings.getint("RADAR_MAX_ATTACHMENTS", 5)
         links: list[tuple[str, str]] = []
         if not _MAY_LINK_DOCUMENT.search(response.body):
             yield item
             return
+        if not isinstance(response, TextResponse):  # markup served as octet-stream
+            response = response.replace(cls=HtmlResponse)
         for a in response.css("a[href]"):
             href = response.urljoin(a.attrib["href"])
             if _ATTACHMENT.search(urlsplit(href).path) and href not in {u for _, u in links}:
                 name = " ".join(a.css("::text").getall()).strip() or unquote(href.rsplit("/", 1)[-1])
                 links.append((name, href))
         yield from self._next_attachment(item, links[:limit])
+
+    def pdf_article(self, response: Response, item: PageItem, content_type: str) -> PageItem:
+        """``item`` for a PDF served at an article URL: the PDF is its one attachment (its text is
+        extracted as every attachment's is), and its page a stub that names the file, so the
+        article is stored, titled with the file name, and the PDF's text kept with it."""
+        name = unquote(urlsplit(response.url).path.rsplit("/", 1)[-1]) or "document.pdf"
+        shown = html.escape(name)
+        item.body = (f'<html><head><meta charset="utf-8"><title>{shown}</title></head><body><h1>{shown}</h1>'
+                     f"<p>PDF 文件：{shown}（{html.escape(response.url)}，正文见附件）</p></body></html>").encode()
+        item.headers = {**item.headers, "content-type": "text/html; charset=utf-8"}
+        item.files.append(FetchedFile(name, response.url, response.body, content_type or "application/pdf"))
+        self.crawler.stats.inc_value("radar/pdf_article")
+        return item
 
     def _next_attachment(self, item: PageItem, pending: list[tuple[str, str]]) -> Iterator[Any]:
         if not pending:

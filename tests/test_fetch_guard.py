@@ -1,12 +1,14 @@
-"""What a crawl may fetch, and how long one response may take (issue 26, items 2, 3, 9).
+"""What a crawl may fetch, and how long one response may take (issue 26, items 2, 3, 8, 9).
 
 Real crawls (``radar crawl`` child processes) of hostile sites that the tests serve on
 127.0.0.1 and 127.0.0.2: pages that link or redirect to local files, to other ports and hosts on
-loopback, to names that resolve to loopback; a server that trickles its answer a byte at a time.
+loopback, to names that resolve to loopback; non-HTML bodies at ``.html`` URLs; a server that
+trickles its answer a byte at a time.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,6 +21,7 @@ import pytest
 import yaml
 from sqlalchemy import select
 
+from spiders.content import page_kind
 from spiders.guard import FetchPolicy, registered_domain
 from storage.db import open_database
 from storage.models import ArticleRow, CrawlRunRow
@@ -26,6 +29,7 @@ from tests.e2e import radar
 from tests.test_extraction import _pdf_bytes
 
 SECRET = "ADMIN-TOKEN-6f1e2d"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(64))
 
 
 def _article(title: str, extra: str = "") -> bytes:
@@ -202,6 +206,33 @@ def test_allowed_domains_widen_but_names_never_unlock_loopback(site: _Server, ad
     assert "radar/refused" not in runs["site"].stats
 
 
+@pytest.mark.slow
+def test_non_html_at_html_urls_is_skipped_and_a_pdf_is_kept(site: _Server, tmp_path: Path) -> None:
+    """Item 8: a PNG, an octet-stream blob and JSON at .html URLs are not stored, each counted by
+    kind; a PDF at an .html URL is stored as an article whose attachment holds its text."""
+    blob = bytes(range(256)) * 8
+    site.routes.update({
+        "/list.html": (200, {"Content-Type": "text/html; charset=utf-8"},
+                       _listing(["/art/png.html", "/art/blob.html", "/art/json.html", "/art/pdf.html",
+                                 "/art/plain.html"])),
+        "/art/png.html": (200, {"Content-Type": "image/png"}, PNG),
+        "/art/blob.html": (200, {"Content-Type": "application/octet-stream"}, blob),
+        "/art/json.html": (200, {"Content-Type": "application/json"},
+                           json.dumps({"title": "接口", "data": ["政策文件"] * 40}, ensure_ascii=False).encode()),
+        "/art/pdf.html": (200, {"Content-Type": "application/octet-stream"}, _pdf_bytes("Policy Radar PDF 2024")),
+        "/art/plain.html": (200, {}, _article("未声明类型的本站文章")),
+    })
+    articles, runs, _took = _crawl(tmp_path, {"start_urls": [f"{site.url}/list.html"], "allow": "/art/"})
+    run = runs["site"]
+    by_url = {a.url.rsplit("/", 1)[-1]: a for a in articles}
+    assert sorted(by_url) == ["pdf.html", "plain.html"]
+    pdf = by_url["pdf.html"]
+    assert pdf.title == "pdf.html" and len(pdf.attachments) == 1
+    assert "Policy Radar PDF 2024" in pdf.attachments[0].text
+    skipped = {k: v for k, v in run.stats.items() if k.startswith("radar/skipped/")}
+    assert skipped == {"radar/skipped/image": 1, "radar/skipped/binary": 1, "radar/skipped/json": 1}, run.stats
+
+
 def _trickle(handler: BaseHTTPRequestHandler) -> None:
     handler.send_response(200)
     handler.send_header("Content-Type", "text/html; charset=utf-8")
@@ -234,6 +265,16 @@ def test_a_trickling_server_holds_a_url_no_longer_than_the_deadline(site: _Serve
     assert site.requests.count("/art/slow.html") == 1  # not retried
     assert runs["site"].errors_by_kind.get("DeadlineExceeded") == 1, runs["site"].errors_by_kind
     assert took < 45, took  # start-up and the 3 s deadline; far below the 20 s of one attempt
+
+
+def test_page_kind_decides_from_content_not_the_url() -> None:
+    assert page_kind(PNG, "text/html") == "image"
+    assert page_kind(b"%PDF-1.4\n...", "") == "pdf"
+    assert page_kind(b'{"a": [1, 2]}', "text/html") == "json"
+    assert page_kind(b"[1, 2", "text/html") == "html"  # not JSON: left to the extractor
+    assert page_kind(bytes(range(256)), "") == "binary"
+    assert page_kind(b"<!DOCTYPE html><html><p>x</p></html>", "application/octet-stream") == "html"
+    assert page_kind("<html><p>赣州</p></html>".encode("utf-16"), "text/html") == "html"
 
 
 def test_fetch_policy() -> None:
