@@ -216,6 +216,8 @@ def read_mapping(cls: type, raw: Mapping[str, Any], fail: Callable[[str, str], N
     out: dict[str, Any] = {}
     for k in keys:
         value = raw.get(k.key)
+        if value == "" and _optional(k.type) is not k.type:  # `recheck: ''`: an optional key left empty
+            value = None
         if k.key in raw and not k.rule.file:
             fail(k.key, f"is a secret and is never read from a file: remove it and set {k.env_name} "
                         "in the environment")

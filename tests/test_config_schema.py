@@ -186,9 +186,12 @@ def test_start_urls_of_the_wrong_shape_are_refused(tmp_path: Path, value: Any, w
     _refused(_source_file(tmp_path, start_urls=value), "source 'site-a', key 'start_urls'", why)
 
 
-def test_a_single_start_url_string_loads(tmp_path: Path) -> None:
-    cfg = load_config(_source_file(tmp_path, start_urls="http://127.0.0.1/list"), env={})
-    assert cfg.sources["site-a"].start_urls == ("http://127.0.0.1/list",)
+def test_a_single_start_url_string_and_empty_optional_keys_load(tmp_path: Path) -> None:
+    cfg = load_config(_source_file(tmp_path, start_urls="http://127.0.0.1/list", recheck="", deny="",
+                                   encoding=None, tags=None), env={})
+    source = cfg.sources["site-a"]
+    assert source.start_urls == ("http://127.0.0.1/list",)
+    assert (source.recheck, source.deny, source.encoding, source.tags) == (None, "", "", ())
 
 
 def test_a_password_in_the_file_is_refused(tmp_path: Path) -> None:
