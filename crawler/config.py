@@ -205,6 +205,16 @@ def from_text(k: Key, text: str) -> Any:
     return check_value(k, value)
 
 
+def located(raw: Any, key: str | None = None) -> tuple[int, int] | None:
+    """Where ``key`` (else the mapping itself) was written, for a mapping loaded from a file by
+    ``crawler.sources`` (which records it); None for other mappings."""
+    marks = getattr(raw, "marks", None)
+    if marks is None:
+        return None
+    at: tuple[int, int] | None = marks.get(key) if key is not None else None
+    return at or getattr(raw, "start", None)
+
+
 def read_mapping(cls: type, raw: Mapping[str, Any], fail: Callable[[str, str], NoReturn]) -> dict[str, Any]:
     """Attribute name → checked value for each key of ``cls``'s schema that ``raw`` (a file's
     mapping) gives; unknown keys, missing required ones and bad values go to ``fail(key, why)``."""
@@ -422,7 +432,7 @@ def load_settings(file_settings: Mapping[str, Any] | None = None, env: Mapping[s
     env = os.environ if env is None else env
 
     def fail(key: str, why: str) -> NoReturn:
-        raise ConfigError(why, key=f"settings.{key}")
+        raise ConfigError(why, key=f"settings.{key}", at=located(file_settings, key))
 
     values = read_mapping(Settings, file_settings or {}, fail)
     for k in schema(Settings):

@@ -10,7 +10,8 @@ class RadarError(Exception):
 class ConfigError(RadarError):
     """A configuration file or setting is invalid. The message names the source and the key."""
 
-    def __init__(self, message: str, *, source: str | None = None, key: str | None = None) -> None:
+    def __init__(self, message: str, *, source: str | None = None, key: str | None = None,
+                 at: tuple[int, int] | None = None) -> None:
         where = ""
         if source is not None:
             where += f"source {source!r}"
@@ -19,6 +20,7 @@ class ConfigError(RadarError):
         super().__init__(f"{where}: {message}" if where else message)
         self.source = source
         self.key = key
+        self.at = at  # (line, column) in the config file, counted from 1, when known
 
 
 class QueryError(RadarError):

@@ -9,14 +9,24 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
 import yaml
 
-from crawler.config import Schedule, Settings, encoding, load_settings, option, read_mapping, schedule_of, schema
+from crawler.config import (
+    Schedule,
+    Settings,
+    encoding,
+    load_settings,
+    located,
+    option,
+    read_mapping,
+    schedule_of,
+    schema,
+)
 from crawler.errors import ConfigError
 from crawler.subscriptions import Subscription, parse_subscriptions
 
@@ -153,12 +163,12 @@ def parse_schedule(value: Any, *, source: str = "", key: str = "schedule") -> Sc
 def parse_source(raw: Any, index: int) -> Source:
     """Validate one ``sources:`` entry."""
     if not isinstance(raw, Mapping):
-        raise ConfigError(f"sources[{index}] must be a mapping, got {type(raw).__name__}")
+        raise ConfigError(f"sources[{index}] must be a mapping, got {type(raw).__name__}")  # a list item: no mark
     name = raw.get("name")
     label = name if isinstance(name, str) else f"sources[{index}]"
 
     def fail(key: str, why: str) -> NoReturn:
-        raise ConfigError(why, source=label, key=key)
+        raise ConfigError(why, source=label, key=key, at=located(raw, key))
 
     if not isinstance(name, str) or not NAME_RE.match(name):
         fail("name", "must be lower-case letters, digits, '-' or '_' (e.g. ganzhou-gov)")
@@ -191,20 +201,21 @@ def parse_config(data: Any, *, path: Path | None = None, env: dict[str, str] | N
         raise ConfigError("the config file must be a mapping with a 'sources' list")
     unknown = sorted(set(data) - {"settings", "sources", "subscriptions"})
     if unknown:
-        raise ConfigError(f"unknown top-level key(s) {', '.join(unknown)}", key=unknown[0])
+        raise ConfigError(f"unknown top-level key(s) {', '.join(unknown)}", key=unknown[0],
+                          at=located(data, unknown[0]))
     settings_raw = data.get("settings") or {}
     if not isinstance(settings_raw, Mapping):
-        raise ConfigError("must be a mapping", key="settings")
-    settings = load_settings(dict(settings_raw), env=env)
+        raise ConfigError("must be a mapping", key="settings", at=located(data, "settings"))
+    settings = load_settings(settings_raw, env=env)
     _check_rules(settings.signal_rules)
     raw_sources = data.get("sources") or []
     if not isinstance(raw_sources, list):
-        raise ConfigError("must be a list", key="sources")
+        raise ConfigError("must be a list", key="sources", at=located(data, "sources"))
     sources: dict[str, Source] = {}
     for index, raw in enumerate(raw_sources):
         source = parse_source(raw, index)
         if source.name in sources:
-            raise ConfigError("is defined twice", source=source.name, key="name")
+            raise ConfigError("is defined twice", source=source.name, key="name", at=located(raw, "name"))
         sources[source.name] = source
     return Config(settings=settings, sources=sources, path=path,
                   subscriptions=parse_subscriptions(data.get("subscriptions")))
@@ -244,9 +255,18 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
     try:
         return parse_config(data, path=resolved, env=env)
     except ConfigError as exc:
-        located = ConfigError(f"{resolved}: {exc}")
-        located.source, located.key = exc.source, exc.key
-        raise located from None
+        where = f"{resolved}:{exc.at[0]}:{exc.at[1]}" if exc.at else str(resolved)
+        placed = ConfigError(f"{where}: {exc}")
+        placed.source, placed.key, placed.at = exc.source, exc.key, exc.at
+        raise placed from None
+
+
+class _Located(dict[Any, Any]):
+    """A mapping read from the config file that remembers where it and each of its keys were
+    written (line, column), so an error about a value names its place (``crawler.config.located``)."""
+
+    marks: dict[Any, tuple[int, int]]
+    start: tuple[int, int]
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -268,3 +288,19 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                     None, None, f"duplicate key {key!r} (first on line {first})", key_node.start_mark)
             seen[key] = key_node.start_mark.line + 1
         return super().construct_mapping(node, deep=deep)
+
+    def construct_located_map(self, node: yaml.MappingNode) -> Iterator[_Located]:
+        """The safe loader's mapping, as a :class:`_Located` (yielded first, so aliases to it resolve)."""
+        data = _Located()
+        data.start = (node.start_mark.line + 1, node.start_mark.column + 1)
+        data.marks = {}
+        yield data
+        data.update(self.construct_mapping(node))
+        for key_node, _value in node.value:  # merged keys (<<) point at their anchor's text
+            if isinstance(key_node, yaml.ScalarNode):
+                key = self.construct_object(key_node)  # constructed once already: a cache look-up
+                if isinstance(key, str):
+                    data.marks.setdefault(key, (key_node.start_mark.line + 1, key_node.start_mark.column + 1))
+
+
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:map", _UniqueKeyLoader.construct_located_map)

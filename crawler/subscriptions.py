@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NoReturn
 
-from crawler.config import WEEKDAYS, Settings, address, is_address, option, read_mapping
+from crawler.config import WEEKDAYS, Settings, address, is_address, located, option, read_mapping
 from crawler.errors import ConfigError
 
 __all__ = ["EVENT_TYPES", "FREQUENCIES", "Subscription", "SubscriptionError", "effective_subscriptions",
@@ -40,8 +40,8 @@ _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 class SubscriptionError(ConfigError):
     """An invalid ``subscriptions:`` entry; the message names the subscription and the key."""
 
-    def __init__(self, message: str, *, subscription: str, key: str) -> None:
-        super().__init__(f"subscription {subscription!r}, key {key!r}: {message}")
+    def __init__(self, message: str, *, subscription: str, key: str, at: tuple[int, int] | None = None) -> None:
+        super().__init__(f"subscription {subscription!r}, key {key!r}: {message}", at=at)
         self.key = key
         self.subscription = subscription
 
@@ -86,7 +86,7 @@ def parse_subscription(raw: Any, index: int) -> Subscription:
     label = name if isinstance(name, str) else f"subscriptions[{index}]"
 
     def fail(key: str, why: str) -> NoReturn:
-        raise SubscriptionError(why, subscription=label, key=key)
+        raise SubscriptionError(why, subscription=label, key=key, at=located(raw, key))
 
     values = read_mapping(Subscription, raw, fail)
     if "types" in values:  # in the catalogue's order, whatever the file's
@@ -104,7 +104,7 @@ def parse_subscriptions(raw: Any) -> tuple[Subscription, ...]:
     for index, entry in enumerate(raw):
         sub = parse_subscription(entry, index)
         if sub.name in out:
-            raise SubscriptionError("is defined twice", subscription=sub.name, key="name")
+            raise SubscriptionError("is defined twice", subscription=sub.name, key="name", at=located(entry, "name"))
         out[sub.name] = sub
     return tuple(out.values())
 

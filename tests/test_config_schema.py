@@ -259,8 +259,28 @@ def test_every_setting_reads_its_environment_variable(key: Any) -> None:
     assert getattr(load_settings({}, env={key.env_name: text}), key.name) == expected
 
 
+def test_an_error_names_the_line_and_column_of_its_key(tmp_path: Path) -> None:
+    text = ("settings:\n"
+            "  smtp_port: 25\n"
+            "sources:\n"
+            "  - name: site-a\n"
+            "    start_urls: [http://127.0.0.1/list]\n"
+            "    allow: '/art/'\n"
+            "    schedule: {every: 30m}\n"
+            "    enabled: 'false'\n")
+    path = _write(tmp_path, text=text)
+    assert _refused(path) == (f"{path}:8:5: source 'site-a', key 'enabled': expected true or false, "
+                              "got the string 'false'")
+    path = _write(tmp_path, text=text.replace("smtp_port: 25", "smtp_port: -25"))
+    assert _refused(path) == f"{path}:2:3: key 'settings.smtp_port': must be between 1 and 65535, got -25"
+    path = _write(tmp_path, text=text.replace("    enabled: 'false'\n", "subscriptions:\n  - {name: s}\n"))
+    assert _refused(path) == (f"{path}:9:5: subscription 's', key 'to': is required (one address or a list "
+                              "of addresses)")
+
+
 def test_a_bad_config_is_one_line_from_the_command(tmp_path: Path) -> None:
-    bad = _source_file(tmp_path, start_urls=5)  # a TypeError traceback before
+    bad = _write(tmp_path, text="sources:\n  - name: site-a\n    start_urls: 5\n    allow: /a/\n"
+                                "    schedule: 'every: 1h'\n")  # a TypeError traceback before
     env = {**os.environ, "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path),
            "RADAR_DATABASE_URL": f"sqlite:///{tmp_path / 'radar.sqlite3'}"}
     env.pop("RADAR_CONFIG", None)
@@ -268,5 +288,5 @@ def test_a_bad_config_is_one_line_from_the_command(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.returncode != 0
     lines = done.stderr.strip().splitlines()
-    assert lines == [f"Error: {bad}: source 'site-a', key 'start_urls': expected a string or a list of strings, "
-                     "got 5"], done.stderr
+    assert lines == [f"Error: {bad}:3:5: source 'site-a', key 'start_urls': expected a string or a list of "
+                     "strings, got 5"], done.stderr
