@@ -235,6 +235,14 @@ def test_the_example_and_the_demo_configs_load(tmp_path: Path) -> None:
     assert len(load_config(demo, env={}).sources) == len(SITES)
 
 
+@pytest.mark.parametrize("section", ["### Sources", "### Subscriptions"])
+def test_the_readme_examples_load(tmp_path: Path, section: str) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme[readme.index(section):].split("```yaml\n", 1)[1].split("```", 1)[0]
+    cfg = load_config(_write(tmp_path, text=block), env={})
+    assert cfg.sources or cfg.subscriptions
+
+
 def test_the_readme_settings_table_is_the_catalogue() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert settings_table() in readme, "README's settings table differs: paste crawler.config.settings_table()"
