@@ -27,6 +27,7 @@ from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.threads import deferToThread
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SCHEMES = ("http", "https")
+_MAX_VERDICTS = 10_000
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -239,7 +241,10 @@ class FetchGuard:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self._policy: FetchPolicy | None = None
-        self._hosts: dict[str, list[IPAddress]] = {}
+        # the verdict depends on the scheme and host:port alone, and is reached once per crawl:
+        # the reactor's resolver keeps the answer the connection will use, so a name cannot
+        # resolve to another address between this check and the connect
+        self._verdicts: dict[tuple[str, str], str | None] = {}
         self._logged: set[tuple[str, str]] = set()
 
     @classmethod
@@ -258,28 +263,32 @@ class FetchGuard:
 
     async def process_request(self, request: Request) -> None:
         """Raise :class:`Refused` for a request the source may not make."""
+        parts = urlparse_cached(request)
+        key = (parts.scheme, parts.netloc)
+        if key in self._verdicts:
+            reason = self._verdicts[key]
+        else:
+            reason = await self.judge(request.url)
+            if len(self._verdicts) >= _MAX_VERDICTS:  # a page of random host names
+                self._verdicts.clear()
+            self._verdicts[key] = reason
+        if reason is not None:
+            self._refuse(reason, request.url)
+
+    async def judge(self, url: str) -> str | None:
+        """Why ``url`` may not be fetched (``scheme``, ``offsite``, ``private_address``), or None."""
         policy = self.policy
-        url = request.url
         if policy is None:
-            if _endpoint(url)[0] not in SCHEMES:
-                self._refuse("scheme", url)
-            return
+            return None if _endpoint(url)[0] in SCHEMES else "scheme"
         reason = policy.refusal(url)
         if reason is not None:
-            self._refuse(reason, url)
+            return reason
         host = _endpoint(url)[1]
         literal = _ip(host)
-        if literal is not None:
-            addresses = [literal]
-        else:
-            if host not in self._hosts:
-                # once per host and crawl: the reactor's resolver keeps the answer the
-                # connection will use, so it cannot change between this check and the connect
-                self._hosts[host] = await resolve(host)
-            addresses = self._hosts[host]
-        for address in addresses:
-            if non_public(address) and not policy.inner_allowed(url, address):
-                self._refuse("private_address", url)
+        addresses = [literal] if literal is not None else await resolve(host)
+        if any(non_public(a) and not policy.inner_allowed(url, a) for a in addresses):
+            return "private_address"
+        return None
 
     def _refuse(self, reason: str, url: str) -> None:
         stats = self.crawler.stats
