@@ -6,11 +6,12 @@ threshold setting (``crawler.config.DEFAULTS``, documented in the README):
 
 | rule | fires when | setting |
 |---|---|---|
-| ``failing`` | the last N runs all failed or were killed | ``health_failures`` |
+| ``failing`` | the last N runs all failed, were blocked, killed or abandoned | ``health_failures`` |
 | ``overdue`` | no successful crawl for N schedule intervals + ``crawl_timeout`` | ``health_stale_factor`` |
 | ``stale`` | no new items for N × the source's usual gap between new items | ``health_stale_factor`` |
 | ``no_links`` | the last N runs found no article links on listing pages; earlier runs did | ``health_zero_runs`` |
-| ``error_spike`` | latest run's failed-request share ≥ threshold and ≥ 2× the usual | ``health_error_rate`` |
+| ``error_spike`` | latest run's failed-request share ≥ threshold and ≥ 2× the usual, or most | ``health_error_rate`` |
+| | of its listing requests failed (also on a first run) | |
 | ``garbled`` | the share of garbled articles among the last 20 ≥ the threshold | ``health_garbled_ratio`` |
 | ``challenge`` | the latest run met challenge / WAF pages | ``health_challenge_pages`` |
 """
@@ -30,7 +31,9 @@ from ahocorasick_rs import BytesAhoCorasick, Implementation
 from crawler.config import Settings
 from crawler.sources import Schedule
 
-FAILED = ("failed", "killed", "abandoned")
+#: runs that count as failures: ``failed`` (also: fetched nothing it asked for), ``blocked``
+#: (every page was a challenge page), killed by the daemon, ``abandoned`` (its process is gone)
+FAILED = ("failed", "blocked", "killed", "abandoned")
 #: runs that stopped before finishing on purpose (daemon shutdown), or never started because
 #: another process was crawling the source: neither success nor failure
 NEUTRAL = ("interrupted", "skipped")
@@ -58,6 +61,8 @@ class RunStats:
     challenges: int = 0
     errors_by_kind: Mapping[str, int] = field(default_factory=dict)
     error: str = ""
+    listing_requests: int = 0  # listing / index pages requested
+    listing_failed: int = 0  # of them not fetched (after retries)
 
 
 @dataclass(frozen=True)
@@ -216,6 +221,11 @@ def _rule_no_links(h: SourceHistory, th: Thresholds) -> Alert | None:
 
 def _rule_error_spike(h: SourceHistory, th: Thresholds) -> Alert | None:
     done = [r for r in h.runs if r.status not in ("running", *NEUTRAL)]
+    if done and done[0].listing_failed * 2 > done[0].listing_requests > 0:  # most listing pages: no history needed
+        latest = done[0]
+        return Alert(h.source, "error_spike", f"{latest.listing_failed} of {latest.listing_requests} listing requests "
+                     f"failed in the latest crawl: {top_errors(latest.errors_by_kind) or latest.finish_reason}",
+                     "health_error_rate")
     if not done or done[0].requests < 5:
         return None
     latest, earlier = done[0], done[1:]

@@ -8,7 +8,7 @@ stored without its events or its story.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from crawler.article import Article
 from crawler.prepare import Prepared, Sealed, events_of, prepare_article
 from crawler.sources import Source
-from storage import queries
+from storage import frontier, queries
 from storage.db import open_database, transaction
 from storage.planner import Statistics
 from storage.queries import RecheckItem, Validators
@@ -93,6 +93,35 @@ class Ingestor:
         with self.factory() as session:
             return queries.known_urls(session, urls)
 
+    def discover(self, source: str, urls: Sequence[str], now: datetime,
+                 then: Callable[[list[str]], tuple[str, int] | None] = lambda fresh: None, *,
+                 errors: Mapping[str, str] = {}, give_up: Mapping[str, str] = {},
+                 settled: Iterable[str] = ()) -> list[str]:
+        """A listing page's article links: those to fetch (not stored, not given up), which
+        the frontier now holds as pending. In the same transaction: the walk goes on from
+        ``then(fresh)`` (a listing URL and its depth; "" ends the walk; None leaves it as it
+        is), and what fetching earlier links did is recorded (see :func:`storage.frontier.note`)."""
+        with transaction(self.factory) as session:
+            if errors or give_up or settled:
+                frontier.note(session, source, errors=errors, give_up=give_up, settled=settled, now=now)
+            fresh = frontier.discover(session, source, urls, now)
+            step = then(fresh)
+            if step is not None:
+                frontier.advance_walk(session, source, step[0], step[1], now)
+        return fresh
+
+    def note(self, source: str, now: datetime, *, errors: Mapping[str, str] = {},
+             give_up: Mapping[str, str] = {}, settled: Iterable[str] = ()) -> None:
+        """Record what fetching pending links did (see :func:`storage.frontier.note`)."""
+        with transaction(self.factory) as session:
+            frontier.note(session, source, errors=errors, give_up=give_up, settled=settled, now=now)
+
+    def catch_up(self, source: str, now: datetime, *, give_up_after: int) -> frontier.CatchUp:
+        """What a crawl of ``source`` starts with: its pending links and the walk to resume
+        (see :func:`storage.frontier.catch_up`)."""
+        with transaction(self.factory) as session:
+            return frontier.catch_up(session, source, now, give_up_after=give_up_after)
+
     def ingest(self, article: Article, *, source: str, fetched_at: datetime, validators: Validators | None = None,
                prepared: Prepared | None = None) -> IngestResult:
         """Store ``article`` and, if it is new or changed, the events it states.
@@ -147,6 +176,8 @@ class Ingestor:
         outcomes = queries.store_articles(session, [
             queries.ToStore(article, p.source, p.fetched_at, p.validators, ready.digest, ready.near)
             for p, article, ready in zip(batch, articles, prepared, strict=True)])
+        # stored: no longer pending (committed with the articles, so a link is never neither)
+        frontier.forget(session, [article.url for article in articles])
         return [self._record(session, p, article, ready, outcome)
                 for p, article, ready, outcome in zip(batch, articles, prepared, outcomes, strict=True)]
 

@@ -91,8 +91,10 @@ class RadarSpider(scrapy.Spider):
                                        callback=self.parse_recheck, dont_filter=True)
             return
         saved = self.ingestor.page_validators(self.start_urls)
+        self.crawler.stats.inc_value("radar/listing_requests", len(self.start_urls))
         for url in self.start_urls:
-            yield self.conditional(url, saved.get(url), callback=self.parse, dont_filter=True)
+            yield self.conditional(url, saved.get(url), callback=self.parse, errback=self.listing_failed,
+                                   dont_filter=True)
 
     def conditional(self, url: str, validators: Validators | None, **kwargs: Any) -> scrapy.Request:
         """A request that sends ``validators`` back (If-None-Match / If-Modified-Since) and lets a
@@ -105,10 +107,20 @@ class RadarSpider(scrapy.Spider):
         meta = {**kwargs.pop("meta", {}), "handle_httpstatus_list": [304]}
         return scrapy.Request(url, headers=headers, meta=meta, **kwargs)
 
-    def follow_listing(self, response: Response, href: str) -> scrapy.Request:
-        """A request for the next listing page, conditional when its validators are saved."""
+    def follow_listing(self, response: Response, href: str, *, conditional: bool = True) -> scrapy.Request:
+        """A request for the next listing page, conditional when its validators are saved (and
+        ``conditional``); it walks on in the walk of ``response``, one page deeper."""
         url = response.urljoin(href)
-        return self.conditional(url, self.ingestor.page_validators([url]).get(url), callback=self.parse)
+        saved = self.ingestor.page_validators([url]).get(url) if conditional else None
+        meta = {"walk": response.meta.get("walk", "head"), "walk_depth": response.meta.get("walk_depth", 1) + 1}
+        self.crawler.stats.inc_value("radar/listing_requests")
+        return self.conditional(url, saved, callback=self.parse, errback=self.listing_failed, meta=meta)
+
+    def listing_failed(self, failure: Any) -> None:
+        """A listing or index page could not be fetched (counted: when most listing requests of
+        a run fail, the ``error_spike`` health rule fires, also on a source's first run)."""
+        self.crawler.stats.inc_value("radar/listing_failed")
+        self.logger.warning("listing page %s not fetched: %s", failure.request.url, failure.value)
 
     def not_modified(self, response: Response) -> bool:
         """True (and counted) when ``response`` is a 304: the page is as it was last time."""
@@ -147,6 +159,11 @@ class RadarSpider(scrapy.Spider):
         seen = getattr(getattr(scheduler, "df", None), "_fingerprints", None)
         if seen is not None:
             self.crawler.stats.set_value("radar/dupefilter_fingerprints", len(seen))
+        self.settle_frontier()
+
+    def settle_frontier(self) -> None:
+        """Record what fetching pending links did that no listing page has recorded yet (the
+        listing spider keeps a frontier; see ``spiders.listing``)."""
 
     def fresh(self, urls: list[str]) -> list[str]:
         """``urls`` (the article links of a listing or index page) minus those already stored,

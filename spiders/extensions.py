@@ -4,6 +4,8 @@ HTTP status counts, article links seen on listing pages and challenge pages met.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,7 +15,7 @@ from scrapy.http import Request, Response
 from sqlalchemy.exc import OperationalError
 
 from crawler.errors import brief
-from crawler.health import challenge_kind
+from crawler.health import challenge_kind, top_errors
 from spiders.base import RadarSpider
 from storage import runs
 from storage.db import transaction
@@ -84,6 +86,28 @@ def run_status(reason: str) -> str:
     return "interrupted" if reason == "shutdown" else "failed"
 
 
+def judge_run(reason: str, stats: Mapping[str, Any]) -> tuple[str, str]:
+    """crawl_runs' status and finish reason for a crawl Scrapy ended with ``reason``: a crawl
+    that "finished" having fetched nothing it asked for is ``failed`` (every request refused,
+    timed out or answered with an error), and one whose every answer was a challenge / WAF page
+    is ``blocked``."""
+    status = run_status(reason)
+    requests = int(stats.get("downloader/request_count", 0))
+    if status != "finished" or requests == 0:
+        return status, reason
+    responses = int(stats.get("response_received_count", 0))
+    challenges = int(stats.get("radar/challenge", 0))
+    if challenges and challenges >= responses:
+        kinds = {k.removeprefix("radar/challenge/"): int(v) for k, v in stats.items()
+                 if k.startswith("radar/challenge/")}
+        return "blocked", f"blocked: every answer was a challenge page ({top_errors(kinds)})"
+    fetched = sum(n for code, n in status_counts(dict(stats)).items() if code.startswith("2") or code == "304")
+    if fetched == 0:
+        failures = {k: v for k, v in errors_by_kind(dict(stats)).items() if not k.startswith("challenge_")}
+        return "failed", f"nothing fetched: {top_errors(failures) or f'{requests} requests, no answer'}"
+    return status, reason
+
+
 def _jsonable(stats: dict[str, Any]) -> dict[str, Any]:
     return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in stats.items()
             if isinstance(v, (int, float, str, datetime))}
@@ -110,14 +134,21 @@ class CrawlRunRecorder:
 
     def spider_opened(self, spider: RadarSpider) -> None:
         adopted = self.crawler.settings.getint("RADAR_RUN_ID", 0)
-        if adopted:
-            self.run_id = adopted
-            return
+        now, pid, host = datetime.now(UTC), os.getpid(), runs.this_host()
         try:
             with transaction(spider.ingestor.factory) as session:
-                self.run_id = runs.open_run(session, spider.source.name, datetime.now(UTC))
+                # runs left 'running' by a crawl process that is gone are closed first
+                abandoned = runs.abandon_dead_runs(session, now=now, host=host)
+                if adopted:
+                    runs.claim_run(session, adopted, pid=pid, host=host)
+                else:
+                    self.run_id = runs.open_run(session, spider.source.name, now, pid=pid, host=host)
+            if abandoned:
+                spider.logger.warning("marked %d crawl run(s) abandoned: their process is gone", abandoned)
         except OperationalError as exc:  # the database is failing: the crawl's stores will say so too
             spider.logger.error("could not record the start of this crawl: %s", brief(exc))
+        if adopted:
+            self.run_id = adopted
 
     def response_received(self, response: Response, request: Request, spider: RadarSpider) -> None:
         """Count challenge pages. (Article links on listing and index pages are counted by the
@@ -131,12 +162,17 @@ class CrawlRunRecorder:
             stats.inc_value(f"radar/challenge/{kind}")
 
     def spider_closed(self, spider: RadarSpider, reason: str) -> None:
-        if self.run_id is None:
-            return
         stats = self.crawler.stats.get_stats() if self.crawler.stats else {}
-        record = runs.RunRecord(status=run_status(reason), reason=reason, counts=run_counts(stats),
+        status, why = judge_run(reason, stats)
+        if why != reason and self.crawler.stats:
+            # what the crawl reports: ``radar crawl`` exits non-zero for a reason but "finished"
+            self.crawler.stats.set_value("finish_reason", why)
+            spider.logger.error("the crawl of %s is %s: %s", spider.source.name, status, why)
+        record = runs.RunRecord(status=status, reason=why, counts=run_counts(stats),
                                 errors_by_kind=errors_by_kind(stats), status_counts=status_counts(stats),
                                 stats=_jsonable(stats))
+        if self.run_id is None:
+            return
         try:
             with transaction(spider.ingestor.factory) as session:
                 runs.finish_run(session, self.run_id, record, finished_at=datetime.now(UTC))
@@ -146,4 +182,4 @@ class CrawlRunRecorder:
         spider.crawler.stats.set_value("radar/run_id", self.run_id)
 
 
-__all__ = ["CrawlRunRecorder", "errors_by_kind", "run_counts", "run_status", "status_counts"]
+__all__ = ["CrawlRunRecorder", "errors_by_kind", "judge_run", "run_counts", "run_status", "status_counts"]

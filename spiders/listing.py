@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import scrapy
+from scrapy import signals
+from scrapy.crawler import Crawler
 from scrapy.http import Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
+from sqlalchemy.exc import OperationalError
 
+from crawler.errors import brief
 from spiders.base import RadarSpider
+from storage.frontier import Walk
+
+#: crawls that request a pending link without storing it before it is given up
+GIVE_UP_AFTER = 5
 
 
 def select_one(response: Response, selector: str) -> str | None:
@@ -24,7 +33,15 @@ class ListingSpider(RadarSpider):
     ``next_page`` until a listing page holds only stored articles or ``max_pages`` is reached.
 
     Listing pages are requested conditionally: a page whose articles were all stored last time
-    has its ETag / Last-Modified saved, and a 304 answer to them ends the crawl there."""
+    has its ETag / Last-Modified saved, and a 304 answer to them ends the crawl there.
+
+    Nothing an interrupted crawl found is lost (``storage.frontier``): the article links a
+    listing page shows are pending until their articles are stored, and the next crawl requests
+    them first; a walk that did not get to its end is resumed from the page it had reached (past
+    pages whose articles are all stored, while the source was never walked to its end). A link
+    requested by ``RADAR_GIVE_UP_AFTER`` crawls without being stored is given up, with its last
+    error as the reason.
+    """
 
     name = "listing"
     kind = "listing"
@@ -33,6 +50,56 @@ class ListingSpider(RadarSpider):
         super().__init__(*args, **kwargs)
         self.links = LinkExtractor(allow=self.source.allow, deny=self.source.deny or ())
         self.listing_pages = 0
+        self.walk = Walk()
+        self.resuming = False  # a walk left unfinished is resumed by this crawl
+        # what fetching pending links did, recorded with the next listing page (or at the end)
+        self.link_errors: dict[str, str] = {}
+        self.not_articles: dict[str, str] = {}
+        self.redirected: set[str] = set()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> ListingSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.item_dropped, signal=signals.item_dropped)
+        return spider
+
+    async def start(self) -> AsyncIterator[Any]:
+        """The pending links first, the listing page an unfinished walk goes on from, then the
+        start pages (see :meth:`RadarSpider.start`)."""
+        if not self.recheck:
+            for request in self.catch_up():
+                yield request
+        async for request in super().start():
+            yield request
+
+    def catch_up(self) -> list[scrapy.Request]:
+        """Requests for the source's pending links and for the page its walk resumes from."""
+        give_up_after = max(1, self.settings.getint("RADAR_GIVE_UP_AFTER", GIVE_UP_AFTER))
+        try:
+            caught = self.ingestor.catch_up(self.source.name, datetime.now(UTC), give_up_after=give_up_after)
+        except OperationalError as exc:  # the database is failing: crawl from the start pages
+            self.logger.error("could not read the pending links of %s: %s", self.source.name, brief(exc))
+            return []
+        stats = self.crawler.stats
+        stats.set_value("radar/pending", len(caught.pending))
+        if caught.given_up:
+            stats.set_value("radar/given_up", caught.given_up)
+            self.logger.warning("%d link(s) of %s given up: requested %d times, never stored", caught.given_up,
+                                self.source.name, give_up_after)
+        self.walk = caught.walk
+        requests = [scrapy.Request(url, callback=self.parse_article, errback=self.article_failed, priority=1)
+                    for url in caught.pending]
+        self.fresh_links += len(caught.pending)
+        if caught.walk.resume_url:
+            self.resuming = True
+            stats.set_value("radar/walk_resumed", caught.walk.resume_depth)
+            self.logger.info("resuming the listing walk of %s at page %d: %s", self.source.name,
+                             caught.walk.resume_depth, caught.walk.resume_url)
+            stats.inc_value("radar/listing_requests")
+            requests.append(scrapy.Request(
+                caught.walk.resume_url, callback=self.parse, errback=self.listing_failed, dont_filter=True,
+                meta={"walk": "resume", "walk_depth": caught.walk.resume_depth}))
+        return requests
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
         """A listing page: requests for new articles and, while there are any, the next page."""
@@ -44,23 +111,86 @@ class ListingSpider(RadarSpider):
             self.logger.warning("listing page %s is not HTML (%s); skipped", response.url,
                                 response.headers.get("Content-Type"))
             return
+        walk = response.meta.get("walk", "head")
+        depth = int(response.meta.get("walk_depth", 1))
         urls = [link.url for link in self.links.extract_links(response)]
-        fresh = self.fresh(urls)
-        self.crawler.stats.inc_value("radar/links_known", len(urls) - len(fresh))
+        href = select_one(response, self.source.next_page) if self.source.next_page else None
+        next_url = response.urljoin(href.strip()) if href and href.strip() else ""
+        # the head walk (from the start pages) stops at a page whose articles are all stored;
+        # a resumed walk of a source never walked to its end goes on past them (pages shift
+        # as new articles push older ones down)
+        stop_when_stored = walk == "head" or self.walk.completed
+        owner = walk == "resume" or not self.resuming  # the walk whose progress is recorded
+        go_on = False
+
+        def then(fresh: list[str]) -> tuple[str, int] | None:
+            nonlocal go_on
+            go_on = bool(next_url) and depth < self.source.max_pages and bool(fresh or not stop_when_stored)
+            if not owner:
+                return None
+            if go_on:
+                return next_url, depth + 1
+            return None if self.walk.completed and not self.walk.resume_url and depth == 1 else ("", 0)
+
+        fresh = self.fresh(urls, then)
+        self.crawler.stats.inc_value("radar/links_known", len(set(urls)) - len(fresh))
         for url in fresh:
-            yield scrapy.Request(url, callback=self.parse_article)
+            yield scrapy.Request(url, callback=self.parse_article, errback=self.article_failed)
         if not fresh:
             reason = "no article links" if not urls else "every article already stored"
-            self.logger.info("pagination stops at %s: %s", response.url, reason)
+            self.logger.info("pagination %s at %s: %s", "goes on" if go_on else "stops", response.url, reason)
             if urls:
                 self.listing_complete(response)
-            return
-        if self.source.next_page and self.listing_pages < self.source.max_pages:
-            href = select_one(response, self.source.next_page)
-            if href:
-                yield self.follow_listing(response, href.strip())
+        if go_on:
+            yield self.follow_listing(response, next_url, conditional=stop_when_stored)
+
+    def fresh(self, urls: list[str], then: Any = None) -> list[str]:
+        """``urls`` minus the stored and given-up ones (see :meth:`RadarSpider.fresh`); they are
+        pending in the frontier from now on, and the walk advances with ``then`` (see
+        ``Ingestor.discover``), in one transaction with what earlier links' fetching did."""
+        unique = list(dict.fromkeys(urls))
+        self.crawler.stats.inc_value("radar/links_seen", len(unique))
+        errors, self.link_errors = self.link_errors, {}
+        give_up, self.not_articles = self.not_articles, {}
+        settled, self.redirected = self.redirected, set()
+        fresh = self.ingestor.discover(self.source.name, unique, datetime.now(UTC),
+                                       then if then is not None else (lambda fresh: None),
+                                       errors=errors, give_up=give_up, settled=settled)
+        self.fresh_links += len(fresh)
+        return fresh
 
     def parse_article(self, response: Response) -> list[Any]:
         """An article page: the raw page, with its attachments (a list: see
-        ``RadarSpider.with_attachments``)."""
-        return list(self.with_attachments(response, self.page_item(response)))
+        ``RadarSpider.with_attachments``). A page that yields nothing is not an article: its
+        link is given up at once."""
+        got = list(self.with_attachments(response, self.page_item(response)))
+        asked = response.request.meta.get("redirect_urls", [])[:1] if response.request else []
+        if asked and asked[0] != response.url:
+            self.redirected.add(asked[0])  # stored (if at all) under the URL it redirected to
+        if not got:
+            self.not_articles[response.url] = "not an article page: " + (
+                (response.headers.get("Content-Type") or b"").decode("latin-1") or "no content type")
+        return got
+
+    def article_failed(self, failure: Any) -> None:
+        """An article link could not be fetched: its error is recorded; the link stays pending."""
+        response = getattr(failure.value, "response", None)  # an HttpError: the answer was an error status
+        self.link_errors[failure.request.url] = f"HTTP {response.status}" if response is not None \
+            else brief(failure.value)[:300]
+        self.logger.warning("article %s not fetched: %s", failure.request.url, failure.value)
+
+    def item_dropped(self, item: Any, response: Response | None, exception: BaseException,
+                     spider: Any = None) -> None:
+        """An article page that could not be used (empty, extraction failed): its error is
+        recorded; the link stays pending."""
+        if spider in (None, self) and response is not None:
+            self.link_errors[response.url] = str(exception)[:300]
+
+    def settle_frontier(self) -> None:
+        if not (self.link_errors or self.not_articles or self.redirected):
+            return
+        try:
+            self.ingestor.note(self.source.name, datetime.now(UTC), errors=self.link_errors,
+                               give_up=self.not_articles, settled=self.redirected)
+        except OperationalError as exc:  # the links stay pending, only without these notes
+            self.logger.error("could not record the fetching of pending links: %s", brief(exc))

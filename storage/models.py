@@ -179,6 +179,9 @@ class CrawlRunRow(Base):
     errors_by_kind: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     status_counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     exit_code: Mapped[int | None] = mapped_column(Integer)
+    # the crawl process (issue 26): a ``running`` row whose process is gone is ``abandoned``
+    pid: Mapped[int | None] = mapped_column(Integer)
+    host: Mapped[str] = mapped_column(String(255), default="")
 
 
 class DigestRow(Base):
@@ -289,6 +292,45 @@ class PageValidatorRow(Base):
     etag: Mapped[str] = mapped_column(String(300), default="")
     last_modified: Mapped[str] = mapped_column(String(64), default="")
     checked_at: Mapped[datetime] = mapped_column(AwareDateTime)
+
+
+# --- the frontier: links found and not stored yet, listing walks not finished (issue 26) ------
+
+
+class FrontierRow(Base):
+    """An article link a listing page showed that is not stored yet. It stays here, pending,
+    until its article is stored (the row goes in the transaction that stores it) or it is given
+    up: ``given_up_reason`` says why (fetched ``attempts`` times and never stored, not an
+    article page), and ``radar status`` shows it. Crawls fetch pending links first."""
+
+    __tablename__ = "frontier"
+    __table_args__ = (Index("ix_frontier_source_given_up", "source", "given_up_at"),)
+
+    # url first: storing an article takes its URL out of every source's frontier by URL
+    url: Mapped[str] = mapped_column(String(2048), primary_key=True)  # canonical
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    discovered_at: Mapped[datetime] = mapped_column(AwareDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # crawls that requested it
+    last_attempt_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    given_up_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
+    given_up_reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class ListingWalkRow(Base):
+    """Where a source's walk through its listing pages stands. ``resume_url`` is the listing
+    page an unfinished walk goes on from (with its depth, page 1 being the start URL); "" once
+    a walk reached a page whose articles were all stored, the last page or ``max_pages``.
+    ``completed_at`` is when a walk last got there: None means the source was never walked to
+    the end, so a resumed walk goes on past pages that are all stored (a backfill)."""
+
+    __tablename__ = "listing_walks"
+
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    resume_url: Mapped[str] = mapped_column(String(2048), default="")
+    resume_depth: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(AwareDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
 
 
 # --- daemon: job store, subscriptions, health (issue 6) -----------------------------------------

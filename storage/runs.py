@@ -3,6 +3,8 @@ reading what the health rules need. Callers own the transaction."""
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,10 +39,51 @@ class RunRecord:
 _RUNS = cast(Table, CrawlRunRow.__table__)
 
 
-def open_run(session: Session, source: str, started_at: datetime) -> int:
-    """A new ``running`` crawl_runs row; returns its id."""
-    values = {"source": source, "started_at": started_at, "status": "running"}
+def open_run(session: Session, source: str, started_at: datetime, *, pid: int | None = None, host: str = "") -> int:
+    """A new ``running`` crawl_runs row (of the crawl process ``pid`` on ``host``, when known);
+    returns its id."""
+    values = {"source": source, "started_at": started_at, "status": "running", "pid": pid, "host": host}
     return int(session.execute(insert(_RUNS).values(values).returning(_RUNS.c.id)).scalar_one())
+
+
+def claim_run(session: Session, run_id: int, *, pid: int, host: str) -> None:
+    """The crawl process ``pid`` on ``host`` fills the run the daemon opened."""
+    session.execute(update(_RUNS).where(_RUNS.c.id == run_id).values(pid=pid, host=host))
+
+
+def this_host() -> str:
+    """The name runs record their process's host by."""
+    return socket.gethostname()[:255]
+
+
+def process_gone(pid: int) -> bool:
+    """Whether no process ``pid`` runs on this host (a zombie, killed and not yet reaped by its
+    parent, counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[-1].split()[0] in (b"Z", b"X")
+    except (OSError, IndexError):
+        return False
+
+
+def abandon_dead_runs(session: Session, *, now: datetime, host: str | None = None) -> int:
+    """Mark ``abandoned`` the ``running`` rows whose crawl process, on this host, is gone (killed,
+    out of memory, its machine restarted): nothing will close them otherwise, and the health
+    rules count them as failures. Returns how many."""
+    host = this_host() if host is None else host
+    rows = session.execute(select(_RUNS.c.id, _RUNS.c.pid).where(
+        _RUNS.c.status == "running", _RUNS.c.host == host, _RUNS.c.pid.is_not(None)))
+    dead = [(run_id, pid) for run_id, pid in rows if process_gone(int(pid))]
+    for run_id, pid in dead:
+        session.execute(update(_RUNS).where(_RUNS.c.id == run_id, _RUNS.c.status == "running").values(
+            status="abandoned", finish_reason=f"the crawl process (pid {pid}) is gone", finished_at=now))
+    return len(dead)
 
 
 def finish_run(session: Session, run_id: int, record: RunRecord, *, finished_at: datetime) -> None:
@@ -88,6 +131,8 @@ def _stats(row: CrawlRunRow) -> RunStats:
         challenges=row.challenges, errors_by_kind=dict(row.errors_by_kind or {}), error=row.error,
         not_modified=int((row.status_counts or {}).get("304", 0)),
         recheck=bool((row.stats or {}).get("radar/recheck")),
+        listing_requests=int((row.stats or {}).get("radar/listing_requests", 0)),
+        listing_failed=int((row.stats or {}).get("radar/listing_failed", 0)),
     )
 
 

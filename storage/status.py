@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from crawler.health import Alert, human, top_errors, trend_arrow
 from crawler.sources import Config
-from storage import outbox, runs
+from storage import frontier, outbox, runs
 from storage.models import CrawlRunRow, DigestRow
 
 HEARTBEAT_LATE = 120  # seconds without a heartbeat after which a daemon counts as gone
@@ -46,7 +47,7 @@ def _when(value: datetime | None, config: Config) -> str:
 
 def _last_error(rows: list[CrawlRunRow], config: Config) -> str:
     for r in rows:
-        if r.status in ("failed", "killed", "abandoned"):
+        if r.status in ("failed", "blocked", "killed", "abandoned"):
             return f"{_when(r.started_at, config)} {r.status}: {r.finish_reason}"[:60]
         if r.errors_by_kind and r.status != "running":
             kinds = {k: v for k, v in r.errors_by_kind.items() if k not in ("attachment_failed",)}
@@ -55,8 +56,28 @@ def _last_error(rows: list[CrawlRunRow], config: Config) -> str:
     return "-"
 
 
+def _frontier_lines(session: Session, names: list[str]) -> list[str]:
+    """Per source with any: article links still pending, and those given up, with why."""
+    lines: list[str] = []
+    for name in names:
+        pending = frontier.pending_count(session, name)
+        count, latest = frontier.given_up(session, name)
+        if pending:
+            lines.append(f"{name}: {pending} article link(s) pending (fetched first by the next crawl)")
+        if count:
+            lines.append(f"{name}: {count} article link(s) given up; latest:")
+            lines += [f"  {g.url} ({g.reason})" for g in latest]
+    return [*lines, ""] if lines else []
+
+
 def status_report(session: Session, config: Config, *, now: datetime, runs_shown: int = 8) -> str:
-    """The text ``radar status`` prints."""
+    """The text ``radar status`` prints. Runs left ``running`` by a crawl process that is gone
+    are marked ``abandoned`` first (and committed)."""
+    try:
+        if runs.abandon_dead_runs(session, now=now):
+            session.commit()
+    except OperationalError:  # a locked database: shown as it is
+        session.rollback()
     lines = [daemon_line(session, config, now), ""]
     configured = config.select()
     names = list(dict.fromkeys([s.name for s in configured]
@@ -91,6 +112,7 @@ def status_report(session: Session, config: Config, *, now: datetime, runs_shown
     for r in table:
         lines.append("  ".join(_pad(v, w) for v, w in zip(r, widths, strict=True)).rstrip())
     lines.append("")
+    lines += _frontier_lines(session, names)
     if alerts:
         lines.append("alerts:")
         for a in alerts:
