@@ -79,6 +79,12 @@ class Daemon:
     def wait_for(self, text: str, timeout: float = 60) -> None:
         wait(lambda: text in self.log, timeout, f"{text!r} in the daemon log", self)
 
+    def wait_for_more(self, text: str, times: int = 2, timeout: float = 90) -> None:
+        """Wait until ``text`` has been logged ``times`` more times: so many more runs of a job
+        (a check that nothing happens again waits for the runs that could do it, not for time)."""
+        seen = self.log.count(text)
+        wait(lambda: self.log.count(text) >= seen + times, timeout, f"{times} more {text!r} in the daemon log", self)
+
     def stop(self, signum: int = signal.SIGTERM, timeout: float = 60) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(signum)
@@ -130,6 +136,13 @@ def finished_runs(db_url: str) -> dict[str, int]:
                                              .where(CrawlRunRow.status == "finished")
                                              .group_by(CrawlRunRow.source)).all())
     return dict(rows or [])
+
+
+def running_runs(db_url: str) -> int | None:
+    """Crawl runs the daemon has opened that their crawl has not closed (None: not readable)."""
+    count = query(db_url, lambda s: s.scalar(select(func.count()).select_from(CrawlRunRow)
+                                             .where(CrawlRunRow.status == "running")))
+    return None if count is None else int(count)
 
 
 def digests(db_url: str) -> list[tuple[str, str, int]]:
@@ -247,7 +260,7 @@ def test_smtp_down_then_back_is_delivered_once(
     controller = start_smtp(sink)
     try:
         wait(lambda: (ds := digests(db_url)) and all(st == "sent" for _k, st, _a in ds), 60, "all digests sent", d)
-        time.sleep(2.5)  # two more outbox runs: nothing may go out again
+        d.wait_for_more("job=outbox outcome=done")  # two more outbox runs: nothing may go out again
         assert d.stop() == 0, d.log
     finally:
         controller.stop()
@@ -392,7 +405,7 @@ class _Outage:
             give_back(d)
             wait(lambda: self.count(ArticleRow) == self.articles and self.count(EventRow) > events_before
                  and self.all_mailed(), 120, "the new articles stored and their events mailed", d)
-            time.sleep(4)  # another crawl and outbox run: nothing may be stored or sent again
+            d.wait_for_more("job=crawl source=cnip-park outcome=finished")  # nothing may be stored or sent again
             assert d.stop() == 0, d.log
         assert "Traceback" not in d.log and "Exception in thread" not in d.log, d.log
         keys = [m["X-Policy-Radar-Digest"] for m in self.smtp_server.messages]
@@ -411,6 +424,10 @@ def test_a_full_disk_is_logged_outlived_and_loses_nothing(
 
     def fill(d: Daemon) -> None:
         resource.prlimit(d.proc.pid, resource.RLIMIT_FSIZE, (1, resource.RLIM_INFINITY))
+        # Only the daemon's disk is full: a crawl it forked before has room, and would store the
+        # new articles if it fetched the listing after they appear. They appear once no crawl is
+        # under way; the daemon cannot open the run of another.
+        wait(lambda: running_runs(sqlite_url) == 0, 120, "the crawl under way to end", d)
 
     def free(d: Daemon) -> None:
         d.wait_for("could not update its job store")
@@ -457,7 +474,7 @@ def test_a_digest_sent_as_the_disk_fills_is_marked_later_and_never_sent_again(
         replica: Any, sqlite_url: str, tmp_path: Path, daemons: list[Daemon]) -> None:
     from aiosmtpd.controller import Controller
 
-    sink, pids = MailSink("127.0.0.1", free_port()), []
+    sink, pids = MailSink("127.0.0.1", free_port()), list[int]()
     controller = Controller(_FillsTheDiskOnFirstMail(sink, pids), hostname=sink.host, port=sink.port)
     controller.start()
     try:
@@ -467,11 +484,11 @@ def test_a_digest_sent_as_the_disk_fills_is_marked_later_and_never_sent_again(
         daemons.append(d)
         pids.append(d.proc.pid)
         wait(lambda: sink.messages, 90, "the first digest at the SMTP server", d)
-        time.sleep(3)  # outbox runs every second meanwhile: it may not send the digest again
+        d.wait_for_more("job=outbox outcome=")  # outbox runs meanwhile: it may not send the digest again
         assert len(sink.messages) == 1 and d.proc.poll() is None
         resource.prlimit(d.proc.pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
         wait(lambda: (ds := digests(sqlite_url)) and all(st == "sent" for _k, st, _a in ds), 60, "the digest marked", d)
-        time.sleep(3)
+        d.wait_for_more("job=outbox outcome=done")
         assert d.stop() == 0, d.log
     finally:
         controller.stop()
