@@ -151,7 +151,7 @@ def test_a_database_lock_excludes_others_and_dies_with_its_holder(db_url: str) -
         assert not lock.acquire()
         holder.kill()
         holder.wait()
-        assert lock.acquire(timeout=10)
+        assert lock.acquire(timeout=60)
         lock.close()
     finally:
         if holder.poll() is None:
@@ -182,7 +182,7 @@ def test_threads_queue_for_a_lock_like_processes(sqlite_url: str) -> None:
     assert lock.acquire()
 
     def other() -> None:
-        assert lock.acquire(timeout=5)
+        assert lock.acquire(timeout=60)
         order.append("other")
         lock.release()
 
@@ -240,13 +240,19 @@ def _run(db_url: str, run_id: int) -> CrawlRunRow:
     return row
 
 
+# A crawl's time limit in tests where one crawl must finish (or record that it skipped) within it:
+# a new crawl process spends seconds of CPU loading before it does anything, many more on a loaded
+# machine.
+LIMIT = 40
+
+
 def test_a_hanging_crawl_is_killed_and_recorded_while_another_finishes(
         replica: Any, sqlite_url: str, tmp_path: Path, hanging_site: str, launcher: Launcher | None) -> None:
     path = _write(tmp_path, sqlite_url, [
         {"name": "hangs", "start_urls": [f"{hanging_site}/list.html"], "allow": "/a/", "schedule": "every: 1h"},
         {"name": "cnip-park", "start_urls": [f"{replica.urls['park']}/news/list_1.html"],
          "allow": r"/news/\d{4}-\d{2}-\d{2}/\d+\.html$", "next_page": "a.next::attr(href)",
-         "selectors": {"body": "div.article-content"}, "schedule": "every: 1h"}], crawl_timeout=12)
+         "selectors": {"body": "div.article-content"}, "schedule": "every: 1h"}], crawl_timeout=LIMIT)
     cfg = load_config(path, env={})
     engine, factory = open_database(sqlite_url)
     children = ChildRegistry()
@@ -260,13 +266,13 @@ def test_a_hanging_crawl_is_killed_and_recorded_while_another_finishes(
     for t in threads:
         t.start()
     for t in threads:
-        t.join(timeout=60)
+        t.join(timeout=4 * LIMIT)
     elapsed = time.monotonic() - started
     engine.dispose()
     hung, ok = results["hangs"], results["cnip-park"]
     assert ok.status == "finished" and ok.exit_code == 0 and ok.counts["new"] > 0
-    assert hung.status == "killed" and hung.reason == "time limit: killed after 12s" and hung.exit_code != 0
-    assert 12 <= elapsed < 30
+    assert hung.status == "killed" and hung.reason == f"time limit: killed after {LIMIT}s" and hung.exit_code != 0
+    assert LIMIT <= elapsed < 2 * LIMIT  # killed at its limit (and a grace), not held up any longer
     row = _run(sqlite_url, hung.run_id)
     assert (row.status, row.exit_code) == ("killed", hung.exit_code) and row.finished_at is not None
     assert children.running() == {}
@@ -354,7 +360,7 @@ def test_a_crashing_crawl_is_recorded_with_its_signal(
     t = threading.Thread(target=lambda: box.update(
         r=run_crawl("dies", path, cfg.settings, children, factory, launcher=launcher)))
     t.start()
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 120
     while "dies" not in children.running() and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(1.0)
@@ -402,7 +408,7 @@ def test_one_crawl_of_a_source_at_a_time(replica: Any, db_url: str, tmp_path: Pa
     path = _write(tmp_path, db_url, [
         {"name": "park", "start_urls": [f"{replica.urls['park']}/news/list_1.html"],
          "allow": r"/news/\d{4}-\d{2}-\d{2}/\d+\.html$", "next_page": "a.next::attr(href)",
-         "selectors": {"body": "div.article-content"}, "schedule": "every: 1h"}], crawl_timeout=12)
+         "selectors": {"body": "div.article-content"}, "schedule": "every: 1h"}], crawl_timeout=LIMIT)
     cfg = load_config(path, env={})
     engine, factory = open_database(db_url)
     other = DatabaseLock(db_url, "crawl", key="park")  # held here as another crawl process would
@@ -412,9 +418,9 @@ def test_one_crawl_of_a_source_at_a_time(replica: Any, db_url: str, tmp_path: Pa
         assert other.acquire()
         started = time.monotonic()
         result = run_crawl("park", path, cfg.settings, ChildRegistry(), factory)
-        assert time.monotonic() - started >= 6  # waited half of crawl_timeout
+        assert time.monotonic() - started >= LIMIT / 2  # waited half of crawl_timeout
         assert result.status == "skipped" and result.exit_code == 2, result.output
-        assert result.reason.startswith("skipped: ") and "is crawling park (waited 6 s;" in result.reason
+        assert result.reason.startswith("skipped: ") and f"is crawling park (waited {LIMIT // 2} s;" in result.reason
         row = _run(db_url, result.run_id)
         assert (row.status, row.pages, row.finished_at is not None) == ("skipped", 0, True)
 
