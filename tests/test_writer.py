@@ -5,12 +5,15 @@ the batches itself, so nothing is lost."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import pickle
+import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -48,12 +51,17 @@ def _summary(results: list[Any]) -> list[tuple[str, int, str]]:
     return [(r.status, r.new_events, r.story_match) for r in results]
 
 
+async def _until(condition: Callable[[], bool]) -> None:
+    """Return once ``condition`` holds (a writer starts in a process of its own), or after a
+    deadline that only a broken writer reaches; the loop runs meanwhile."""
+    deadline = time.monotonic() + 120
+    while not condition() and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+
+
 async def _submit(writer: StoreWriter, batch: list[Pending]) -> Any:
     """Submit ``batch`` once the writer has started; its answer."""
-    for _ in range(600):
-        if writer.available:
-            break
-        await asyncio.sleep(0.05)
+    await _until(lambda: writer.available)
     answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
     assert writer.submit(batch, answer.set_result)
     return await answer
@@ -86,10 +94,7 @@ def test_a_failing_database_fails_the_batch_as_a_database_failure(sqlite_url: st
     async def run() -> Any:
         writer = StoreWriter(sqlite_url)
         try:
-            for _ in range(600):  # started: the database is open
-                if writer.available:
-                    break
-                await asyncio.sleep(0.05)
+            await _until(lambda: writer.available)  # started: the database is open
             engine, _ = open_database(sqlite_url, migrate_schema=False)
             with engine.begin() as conn:
                 conn.execute(text("DROP TABLE near_bands"))
@@ -134,10 +139,7 @@ def test_a_writer_that_cannot_start_takes_no_batch(tmp_path: Path, caplog: pytes
     async def run() -> tuple[bool, bool]:
         writer = StoreWriter(url)
         try:
-            for _ in range(600):
-                if writer._starting.done():
-                    break
-                await asyncio.sleep(0.05)
+            await _until(writer._starting.done)
             await asyncio.sleep(0.05)  # its callback, on this loop
             return writer.available, writer.submit(_batch()[:1], lambda _answer: None)
         finally:
@@ -168,6 +170,20 @@ def _database_holders(crawl: int, db: Path) -> list[int]:
     return found
 
 
+# the most articles in one batch (RADAR_STORE_BATCH's default): the writer answers each batch
+# before it takes the next, so more articles stored than one batch holds means one was answered
+_FULL_BATCH = 64
+
+
+def _stored(db: Path) -> int:
+    """Articles committed to the SQLite file ``db`` so far (0 before its tables exist)."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as conn:
+            return int(conn.execute("SELECT count(*) FROM articles").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
 @pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="finds the writer through /proc")
 def test_a_crawl_whose_writer_is_killed_stores_every_article(tmp_path: Path) -> None:
     """The writer killed in the middle of a big crawl: the crawl process stores the batches it
@@ -184,13 +200,10 @@ def test_a_crawl_whose_writer_is_killed_stores_every_article(tmp_path: Path) -> 
         with subprocess.Popen([sys.executable, "-m", "crawler.cli", "--config", str(config), "crawl"], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as crawl:
             killed: list[int] = []
-            seen = 0.0  # when the writer was first seen with the database open
-            deadline = time.monotonic() + 120
+            deadline = time.monotonic() + 300
             while not killed and crawl.poll() is None and time.monotonic() < deadline:
                 holders = _database_holders(crawl.pid, db)
-                if holders and not seen:
-                    seen = time.monotonic()
-                if holders and time.monotonic() - seen > 0.5:  # it has answered a few batches by now
+                if holders and _stored(db) > _FULL_BATCH:  # it has answered a batch by now
                     for pid in holders:
                         os.kill(pid, 9)
                         killed.append(pid)
