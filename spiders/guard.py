@@ -23,9 +23,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
-from scrapy import Request
+from scrapy import Request, Spider
 from scrapy.crawler import Crawler
+from scrapy.downloadermiddlewares.stats import DownloaderStats as ScrapyDownloaderStats
 from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.threads import deferToThread
@@ -303,4 +305,16 @@ class FetchGuard:
         raise Refused(reason, url)
 
 
-__all__ = ["FetchGuard", "FetchPolicy", "Refused", "non_public", "registered_domain", "resolve"]
+class DownloaderStats(ScrapyDownloaderStats):
+    """Scrapy's downloader stats, less refused requests: they were never sent, so they are no
+    download error (``crawl_runs.errors_by_kind``, the ``error_spike`` rule); the guard counts
+    them under ``radar/refused``."""
+
+    def process_exception(self, request: Request, exception: Exception,
+                          spider: Spider | None = None) -> Request | Response | None:
+        if isinstance(exception, Refused):
+            return None
+        return super().process_exception(request, exception, spider)
+
+
+__all__ = ["DownloaderStats", "FetchGuard", "FetchPolicy", "Refused", "non_public", "registered_domain", "resolve"]

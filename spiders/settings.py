@@ -46,9 +46,12 @@ DOWNLOAD_HANDLERS = {
     "ftp": None,
 }
 # First of the downloader middlewares (Scrapy's own start at 50): a refused request reaches
-# neither the robots.txt check, which would fetch from the refused host, nor the download.
+# neither the robots.txt check, which would fetch from the refused host, nor the download. Nor is
+# it counted as a download error: Scrapy's downloader stats are replaced by ones that skip it.
 DOWNLOADER_MIDDLEWARES = {
     "spiders.guard.FetchGuard": 10,
+    "scrapy.downloadermiddlewares.stats.DownloaderStats": None,
+    "spiders.guard.DownloaderStats": 850,
 }
 # Article pages are small; attachments get their own cap (RADAR_ATTACHMENT_MAXSIZE).
 DOWNLOAD_MAXSIZE = 20 * 1024 * 1024

@@ -180,6 +180,7 @@ def test_local_files_other_ports_and_hosts_are_refused(site: _Server, admin: _Se
     # the file:// link and attachment (Scrapy itself follows no redirect to a file); the admin
     # port (link, redirect, attachment), localhost on both ports and 127.0.0.2: other sites
     assert refused == {"radar/refused/scheme": 2, "radar/refused/offsite": 6}, run.stats
+    assert run.errors_by_kind == {}  # never sent: no download error, no error spike
 
 
 @pytest.mark.slow
