@@ -8,6 +8,7 @@ trickles its answer a byte at a time.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import threading
 import time
@@ -22,7 +23,7 @@ import yaml
 from sqlalchemy import select
 
 from spiders.content import page_kind
-from spiders.guard import FetchPolicy, registered_domain
+from spiders.guard import FetchPolicy, non_public, registered_domain
 from storage.db import open_database
 from storage.models import ArticleRow, CrawlRunRow
 from tests.e2e import radar
@@ -303,3 +304,21 @@ def test_fetch_policy() -> None:
     assert policy.refusal("ftp://www.ganzhou.gov.cn/a.pdf") == "scheme"
     assert registered_domain("www.jxnews.com.cn") == "jxnews.com.cn"
     assert registered_domain("localhost") == "localhost"
+
+
+def test_url_tricks_name_no_other_host() -> None:
+    policy = FetchPolicy.of(["http://127.0.0.1:8361/list.html"])
+    assert policy.refusal("http://127.0.0.1:8361/art/1.html") is None
+    for url in ("http://127.0.0.1:8362/", "http://127.1:8361/", "http://2130706433:8361/", "http://0x7f000001:8361/",
+                "http://LOCALHOST:8361/", "http://localhost.:8361/", "http://[::1]:8361/", "http://[::ffff:127.0.0.1]:8361/",
+                "http://127.0.0.1:8361@evil.example/", "http://0.0.0.0:8361/", "http://127.0.0.1:99999/"):
+        assert policy.refusal(url) is not None, url
+
+
+def test_non_public_addresses() -> None:
+    inner = ("127.0.0.1", "127.0.0.2", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "0.0.0.0",
+             "100.64.0.1", "224.0.0.1", "255.255.255.255", "::1", "fe80::1", "fc00::1", "::ffff:127.0.0.1",
+             "::ffff:169.254.169.254", "ff02::1")
+    assert [a for a in inner if not non_public(ipaddress.ip_address(a))] == []
+    assert not non_public(ipaddress.ip_address("8.8.8.8"))
+    assert not non_public(ipaddress.ip_address("2400:3200::1"))
