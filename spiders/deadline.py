@@ -44,7 +44,7 @@ class DeadlineHTTPDownloadHandler(HTTP11DownloadHandler):
         if left <= 0:
             raise DeadlineExceeded(self._message(request))
         timeout = float(request.meta.get("download_timeout") or self.timeout)
-        capped = left < timeout
+        capped = left <= timeout  # this attempt ends at the deadline, if it times out
         if capped:
             request.meta["download_timeout"] = left
         started = monotonic()
