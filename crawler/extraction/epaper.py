@@ -23,8 +23,9 @@ _PAGE_HEADER = re.compile(
 _CN_NUM = "一二三四五六七八九十"
 # （下转第3版） / 下转A2版 / (转第3版) / （上接第1版） / 接第一版
 _JUMP = re.compile(
-    r"[（(【\[]?\s*(?P<kind>下转|转|上接|接)\s*(?:第\s*)?(?P<page>[A-Za-z]?\d{1,3}|[" + _CN_NUM + r"]{1,3})\s*版"
-    r"(?:\s*[）)】\]])?"
+    r"[（(【\[]?\s{0,4}(?P<kind>下转|转|上接|接)\s{0,4}(?:第\s{0,4})?"
+    r"(?P<page>[A-Za-z]?\d{1,3}|[" + _CN_NUM + r"]{1,3})\s{0,4}版"
+    r"(?:\s{0,4}[）)】\]])?"
 )
 # e-paper hosts/paths (epaper., /dzb/, /szb/) and the 方正 layout html/2024-01/30/content_3_1.htm;
 # a bare content_123.htm is also what www.gov.cn uses, so it does not count on its own

@@ -34,10 +34,12 @@ _FOLD.update({0xFF0E: ord("."), 0xFF05: ord("%"), 0x3000: ord(" "), 0xFF0B: ord(
 
 _CN_NUM = "零〇一二两三四五六七八九十百千"
 _CN_FRACTION = "零〇一二三四五六七八九"
+_COUNT_DIGITS = 12  # longer runs of digits or numerals are not a number of projects
 # Arabic with optional thousands separators, or Chinese numerals with an optional 点 fraction.
+# The separated groups are bounded: a long run of ",000" was rescanned from each of its groups.
 _NUM = (
     rf"(?<![\d.{_CN_NUM}数几])"
-    rf"(?:\d{{1,3}}(?:,\d{{3}})+(?:\.\d+)?|\d+(?:\.\d+)?|[{_CN_NUM}]+(?:点[{_CN_FRACTION}]+)?)"
+    rf"(?:\d{{1,3}}(?:,\d{{3}}){{1,6}}(?:\.\d+)?|\d+(?:\.\d+)?|[{_CN_NUM}]+(?:点[{_CN_FRACTION}]+)?)"
 )
 
 
@@ -163,7 +165,11 @@ class NumberGrammar:
             rf"(?:(?P<num>{_NUM})\s?(?P<unit>{gunits})|百分之(?P<pct>[{_CN_NUM}]+(?:点[{_CN_FRACTION}]+)?))"
         )
         self.growth_word_re = re.compile(_alternation(list(self.growth_words))) if self.growth_words else None
-        num = rf"(?P<n>\d{{1,3}}(?:,\d{{3}})+|\d+|[{_CN_NUM}]+)"
+        # A count starts where its run of digits or numerals starts, and has at most _COUNT_DIGITS
+        # of them: "\d+" was retried from every digit of a long run, and int() refuses a number
+        # of more than 4,300 digits.
+        num = (rf"(?P<n>(?<!\d)(?:\d{{1,3}}(?:,\d{{3}}){{1,4}}|\d{{1,{_COUNT_DIGITS}}})"
+               rf"|(?<![{_CN_NUM}])[{_CN_NUM}]{{1,{_COUNT_DIGITS}}})")
         m_alt, n_alt = _alternation(measures), _alternation(nouns)
         self.count_res = [
             re.compile(rf"{num}(?:{m_alt})[^，。；,;、\d]{{0,{gap}}}?(?:{n_alt})"),
@@ -235,7 +241,7 @@ class NumberGrammar:
     def count_after_trigger(self, text: str) -> Count | None:
         """A bare count right after a trigger ("开工178个"), or None."""
         m = self.after_trigger_re.search(fold_digits(text))
-        if m is None:
+        if m is None or len(m["n"]) > _COUNT_DIGITS:  # a user's pattern may allow any length
             return None
         return Count(int(m["n"]), text[m.start():m.end()], m.start(), m.end())
 
