@@ -36,6 +36,16 @@ _ALIASES = {
     "unicode": "utf-8",
     "utf-16": "utf-8",  # a page that says utf-16 but parsed as bytes this far is ASCII-compatible
 }
+# What a declaration may name: the encodings of the WHATWG Encoding Standard that keep ASCII
+# bytes as ASCII, as Python calls them.  Anything else that Python happens to know (idna,
+# punycode, utf-7, rot13, EBCDIC code pages) is not a web page's text encoding: such a
+# declaration is ignored and the bytes are detected instead.
+_WEB_ENCODINGS = frozenset({
+    "utf-8", "gb18030", "gbk", "big5", "big5hkscs", "euc_jp", "shift_jis", "cp932", "euc_kr", "cp949",
+    "cp866", "koi8-r", "koi8-u", "mac-roman", "mac-cyrillic", "cp874", "tis-620", "ascii",
+    "cp1250", "cp1251", "cp1252", "cp1253", "cp1254", "cp1255", "cp1256", "cp1257", "cp1258",
+    *(f"iso8859-{n}" for n in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16)),
+})  # fmt: skip
 # Single-byte western charsets never fail to decode, so a declaration of one proves nothing
 # about a Chinese page; they are verified by detection instead.
 _WEAK = {"iso8859-1", "latin-1", "ascii", "cp1252", "windows-1252", "iso-8859-1", "us-ascii"}
@@ -63,7 +73,8 @@ _MOJIBAKE = (
 
 
 def normalize_encoding(name: str) -> str:
-    """Canonical Python codec name for a declared charset; '' when Python does not know it."""
+    """Canonical Python codec name for a declared charset; '' when Python does not know it or it
+    is not an ASCII-compatible web encoding (see ``_WEB_ENCODINGS``)."""
     name = name.strip().strip("\"'").lower()
     if not name:
         return ""
@@ -72,7 +83,8 @@ def normalize_encoding(name: str) -> str:
         canonical = codecs.lookup(name).name
     except LookupError:
         return ""
-    return _ALIASES.get(canonical, canonical)
+    canonical = _ALIASES.get(canonical, canonical)
+    return canonical if canonical in _WEB_ENCODINGS else ""
 
 
 _BAD = re.compile("[\ufffd" + "".join(re.escape(c) for c in sorted(_MOJIBAKE)) + "]")
@@ -112,7 +124,7 @@ def _declared(body: bytes, headers: Mapping[str, str] | None, hint: str) -> list
 def _strict(body: bytes, encoding: str) -> str | None:
     try:
         return body.decode(encoding)
-    except (UnicodeDecodeError, LookupError):
+    except (UnicodeError, LookupError):
         return None
 
 
@@ -120,7 +132,7 @@ def _tolerant(body: bytes, encoding: str, max_error_share: float = 0.002) -> str
     """Decode allowing a few broken bytes (truncated pages, one bad character in a comment)."""
     try:
         text = body.decode(encoding, "replace")
-    except LookupError:
+    except (UnicodeError, LookupError):  # a codec that raises even when told to replace
         return None
     errors = text.count("\ufffd")
     if errors == 0:
@@ -188,7 +200,7 @@ def _detect(body: bytes, declared: list[str]) -> tuple[str, str, float]:
     for enc in dict.fromkeys(candidates):
         try:
             text = body.decode(enc, "replace")
-        except LookupError:
+        except (UnicodeError, LookupError):
             continue
         score = garbled_score(text)
         if score == 0.0:

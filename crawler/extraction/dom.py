@@ -183,10 +183,20 @@ def drop(el: HtmlElement) -> None:
     if tail:
         prev = el.getprevious()
         if prev is not None:
-            prev.tail = (prev.tail or "") + tail
+            prev.tail = _xml_safe((prev.tail or "") + tail)
         else:
-            parent.text = (parent.text or "") + tail
+            parent.text = _xml_safe((parent.text or "") + tail)
     parent.remove(el)
+
+
+# What lxml refuses to store (it parses them, then rejects them on assignment with a ValueError):
+# C0 controls other than tab, line feed and carriage return, lone surrogates, U+FFFE and U+FFFF.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_safe(text: str) -> str:
+    """``text`` with the characters lxml cannot store replaced by spaces."""
+    return _NOT_XML.sub(" ", text) if _NOT_XML.search(text) else text
 
 
 def is_hidden(el: HtmlElement) -> bool:

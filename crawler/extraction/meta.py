@@ -50,7 +50,7 @@ META_FIELDS: dict[str, tuple[str, ...]] = {
     "description": ("description", "og:description"),
 }  # fmt: skip
 
-_TAG = re.compile(r"<[^>]*>")
+_TAG = re.compile(r"<[^<>]*>")  # not [^>]*: a run of "<" without ">" was rescanned from each
 _PLACEHOLDER = re.compile(r"^(?:\s*|null|none|undefined|unknown|暂无|无|-+|/|\$\{[^}]*\}|<%.*%>|\{\{.*\}\})$", re.I)
 
 
@@ -101,7 +101,7 @@ def json_ld(root: HtmlElement) -> dict[str, str]:
             continue
         try:
             data = json.loads(script.text.strip())
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
             continue
         for item in _ld_items(data):
             for key in ("headline", "datePublished", "dateModified", "articleSection"):
@@ -115,13 +115,20 @@ def json_ld(root: HtmlElement) -> dict[str, str]:
     return out
 
 
-def _ld_items(data: Any) -> Iterator[dict[str, Any]]:
+# How deep an article may sit in a JSON-LD document ([{"@graph": [{…}]}] is four levels): the
+# parser accepts nesting hundreds deep, and a walk that followed it would exhaust the stack.
+_LD_DEPTH = 8
+
+
+def _ld_items(data: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
+    if depth > _LD_DEPTH:
+        return
     if isinstance(data, list):
         for x in data:
-            yield from _ld_items(x)
+            yield from _ld_items(x, depth + 1)
     elif isinstance(data, dict):
         if "@graph" in data:
-            yield from _ld_items(data["@graph"])
+            yield from _ld_items(data["@graph"], depth + 1)
         kind = data.get("@type")
         kinds = kind if isinstance(kind, list) else [kind]
         if any(isinstance(k, str) and ("Article" in k or k in ("WebPage", "Report", "BlogPosting")) for k in kinds):
@@ -165,11 +172,11 @@ for _field, _labels in LABELS.items():
 # ("索  引 号", "标    题").  Brackets like 【来源】 or [作者] count as the separator as well.
 _ALL_LABELS = sorted(_LABEL_FIELD, key=len, reverse=True)
 _LABEL_RE = re.compile(
-    r"(?:^|(?<=[\s|｜丨/\]】)）]))[\[【]?\s*(?P<label>"
-    + "|".join(r"\s*".join(map(re.escape, lab)) for lab in _ALL_LABELS)
-    + r")\s*(?:[:：]|[\]】]\s*[:：]?)\s*"
+    r"(?:^|(?<=[\s|｜丨/\]】)）]))[\[【]?\s{0,4}(?P<label>"
+    + "|".join(r"\s{0,4}".join(map(re.escape, lab)) for lab in _ALL_LABELS)
+    + r")\s{0,4}(?:[:：]|[\]】]\s{0,4}[:：]?)\s{0,4}"
 )
-_NEXT_LABEL = re.compile(r"\s+[\u4e00-\u9fff]{2,6}\s*[:：]")
+_NEXT_LABEL = re.compile(r"\s{1,4}[\u4e00-\u9fff]{2,6}\s{0,4}[:：]")
 # Labels that are too generic to trust far from the title (时间/日期 appear in sidebars).
 GENERIC_LABELS = frozenset({"日期", "时间", "名称", "栏目", "分类", "编辑", "文字", "出处"})
 
@@ -215,7 +222,7 @@ def label_values(lines: Iterable[str]) -> list[LabelValue]:
 
 # ----------------------------------------------------------------------------- titles
 
-_SUFFIX_SEP = re.compile(r"\s*(?:[_|｜–—]+|--+|-\s|\s-|::|——)\s*")
+_SUFFIX_SEP = re.compile(r"\s{0,4}(?:[_|｜–—]+|--+|-\s|\s-|::|——)\s{0,4}")
 
 
 def split_site_suffix(title: str) -> list[str]:
