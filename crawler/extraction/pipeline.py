@@ -12,6 +12,7 @@ records which one did:
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from datetime import datetime
@@ -23,6 +24,7 @@ from crawler.extraction.body import extract_body
 from crawler.extraction.dates import SHANGHAI, find_dates, parse_date, url_date
 from crawler.extraction.decode import decode_html
 from crawler.extraction.dom import HtmlElement, attribute_test, parse, render, strip_noise, text_of
+from crawler.extraction.limits import TIME_BUDGET, Budget, fallback_title, refusal
 from crawler.extraction.meta import (
     GENERIC_LABELS,
     META_FIELDS,
@@ -39,6 +41,8 @@ from crawler.extraction.selectors import Picked, apply_selectors
 from crawler.textnorm import normalize_lines, normalize_text
 
 __all__ = ["extract"]
+
+log = logging.getLogger(__name__)
 
 # 赣市发〔2022〕5号, 国办发[2024]1号, 吉政明电〔2022〕1号, 京政办字（2023）12号
 DOC_NUMBER = re.compile(
@@ -63,7 +67,8 @@ _ATTRIBUTE_LIKE = re.compile(r"^[\w-]+\s*=\s*[\"']")
 _ORG_END = re.compile(r"(?:网|报|社|台|站|部|局|团|司|会|院|所|中心|频道|杂志|日报|晚报|客户端|出版社|网络|团队)$")
 _CJK_NAME = re.compile(r"^[\u4e00-\u9fff·]{2,5}$")
 _LATIN_NAME = re.compile(r"^[A-Za-z][A-Za-z'\-]*(?: [A-Za-z][A-Za-z'\-]*){0,3}$")
-_ANY_SEP = re.compile(r"\s*(?:[_|｜–—]+|-+|::)\s*")
+# bounded: titles are normalised (single spaces), and unbounded runs were rescanned from each
+_ANY_SEP = re.compile(r"\s{0,4}(?:[_|｜–—]+|-+|::)\s{0,4}")
 _EPAPER_CONTAINER = re.compile(r"ozoom|founder-content|founder_content|newspaper|epaper", re.I)
 _epaper_container = attribute_test(_EPAPER_CONTAINER)
 
@@ -77,6 +82,7 @@ def extract(
     selectors: Mapping[str, str] | None = None,
     encoding_hint: str = "",
     region_hint: str = "",
+    budget: float = TIME_BUDGET,
 ) -> Article:
     """Turn one fetched page into an :class:`Article`.
 
@@ -89,9 +95,48 @@ def extract(
 
     Pure: no network.  Without ``fetched_at`` relative dates are left unresolved and the clock
     is read only to reject dates in the future.
-    Never raises on bad HTML — a page with no recognisable article gives an Article with an
-    empty body.
+
+    Never raises on page content: a page with no recognisable article gives an Article with an
+    empty body, and what went wrong is in ``provenance``.  A page too big to parse (see
+    :mod:`crawler.extraction.limits`) is not parsed: it keeps its ``<title>`` and
+    ``provenance["refused"]`` says why.  Once the page has used ``budget`` CPU seconds, the
+    steps after the title and the body are left out and ``provenance["skipped"]`` lists them.
+    An unexpected failure keeps the title likewise, with ``provenance["error"]``.
     """
+    try:
+        reason = refusal(body)
+        if reason:
+            return _kept(body, url, headers, encoding_hint, "refused", reason)
+        return _extract(body, url, headers, fetched_at, selectors, encoding_hint, region_hint, Budget(budget))
+    except Exception as exc:  # a bug meets a page: the page is kept, and the log says which
+        log.warning("extraction of %s failed: %s: %s", url, type(exc).__name__, exc)
+        return _kept(body, url, headers, encoding_hint, "error", f"{type(exc).__name__}: {exc}")
+
+
+def _kept(body: bytes, url: str, headers: Mapping[str, str] | None, hint: str, key: str, why: str) -> Article:
+    """An Article with only what survives without parsing: the encoding and the ``<title>``."""
+    try:
+        text, encoding, garbled = decode_html(body, headers, hint)
+    except Exception:  # the decoder was what failed
+        text, encoding, garbled = body.decode("utf-8", "replace"), "utf-8", 0.0
+    art = Article(url=url, encoding=encoding, garbled_score=round(garbled, 4))
+    art.title = normalize_text(fallback_title(text[:65536]))
+    if art.title:
+        art.provenance["title"] = "rule:title-tag"
+    art.provenance[key] = why[:300]
+    return art
+
+
+def _extract(
+    body: bytes,
+    url: str,
+    headers: Mapping[str, str] | None,
+    fetched_at: datetime | None,
+    selectors: Mapping[str, str] | None,
+    encoding_hint: str,
+    region_hint: str,
+    budget: Budget,
+) -> Article:
     now = _aware(fetched_at) if fetched_at is not None else None
     text, encoding, garbled = decode_html(body, headers, encoding_hint)
     root = parse(text)
@@ -122,24 +167,62 @@ def extract(
         prov["body"] = "rule:density"
 
     # ---- page lines: the whole page as rendered text, for the metadata block and dates
-    page_root = root.find("body")
-    page_lines = normalize_lines(render(page_root if page_root is not None else root)).split("\n")
-    title_line = _find_line(page_lines, art.title)
-    body_line = _find_body_start(page_lines, body_text, title_line)
-    labels = label_values(page_lines)
-    chosen = _pick_labels(labels, title_line, body_line)
+    page_lines: list[str] = []
+    chosen: dict[str, LabelValue] = {}
+    title_line = body_line = -1
+    if budget.allows("page-text"):
+        page_root = root.find("body")
+        page_lines = normalize_lines(render(page_root if page_root is not None else root)).split("\n")
+        title_line = _find_line(page_lines, art.title)
+        body_line = _find_body_start(page_lines, body_text, title_line)
+        chosen = _pick_labels(label_values(page_lines), title_line, body_line)
 
     if "title" in chosen and not prov.get("title", "").startswith(("meta", "selector")):
         art.title = normalize_text(chosen["title"].value)
         prov["title"] = "block:" + chosen["title"].label
 
     # ---- dates
-    _dates(art, metas, ld, picked, chosen, page_lines, title_line, body_line, body_text, url, now)
+    scan = budget.allows("dates-in-text")
+    _dates(art, metas, ld, picked, chosen, page_lines, title_line, body_line, body_text, url, now, scan=scan)
 
     # ---- who and what
     _text_fields(art, metas, ld, picked, chosen)
 
     # ---- document number / issuer from the text itself
+    if budget.allows("signature"):
+        _text_signature(art, body_text, now)
+
+    # ---- e-paper
+    if budget.allows("epaper") and epaper.looks_like_epaper(
+        url, any(_epaper_container(el.get("id") or el.get("class") or "") for el in root.iter("div"))
+    ):
+        body_text, art.continues_to, art.continued_from = epaper.strip_jump_markers(body_text)
+        page_no, page_name = epaper.find_page_header(root, result.node)
+        if page_no is not None:
+            art.epaper_page = page_no
+            art.epaper_page_name = page_name
+            prov["epaper_page"] = "rule:page-header"
+
+    art.body = body_text
+
+    # ---- attachments
+    if budget.allows("attachments"):
+        art.attachment_links = attachment_links(root, result.node, url)
+
+    # ---- region
+    if budget.allows("region"):
+        _region(art, region_hint, body_text)
+    elif region_hint:
+        art.region = region_hint
+        prov["region"] = "hint"
+    if budget.skipped:
+        prov["skipped"] = ",".join(budget.skipped)
+    return art
+
+
+def _text_signature(art: Article, body_text: str, now: datetime | None) -> None:
+    """Document number and issuer from the head of the text, the date from its signature."""
+    prov = art.provenance
     head = "\n".join(body_text.split("\n")[:6])
     if not art.doc_number:
         m = _doc_number(head) or _doc_number(art.title)
@@ -153,25 +236,6 @@ def extract(
     if art.written_at is None and signed_at is not None and (art.doc_number or art.issuer):
         art.written_at = signed_at
         prov["written_at"] = "rule:signature"
-
-    # ---- e-paper
-    has_epaper_container = any(_epaper_container(el.get("id") or el.get("class") or "") for el in root.iter("div"))
-    if epaper.looks_like_epaper(url, has_epaper_container):
-        body_text, art.continues_to, art.continued_from = epaper.strip_jump_markers(body_text)
-        page_no, page_name = epaper.find_page_header(root, result.node)
-        if page_no is not None:
-            art.epaper_page = page_no
-            art.epaper_page_name = page_name
-            prov["epaper_page"] = "rule:page-header"
-
-    art.body = body_text
-
-    # ---- attachments
-    art.attachment_links = attachment_links(root, result.node, url)
-
-    # ---- region
-    _region(art, region_hint, body_text)
-    return art
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -298,7 +362,11 @@ def _dates(
     body_text: str,
     url: str,
     now: datetime | None,
+    *,
+    scan: bool = True,
 ) -> None:
+    """Fill the dates from the most reliable source that has them; without ``scan``, only from
+    metadata, labels and the URL, not by searching the text."""
     for name in META_FIELDS["published_at"]:
         if name in metas and _set_date(
             art, "published_at", parse_date(metas[name], now=now), f"meta:{_meta_label(name)}"
@@ -317,18 +385,18 @@ def _dates(
     if art.published_at is None and "published_at" in chosen:
         lv = chosen["published_at"]
         _set_date(art, "published_at", parse_date(lv.value, now=now), "block:" + lv.label)
-    if art.published_at is None:
+    if scan and art.published_at is None:
         _set_date(art, "published_at", _date_near_title(lines, title_line, body_line, now), "rule:date-near-title")
-    if art.published_at is None:
+    if scan and art.published_at is None:
         _set_date(art, "published_at", _date_in_body_head(body_text, now), "rule:byline-in-text")
-    if art.published_at is None:
+    if scan and art.published_at is None:
         start = title_line if title_line >= 0 else max(body_line - 5, 0)
         _set_date(art, "published_at", _posted_line(lines, start, now), "rule:posted-line")
     if art.published_at is None:
         _set_date(art, "published_at", url_date(url, now=now), "rule:url")
-    if art.published_at is None:
+    if scan and art.published_at is None:
         _set_date(art, "published_at", _date_in_body_tail(body_text, now), "rule:date-in-text")
-    if art.published_at is None:
+    if scan and art.published_at is None:
         _set_date(art, "published_at", _first_page_date(lines, body_line, now), "rule:first-date")
 
 
