@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import io
 import re
+import struct
+import time
 import zipfile
 from functools import lru_cache
 from urllib.parse import unquote, urljoin, urlsplit
@@ -20,6 +22,7 @@ __all__ = [
     "UnsupportedAttachmentError",
     "attachment_links",
     "attachment_text",
+    "check_archive",
 ]
 
 ATTACHMENT_EXTENSIONS = ("pdf", "doc", "docx", "wps", "xls", "xlsx", "et", "ofd", "zip", "rar")
@@ -34,6 +37,17 @@ class AttachmentError(Exception):
 
 class UnsupportedAttachmentError(AttachmentError):
     """The attachment's format has no text extractor here (``.doc``, ``.wps``, images …)."""
+
+
+# What an archive (DOCX, XLSX, OFD, ZIP) may unpack to, checked on its directory before any member
+# is read: a 1.5 MB DOCX of zeros unpacked to 1.5 GB, and took 3.1 GB before lxml refused it.
+MAX_UNPACKED = 200 * 1024 * 1024  # bytes, all members together
+MAX_RATIO = 100  # unpacked / packed size of one member (DOCX text parts compress 5–20 times)
+RATIO_FLOOR = 1024 * 1024  # members that unpack to less are not held to MAX_RATIO
+MAX_MEMBERS = 10_000
+# What reading a PDF may take: pypdf bounds each stream it inflates itself; these bound the pages.
+MAX_PDF_PAGES = 2_000
+PDF_BUDGET = 30.0  # CPU seconds; the pages read by then are kept
 
 
 # Templates repeat their links (navigation, footers) on every page: each href is judged once.
@@ -100,14 +114,48 @@ def attachment_text(data: bytes, name: str, content_type: str = "") -> str:
     each table as tab-separated rows, in document order).  The format is taken from the bytes
     first (``%PDF``, a ZIP with ``word/document.xml``), then from ``content_type`` and the
     file name.  Raises :class:`UnsupportedAttachmentError` for anything else (legacy
-    ``.doc``/``.wps``, spreadsheets, images) and :class:`AttachmentError` for a broken file.
+    ``.doc``/``.wps``, spreadsheets, images) and :class:`AttachmentError` for a broken file or
+    an archive that would unpack to too much (see :func:`check_archive`).  A PDF is read for at
+    most ``MAX_PDF_PAGES`` pages and ``PDF_BUDGET`` CPU seconds.
     """
+    if data.startswith(b"PK"):
+        check_archive(data)
     kind = _kind(data, name, content_type)
     if kind == "pdf":
         return _pdf_text(data)
     if kind == "docx":
         return _docx_text(data)
     raise UnsupportedAttachmentError(f"no text extractor for {name or 'attachment'} ({content_type or 'unknown type'})")
+
+
+def check_archive(data: bytes) -> None:
+    """Raise :class:`AttachmentError` unless the ZIP archive ``data`` is safe to open and read.
+
+    Judged on the sizes its directory declares (zipfile stops reading a member at its declared
+    size, so a member cannot unpack to more): at most ``MAX_MEMBERS`` members, ``MAX_UNPACKED``
+    bytes in all, and no member over ``RATIO_FLOOR`` bytes packed more than ``MAX_RATIO`` times.
+    """
+    end = data.rfind(b"PK\x05\x06", max(0, len(data) - 65_557))  # the end record, before the directory
+    if end >= 0 and len(data) >= end + 12:
+        (entries,) = struct.unpack_from("<H", data, end + 10)
+        if entries > MAX_MEMBERS:  # 0xFFFF (ZIP64) included
+            raise AttachmentError(f"archive of {entries:,} members (limit {MAX_MEMBERS:,})")
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            members = zf.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise AttachmentError(f"unreadable archive: {exc}") from exc
+    if len(members) > MAX_MEMBERS:
+        raise AttachmentError(f"archive of {len(members):,} members (limit {MAX_MEMBERS:,})")
+    total = sum(m.file_size for m in members)
+    if total > MAX_UNPACKED:
+        raise AttachmentError(f"archive unpacks to {total:,} bytes (limit {MAX_UNPACKED:,})")
+    for m in members:
+        if m.file_size > RATIO_FLOOR and m.file_size > MAX_RATIO * max(m.compress_size, 1):
+            raise AttachmentError(
+                f"archive member {m.filename!r} unpacks {m.file_size // max(m.compress_size, 1):,} times "
+                f"its size (limit {MAX_RATIO})"
+            )
 
 
 def _kind(data: bytes, name: str, content_type: str) -> str:
@@ -136,8 +184,13 @@ def _pdf_text(data: bytes) -> str:
         from pypdf.errors import PdfReadError
 
         reader = PdfReader(io.BytesIO(data))
-        pages = [page.extract_text() or "" for page in reader.pages]
-    except (PdfReadError, ValueError, KeyError, OSError) as exc:
+        deadline = time.thread_time() + PDF_BUDGET
+        pages: list[str] = []
+        for number, page in enumerate(reader.pages):
+            if number >= MAX_PDF_PAGES or time.thread_time() > deadline:
+                break  # the text so far is kept: a long report's first pages say what it is
+            pages.append(page.extract_text() or "")
+    except (PdfReadError, ValueError, KeyError, OSError, RecursionError) as exc:
         raise AttachmentError(f"unreadable PDF: {exc}") from exc
     return normalize_lines("\n".join(pages))
 
@@ -149,7 +202,7 @@ def _docx_text(data: bytes) -> str:
         from docx.text.paragraph import Paragraph
 
         document = docx.Document(io.BytesIO(data))
-    except (ValueError, KeyError, zipfile.BadZipFile) as exc:
+    except (ValueError, KeyError, zipfile.BadZipFile, SyntaxError) as exc:  # lxml's XMLSyntaxError is one
         raise AttachmentError(f"unreadable DOCX: {exc}") from exc
     lines: list[str] = []
     body = document.element.body
