@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import yaml
@@ -24,6 +25,8 @@ from storage import runs
 from storage.db import open_database, transaction
 from storage.models import CrawlRunRow
 from tests.e2e import python_child, radar
+
+T = TypeVar("T")
 
 SOURCE = parse_source({"name": "jxnews", "start_urls": ["http://127.0.0.1/jxxw/"], "allow": r"/system/",
                        "schedule": "every: 1h", "region": "江西省"}, 0)
@@ -75,6 +78,42 @@ def test_pool_prepares_what_the_crawl_process_would() -> None:
     asyncio.run(run())
 
 
+def _cpu_of_tree(root: int) -> float:
+    """CPU seconds used so far by process ``root`` and its descendants that are still running."""
+    tree: dict[int, tuple[int, int]] = {}  # pid -> (parent, CPU ticks)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # ended meanwhile
+            tree[int(entry.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    ticks, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        ticks += tree.get(pid, (0, 0))[1]
+        todo += [child for child, (parent, _t) in tree.items() if parent == pid]
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+async def _unless_stalled(work: Awaitable[T], quiet: float = 60) -> T:
+    """What ``work`` returns; fails if it is not done and neither this process nor any of its
+    children (the pool's fork server and workers) used any CPU for ``quiet`` seconds: stalled,
+    as processes waiting for each other are. Told by progress, not by a time limit, which a
+    niced worker on a loaded machine would overrun."""
+    task = asyncio.ensure_future(work)
+    used = _cpu_of_tree(os.getpid())
+    while True:
+        done, _ = await asyncio.wait({task}, timeout=quiet)
+        if done:
+            return task.result()
+        before, used = used, _cpu_of_tree(os.getpid())
+        if used <= before:
+            task.cancel()
+            pytest.fail(f"no process of the pool used any CPU for {quiet} s: stalled")
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="tells a stall by CPU use in /proc")
 def test_long_pages_both_ways_do_not_stall_the_pool() -> None:
     """Pages and results far larger than a socket's buffer, several in flight: a worker sending
     a long result waits for the crawl process to read it, so the crawl process must never wait
@@ -93,8 +132,7 @@ def test_long_pages_both_ways_do_not_stall_the_pool() -> None:
     async def run() -> list[Any]:
         pool = PreparePool(1)
         try:
-            return await asyncio.wait_for(asyncio.gather(*(pool.prepare(p, SOURCE, detect=False) for p in pages)),
-                                          timeout=240)
+            return await _unless_stalled(asyncio.gather(*(pool.prepare(p, SOURCE, detect=False) for p in pages)))
         finally:
             pool.close()
 
