@@ -571,24 +571,34 @@ def status(ctx: click.Context) -> None:
 @click.option("--list", "list_file", type=click.File("r", encoding="utf-8"),
               help="File of lines 'path<TAB>url'.")
 def extract(paths: tuple[str, ...], url: str, list_file: io.TextIOBase | None) -> None:
-    """Extract saved pages and print one JSON object per page."""
+    """Extract saved pages and print one JSON object per page.
+
+    A file that cannot be read gets {"path", "error"} instead and the others go on; the exit
+    code is then 1.  What a page's content does wrong is in its object's provenance.
+    """
     from crawler.extraction import extract as extract_page
 
     jobs: list[tuple[str, str]] = [(p, url or Path(p).resolve().as_uri()) for p in paths]
     if list_file is not None:
-        for n, line in enumerate(list_file, 1):
+        for line in list_file:
             if not line.strip():
                 continue
             path, _, page_url = line.rstrip("\n").partition("\t")
-            if not Path(path).is_file():
-                raise RadarError(f"--list line {n}: no such file {path!r}")
             jobs.append((path, page_url or Path(path).resolve().as_uri()))
     if not jobs:
         raise click.UsageError("give PATH… or --list FILE")
+    failed = 0
     for path, page_url in jobs:
-        article = extract_page(Path(path).read_bytes(), page_url, fetched_at=datetime.now(UTC))
-        record = {"path": path, **article.to_dict()}
-        click.echo(json.dumps(record, ensure_ascii=False))
+        try:
+            article = extract_page(Path(path).read_bytes(), page_url, fetched_at=datetime.now(UTC))
+        except Exception as exc:  # an unreadable file (or a bug): this file's line says so, the rest go on
+            failed += 1
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else f"{type(exc).__name__}: {exc}"
+            click.echo(json.dumps({"path": path, "error": reason}, ensure_ascii=False))
+            continue
+        click.echo(json.dumps({"path": path, **article.to_dict()}, ensure_ascii=False))
+    if failed:
+        raise RadarError(f"{failed} of {len(jobs)} files could not be extracted")
 
 
 @main.command()
