@@ -111,7 +111,8 @@ def _print_crawl_table(summaries: Sequence[Any]) -> None:
 @main.command()
 @click.argument("sources", nargs=-1)
 @click.option("--quiet", is_flag=True, help="Print nothing but errors (used by the daemon).")
-@click.option("--memory-mb", type=int, default=0, help="Limit this process's address space (MiB).")
+@click.option("--memory-mb", type=click.IntRange(min=0), default=None,
+              help="Limit this process's address space (MiB; 0: no limit). Default: the crawl_memory_mb setting.")
 @click.option("--run-id", type=int, default=0, hidden=True, help="Fill this crawl_runs row (the daemon opens it).")
 @click.option("--watch-parent", is_flag=True, hidden=True, help="Stop cleanly when the parent process dies.")
 @click.option("--recheck", is_flag=True,
@@ -121,7 +122,7 @@ def _print_crawl_table(summaries: Sequence[Any]) -> None:
               help="When another process (the daemon) is crawling a source, wait up to SECONDS for it to finish "
                    "instead of skipping that source.")
 @click.pass_context
-def crawl(ctx: click.Context, sources: tuple[str, ...], quiet: bool, memory_mb: int, run_id: int,
+def crawl(ctx: click.Context, sources: tuple[str, ...], quiet: bool, memory_mb: int | None, run_id: int,
           watch_parent: bool, recheck: bool, wait: float) -> None:
     """Crawl SOURCES now (all enabled sources when none are named).
 
@@ -138,9 +139,11 @@ def crawl(ctx: click.Context, sources: tuple[str, ...], quiet: bool, memory_mb: 
         # half-way (its stack mapped, its Python state not: Thread.start() then waits for ever)
         # left a crawl hanging silently until the daemon's time limit
         _stop_when_orphaned()
+    cfg = _config(ctx)
+    if memory_mb is None:  # a manual crawl is held to the limit the daemon's crawls get
+        memory_mb = cfg.settings.crawl_memory_mb
     if memory_mb:
         _limit_memory(memory_mb)
-    cfg = _config(ctx)
     selected = cfg.select(list(sources))
     if recheck and not sources:
         selected = [s for s in selected if s.kind == "listing"]
