@@ -23,13 +23,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import multiprocessing
 import multiprocessing.forkserver
 import os
 import pickle
+import signal
 import socket
 import struct
+import sys
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -40,7 +43,8 @@ from crawler.items import PageItem
 from crawler.prepare import Sealed, prepare, warm_up
 from crawler.sources import Source
 
-__all__ = ["PreparePool", "SharedHelper", "WorkerDied", "default_workers", "helper_context", "pickled", "prestart"]
+__all__ = ["PreparePool", "SharedHelper", "WorkerDied", "default_workers", "die_with_the_crawl", "helper_context",
+           "pickled", "prestart"]
 
 log = logging.getLogger(__name__)
 IN_FLIGHT = 2  # batches' worth of pages sent ahead to each worker, so it never waits for the next
@@ -84,9 +88,46 @@ def pickled(message: Any) -> bytes:
     return pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _serve(conn: Connection) -> None:
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_the_crawl(crawl: int) -> None:
+    """Make this helper process (forked by the helpers' fork server) end when the crawl process
+    ``crawl`` dies, even in the middle of a page. Call it first thing in the helper.
+
+    A helper's pipe tells it only once it reads again, which a worker busy with a batch of long
+    pages did seconds after its crawl was killed. The fork server exits when the write end of its
+    "alive" pipe closes everywhere: in the crawl process, and in each helper, which multiprocessing
+    hands a copy (for starting processes of its own, which helpers never do), so each helper
+    closes it here. Linux then kills this process as the fork server ends (PR_SET_PDEATHSIG, tied
+    to the thread that forked this process: the fork server's only thread). The fork server may
+    have gone before the signal was asked for: then the crawl is gone as well, and so is this.
+    """
+    server = multiprocessing.forkserver._forkserver
+    alive = getattr(server, "_forkserver_alive_fd", None)
+    if alive is not None:
+        with contextlib.suppress(OSError):
+            os.close(alive)
+        setattr(server, "_forkserver_alive_fd", None)  # noqa: B010 (not in the type stubs)
+    parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    try:
+        os.kill(crawl, 0)
+    except ProcessLookupError:
+        os._exit(1)
+    except PermissionError:  # alive, as another user: not ours to judge
+        pass
+    if os.getppid() != parent:  # orphaned between the two reads: the fork server had gone
+        os._exit(1)
+
+
+def _serve(conn: Connection, crawl: int) -> None:
     """A worker's loop: lists of ``(task, page, source, detect)`` in, a list of ``(task, ok,
-    result or error)`` out for each; results are :class:`~crawler.prepare.Sealed`."""
+    result or error)`` out for each; results are :class:`~crawler.prepare.Sealed`. ``crawl`` is
+    the crawl process's pid: the worker ends when it does."""
+    die_with_the_crawl(crawl)
     warm_up()  # nothing left to load when the fork server's preload did it
     if hasattr(os, "nice"):
         os.nice(WORKER_NICENESS)
@@ -349,7 +390,7 @@ def _spawn(count: int) -> list[_Worker]:
     workers: list[_Worker] = []
     for _ in range(count):
         parent, child = context.Pipe()
-        process = context.Process(target=_serve, args=(child,), daemon=True, name="radar-prepare")
+        process = context.Process(target=_serve, args=(child, os.getpid()), daemon=True, name="radar-prepare")
         process.start()
         child.close()
         sock = socket.socket(fileno=os.dup(parent.fileno()))
