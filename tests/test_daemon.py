@@ -347,7 +347,8 @@ def test_sigterm_gives_a_running_crawl_its_grace_then_exits_0(
         wait(lambda: site.connections, 60, "the crawl under way", d)
         started = time.monotonic()
         assert d.stop(signal.SIGTERM) == 0, d.log
-        assert time.monotonic() - started < 20  # shutdown grace 5 s, then the crawl is killed
+        # shutdown grace 5 s, then the crawl is killed: not held up to its download timeout (60 s)
+        assert time.monotonic() - started < 45
     (status, reason) = query(sqlite_url, lambda s: s.execute(select(CrawlRunRow.status, CrawlRunRow.finish_reason)
                                                              .where(CrawlRunRow.source == "hangs")).one())
     assert status == "interrupted" and reason in ("daemon shutdown", "shutdown")
