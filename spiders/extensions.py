@@ -92,16 +92,20 @@ def judge_run(reason: str, stats: Mapping[str, Any]) -> tuple[str, str]:
     timed out or answered with an error), and one whose every answer was a challenge / WAF page
     is ``blocked``."""
     status = run_status(reason)
-    requests = int(stats.get("downloader/request_count", 0))
-    if status != "finished" or requests == 0:
+    # robots.txt is asked for by Scrapy, not by the source: its answer fetches nothing
+    requests = int(stats.get("downloader/request_count", 0)) - int(stats.get("robotstxt/request_count", 0))
+    if status != "finished" or requests <= 0:
         return status, reason
-    responses = int(stats.get("response_received_count", 0))
+    responses = int(stats.get("response_received_count", 0)) - int(stats.get("robotstxt/response_count", 0))
     challenges = int(stats.get("radar/challenge", 0))
     if challenges and challenges >= responses:
         kinds = {k.removeprefix("radar/challenge/"): int(v) for k, v in stats.items()
                  if k.startswith("radar/challenge/")}
         return "blocked", f"blocked: every answer was a challenge page ({top_errors(kinds)})"
-    fetched = sum(n for code, n in status_counts(dict(stats)).items() if code.startswith("2") or code == "304")
+    robots = {k.removeprefix("robotstxt/response_status_count/"): int(v) for k, v in stats.items()
+              if k.startswith("robotstxt/response_status_count/")}
+    fetched = sum(n - robots.get(code, 0) for code, n in status_counts(dict(stats)).items()
+                  if code.startswith("2") or code == "304")
     if fetched == 0:
         failures = {k: v for k, v in errors_by_kind(dict(stats)).items() if not k.startswith("challenge_")}
         return "failed", f"nothing fetched: {top_errors(failures) or f'{requests} requests, no answer'}"

@@ -53,7 +53,7 @@ def site(bulk_pages: dict[str, Resource]) -> Iterator[ReplicaSites]:
         yield running
 
 
-def _config(directory: Path, db_url: str, start_url: str, *, scrapy: dict[str, Any] | None = None,
+def crawl_config(directory: Path, db_url: str, start_url: str, *, scrapy: dict[str, Any] | None = None,
             **settings: Any) -> Path:
     """A config crawling the bulk site (or ``start_url``) into ``db_url``: a few requests at a
     time with a short delay, so a fault lands in the middle of the crawl."""
@@ -126,7 +126,7 @@ def test_an_interrupted_crawl_is_caught_up_by_the_next(how: int, db_url: str, da
     article; before the frontier it stopped at page 1, all of it stored, and the rest was never
     fetched. (Breadth-first, as Scrapy advises for wide crawls: page 1's articles are fetched
     before page 2, as in the crawl the issue reports.)"""
-    config = _config(tmp_path, db_url, f"{site.urls['bulk']}/bulk/index.html", health_failures=1,
+    config = crawl_config(tmp_path, db_url, f"{site.urls['bulk']}/bulk/index.html", health_failures=1,
                      scrapy=STEADY)
     page_one = set(_links(site.pages("bulk")["/bulk/index.html"]))
     crawl = _start_crawl(config)
@@ -191,7 +191,7 @@ def test_an_article_not_stored_stays_pending_and_is_fetched_first(db_url: str, d
     victim = _links(pages["/bulk/index_3.html"])[5]
     dialect = "sqlite" if db_url.startswith("sqlite") else "postgresql"
     _refuse_storing(database, dialect, victim)
-    config = _config(tmp_path, db_url, f"{site.urls['bulk']}/bulk/index.html")
+    config = crawl_config(tmp_path, db_url, f"{site.urls['bulk']}/bulk/index.html")
     first = _crawl(config)
     assert database.stored() == ARTICLES - 1
     assert [row.url.endswith(victim) for row in database.frontier()] == [True]
@@ -214,7 +214,7 @@ def test_a_link_that_never_yields_an_article_is_given_up_with_why(db_url: str, d
     gone = _links(pages["/bulk/index_2.html"])[0]
     del pages["/" + gone]
     with ReplicaSites(sites={"bulk": pages}) as running:
-        config = _config(tmp_path, db_url, f"{running.urls['bulk']}/bulk/index.html",
+        config = crawl_config(tmp_path, db_url, f"{running.urls['bulk']}/bulk/index.html",
                          scrapy={"RADAR_GIVE_UP_AFTER": 2})
         for _ in range(3):
             _crawl(config)
@@ -229,7 +229,7 @@ def test_a_link_that_never_yields_an_article_is_given_up_with_why(db_url: str, d
 def test_a_site_refusing_every_connection_fails(db_url: str, database: Database, tmp_path: Path) -> None:
     """Item 7: every request refused → the run is ``failed``, ``radar crawl`` exits non-zero, the
     first run is an error spike, and ``failing`` fires after ``health_failures`` runs."""
-    config = _config(tmp_path, db_url, f"http://127.0.0.1:{free_port()}/list/index.html", health_failures=2)
+    config = crawl_config(tmp_path, db_url, f"http://127.0.0.1:{free_port()}/list/index.html", health_failures=2)
     first = _crawl(config)
     assert first.returncode != 0
     assert "nothing fetched" in first.stdout

@@ -5,10 +5,19 @@ a first run whose listing requests mostly failed is an ``error_spike``."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import select
 
 from crawler.health import RunStats, SourceHistory, Thresholds, evaluate
+from crawler.replica.resource import HTML_UTF8, make_resource
+from crawler.replica.server import ReplicaSites
 from crawler.sources import Schedule
 from spiders.extensions import judge_run
+from storage.db import open_database
+from storage.models import CrawlRunRow
+from tests.e2e import radar
+from tests.test_frontier import crawl_config
 
 NOW = datetime(2025, 7, 2, 12, 0, tzinfo=UTC)
 
@@ -50,3 +59,20 @@ def test_most_listing_requests_failing_is_an_error_spike_even_on_a_first_run() -
     first = _run(requests=106, listing_requests=10, listing_failed=6, errors_by_kind={"http_503": 6})
     assert _rules(first) == ["error_spike"]
     assert _rules(_run(requests=106, listing_requests=10, listing_failed=5, errors_by_kind={"http_503": 5})) == []
+
+
+def test_a_site_answering_only_challenge_pages_is_blocked(sqlite_url: str, tmp_path: Path) -> None:
+    """Item 7, end to end: a site whose every page is a 加速乐 cookie check (robots.txt not
+    found) gives a ``blocked`` run and a non-zero exit, not ``finished``."""
+    challenge = make_resource(b'<html><script>document.cookie="__jsl_clearance=1";location.reload()</script></html>',
+                              HTML_UTF8, NOW)
+    with ReplicaSites(sites={"waf": {"/404.html": make_resource(b"not found", HTML_UTF8, NOW),
+                                     "/list/index.html": challenge}}) as site:
+        config = crawl_config(tmp_path, sqlite_url, f"{site.urls['waf']}/list/index.html")
+        done = radar("--config", str(config), "crawl")
+    assert done.returncode != 0 and "blocked" in done.stdout
+    engine, factory = open_database(sqlite_url)
+    with factory() as s:
+        (run,) = s.scalars(select(CrawlRunRow))
+    engine.dispose()
+    assert run.status == "blocked" and "jiasule" in run.finish_reason
