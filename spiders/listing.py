@@ -172,6 +172,18 @@ class ListingSpider(RadarSpider):
                 (response.headers.get("Content-Type") or b"").decode("latin-1") or "no content type")
         return got
 
+    def listing_failed(self, failure: Any) -> None:
+        """See :meth:`RadarSpider.listing_failed`; a page to resume a walk from that is gone (404,
+        410: the site's pagination shrank) ends that walk, or every crawl would ask for it."""
+        super().listing_failed(failure)
+        response = getattr(failure.value, "response", None)
+        if failure.request.meta.get("walk") == "resume" and response is not None and response.status in (404, 410):
+            self.logger.warning("the listing walk of %s ends: %s is gone", self.source.name, failure.request.url)
+            try:
+                self.ingestor.discover(self.source.name, [], datetime.now(UTC), lambda fresh: ("", 0))
+            except OperationalError as exc:
+                self.logger.error("could not record the end of the listing walk: %s", brief(exc))
+
     def article_failed(self, failure: Any) -> None:
         """An article link could not be fetched: its error is recorded; the link stays pending."""
         response = getattr(failure.value, "response", None)  # an HttpError: the answer was an error status

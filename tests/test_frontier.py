@@ -239,3 +239,19 @@ def test_a_site_refusing_every_connection_fails(db_url: str, database: Database,
     assert "ERROR_SPIKE" in status and "FAILING" not in status
     assert _crawl(config).returncode != 0
     assert "FAILING" in radar("--config", str(config), "status").stdout
+
+
+def test_a_walk_resuming_from_a_page_that_is_gone_ends(db_url: str, database: Database, site: ReplicaSites,
+                                                       tmp_path: Path) -> None:
+    """Item 5: the page an unfinished walk was to resume from answers 404 (the site's pagination
+    shrank): the walk ends there, and the next crawl does not ask for it again."""
+    gone = f"{site.urls['bulk']}/bulk/index_99.html"
+    database.execute("INSERT INTO listing_walks (source, resume_url, resume_depth, updated_at) "
+                     f"VALUES ('bulk', '{gone}', 99, CURRENT_TIMESTAMP)")
+    config = crawl_config(tmp_path, db_url, f"{site.urls['bulk']}/bulk/index.html")
+    for _ in range(2):
+        _crawl(config)
+    assert [path for _site, path in site.requests].count("/bulk/index_99.html") == 1
+    assert database.stored() == ARTICLES
+    with database.factory() as s:
+        assert s.execute(text("SELECT resume_url FROM listing_walks")).scalar_one() == ""
