@@ -209,12 +209,16 @@ def test_daemon_crawls_mails_each_event_once_and_stops_cleanly(
     assert "radar_job_lateness_seconds_bucket" in metrics and "process_resident_memory_bytes" in metrics
     assert status.returncode == 0 and "daemon: running" in status.stdout and "cnip-park" in status.stdout
 
-    # every run on record with its health counters; later runs still see the (known) article links
+    # every run on record with its health counters; the second still sees the (known) article links
+    # and keeps the listing's validators, so any later one (a slow machine settles after more runs)
+    # is answered 304 and sees none
     runs = query(sqlite_url, lambda s: s.scalars(select(CrawlRunRow).where(CrawlRunRow.source == "cnip-park",
                                                                           CrawlRunRow.status == "finished")
                                                  .order_by(CrawlRunRow.id)).all())
     assert len(runs) >= 2 and runs[0].new > 0 and runs[-1].new == 0
-    assert all(r.links > 0 and r.requests > 0 and r.status_counts.get("200") and r.exit_code == 0 for r in runs)
+    assert runs[0].links > 0 and runs[1].links > 0 and runs[1].status_counts.get("200")
+    assert all(r.requests > 0 and r.exit_code == 0 and ((r.links > 0 and r.status_counts.get("200"))
+                                                         or r.status_counts.get("304")) for r in runs)
 
     log = d.log
     assert "daemon stopped" in log and "Traceback" not in log
