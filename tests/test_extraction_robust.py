@@ -24,7 +24,7 @@ import yaml
 
 import crawler.extraction
 import crawler.signals
-from crawler.extraction import AttachmentError, attachment_text, extract
+from crawler.extraction import AttachmentError, attachment_text, attachments, extract
 from crawler.extraction.dates import find_dates
 from crawler.extraction.decode import decode_html
 from crawler.extraction.limits import MAX_TAG_ATTRIBUTES, MAX_TAGS
@@ -243,6 +243,34 @@ def test_archives_are_checked_whatever_they_claim_to_be() -> None:
             zf.writestr(f"{i}.txt", b"")
     with pytest.raises(AttachmentError, match="members"):
         attachment_text(buf.getvalue(), "many.zip")
+
+
+def _pdf(pages: int) -> bytes:
+    from pypdf import PdfWriter
+    from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
+
+    def name(n: str) -> NameObject:
+        return NameObject(f"/{n}")
+
+    writer = PdfWriter()
+    font = writer._add_object(DictionaryObject({name("Type"): name("Font"), name("Subtype"): name("Type1"),
+                                                name("BaseFont"): name("Helvetica")}))
+    for i in range(pages):
+        page = writer.add_blank_page(200, 200)
+        content = DecodedStreamObject()
+        content.set_data(b"BT /F1 12 Tf 20 100 Td (page%d) Tj ET" % i)
+        page[name("Contents")] = writer._add_object(content)
+        page[name("Resources")] = DictionaryObject({name("Font"): DictionaryObject({name("F1"): font})})
+    buf = io.BytesIO()
+    writer.write(buf)
+    return buf.getvalue()
+
+
+def test_a_pdf_is_read_for_at_most_max_pdf_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = _pdf(12)
+    assert attachment_text(data, "a.pdf").split() == [f"page{i}" for i in range(12)]
+    monkeypatch.setattr(attachments, "MAX_PDF_PAGES", 5)  # the cap itself, at a size a test can reach
+    assert attachment_text(data, "a.pdf").split() == [f"page{i}" for i in range(5)]
 
 
 def test_a_manual_crawl_is_held_to_crawl_memory_mb_unless_told_otherwise(tmp_path: Path) -> None:
