@@ -5,19 +5,36 @@ put *inside* that part anyway: ICP/公安备案 and copyright lines, hotlines, �
 责任编辑/编辑 credits, 原标题 notes of reposts, 打印/关闭/分享 tool strips, 上一篇/下一篇 links, and everything after a
 相关文章/相关新闻 heading at the end.  All functions are pure and work on lists of lines (or
 on text with one paragraph per line).
+
+:func:`clean_fields` is the last step before an article is stored: it removes control characters
+from every text field, so a page title cannot carry terminal escape sequences into ``radar sql``.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import fields
+
+from crawler.article import Article
 
 __all__ = [
+    "CONTROL_CHARS",
+    "clean_fields",
     "clean_lines",
     "clean_text",
+    "escape_controls",
     "is_boilerplate_line",
     "is_byline",
+    "strip_controls",
     "trim_tail",
 ]
+
+# C0 controls but tab and newline, DEL, C1 controls (ESC and CSI start terminal escape
+# sequences), and the bidi embeddings, overrides and isolates that reorder what a line shows
+CONTROL_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_LINE_BREAKS = re.compile("[\t\n]+")
+# fields whose line breaks and tabs are text (paragraphs, table cells)
+_MULTILINE_FIELDS = ("body",)
 
 # Whole-line boilerplate: matched anywhere in a *short* line.
 _BOILERPLATE = re.compile(
@@ -109,3 +126,31 @@ def clean_lines(lines: list[str]) -> list[str]:
 def clean_text(text: str) -> str:
     """:func:`trim_tail` + :func:`clean_lines` on text with one paragraph per line."""
     return "\n".join(clean_lines(trim_tail(text.split("\n"))))
+
+
+def strip_controls(text: str, *, multiline: bool = False) -> str:
+    """``text`` without :data:`CONTROL_CHARS`; unless ``multiline``, tabs and newlines become one
+    space each run too."""
+    text = CONTROL_CHARS.sub("", text)
+    return text if multiline else _LINE_BREAKS.sub(" ", text)
+
+
+def escape_controls(text: str) -> str:
+    r"""``text`` with each of :data:`CONTROL_CHARS` written as a ``\u001b``-style escape (valid
+    inside a JSON string too); tabs and newlines stay."""
+    return CONTROL_CHARS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def clean_fields(article: Article) -> Article:
+    """``article`` (changed in place) with control characters gone from every stored text field:
+    title, source_name, author, issuer … keep one line, body and attachment texts keep their
+    line breaks and tabs."""
+    for f in fields(article):
+        value = getattr(article, f.name)
+        # the URL is the article's identity (already percent-encoded); the encoding is a codec name
+        if isinstance(value, str) and f.name not in ("url", "encoding"):
+            setattr(article, f.name, strip_controls(value, multiline=f.name in _MULTILINE_FIELDS))
+    for attachment in article.attachments:
+        attachment.name = strip_controls(attachment.name)
+        attachment.text = strip_controls(attachment.text, multiline=True)
+    return article

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from crawler.article import Article, Attachment
+from crawler.cleaning import clean_fields
 from crawler.items import PageItem
 from crawler.neardup import Fingerprint, body_keys
 from crawler.sources import Source
@@ -123,7 +124,9 @@ def events_of(article: Article) -> list[Event]:
 
 
 def prepare_article(article: Article, *, detect: bool = True) -> Prepared:
-    """Hash, fingerprint and (with ``detect``) the events of an extracted article."""
+    """Hash, fingerprint and (with ``detect``) the events of an extracted article, after its text
+    fields lose their control characters (every stored article passes here)."""
+    clean_fields(article)
     events = events_of(article) if detect else None
     digest, near = body_keys(article.body)
     return Prepared(article, digest, near, events)
