@@ -12,10 +12,8 @@ from click.testing import CliRunner
 
 from crawler.article import Article
 from crawler.cli import main
-from crawler.errors import QueryError
 from storage import queries
 from storage.db import open_database, transaction
-from storage.readonly import check_readonly
 
 
 @pytest.fixture
@@ -76,8 +74,10 @@ def test_bad_sql_is_one_line(filled: str) -> None:
     assert code == 1 and out.startswith("Error: query failed") and "Traceback" not in out
 
 
-def test_check_readonly_accepts_queries() -> None:
-    assert check_readonly("  -- latest\nSELECT 1;  ") == "SELECT 1"
-    assert check_readonly("select ';' as semi") == "select ';' as semi"
-    with pytest.raises(QueryError):
-        check_readonly("   ")
+def test_comments_trailing_semicolons_and_quoted_semicolons_are_fine(filled: str) -> None:
+    code, out = _run(filled, "  -- latest\nSELECT 1 AS one;  ", "--format", "json")
+    assert code == 0 and json.loads(out) == [{"one": 1}], out
+    code, out = _run(filled, "select ';' as semi", "--format", "json")
+    assert code == 0 and json.loads(out) == [{"semi": ";"}], out
+    code, out = _run(filled, "   ")
+    assert code == 1 and "empty query" in out
