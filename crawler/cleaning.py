@@ -33,8 +33,11 @@ __all__ = [
 # sequences), and the bidi embeddings, overrides and isolates that reorder what a line shows
 CONTROL_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _LINE_BREAKS = re.compile("[\t\n]+")
+_ANY_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 # fields whose line breaks and tabs are text (paragraphs, table cells)
 _MULTILINE_FIELDS = ("body",)
+# the URL is the article's identity (already percent-encoded); the encoding is a codec name
+_TEXT_FIELDS = tuple(f.name for f in fields(Article) if f.type in ("str", str) and f.name not in ("url", "encoding"))
 
 # Whole-line boilerplate: matched anywhere in a *short* line.
 _BOILERPLATE = re.compile(
@@ -145,11 +148,12 @@ def clean_fields(article: Article) -> Article:
     """``article`` (changed in place) with control characters gone from every stored text field:
     title, source_name, author, issuer … keep one line, body and attachment texts keep their
     line breaks and tabs."""
-    for f in fields(article):
-        value = getattr(article, f.name)
-        # the URL is the article's identity (already percent-encoded); the encoding is a codec name
-        if isinstance(value, str) and f.name not in ("url", "encoding"):
-            setattr(article, f.name, strip_controls(value, multiline=f.name in _MULTILINE_FIELDS))
+    # a search per field first: nearly all text has none, and is then left as it is
+    for name in _TEXT_FIELDS:
+        value = getattr(article, name)
+        multiline = name in _MULTILINE_FIELDS
+        if (CONTROL_CHARS if multiline else _ANY_CONTROL).search(value):
+            setattr(article, name, strip_controls(value, multiline=multiline))
     for attachment in article.attachments:
         attachment.name = strip_controls(attachment.name)
         attachment.text = strip_controls(attachment.text, multiline=True)
