@@ -130,6 +130,26 @@ def test_too_many_tags_are_refused_and_a_big_ordinary_page_is_not() -> None:
     assert "refused" not in kept.provenance and "正文。" in kept.body
 
 
+def test_quoted_angle_brackets_do_not_hide_an_attribute_flood() -> None:
+    """Quoted values may hold "<" and ">": 100,000 attributes valued "<" slipped past the scan
+    for long tags, and lxml took most of a minute over them."""
+    for value in ("&lt;<", ">"):
+        attributes = " ".join(f'a{i}="{value}"' for i in range(100_000))
+        page = f"<html><head><title>引号</title></head><body><div {attributes}>x</div></body></html>".encode()
+        art, seconds = _cpu(extract, page, URL)
+        assert seconds < 3.0 and "attributes" in art.provenance["refused"] and art.title == "引号"
+
+
+def test_an_attribute_value_of_megabytes_is_tested_on_its_start() -> None:
+    """An unclosed quote swallowed a page into one class value of 7 MB: each class pattern took
+    seconds over it (a fuzzed ifeng page, 4.7 s)."""
+    filler = "data[i]>key;" * 550_000  # one word: not a flood of attributes
+    page = (f'<html><head><title>长属性</title></head><body><a class="x {filler}">链接</a>'
+            f"<p>{'正文内容。' * 40}</p></body></html>").encode()
+    art, seconds = _cpu(extract, page, URL)
+    assert seconds < 2.0 and "refused" not in art.provenance and "正文内容" in art.body
+
+
 def test_a_page_over_its_time_budget_keeps_title_and_body_and_says_what_it_skipped() -> None:
     full = extract(ARTICLE.encode(), URL, fetched_at=NOW)
     assert "skipped" not in full.provenance and full.published_at is not None

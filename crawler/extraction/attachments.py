@@ -13,7 +13,7 @@ import zipfile
 from functools import lru_cache
 from urllib.parse import unquote, urljoin, urlsplit
 
-from crawler.extraction.dom import HtmlElement, text_of
+from crawler.extraction.dom import ATTR_SCAN, HtmlElement, text_of
 from crawler.textnorm import normalize_lines, normalize_text
 
 __all__ = [
@@ -53,7 +53,7 @@ PDF_BUDGET = 30.0  # CPU seconds; the pages read by then are kept
 # Templates repeat their links (navigation, footers) on every page: each href is judged once.
 @lru_cache(maxsize=8192)
 def _is_attachment_href(href: str) -> bool:
-    if "?" in href and _DOWNLOAD_RE.search(href):  # it needs a query: most links have none
+    if "?" in href and _DOWNLOAD_RE.search(href, 0, ATTR_SCAN):  # it needs a query: most links have none
         return True
     # a match in the path is a match in the whole href (the path ends it, or a ?, # or ; does):
     # most links of a page fail here, without splitting them

@@ -19,6 +19,7 @@ from lxml import etree
 HtmlElement: TypeAlias = etree._Element
 
 __all__ = [
+    "ATTR_SCAN",
     "BLOCK_TAGS",
     "HtmlElement",
     "attribute_test",
@@ -93,6 +94,10 @@ _HIDDEN_CLASS = re.compile(
     re.I,
 )
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
+# Attribute values are tested on their first ATTR_SCAN characters: real class, id, style and href
+# values are far shorter, and a value of megabytes (an unclosed quote that swallowed the rest of
+# the page) made each pattern search over it take seconds.
+ATTR_SCAN = 2048
 
 
 def attribute_test(pattern: re.Pattern[str]) -> Callable[[str], bool]:
@@ -105,7 +110,7 @@ def attribute_test(pattern: re.Pattern[str]) -> Callable[[str], bool]:
 
     @lru_cache(maxsize=8192)
     def test(value: str) -> bool:
-        return pattern.search(value) is not None
+        return pattern.search(value, 0, ATTR_SCAN) is not None
 
     return test
 
@@ -164,7 +169,7 @@ def strip_noise(root: HtmlElement) -> None:
         if not attrib or tag in ("html", "body", "head"):
             continue
         style = attrib.get("style")
-        if (style and _HIDDEN_STYLE.search(style)) or attrib.get("hidden") is not None:
+        if (style and _HIDDEN_STYLE.search(style, 0, ATTR_SCAN)) or attrib.get("hidden") is not None:
             doomed.append(el)
             continue
         cls = attrib.get("class")
@@ -204,17 +209,19 @@ def is_hidden(el: HtmlElement) -> bool:
     style = el.get("style")
     cls = el.get("class")
     return bool(
-        (style and _HIDDEN_STYLE.search(style)) or el.get("hidden") is not None or (cls and _hidden_class(cls))
+        (style and _HIDDEN_STYLE.search(style, 0, ATTR_SCAN))
+        or el.get("hidden") is not None
+        or (cls and _hidden_class(cls))
     )
 
 
 def class_id(el: HtmlElement) -> str:
-    """``class`` and ``id`` attributes joined, for pattern tests."""
+    """``class`` and ``id`` attributes joined, for pattern tests (at most ``ATTR_SCAN`` characters)."""
     cls = el.get("class")
     ident = el.get("id")
     if cls and ident:
-        return f"{cls} {ident}"
-    return cls or ident or ""
+        return f"{cls} {ident}"[:ATTR_SCAN]
+    return (cls or ident or "")[:ATTR_SCAN]
 
 
 def text_of(el: HtmlElement) -> str:

@@ -19,6 +19,7 @@ __all__ = [
     "MAX_PAGE_BYTES",
     "MAX_TAGS",
     "MAX_TAG_ATTRIBUTES",
+    "QUOTED_SCAN",
     "TIME_BUDGET",
     "Budget",
     "fallback_title",
@@ -29,8 +30,14 @@ MAX_PAGE_BYTES = 20 * 1024 * 1024  # the crawl's own download limit (DOWNLOAD_MA
 MAX_TAGS = 200_000  # "<" in the page; large real pages have a few tens of thousands
 LONG_TAG = 16_384  # characters of one tag above which its attributes are counted
 MAX_TAG_ATTRIBUTES = 2_000  # words or "=" in one tag (an inline data: URI is one word)
+# Pages with more "=" than this have their tags read quote by quote: quoted values may hold "<" and
+# ">", which hide a tag's length from the window scan; one element with this many attributes still
+# parses in well under a second.
+QUOTED_SCAN = 20_000
 TIME_BUDGET = 5.0  # CPU seconds per page, after which the optional steps are skipped
 
+# A start tag, its quoted values taken whole; possessive, so that an unclosed quote is read once.
+_START_TAG = re.compile(rb"""<[A-Za-z](?:[^>"']++|"[^"]*+"|'[^']*+')*+>""")
 _TITLE = re.compile(r"<title[^<>]{0,200}>([^<]{0,1000})", re.I)
 
 
@@ -41,7 +48,7 @@ def refusal(body: bytes) -> str:
     tags = body.count(b"<")
     if tags > MAX_TAGS:
         return f"{tags:,} tags (limit {MAX_TAGS:,})"
-    for tag in _long_tags(body):
+    for tag in _long_tags(body) if body.count(b"=") <= QUOTED_SCAN else _long_quoted_tags(body):
         words = max(len(tag.split()), tag.count(b"="))  # attributes may follow without a space
         if words > MAX_TAG_ATTRIBUTES:
             return f"a tag with {words:,} attributes (limit {MAX_TAG_ATTRIBUTES:,})"
@@ -69,6 +76,14 @@ def _long_tags(body: bytes) -> Iterator[bytes]:
         if back >= 0 and body[back : back + 1] == b"<" and after - back > LONG_TAG:
             yield body[back:after]
         start = after
+
+
+def _long_quoted_tags(body: bytes) -> Iterator[bytes]:
+    """Every start tag of more than LONG_TAG bytes, quoted values read whole (a linear scan)."""
+    for m in _START_TAG.finditer(body):
+        if m.end() - m.start() > LONG_TAG:
+            yield m.group()
+    yield from _long_tags(body)  # and what an unclosed "<" leaves open
 
 
 def fallback_title(text: str) -> str:

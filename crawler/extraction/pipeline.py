@@ -114,13 +114,15 @@ def extract(
 
 
 def _kept(body: bytes, url: str, headers: Mapping[str, str] | None, hint: str, key: str, why: str) -> Article:
-    """An Article with only what survives without parsing: the encoding and the ``<title>``."""
+    """An Article with only what survives without parsing: the encoding and the ``<title>``, both
+    from the page's first 64 KiB (a refused page may be 20 MiB and more)."""
+    head = body[:65536]
     try:
-        text, encoding, garbled = decode_html(body, headers, hint)
+        text, encoding, garbled = decode_html(head, headers, hint)
     except Exception:  # the decoder was what failed
-        text, encoding, garbled = body.decode("utf-8", "replace"), "utf-8", 0.0
+        text, encoding, garbled = head.decode("utf-8", "replace"), "utf-8", 0.0
     art = Article(url=url, encoding=encoding, garbled_score=round(garbled, 4))
-    art.title = normalize_text(fallback_title(text[:65536]))
+    art.title = normalize_text(fallback_title(text))
     if art.title:
         art.provenance["title"] = "rule:title-tag"
     art.provenance[key] = why[:300]
