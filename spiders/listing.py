@@ -15,10 +15,8 @@ from sqlalchemy.exc import OperationalError
 
 from crawler.errors import brief
 from spiders.base import RadarSpider
+from spiders.guard import Refused
 from storage.frontier import Walk
-
-#: crawls that request a pending link without storing it before it is given up
-GIVE_UP_AFTER = 5
 
 
 def select_one(response: Response, selector: str) -> str | None:
@@ -74,7 +72,7 @@ class ListingSpider(RadarSpider):
 
     def catch_up(self) -> list[scrapy.Request]:
         """Requests for the source's pending links and for the page its walk resumes from."""
-        give_up_after = max(1, self.settings.getint("RADAR_GIVE_UP_AFTER", GIVE_UP_AFTER))
+        give_up_after = max(1, self.settings.getint("RADAR_GIVE_UP_AFTER"))
         try:
             caught = self.ingestor.catch_up(self.source.name, datetime.now(UTC), give_up_after=give_up_after)
         except OperationalError as exc:  # the database is failing: crawl from the start pages
@@ -185,7 +183,11 @@ class ListingSpider(RadarSpider):
                 self.logger.error("could not record the end of the listing walk: %s", brief(exc))
 
     def article_failed(self, failure: Any) -> None:
-        """An article link could not be fetched: its error is recorded; the link stays pending."""
+        """An article link could not be fetched: its error is recorded and the link stays
+        pending, unless the fetch guard refused it: that will not change, so it is given up."""
+        if failure.check(Refused):
+            self.not_articles[failure.request.url] = f"refused: {failure.value.reason}"
+            return
         response = getattr(failure.value, "response", None)  # an HttpError: the answer was an error status
         self.link_errors[failure.request.url] = f"HTTP {response.status}" if response is not None \
             else brief(failure.value)[:300]

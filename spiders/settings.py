@@ -70,6 +70,9 @@ RADAR_STORE_DELAY = 0.2
 # Seconds between checks that each source's crawl lock is still held while it is crawled (a
 # PostgreSQL lock lives on a connection, which can drop; see spiders.runner._keep_locks); 0: none.
 RADAR_LOCK_CHECK = 60
+# Crawls that request a pending article link without storing it before the link is given up,
+# with its last error as the reason (storage.frontier; shown by ``radar status``).
+RADAR_GIVE_UP_AFTER = 5
 
 COOKIES_ENABLED = False
 # No way into a running crawl from outside: Scrapy's telnet console, and the remote-control HTTP

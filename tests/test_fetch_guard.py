@@ -25,7 +25,7 @@ from sqlalchemy import select
 from spiders.content import page_kind
 from spiders.guard import FetchPolicy, non_public, registered_domain
 from storage.db import open_database
-from storage.models import ArticleRow, CrawlRunRow
+from storage.models import ArticleRow, CrawlRunRow, FrontierRow
 from tests.e2e import radar
 from tests.test_extraction import _pdf_bytes
 
@@ -182,6 +182,15 @@ def test_local_files_other_ports_and_hosts_are_refused(site: _Server, admin: _Se
     # port (link, redirect, attachment), localhost on both ports and 127.0.0.2: other sites
     assert refused == {"radar/refused/scheme": 2, "radar/refused/offsite": 6}, run.stats
     assert run.errors_by_kind == {}  # never sent: no download error, no error spike
+    # a refused link will be refused again: it is given up at once, not left pending forever
+    engine, factory = open_database(f"sqlite:///{tmp_path / 'radar.db'}", migrate_schema=False)
+    with factory() as s:
+        frontier = {row.url: row for row in s.scalars(select(FrontierRow))}
+    engine.dispose()
+    given_up = {url: row.given_up_reason for url, row in frontier.items() if row.given_up_at is not None}
+    assert {u for u in given_up if "admin0" in u or "admin9" in u or "passwd" in u} and all(
+        reason.startswith("refused: ") for reason in given_up.values()), given_up
+    assert len(given_up) == 5, given_up  # file://, the admin port, localhost twice, 127.0.0.2
 
 
 @pytest.mark.slow
