@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import inspect
 import ipaddress
 import logging
 import socket
@@ -305,6 +306,12 @@ class FetchGuard:
         raise Refused(reason, url)
 
 
+_SPIDER_ARGUMENT_OPTIONAL = (
+    inspect.signature(ScrapyDownloaderStats.process_exception).parameters["spider"].default
+    is not inspect.Parameter.empty
+)
+
+
 class DownloaderStats(ScrapyDownloaderStats):
     """Scrapy's downloader stats, less refused requests: they were never sent, so they are no
     download error (``crawl_runs.errors_by_kind``, the ``error_spike`` rule); the guard counts
@@ -314,6 +321,8 @@ class DownloaderStats(ScrapyDownloaderStats):
                           spider: Spider | None = None) -> Request | Response | None:
         if isinstance(exception, Refused):
             return None
+        if _SPIDER_ARGUMENT_OPTIONAL:  # Scrapy ≥ 2.13 warns when it is passed
+            return super().process_exception(request, exception)
         return super().process_exception(request, exception, spider)
 
 
