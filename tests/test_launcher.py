@@ -80,7 +80,7 @@ def test_a_forked_child_exits_and_prints_as_a_new_process_would(launcher: Launch
         assert database.exists() == made_cold, what
     assert _warm(launcher, cases["an empty database"], env, tmp_path) == (
         1, "Error: the database is empty: run `radar demo` or `radar crawl` first\n")
-    assert database.exists()
+    assert not database.exists()  # radar sql is read-only: it creates no database either
     assert _warm(launcher, cases["a usage error"], env, tmp_path)[0] == 2
 
 
