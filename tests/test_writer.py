@@ -217,7 +217,10 @@ def test_a_crawl_whose_writer_is_killed_stores_every_article(tmp_path: Path) -> 
         run = s.scalars(select(CrawlRunRow)).one()
         articles = s.scalar(select(func.count()).select_from(ArticleRow))
     engine.dispose()
-    assert run.new + run.duplicates == n and articles == run.new
+    assert run.new + run.duplicates == n
+    # a batch the writer committed but was killed before answering is stored again, found stored
+    # and counted as unchanged (spiders/writer.py): at most one batch more than the run's new
+    assert run.new <= articles <= run.new + _FULL_BATCH
     assert run.stats.get("radar/store_failed", 0) == 0
     assert 0 < run.stats.get("radar/stored_by_writer", 0) < n
 
