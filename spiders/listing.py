@@ -151,11 +151,32 @@ class ListingSpider(RadarSpider):
         errors, self.link_errors = self.link_errors, {}
         give_up, self.not_articles = self.not_articles, {}
         settled, self.redirected = self.redirected, set()
-        fresh = self.ingestor.discover(self.source.name, unique, datetime.now(UTC),
-                                       then if then is not None else (lambda fresh: None),
-                                       errors=errors, give_up=give_up, settled=settled)
+        step = then if then is not None else (lambda fresh: None)
+        try:
+            fresh = self.ingestor.discover(self.source.name, unique, datetime.now(UTC), step,
+                                           errors=errors, give_up=give_up, settled=settled)
+        except OperationalError as exc:
+            fresh = self._fresh_unrecorded(unique, exc)
+            step(fresh)  # decides whether the walk goes on; where it stands is not recorded
+            # kept for the next listing page's transaction
+            self.link_errors, self.not_articles = {**errors, **self.link_errors}, {**give_up, **self.not_articles}
+            self.redirected |= settled
         self.fresh_links += len(fresh)
         return fresh
+
+    def _fresh_unrecorded(self, urls: list[str], exc: OperationalError) -> list[str]:
+        """The database could not record a listing page's links (a full disk, say): they are
+        fetched all the same, as before the frontier, and the store pipeline decides whether
+        the crawl goes on (it stops a crawl whose batches cannot be stored). Links it cannot
+        even read as stored are all fetched: a failing database stores none of them anyway."""
+        self.logger.warning("the links of a listing page could not be recorded as pending (%s); "
+                            "fetching them without", brief(exc))
+        self.crawler.stats.inc_value("radar/frontier_failed")
+        try:
+            known = self.ingestor.known(urls)
+        except OperationalError:
+            known = set()
+        return [u for u in urls if u not in known]
 
     def parse_article(self, response: Response) -> list[Any]:
         """An article page: the raw page, with its attachments (a list: see
