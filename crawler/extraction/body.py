@@ -207,10 +207,16 @@ class _Stats:
 
 @dataclass
 class BodyResult:
-    """The main text and the element it came from."""
+    """The main text, the element it came from and which path chose it.
+
+    ``path`` is "density" (the best-scoring block), "selector" (the caller's node),
+    "density:unwrapped" (furniture-classed wrappers that hold most of the page were re-scored as
+    ordinary blocks), "density:second" (the runner-up block) or "" when nothing was found.
+    """
 
     text: str
     node: HtmlElement | None
+    path: str = ""
 
 
 def _count(text: str) -> tuple[int, int]:
@@ -237,7 +243,9 @@ def _value(chars: int, links: int, punct: int) -> float:
 
 
 class _Scorer:
-    def __init__(self) -> None:
+    def __init__(self, trusted: frozenset[HtmlElement] = frozenset()) -> None:
+        # elements whose furniture-like class/id is not believed (see _wrappers)
+        self.trusted = trusted
         self.stats: dict[HtmlElement, _Stats] = {}
         self.flagged: set[HtmlElement] = set()  # furniture and headline lists, for the renderer
         # positive blocks in post-order (children before parents), for choosing the best
@@ -252,6 +260,8 @@ class _Scorer:
         is_block = tag in BLOCK_TAGS
         attrs = class_id(el)
         furniture = tag in ("nav", "footer", "aside") or (bool(attrs) and _furniture_attrs(attrs))
+        if furniture and el in self.trusted:
+            furniture = False
         if furniture:
             self.flagged.add(el)
         neg_here = negative or furniture
@@ -316,6 +326,20 @@ class _Scorer:
                 best, best_score = el, final
         return best
 
+    def runner_up(self, first: HtmlElement | None) -> HtmlElement | None:
+        """The best block that neither holds nor sits inside ``first``."""
+        if first is None:
+            return None
+        inside = set(first.iterancestors())
+        best: HtmlElement | None = None
+        best_score = 0.0
+        for el, final in self.candidates:
+            if el is first or el in inside or any(a is first for a in el.iterancestors()):
+                continue
+            if final > best_score * 1.05 + 10 and not any(a in self.flagged for a in el.iterancestors()):
+                best, best_score = el, final
+        return best
+
 
 def _skip_factory(scorer: _Scorer) -> Callable[[HtmlElement], bool]:
     stats = scorer.stats
@@ -347,6 +371,12 @@ def extract_body(root: HtmlElement, *, title: str = "", node: HtmlElement | None
     ``node`` forces the container (a per-site selector matched it); otherwise the best-scoring
     subtree is used.  ``title`` helps trim a repeated headline off the top.  The text has one
     paragraph per line, table rows as tab-separated cells, and no boilerplate lines.
+
+    When the chosen text is tiny next to the prose the page holds (see :func:`_too_small`), two
+    fallbacks are tried in order and the first that gives a text of a fair size wins: the page
+    re-scored with furniture-classed wrappers that hold most of its prose taken as ordinary
+    blocks (a template that opens ``<div class="post_header">`` and never closes it puts the whole
+    article inside a "header"), then the runner-up block outside the first choice.
     """
     body = root.find("body")
     if body is None:
@@ -354,15 +384,68 @@ def extract_body(root: HtmlElement, *, title: str = "", node: HtmlElement | None
     scorer = _Scorer()
     top = _Stats()
     scorer.visit(body, body.tag, top, False, False)
-    chosen = node if node is not None else scorer.best()
-    if chosen is None:
-        chosen = body
-    raw = render(chosen, _skip_factory(scorer))
+    if node is not None:
+        return BodyResult(_text(node, scorer, title), node, "selector")
+    chosen = scorer.best()
+    text = _text(chosen if chosen is not None else body, scorer, title)
+    prose = _page_prose(scorer, body)
+    if not _too_small(text, prose):
+        return BodyResult(text, chosen, "density" if chosen is not None else "")
+    wrappers = _wrappers(scorer, body, prose)
+    if wrappers:
+        rescored = _Scorer(wrappers)
+        rescored.visit(body, body.tag, _Stats(), False, False)
+        again = rescored.best()
+        if again is not None:
+            alt = _text(again, rescored, title)
+            if not _too_small(alt, prose):
+                return BodyResult(alt, again, "density:unwrapped")
+    second = scorer.runner_up(chosen)
+    if second is not None:
+        alt = _text(second, scorer, title)
+        if not _too_small(alt, prose) and len(alt) > len(text):
+            return BodyResult(alt, second, "density:second")
+    return BodyResult(text, chosen, "density" if chosen is not None else "")
+
+
+def _text(node: HtmlElement, scorer: _Scorer, title: str) -> str:
+    raw = render(node, _skip_factory(scorer))
     text = normalize_lines(raw, join_cjk_gaps=True)
     lines = _trim_head(text.split("\n"), title)
     lines = trim_tail(lines)
     lines = clean_lines(lines)
-    return BodyResult("\n".join(lines), chosen)
+    return "\n".join(lines)
+
+
+# A body this share of the page's prose or less, on a page with at least _MIN_PROSE characters of
+# prose, is "tiny next to the page's text": an empty body, or a caption where an article was.
+_SMALL_SHARE = 0.12
+_MIN_PROSE = 300
+
+
+def _page_prose(scorer: _Scorer, body: HtmlElement) -> int:
+    """Characters of the page's prose: own text of blocks that carry prose punctuation and are
+    not mostly links, wherever they sit (furniture included: that is what a fallback looks at)."""
+    total = 0
+    for st in scorer.stats.values():
+        if st.own_punct >= 1 and st.own_links * 2 < st.own_chars:
+            total += st.own_chars - st.own_links
+    return total
+
+
+def _too_small(text: str, prose: int) -> bool:
+    return prose >= _MIN_PROSE and len("".join(text.split())) < _SMALL_SHARE * prose
+
+
+def _wrappers(scorer: _Scorer, body: HtmlElement, prose: int) -> frozenset[HtmlElement]:
+    """Furniture-classed elements holding half the page's prose or more: layout wrappers with an
+    unlucky name, or a mis-nested header/footer, not the furniture their class says."""
+    out = []
+    for el in scorer.flagged:
+        st = scorer.stats.get(el)
+        if st is not None and st.punct >= 3 and st.chars - st.links >= 0.5 * prose:
+            out.append(el)
+    return frozenset(out)
 
 
 def _trim_head(lines: list[str], title: str) -> list[str]:

@@ -166,7 +166,7 @@ def _extract(
     if body_node is not None:
         prov["body"] = "selector"
     elif result.node is not None:
-        prov["body"] = "rule:density"
+        prov["body"] = "rule:" + result.path  # rule:density, or the fallback that gave the text
 
     # ---- page lines: the whole page as rendered text, for the metadata block and dates
     page_lines: list[str] = []
