@@ -15,6 +15,7 @@ import pytest
 
 from crawler.article import Article
 from crawler.extraction import extract
+from crawler.extraction.dates import SHANGHAI
 from crawler.extraction.scoring import char_f1, load_answers
 
 DATA = Path(__file__).parent / "data" / "extraction"
@@ -71,3 +72,58 @@ class TestFallbackWhenTheChosenBlockIsTiny:
         art = extract(html, "http://example.invalid/a.html")
         assert "第7段" in art.body and "第0段" in art.body
         assert art.provenance["body"] in ("rule:density:unwrapped", "rule:density:second")
+
+
+# --------------------------------------------------------------------------- 2. WeChat
+
+
+def as_served(html: bytes) -> bytes:
+    """A saved WeChat page as the server sends it: the saved copy was taken after the page's
+    script had revealed #js_content; before that its inline style is visibility: hidden."""
+    shown = b'id="js_content" style="visibility: visible;"'
+    assert shown in html
+    return html.replace(shown, b'id="js_content" style="visibility: hidden;"')
+
+
+@pytest.mark.parametrize("page", ["wechat-1.html", "wechat-2.html"])
+class TestWeChatArticles:
+    def test_text_hidden_until_a_script_shows_it_is_the_body(self, page: str) -> None:
+        html, answer = gne(page)
+        art = run(as_served(html), answer)
+        assert char_f1(art.body, answer["body"]) >= 0.95
+
+    def test_publish_time_from_the_script_not_the_relative_text(self, page: str) -> None:
+        # the page shows only 昨天/前天 next to the title; with a fetch time a week later that
+        # text would give the wrong day, the script's var ct gives the right minute
+        html, answer = gne(page)
+        art = run(as_served(html), answer, fetched_at=datetime(2020, 2, 20, 9, 0, tzinfo=SHANGHAI))
+        want = datetime.strptime(str(answer["published"]), "%Y-%m-%d %H:%M").replace(tzinfo=SHANGHAI)
+        assert art.published_at is not None
+        assert art.published_at.replace(second=0) == want
+        assert art.provenance["published_at"] == "script:ct"
+
+    def test_account_name_is_the_source(self, page: str) -> None:
+        html, answer = gne(page)
+        art = run(as_served(html), answer)
+        assert art.source_name == answer["source"]
+
+
+def test_hidden_block_of_a_few_words_stays_hidden() -> None:
+    html = (
+        "<html><head><title>园区签约</title></head><body><div class='content'>"
+        "<p>园区今年新签约项目三十二个，总投资二百八十六亿元，其中新能源汽车产业项目占比超过六成。</p>"
+        "<p style='visibility:hidden'>加载中，请稍候。</p></div></body></html>"
+    ).encode()
+    art = extract(html, "http://example.invalid/a.html")
+    assert "新签约项目" in art.body and "加载中" not in art.body
+
+
+def test_a_list_of_other_articles_times_is_not_the_publish_time() -> None:
+    # the same variable name assigned several different times: a feed, not this article
+    prose = "<p>园区今年新签约项目三十二个，总投资二百八十六亿元，其中新能源汽车产业项目占比超过六成。</p>" * 3
+    html = (
+        "<html><head><title>园区签约</title><script>var feed=[{publish_time:'2019-09-01 10:00'},"
+        "{publish_time:'2019-08-30 09:00'}];</script></head>"
+        f"<body><div class='content'>{prose}</div></body></html>"
+    ).encode()
+    assert extract(html, "http://example.invalid/a.html").published_at is None

@@ -87,6 +87,11 @@ _DROP_TAGS = (
     "select", "button", "input", "textarea", "map", "audio", "video", "link", "frameset", "frame",
 )  # fmt: skip
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+# Hidden "until a script shows it" (WeChat's #js_content, lazy-rendered article bodies): such a
+# block is kept when it holds this much prose; display:none stays hidden whatever it holds.
+# (opacity:0 never hid anything here: fade-in effects use it on what is shown.)
+_SHOWN_LATER = re.compile(r"visibility\s*:\s*hidden", re.I)
+_SHOWN_LATER_CHARS = 200
 # whole class names that mean "not shown to a reader" (dialogs, screen-reader-only helpers);
 # breakpoint helpers such as Bootstrap's hidden-xs hide only on some screens and do not count
 _HIDDEN_CLASS = re.compile(
@@ -169,7 +174,10 @@ def strip_noise(root: HtmlElement) -> None:
         if not attrib or tag in ("html", "body", "head"):
             continue
         style = attrib.get("style")
-        if (style and _HIDDEN_STYLE.search(style, 0, ATTR_SCAN)) or attrib.get("hidden") is not None:
+        if style and _HIDDEN_STYLE.search(style, 0, ATTR_SCAN) and not _shown_later(el, style):
+            doomed.append(el)
+            continue
+        if attrib.get("hidden") is not None:
             doomed.append(el)
             continue
         cls = attrib.get("class")
@@ -177,6 +185,18 @@ def strip_noise(root: HtmlElement) -> None:
             doomed.append(el)
     for el in doomed:
         drop(el)
+
+
+def _shown_later(el: HtmlElement, style: str) -> bool:
+    """Hidden by visibility/opacity rather than display, and holding a text's worth of prose:
+    content that the page's script reveals once loaded, not an element meant to stay hidden."""
+    if not _SHOWN_LATER.search(style, 0, ATTR_SCAN) or _HIDDEN_DISPLAY.search(style, 0, ATTR_SCAN):
+        return False
+    text = "".join(el.itertext())
+    return len(text) >= _SHOWN_LATER_CHARS and sum(text.count(p) for p in "，。") >= 3
+
+
+_HIDDEN_DISPLAY = re.compile(r"display\s*:\s*none", re.I)
 
 
 def drop(el: HtmlElement) -> None:

@@ -29,6 +29,7 @@ __all__ = [
     "json_ld",
     "label_values",
     "meta_tags",
+    "script_values",
     "split_site_suffix",
     "title_candidates",
 ]
@@ -145,6 +146,62 @@ def _ld_name(value: Any) -> str:
         names = [_ld_name(v) for v in value]
         return " ".join(n for n in names if n)
     return ""
+
+
+# ----------------------------------------------------------------------------- script variables
+
+# Pages whose template is filled in by a script keep the article's fields in script variables:
+# the WeChat public-account template's ``var ct = "1581517074"`` (Unix time) and
+# ``var nickname = "账号名"``, portal templates' ``pubtime: '2019-09-23 07:48'`` or
+# ``"publish_time": "…"``.  Each name is found by str.find before any pattern runs: the scripts
+# of a portal page are hundreds of kilobytes.
+_SCRIPT_DATE_NAMES = ("publish_time", "publishTime", "pubtime", "pubTime", "pub_time", "publishDate",
+                      "pubDate", "createTime", "create_time")  # fmt: skip
+_EPOCH_VAR = re.compile(r"\bvar\s+ct\s*=\s*[\"'](\d{10}|\d{13})[\"']")
+_NICKNAME_VAR = re.compile(r"\bvar\s+nickname\s*=\s*[\"']([^\"'\n<>]{1,40})[\"']")
+
+
+def _assigned(name: str) -> re.Pattern[str]:
+    # NAME = "value" / NAME: 'value' / "NAME": "value", the value a date-like string or epoch
+    return re.compile(
+        r"(?<![\w.$])[\"']?" + re.escape(name) + r"[\"']?\s{0,3}[=:]\s{0,3}[\"']?"
+        r"((?:19|20)\d{2}[-/.年]\d{1,2}[-/.月]\d{1,2}[^\"'\n,;]{0,20}|\d{10}|\d{13})"
+    )
+
+
+_ASSIGNED = {name: _assigned(name) for name in _SCRIPT_DATE_NAMES}
+
+
+def script_values(root: HtmlElement) -> dict[str, str]:
+    """Article fields that the page's inline scripts assign, before the scripts are stripped.
+
+    Keys: ``script:ct`` (a Unix time, seconds or milliseconds, from ``var ct``), ``script:NAME``
+    for a publication-time variable (first of :data:`_SCRIPT_DATE_NAMES` found) — only when every
+    assignment of that name on the page agrees, since a list of other articles repeats the name
+    with their own times — and ``script:nickname`` (the WeChat account's ``var nickname``).
+    Values are the raw strings; turning them into dates is the caller's job.
+    """
+    out: dict[str, str] = {}
+    texts = [el.text for el in root.iter("script") if el.text and len(el.text) > 8]
+    if not texts:
+        return out
+    for text in texts:
+        if "ct" in text and "script:ct" not in out and (m := _EPOCH_VAR.search(text)):
+            out["script:ct"] = m.group(1)
+        if "nickname" in text and "script:nickname" not in out and (m := _NICKNAME_VAR.search(text)):
+            value = normalize_text(m.group(1))
+            if value:
+                out["script:nickname"] = value
+    for name in _SCRIPT_DATE_NAMES:
+        values = []
+        for text in texts:
+            if name in text:
+                values += [v.strip() for v in _ASSIGNED[name].findall(text)]
+        days = {v[:10] for v in values}
+        if values and len(days) == 1:
+            out["script:" + name] = values[0]
+            break
+    return out
 
 
 # ----------------------------------------------------------------------------- label: value

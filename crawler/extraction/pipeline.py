@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from crawler.article import Article
 from crawler.extraction import epaper
@@ -33,6 +33,7 @@ from crawler.extraction.meta import (
     json_ld,
     label_values,
     meta_tags,
+    script_values,
     split_site_suffix,
     title_candidates,
 )
@@ -151,6 +152,7 @@ def _extract(
     ld = json_ld(root)
     title_el = next(root.iter("title"), None)  # what root.find(".//title") finds, without ElementPath
     html_title = normalize_text(text_of(title_el)) if title_el is not None else ""
+    scripted = script_values(root)  # before strip_noise drops the scripts
     strip_noise(root)
     picked = apply_selectors(root, selectors or {})
 
@@ -185,10 +187,12 @@ def _extract(
 
     # ---- dates
     scan = budget.allows("dates-in-text")
-    _dates(art, metas, ld, picked, chosen, page_lines, title_line, body_line, body_text, url, now, scan=scan)
+    _dates(art, metas, ld, picked, chosen, page_lines, title_line, body_line, body_text, url, now, scan=scan,
+           scripted=scripted)
 
     # ---- who and what
     _text_fields(art, metas, ld, picked, chosen)
+    _account_name(art, root, scripted, "js_content" in text)
 
     # ---- document number / issuer from the text itself
     if budget.allows("signature"):
@@ -366,9 +370,10 @@ def _dates(
     now: datetime | None,
     *,
     scan: bool = True,
+    scripted: Mapping[str, str] | None = None,
 ) -> None:
     """Fill the dates from the most reliable source that has them; without ``scan``, only from
-    metadata, labels and the URL, not by searching the text."""
+    metadata, labels, script variables and the URL, not by searching the text."""
     for name in META_FIELDS["published_at"]:
         if name in metas and _set_date(
             art, "published_at", parse_date(metas[name], now=now), f"meta:{_meta_label(name)}"
@@ -387,6 +392,13 @@ def _dates(
     if art.published_at is None and "published_at" in chosen:
         lv = chosen["published_at"]
         _set_date(art, "published_at", parse_date(lv.value, now=now), "block:" + lv.label)
+    # a time the page's script assigns outranks what the text shows: templates filled in by a
+    # script print it relative ("昨天") or not at all
+    for key, value in (scripted or {}).items():
+        if art.published_at is not None:
+            break
+        if key != "script:nickname":
+            _set_date(art, "published_at", _script_date(value, now), key)
     if scan and art.published_at is None:
         _set_date(art, "published_at", _date_near_title(lines, title_line, body_line, now), "rule:date-near-title")
     if scan and art.published_at is None:
@@ -400,6 +412,38 @@ def _dates(
         _set_date(art, "published_at", _date_in_body_tail(body_text, now), "rule:date-in-text")
     if scan and art.published_at is None:
         _set_date(art, "published_at", _first_page_date(lines, body_line, now), "rule:first-date")
+
+
+def _script_date(value: str, now: datetime | None) -> datetime | None:
+    """A script variable's time: Unix seconds or milliseconds, else a written date."""
+    if value.isdigit() and len(value) in (10, 13):
+        when = datetime.fromtimestamp(int(value[:10]), SHANGHAI)
+        latest = (now or datetime.now(SHANGHAI)).astimezone(SHANGHAI)
+        return when if when.year >= 1990 and when <= latest + timedelta(days=2) else None
+    return parse_date(value, now=now)
+
+
+# The WeChat public-account template: the text in #js_content, the account's name in #js_name
+# and in the script's ``var nickname``.  The account is who publishes the article: its 来源.
+_ACCOUNT_IDS = ("js_name", "profileBt")
+
+
+def _account_name(art: Article, root: HtmlElement, scripted: Mapping[str, str], account_page: bool) -> None:
+    """The account's name as the 来源 of a public-account article (``account_page``), unless the
+    page names its source otherwise."""
+    if art.source_name or not account_page:
+        return
+    for el in root.iter("a", "span", "strong", "div"):
+        if el.get("id") in _ACCOUNT_IDS:
+            name = normalize_text(text_of(el))
+            if 0 < len(name) <= 40:
+                art.source_name = name
+                art.provenance["source_name"] = "rule:account-name"
+                return
+    nickname = scripted.get("script:nickname", "")
+    if nickname:
+        art.source_name = nickname
+        art.provenance["source_name"] = "script:nickname"
 
 
 def _meta_label(name: str) -> str:
