@@ -379,7 +379,8 @@ def extract_body(root: HtmlElement, *, title: str = "", node: HtmlElement | None
     article inside a "header"), then the runner-up block outside the first choice.
     """
     body = root.find("body")
-    if body is None:
+    if body is None or any(isinstance(c.tag, str) and c.tag not in ("head", "body") for c in root):
+        # no <body>, or markup after a premature </body> that the parser hung under <html>
         body = root
     scorer = _Scorer()
     top = _Stats()

@@ -149,7 +149,29 @@ def parse(text: str) -> HtmlElement:
         root = None
     if root is None:  # a document of nothing but markup lxml drops
         root = etree.fromstring(_EMPTY, parser=_PARSER)
+    _adopt_strays(root)
     return root
+
+
+def _adopt_strays(root: HtmlElement) -> None:
+    """Move elements that the parser left beside the root (markup after a premature ``</html>``,
+    a second ``<html>``: whole articles on some government templates) into the root's body."""
+    stray = root.getnext()
+    if stray is None:
+        return
+    home = root.find("body")
+    if home is None:
+        home = root
+    while stray is not None:
+        following = stray.getnext()
+        if isinstance(stray.tag, str):
+            if stray.tag in ("html", "body"):
+                for child in list(stray):
+                    if child.tag != "head":
+                        home.append(child)
+            else:
+                home.append(stray)
+        stray = following
 
 
 # Stray comment and PI nodes (the parser drops most) are removed with the hidden elements.
