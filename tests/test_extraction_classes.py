@@ -134,3 +134,57 @@ def test_a_list_of_other_articles_times_is_not_the_publish_time() -> None:
         f"<body><div class='content'>{prose}</div></body></html>"
     ).encode()
     assert extract(html, "http://example.invalid/a.html").published_at is None
+
+
+# --------------------------------------------------------------------------- 6. dates
+
+FIXTURES = DATA / "pages"
+CWCED = Path(__file__).parent / "data" / "cwced"
+
+
+class TestDatesComeFromThePage:
+    def test_relative_dateline_is_read_against_the_fetch_time_and_marked(self) -> None:
+        html = (FIXTURES / "news_relative_date.html").read_bytes()
+        art = extract(html, "http://www.kejia.com/news/ln/88012.html", fetched_at=datetime(2024, 5, 20, 15, 0))
+        assert art.published_at == datetime(2024, 5, 20, 12, 0, tzinfo=SHANGHAI)
+        assert art.provenance["published_at"].endswith(":relative")
+
+    def test_wechat_relative_text_without_the_script_time(self) -> None:
+        # wechat-1 without its var ct: only the dateline's 昨天 is left
+        html, answer = gne("wechat-1.html")
+        html = html.replace(b'var ct = "1581517074"', b'var ct_gone = ""')
+        art = run(html, answer, fetched_at=datetime(2020, 2, 13, 9, 0, tzinfo=SHANGHAI))
+        assert art.published_at is not None and art.published_at.date().isoformat() == "2020-02-12"
+        assert art.provenance["published_at"].endswith(":relative")
+
+    def test_a_relative_date_is_not_read_without_a_fetch_time(self) -> None:
+        html = (FIXTURES / "news_relative_date.html").read_bytes()
+        assert extract(html, "http://www.kejia.com/news/ln/88012.html").published_at is None
+
+    def test_yesterday_in_the_story_is_not_the_publication_date(self) -> None:
+        # cwced 064b591b: the story starts "昨日8时40分许，她在长春市某医院生下…"; the page is
+        # dated 2005-07-31 12:30 above it
+        page = CWCED / "original" / "064b591b-3cac-4a08-88d0-41c193a2350d.html"
+        fetched = datetime(2026, 1, 1, tzinfo=SHANGHAI)
+        art = extract(page.read_bytes(), "http://cwced.invalid/a.html", fetched_at=fetched)
+        assert art.published_at == datetime(2005, 7, 31, 12, 30, tzinfo=SHANGHAI)
+        assert "relative" not in art.provenance["published_at"]
+
+    @pytest.mark.parametrize("words", ["今日头条", "今日关注", "今天推荐", "刚刚发布的政策解读"])
+    def test_words_that_contain_today_are_not_a_date(self, words: str) -> None:
+        prose = "<p>园区今年新签约项目三十二个，总投资二百八十六亿元，其中新能源汽车产业项目占比超过六成。</p>" * 3
+        html = (
+            f"<html><head><title>园区签约项目</title></head><body><div class='top'>{words}</div>"
+            f"<h1>园区签约项目</h1><div class='content'>{prose}</div></body></html>"
+        ).encode()
+        art = extract(html, "http://example.invalid/a.html", fetched_at=datetime(2024, 5, 20, 15, 0))
+        assert art.published_at is None, art.provenance
+
+
+def test_cwced_pages_without_a_date_get_none_not_the_fetch_day() -> None:
+    fetched = datetime(2026, 1, 1, 8, 0, tzinfo=SHANGHAI)
+    for page in sorted((CWCED / "original").glob("*.html")):
+        if (CWCED / "date" / f"{page.stem}.txt").read_text("utf-8-sig").strip() != "UNKNOWN":
+            continue
+        art = extract(page.read_bytes(), "http://cwced.invalid/a.html", fetched_at=fetched)
+        assert art.published_at is None or art.published_at.year < 2026, (page.stem, art.provenance)

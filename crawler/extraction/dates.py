@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-__all__ = ["SHANGHAI", "DateMatch", "find_dates", "parse_date", "url_date"]
+__all__ = ["SHANGHAI", "DateMatch", "find_dates", "parse_date", "parse_date_match", "url_date"]
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -173,11 +173,27 @@ def find_dates(
                 found.append(DateMatch(value, m.start(), m.end(), False, "month"))
     if relative and now is not None:
         for m in _RELATIVE.finditer(text):
+            if not _stands_alone(text, m.end()):
+                continue
             value = _relative(m, now)
             if value is not None:
                 found.append(DateMatch(value, m.start(), m.end(), True, "relative"))
     found.sort(key=lambda x: x.start)
     yield from found
+
+
+# What may follow a relative time on a dateline: the end, a space, a separator or Latin text.  A
+# Chinese character or a comma after it makes it a word of a sentence or a name: 今日头条,
+# 今日关注, 本月10日前完成, "昨天，市政府召开…" — none of them the time the page was posted.
+_AFTER_DATELINE = frozenset(" \t\u3000\xa0|｜丨·•/\\-—–_)）]】>")
+
+
+def _stands_alone(text: str, end: int) -> bool:
+    if end >= len(text):
+        return True
+    nxt = text[end]
+    # a digit after it starts a Chinese time of day in a sentence: 昨日8时40分许
+    return nxt in _AFTER_DATELINE or (nxt.isascii() and nxt.isalpha())
 
 
 def _looks_like_version(text: str, start: int, end: int) -> bool:
@@ -229,14 +245,21 @@ def parse_date(text: str, *, now: datetime | None = None) -> datetime | None:
 
     ``now`` is the fetch time: it anchors relative forms and bounds what counts as plausible.
     """
+    match = parse_date_match(text, now=now)
+    return match.value if match is not None else None
+
+
+def parse_date_match(text: str, *, now: datetime | None = None) -> DateMatch | None:
+    """:func:`parse_date` with where the date was and how precise (``"relative"`` for 3小时前)."""
     text = text.strip()
     if not text:
         return None
     for match in find_dates(text, now=now, month_only=True):
-        return match.value
+        return match
     m = _COMPACT.fullmatch(text)
     if m:
-        return _build(int(m.group("y")), int(m.group("m")), int(m.group("d")))
+        value = _build(int(m.group("y")), int(m.group("m")), int(m.group("d")))
+        return DateMatch(value, 0, len(text), False) if value is not None else None
     return None
 
 

@@ -21,7 +21,7 @@ from crawler.article import Article
 from crawler.extraction import epaper
 from crawler.extraction.attachments import attachment_links
 from crawler.extraction.body import extract_body
-from crawler.extraction.dates import SHANGHAI, find_dates, parse_date, url_date
+from crawler.extraction.dates import SHANGHAI, DateMatch, find_dates, parse_date, parse_date_match, url_date
 from crawler.extraction.decode import decode_html
 from crawler.extraction.dom import HtmlElement, attribute_test, parse, render, strip_noise, text_of
 from crawler.extraction.limits import TIME_BUDGET, Budget, fallback_title, refusal
@@ -348,9 +348,15 @@ def _pick_labels(labels: list[LabelValue], title_line: int, body_line: int) -> d
     return chosen
 
 
-def _set_date(art: Article, field: str, value: datetime | None, source: str) -> bool:
+def _set_date(art: Article, field: str, value: datetime | DateMatch | None, source: str) -> bool:
+    """Fill an empty date field; a relative date (3小时前, 昨天), read against the fetch time,
+    is marked so in the provenance: ``"rule:date-near-title:relative"``."""
     if value is None or getattr(art, field) is not None:
         return False
+    if isinstance(value, DateMatch):
+        if value.precision == "relative":
+            source += ":relative"
+        value = value.value
     setattr(art, field, value)
     art.provenance[field] = source
     return True
@@ -376,22 +382,21 @@ def _dates(
     metadata, labels, script variables and the URL, not by searching the text."""
     for name in META_FIELDS["published_at"]:
         if name in metas and _set_date(
-            art, "published_at", parse_date(metas[name], now=now), f"meta:{_meta_label(name)}"
+            art, "published_at", parse_date_match(metas[name], now=now), f"meta:{_meta_label(name)}"
         ):
             break
     if art.published_at is None and "datePublished" in ld:
-        _set_date(art, "published_at", parse_date(ld["datePublished"], now=now), "jsonld:datePublished")
+        _set_date(art, "published_at", parse_date_match(ld["datePublished"], now=now), "jsonld:datePublished")
     if art.published_at is None:
         sel = picked.text("published_at") or picked.text("date")
         if sel:
-            _set_date(art, "published_at", parse_date(sel, now=now), "selector")
+            _set_date(art, "published_at", parse_date_match(sel, now=now), "selector")
     if "written_at" in chosen:
-        _set_date(
-            art, "written_at", parse_date(chosen["written_at"].value, now=now), "block:" + chosen["written_at"].label
-        )
+        written = chosen["written_at"]
+        _set_date(art, "written_at", parse_date_match(written.value, now=now), "block:" + written.label)
     if art.published_at is None and "published_at" in chosen:
         lv = chosen["published_at"]
-        _set_date(art, "published_at", parse_date(lv.value, now=now), "block:" + lv.label)
+        _set_date(art, "published_at", parse_date_match(lv.value, now=now), "block:" + lv.label)
     # a time the page's script assigns outranks what the text shows: templates filled in by a
     # script print it relative ("昨天") or not at all
     for key, value in (scripted or {}).items():
@@ -466,13 +471,13 @@ _CANONICAL_META = {
 }
 
 
-def _first_date(text: str, now: datetime | None) -> datetime | None:
-    for m in find_dates(text, now=now):
-        return m.value
+def _first_date(text: str, now: datetime | None, *, relative: bool = True) -> DateMatch | None:
+    for m in find_dates(text, now=now, relative=relative):
+        return m
     return None
 
 
-def _date_near_title(lines: list[str], title_line: int, body_line: int, now: datetime | None) -> datetime | None:
+def _date_near_title(lines: list[str], title_line: int, body_line: int, now: datetime | None) -> DateMatch | None:
     """A date between the headline and the start of the text (the byline), else just above it."""
     if title_line >= 0:
         end = body_line if body_line > title_line else title_line + 8
@@ -494,12 +499,13 @@ def _date_near_title(lines: list[str], title_line: int, body_line: int, now: dat
     return None
 
 
-def _date_in_body_head(body: str, now: datetime | None) -> datetime | None:
-    """A dated byline among the short lines before the prose starts ("2003-7-24 钱江晚报")."""
+def _date_in_body_head(body: str, now: datetime | None) -> DateMatch | None:
+    """A dated byline among the short lines before the prose starts ("2003-7-24 钱江晚报"); not a
+    relative one, which in the text is the story's own 昨日."""
     for line in body.split("\n")[:6]:
         if len(line) > 50:
             break  # the text has started: later dates are the story's or the signature's
-        value = _first_date(line, now)
+        value = _first_date(line, now, relative=False)
         if value is not None:
             return value
     return None
@@ -511,7 +517,7 @@ _POSTED = re.compile(
 )
 
 
-def _posted_line(lines: list[str], start: int, now: datetime | None) -> datetime | None:
+def _posted_line(lines: list[str], start: int, now: datetime | None) -> DateMatch | None:
     """The first "发表于 2005-9-15 11:46" / "发布时间 …" line after the headline (forums, blogs)."""
     for line in lines[start:]:
         if len(line) <= 120 and _POSTED.search(line):
@@ -521,21 +527,22 @@ def _posted_line(lines: list[str], start: int, now: datetime | None) -> datetime
     return None
 
 
-def _date_in_body_tail(body: str, now: datetime | None) -> datetime | None:
+def _date_in_body_tail(body: str, now: datetime | None) -> DateMatch | None:
     """A date (or 1998年3月号-style month) on one of the last short lines of the text."""
     lines = body.split("\n")[-3:]
     for line in reversed(lines):
         if len(line) <= 60:
-            for m in find_dates(line, now=now, month_only=True):
-                return m.value
+            for m in find_dates(line, now=now, month_only=True, relative=False):
+                return m
     return None
 
 
-def _first_page_date(lines: list[str], body_line: int, now: datetime | None) -> datetime | None:
-    """Last resort: the first date above the body (page header areas rarely carry other dates)."""
+def _first_page_date(lines: list[str], body_line: int, now: datetime | None) -> DateMatch | None:
+    """Last resort: the first date above the body (page header areas rarely carry other dates).
+    Not a relative one: far from the headline, 刚刚/3小时前 belong to a feed's items."""
     end = body_line if body_line >= 0 else min(len(lines), 60)
     for line in lines[:end]:
-        value = _first_date(line, now)
+        value = _first_date(line, now, relative=False)
         if value is not None:
             return value
     return None
