@@ -20,7 +20,12 @@ trafilatura gets the raw bytes (it decodes itself); GNE only takes text, so it g
 Radar's decoding — it is judged on extraction, not on charset guessing (fed naively decoded
 GBK pages it scored 0.57 body F1 before).
 
-cwced: 69 real pages with answers (see tests/data/cwced/NOTICE).  Replica pages come from
+* kind accuracy — whether the page was called an article or not (index/column pages), where the
+  answer says; trafilatura and GNE call a page an article when they return any text.
+
+cwced: 69 real pages with answers (see tests/data/cwced/NOTICE).  gne: 53 real pages from about
+40 sites (../shared/pages/gne, GPL-3.0) with hand-written answers in
+tests/data/extraction/gne/answers*.yaml; only labelled pages are run.  Replica pages come from
 ``crawler.replica.build_sites()`` when that module provides it (see :func:`load_replica`).
 """
 
@@ -44,6 +49,8 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 DEFAULT_CWCED = REPO.parent / "shared" / "pages" / "cwced"
+DEFAULT_GNE = REPO.parent / "shared" / "pages" / "gne"
+GNE_ANSWERS = REPO / "tests" / "data" / "extraction" / "gne"
 # the copy kept with the tests, used when shared/ is not beside the repo
 FALLBACK_CWCED = REPO / "tests" / "data" / "cwced"
 
@@ -59,6 +66,7 @@ class Case:
     day: tuple[int, int | None, int | None] | None = None
     title: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    kind: str | None = None  # "article", "index" or "other" where the answer says
 
 
 @dataclass
@@ -67,6 +75,7 @@ class Result:
     published: date | None = None
     written: date | None = None
     title: str = ""
+    kind: str = "article"
 
 
 # --------------------------------------------------------------------------- metrics
@@ -94,6 +103,28 @@ def load_cwced(root: Path) -> list[Case]:
         body = body_file.read_text("utf-8-sig") if body_file.exists() else None
         day = parse_date_answer(date_file.read_text("utf-8-sig")) if date_file.exists() else None
         cases.append(Case(page.stem, html, url, body=body, day=day))
+    return cases
+
+
+def load_gne(pages: Path, answers: Path = GNE_ANSWERS) -> list[Case]:
+    """The gne pages that have an answer (tests/data/extraction/gne/answers*.yaml).
+
+    Every page is judged on its kind; article pages also on body, title and date.  A page
+    labelled index/other has no body answer, so it is left out of the body F1 mean."""
+    from crawler.extraction.scoring import load_answers
+
+    cases = []
+    for entry in load_answers(answers):
+        page = pages / str(entry["page"])
+        if not page.is_file():
+            continue
+        kind = str(entry.get("kind", "article"))
+        article = kind == "article"
+        title = _WS.sub(" ", str(entry["title"])).strip() if article and entry.get("title") else None
+        day = parse_date_answer(str(entry["published"])) if article and entry.get("published") else None
+        url = str(entry.get("url") or f"http://gne.invalid/{page.name}")
+        body = entry["body"] if article else None
+        cases.append(Case(page.stem, page.read_bytes(), url, body=body, day=day, title=title, kind=kind))
     return cases
 
 
@@ -159,6 +190,7 @@ def radar(case: Case) -> Result:
         published=art.published_at.date() if art.published_at else None,
         written=art.written_at.date() if art.written_at else None,
         title=art.title,
+        kind=art.provenance.get("kind") or ("article" if art.body else "none"),
     )
 
 
@@ -175,7 +207,8 @@ def trafilatura_ex(case: Case) -> Result:
             when = datetime.strptime(str(d["date"])[:10], "%Y-%m-%d").date()
         except ValueError:
             when = None
-    return Result(body=d.get("text") or "", published=when, title=d.get("title") or "")
+    text = d.get("text") or ""
+    return Result(body=text, published=when, title=d.get("title") or "", kind="article" if text else "none")
 
 
 _GNE: Any = None
@@ -202,7 +235,8 @@ def gne_ex(case: Case) -> Result:
             when = date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
         except ValueError:
             when = None
-    return Result(body=d.get("content") or "", published=when, title=d.get("title") or "")
+    text = d.get("content") or ""
+    return Result(body=text, published=when, title=d.get("title") or "", kind="article" if text else "none")
 
 
 EXTRACTORS: dict[str, Callable[[Case], Result]] = {
@@ -221,6 +255,7 @@ class Score:
     date_strict: list[bool] = field(default_factory=list)
     date_any: list[bool] = field(default_factory=list)
     title: list[bool] = field(default_factory=list)
+    kind: list[bool] = field(default_factory=list)
     seconds: float = 0.0
     docs: int = 0
     per_page: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -235,10 +270,12 @@ class Score:
             "date": mean(float(x) for x in self.date_strict),
             "date*": mean(float(x) for x in self.date_any),
             "title": mean(float(x) for x in self.title),
+            "kind": mean(float(x) for x in self.kind),
             "docs_per_s": self.docs / self.seconds if self.seconds else None,
             "n_body": len(self.f1),
             "n_date": len(self.date_strict),
             "n_title": len(self.title),
+            "n_kind": len(self.kind),
         }
 
 
@@ -264,6 +301,10 @@ def run(cases: list[Case], name: str, fn: Callable[[Case], Result], repeat: int 
             page["gold"] = case.day
         if case.title is not None:
             score.title.append(_WS.sub("", res.title) == _WS.sub("", case.title))
+        if case.kind is not None:
+            # an extractor that gives no text calls the page "not an article"
+            score.kind.append((res.kind == "article") == (case.kind == "article"))
+            page["kind"] = res.kind
         score.per_page[case.name] = page
     return score
 
@@ -274,17 +315,22 @@ def fmt(value: float | None, digits: int = 3) -> str:
 
 def print_table(set_name: str, rows: dict[str, dict[str, Any]]) -> None:
     print(f"\n== {set_name} ==")
-    print(f"{'extractor':<14} {'body F1':>8} {'date':>7} {'date*':>7} {'title':>7} {'docs/s':>8}   n(body/date/title)")
+    print(
+        f"{'extractor':<14} {'body F1':>8} {'date':>7} {'date*':>7} {'title':>7} {'kind':>7} {'docs/s':>8}"
+        "   n(body/date/title/kind)"
+    )
     for name, r in rows.items():
         print(
             f"{name:<14} {fmt(r['body_f1']):>8} {fmt(r['date']):>7} {fmt(r['date*']):>7} "
-            f"{fmt(r['title']):>7} {fmt(r['docs_per_s'], 1):>8}   {r['n_body']}/{r['n_date']}/{r['n_title']}"
+            f"{fmt(r['title']):>7} {fmt(r['kind']):>7} {fmt(r['docs_per_s'], 1):>8}"
+            f"   {r['n_body']}/{r['n_date']}/{r['n_title']}/{r['n_kind']}"
         )
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cwced", type=Path, default=DEFAULT_CWCED, help="cwced folder (original/, cleaned/, date/)")
+    ap.add_argument("--gne", type=Path, default=DEFAULT_GNE, help="gne pages folder (answers in tests/data)")
     ap.add_argument("--no-replica", action="store_true", help="skip the replica pages")
     ap.add_argument("--only", action="append", choices=sorted(EXTRACTORS), help="run only these extractors")
     ap.add_argument("--repeat", type=int, default=1, help="time each page this many times")
@@ -304,6 +350,11 @@ def main(argv: list[str] | None = None) -> int:
         sets["cwced"] = load_cwced(cwced)
     else:
         print(f"cwced not found at {args.cwced}", file=sys.stderr)
+    gne_cases = load_gne(args.gne) if args.gne.exists() else []
+    if gne_cases:
+        sets["gne"] = gne_cases
+    else:
+        print(f"gne: no labelled pages at {args.gne}", file=sys.stderr)
     if not args.no_replica:
         replica = load_replica()
         if replica:
