@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from datetime import date
@@ -9,6 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import pytest
+from lxml import html as lxml_html
 
 from crawler.signals.detect import detect_events, event_key
 from crawler.signals.evaluate import Case, Score, load_cases, score, split_audit
@@ -22,8 +24,17 @@ SEEDS = ROOT / "crawler" / "replica" / "seeds"  # verbatim copies of the project
 CWCED = Path(os.environ.get("SIGNALS_CWCED_DIR", "/work/shared/pages/cwced/cleaned"))
 AUDIT_CWCED = ROOT / "tests" / "data" / "cwced" / "cleaned"  # the audit set's CWCED source, in the repo
 
+SHARED = ROOT.parent / "shared"  # fewfc-train and the gne pages, the drawn sets' sources
+
 CASES = load_cases(DEV_DIR)
-DEV, AUDIT = split_audit(CASES)
+DEV_ALL, AUDIT_ALL = split_audit(CASES)
+# The first dev set (seeds, cwced, synthetic) and the first audit set (cwced, seeds); the drawn sets
+# (bench/draw_passages.py: fewfc-train and gne passages, labelled before the detector ran on them)
+# are scored apart: their language (financial news, portal pages) is not the seeds'.
+DEV = [c for c in DEV_ALL if not c.drawn]
+AUDIT = [c for c in AUDIT_ALL if not c.drawn]
+DEV_DRAWN = [c for c in DEV_ALL if c.drawn]
+AUDIT_DRAWN = [c for c in AUDIT_ALL if c.drawn]
 
 # Floors the detector reaches on the dev set (bench/signals.py prints the actual figures).
 # The dev set was also what the rules were written against, so these guard against regressions;
@@ -54,6 +65,11 @@ def _dev_score() -> Score:
 @lru_cache(maxsize=1)
 def _audit_score() -> Score:
     return score(AUDIT, detect_events)
+
+
+@lru_cache(maxsize=1)
+def _drawn_scores() -> tuple[Score, Score]:
+    return score(DEV_DRAWN, detect_events), score(AUDIT_DRAWN, detect_events)
 
 
 # ------------------------------------------------------------------------------ dev set
@@ -100,12 +116,24 @@ def test_dev_set_figures_are_exact() -> None:
 # ------------------------------------------------------------------------------ audit set
 def test_audit_set_is_real_blind_and_apart_from_the_dev_set() -> None:
     assert len(AUDIT) >= 130, "every trigger-word sentence of the audit sources"
-    assert all(c.file.startswith("audit_") and not c.synthetic and c.source_file for c in AUDIT)
-    assert not any(c.audit for c in DEV)
-    dev_texts = [c.text for c in DEV]
-    for case in AUDIT:
+    assert all(c.file.startswith("audit_") and not c.synthetic and c.source_file for c in AUDIT_ALL)
+    assert not any(c.audit for c in DEV_ALL)
+    dev_texts = [c.text for c in DEV_ALL]
+    for case in AUDIT_ALL:
         body = case.text.split("……")[-1].strip("。；;！？!? ")  # (a kept report heading may repeat)
         assert not any(body in t or t.strip("。；;！？!? ") in body for t in dev_texts), (case.id, "in the dev set")
+
+
+def test_drawn_sets_are_large_and_split_by_id_not_content() -> None:
+    # bench/draw_passages.py puts two in three passages in the audit set by a hash of the id
+    assert len(AUDIT_DRAWN) >= 600
+    assert len(DEV_DRAWN) >= 300
+    for case in DEV_DRAWN + AUDIT_DRAWN:
+        if case.drawn != "trigger-dev" and not case.moved:
+            assert case.audit == (int(case.id.split("-")[1], 16) % 3 != 0), case.id
+        if case.moved:
+            assert not case.audit, case.id
+    assert {c.drawn for c in AUDIT_DRAWN} >= {"trigger", "hard-negative", "random"}
 
 
 @pytest.mark.parametrize("etype", EVENT_TYPES)
@@ -124,7 +152,31 @@ def test_audit_set_figures_are_exact() -> None:
     assert s.region.value >= 1.0, s.errors
 
 
+@lru_cache(maxsize=1)
+def _fewfc_texts() -> frozenset[str]:
+    path = SHARED / "corpora" / "fewfc-train" / "train.jsonl"
+    if not path.exists():
+        return frozenset()
+    return frozenset(json.loads(line)["content"].strip() for line in path.read_text("utf-8").splitlines())
+
+
+@lru_cache(maxsize=64)
+def _gne_text(name: str) -> str | None:
+    page = SHARED / "pages" / "gne" / name
+    if not page.exists():
+        return None
+    tree = lxml_html.fromstring(page.read_bytes())
+    for bad in tree.xpath("//script|//style|//noscript|//template"):
+        bad.drop_tree()
+    return "\n".join(tree.itertext())
+
+
 def _source_text(case: Case) -> str | None:
+    if case.drawn:
+        kind, _, ref = case.source_file.partition(":")
+        if kind == "fewfc":
+            return case.text if case.text in _fewfc_texts() else ("" if _fewfc_texts() else None)
+        return _gne_text(ref)
     if case.audit:
         found = [d / case.source_file for d in (AUDIT_CWCED, SEEDS) if (d / case.source_file).exists()]
         return found[0].read_text(encoding="utf-8-sig") if found else None
@@ -417,7 +469,7 @@ def test_seed_qingshanhu_signing_statistics_and_exports() -> None:
         ("项目签约仪式将于下月举行。", []),
         ("某超市即将开业。", []),
         ("2022年全市进出口总额目标为500亿元。", []),
-        ("进出口相抵，贸易顺差2960亿元。", []),
+        ("进出口相抵，贸易顺差2960亿元。", [("trade", "balance")]),
         ("紧盯合同履约率、资金到位率、项目开工率、投产达产率。", []),
         ("某大桥建成通车。", []),
         # verb-first 建成 + a facility reports a completion; a count after 建成 is a stock statistic

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from datetime import date
 
 from crawler.signals.keys import event_key
-from crawler.signals.model import Event
+from crawler.signals.model import STAGE_OF_SUBTYPE, Event, RegionFrom
 from crawler.signals.numbers import Amount, Growth, fold_digits
-from crawler.signals.regions import Place, find_places, resolve_region
+from crawler.signals.regions import Place, coarsen, find_places, region_name, resolve_region
 from crawler.signals.rules import Rule, RuleSet, load_rules
 from crawler.signals.segment import Document, Sentence, clause_bounds
 
@@ -159,7 +160,14 @@ class _Detector:
         rs = self.rules
         amount: Amount | None = None
         window = text[hit.end:hi]
-        for a in self.numbers.amounts(window):
+        rose = rs.from_to.search(window)
+        if rose:  # 由X增加到Y: the figure after 到
+            for a in self.numbers.amounts(window[rose.end():]):
+                if len(window[rose.end():rose.end() + a.start]) <= rs.gap_max:
+                    shift = hit.end + rose.end()
+                    amount = replace(a, start=a.start + shift, end=a.end + shift)
+                break
+        for a in () if amount else self.numbers.amounts(window):
             gap = window[:a.start]
             if len(gap) <= rs.gap_max and not rs.gap_reject.search(gap):
                 amount = replace(a, start=a.start + hit.end, end=a.end + hit.end)
@@ -255,6 +263,8 @@ class _Detector:
             return None
         if rule.requires_count and count is None:
             return None
+        if amount is None and count is None and self.rules.vague_subject.search(text[clause[0]:hit.start]):
+            return None  # 多地项目相继开建: no particular project, no figure
         subtype = rule.count_subtype if count is not None and count >= 2 else rule.subtype
         event = Event(
             type=rule.type, subtype=subtype,
@@ -276,8 +286,11 @@ class _Detector:
         window = self.rules.anaphora_window
         for cand in cands:
             ev = cand.event
-            if ev.type == "trade" and ev.subtype in ("export", "import") and self._is_breakdown(cand, kept):
-                continue
+            if ev.type == "trade":
+                total = self._breakdown_of(cand, kept)
+                if total is not None:
+                    total.event.details.append(_detail(cand))
+                    continue
             if cand.mention:
                 antecedent = next(
                     (k for k in reversed(kept)
@@ -296,22 +309,40 @@ class _Detector:
             kept.append(cand)
         return kept
 
-    def _is_breakdown(self, cand: _Candidate, kept: list[_Candidate]) -> bool:
-        """An export/import figure stated after a total of the same paragraph (or just after it)
-        breaks that total down (其中出口…；进口…, 机电产品出口…, 对东盟出口…)."""
+    def _breakdown_of(self, cand: _Candidate, kept: list[_Candidate]) -> _Candidate | None:
+        """The headline total that ``cand``, a trade figure, breaks down, if any.
+
+        An export, import or balance figure stated after a total of the same paragraph (or just
+        after it) is part of that release (其中出口…；进口…；贸易顺差…); so is any figure for a
+        partner, an enterprise type, a product or a single month stated after a total anywhere
+        in the document (对东盟出口…, 民营企业进出口…, 机电产品出口…, 10月份进出口…).
+        """
+        text = cand.sentence.text
+        # the sentence up to the trigger's middle: 对美出口 holds its part in the trigger's clause,
+        # "10月份，全市进出口…" in a clause before it
+        clause_lead = text[:cand.hit.start + (cand.hit.end - cand.hit.start) // 2]
+        part = bool(self.rules.breakdown_part.search(clause_lead))
         for k in reversed(kept):
-            if k.event.type != "trade" or k.event.subtype != "total":
+            if k.event.type != "trade" or k.event.subtype != "total" or k is cand:
+                continue
+            if part:
+                return k
+            if cand.event.subtype == "total":
                 continue
             distance = cand.sentence.index - k.sentence.index
             same_paragraph = k.sentence.paragraph == cand.sentence.paragraph
-            marked = distance <= 4 and bool(self.rules.breakdown.search(cand.sentence.text))
+            marked = distance <= 4 and bool(self.rules.breakdown.search(text))
             if same_paragraph or 0 <= distance <= 2 or marked:
-                return True
-        return False
+                return k
+        return None
 
     # ---------------------------------------------------------------- attributes
-    def region(self, cand: _Candidate, *, title: str, hint: str, doc_text: str) -> tuple[str, bool]:
-        """The event's region and whether the text itself (not a fallback) named it."""
+    def region(self, cand: _Candidate, *, title: str, hint: str, doc_text: str) -> tuple[str, RegionFrom]:
+        """The event's region and where it came from (the passage, the article, the source).
+
+        The country (我国, 全国, a national agency) or a scope word (全省, 我市) before the trigger
+        in its clause outranks the source: a city portal's "全省进出口" is the province's figure.
+        """
         rs = self.rules
         text = cand.sentence.text
         places = find_places(text, rs)
@@ -323,14 +354,18 @@ class _Detector:
         groups: list[list[Place]] = [group1]
         # earlier clauses that set the scene: short, locative, or ending on the place
         cuts = [0] + [m.end() for m in rs.clause_break.finditer(text, 0, c0)]
+        leads: list[tuple[int, int]] = []
         for a, b in zip(reversed(cuts[:-1]), reversed(cuts[1:]), strict=True):
             clause_text = text[a:b].rstrip("，,；;：: ")
             lead = [p for p in places if a <= p.start < b]
-            if not lead:
-                continue
             ends_on_place = any(p.end >= a + len(clause_text) for p in lead)
             if len(clause_text) <= rs.lead_max or rs.lead_open.search(clause_text) or ends_on_place:
-                groups.append(sorted(lead, key=lambda p: -p.start))
+                leads.append((a, b))
+                if lead:
+                    groups.append(sorted(lead, key=lambda p: -p.start))
+        scope = self._scope(text, (c0, pos), group1, leads)
+        if scope == "national":
+            return "全国", "text"
         for m in rs.clause_break.finditer(text, c1):
             nxt = clause_bounds(text, m.end(), rs)
             if rs.site_open.search(text[nxt[0]:nxt[1]]):
@@ -339,7 +374,35 @@ class _Detector:
         para_lead = doc_text[para_start:para_start + rs.doc_lead] if not cand.in_title else ""
         fallbacks = [t for t in (title, para_lead, doc_text[:rs.doc_lead]) if t]
         stated = any(_chain_found(g) for g in groups)
-        return resolve_region(groups, hint=hint, rules=rs, fallbacks=fallbacks), stated
+        overrides = [title] if title and not cand.in_title else []
+        dominant = _dominant_place(doc_text, rs)
+        if dominant:
+            overrides.append(dominant)
+        code, origin = resolve_region(groups, hint=hint, rules=rs, fallbacks=fallbacks, overrides=overrides)
+        if code and not stated and scope in ("province", "city"):
+            code = coarsen(code, 0 if scope == "province" else 1)
+        if not code:
+            return hint.strip(), ("source" if hint.strip() else "")
+        return region_name(code), origin
+
+    def _scope(self, text: str, span: tuple[int, int], group1: list[Place],
+               leads: list[tuple[int, int]]) -> str:
+        """"national", "province" or "city" when a scope word, nearer the trigger than any place
+        name, says whose figure it is; else ""."""
+        rs = self.rules
+        nearest_place = max((p.end for p in group1 if p.start < span[1]), default=-1)
+        for a, b in [span, *leads]:
+            words = [(m.start(), kind) for kind, rx in (("national", rs.national),
+                                                      ("province", rs.scope_province),
+                                                      ("city", rs.scope_city))
+                     for m in rx.finditer(text, a, b)]
+            if (a, b) == span:
+                words = [w for w in words if w[0] >= nearest_place]
+            elif nearest_place >= 0:
+                return ""
+            if words:
+                return max(words)[1]
+        return ""
 
     def period(self, cand: _Candidate, doc: Document, title: str) -> str:
         """The period the event belongs to: 2021年, 一季度, 1-5月 …"""
@@ -360,6 +423,26 @@ class _Detector:
                     return _norm_period(found[-1].group())
         m = rs.periods.search(title) if title else None
         return _norm_period(m.group()) if m else ""
+
+    def retrospective(self, cand: _Candidate, doc: Document, title: str, published: date) -> bool:
+        """Whether the event's time ended more than ``retrospective_months`` before ``published``.
+
+        The event's time is the latest year (and month, quarter or half) its sentence states; 去年,
+        上年 and a review without dates are read against the document's own year when its head
+        states one ("2022年吉林省政府工作报告"), else against ``published``.  An event that states
+        no time, in a document that states no year of its own, is taken as news.
+        """
+        rs = self.rules
+        head = f"{title}\n{doc.text[:rs.doc_lead]}"
+        m = rs.document_year.search(head)
+        doc_year = int(next(g for g in m.groups() if g)) if m else None
+        end = _period_end(cand.sentence.text, doc_year or published.year, rs)
+        if end is None:
+            if doc_year is None or cand.in_title:
+                return False
+            end = date(doc_year, 3, 31)  # a report is read out early in its year
+        months = (published.year - end.year) * 12 + published.month - end.month
+        return months > rs.retrospective_months
 
     def parties(self, cand: _Candidate) -> list[str]:
         """Companies and governments named in the trigger's clause (best effort)."""
@@ -397,8 +480,46 @@ def _fill(target: Event, source: Event) -> bool:
     return added
 
 
+def _detail(cand: _Candidate) -> dict[str, object]:
+    """A breakdown figure as kept on its release's headline event."""
+    ev = cand.event
+    return {"evidence": cand.sentence.text, "subtype": ev.subtype, "amount": ev.amount,
+            "currency": ev.currency, "growth_pct": ev.growth_pct}
+
+
+def _dominant_place(doc_text: str, rules: RuleSet) -> str:
+    """The first place name of the document's opening when the document keeps naming it (three
+    times or more): the place a reposted report or release is about."""
+    places = find_places(doc_text[:rules.doc_lead], rules)
+    if places and doc_text.count(places[0].name) >= 3:
+        return places[0].name
+    return ""
+
+
 def _chain_found(group: list[Place]) -> bool:
     return any(not (p.short and min(p.ranks) == 2) for p in group)
+
+
+def _period_end(text: str, year_now: int, rules: RuleSet) -> date | None:
+    """The last day of the latest time ``text`` states (a year, a month or quarter of one),
+    with 去年 and 过去五年 read against ``year_now``; None when it states none."""
+    ends: list[date] = []
+    for m in rules.dated_period.finditer(text):
+        year = int(m.group(1))
+        months = re.findall(r"(1[0-2]|[1-9])\s*月", m.group())
+        month = 12
+        if months:
+            month = int(months[-1])
+        elif m.group(2):
+            month = 3 * ("一二三四".find(m.group(2)) + 1 if m.group(2) in "一二三四" else int(m.group(2)))
+        elif m.group(3):
+            month = 6
+        elif m.group(4):
+            month = 9
+        ends.append(date(year, month, 28))
+    if not ends and rules.relative_past.search(text):
+        ends.append(date(year_now - 1, 12, 28))
+    return max(ends) if ends else None
 
 
 def _norm_period(raw: str) -> str:
@@ -410,14 +531,17 @@ def _norm_period(raw: str) -> str:
 
 
 def detect_events(
-    text: str, *, title: str = "", region_hint: str = "", rules: RuleSet | None = None
+    text: str, *, title: str = "", region_hint: str = "", published: date | None = None,
+    rules: RuleSet | None = None,
 ) -> list[Event]:
     """The signings, openings and trade figures ``text`` states, in order of appearance.
 
     Pure and deterministic.  ``title`` adds an event only when the body states none of its type
     (its evidence is then the title, with ``start == end == 0``); ``region_hint`` (the source's
     region, e.g. "湖北省鄂州市") is used when the text names no place.  Evidence offsets index
-    ``text``: ``text[event.start:event.end] == event.evidence``.
+    ``text``: ``text[event.start:event.end] == event.evidence``.  With ``published`` (the
+    article's date), an event whose period ended more than ``retrospective_months`` before it is
+    marked ``retrospective``.
     """
     rs = rules or load_rules()
     det = _Detector(rs)
@@ -450,12 +574,13 @@ def detect_events(
             if last.end - ev.start <= 2 * rs.max_sentence:
                 ev.end = last.end
                 ev.evidence = text[ev.start:ev.end]
-        region, stated = det.region(cand, title=title, hint=region_hint, doc_text=text)
-        ev.region = region
+        ev.region, ev.region_from = det.region(cand, title=title, hint=region_hint, doc_text=text)
         ev.period = det.period(cand, doc, title)
         ev.parties = det.parties(cand)
+        ev.stage = STAGE_OF_SUBTYPE.get(ev.subtype, "")
+        ev.retrospective = published is not None and det.retrospective(cand, doc, title, published)
         bonus = 0.05 * (ev.amount is not None) + 0.05 * (ev.project_count is not None)
-        bonus -= 0.05 * (not stated)
+        bonus -= 0.05 * (ev.region_from != "text")
         ev.confidence = round(min(0.99, max(0.05, ev.confidence + bonus)), 2)
         events.append(ev)
     events.sort(key=lambda e: (e.start, e.type, e.subtype))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,8 @@ class GoldEvent:
     project_count: int | None = None
     growth_pct: float | None = None
     region: str | None = None
+    stage: str | None = None
+    retrospective: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -51,10 +54,19 @@ class Case:
     synthetic: bool = False
     elided: bool = False
     audit: bool = False  # labelled blind, after the rules were written: the held-out check
+    published: date | None = None  # the article's date, when known: retrospective is judged on it
+    drawn: str = ""  # how the passage was drawn (trigger, hard-negative, random), for drawn sets
+    moved: str = ""  # why a drawn audit case was moved to the dev set
 
 
 def _float(value: Any) -> float | None:
     return None if value is None else float(value)
+
+
+def _date(value: Any) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
 
 
 def _gold(raw: dict[str, Any], case_id: str) -> GoldEvent:
@@ -69,7 +81,8 @@ def _gold(raw: dict[str, Any], case_id: str) -> GoldEvent:
     return GoldEvent(
         type=str(etype), subtype=str(raw.get("subtype", "")), amount=amount, currency=currency,
         project_count=None if count is None else int(count), growth_pct=_float(raw.get("growth_pct")),
-        region=raw.get("region"),
+        region=raw.get("region"), stage=raw.get("stage"),
+        retrospective=None if raw.get("retrospective") is None else bool(raw["retrospective"]),
     )
 
 
@@ -93,6 +106,8 @@ def load_cases(directory: Path = DEV_DIR) -> list[Case]:
                 file=path.name, source_file=str(raw.get("file", "")),
                 synthetic=bool(raw.get("synthetic", False)), elided=bool(raw.get("elided", False)),
                 audit=bool(raw.get("audit", file_audit)),
+                published=_date(raw.get("published")), drawn=str(raw.get("drawn", "")),
+                moved=str(raw.get("moved", "")),
             ))
     ids = [c.id for c in cases]
     dupes = {i for i in ids if ids.count(i) > 1}
@@ -153,6 +168,8 @@ class Score:
     growth: Ratio = field(default_factory=Ratio)
     subtype: Ratio = field(default_factory=Ratio)
     region: Ratio = field(default_factory=Ratio)
+    stage: Ratio = field(default_factory=Ratio)
+    retrospective: Ratio = field(default_factory=Ratio)
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -182,10 +199,12 @@ def _judge(total: Ratio, gold: float | None, pred: float | None, ok: bool) -> No
 
 
 def score(cases: Iterable[Case], detect: Callable[..., list[Event]]) -> Score:
-    """Run ``detect(text, title=…, region_hint=…)`` on each case and compare with its labels."""
+    """Run ``detect(text, title=…, region_hint=…, published=…)`` on each case and compare with its
+    labels.  Stage is judged where the label states one; retrospective where the label states it
+    and the case has a publication date."""
     result = Score()
     for case in cases:
-        predicted = detect(case.text, title=case.title, region_hint=case.region_hint)
+        predicted = detect(case.text, title=case.title, region_hint=case.region_hint, published=case.published)
         for etype in EVENT_TYPES:
             golds = [g for g in case.events if g.type == etype]
             preds = [p for p in predicted if p.type == etype]
@@ -209,11 +228,18 @@ def score(cases: Iterable[Case], detect: Callable[..., list[Event]]) -> Score:
                 result.subtype.add(g.subtype == p.subtype)
                 if g.region is not None:
                     result.region.add(g.region == p.region)
+                if g.stage is not None:
+                    result.stage.add(g.stage == p.stage)
+                if g.retrospective is not None and case.published is not None:
+                    result.retrospective.add(g.retrospective == p.retrospective)
                 for name, ok in (("amount", ok_amount or (g.amount is None and amount is None)),
                                  ("count", g.project_count == p.project_count),
                                  ("growth", g.growth_pct == p.growth_pct or _same(g.growth_pct, p.growth_pct)),
                                  ("subtype", g.subtype == p.subtype),
-                                 ("region", g.region is None or g.region == p.region)):
+                                 ("region", g.region is None or g.region == p.region),
+                                 ("stage", g.stage is None or g.stage == p.stage),
+                                 ("retrospective", g.retrospective is None or case.published is None
+                                  or g.retrospective == p.retrospective)):
                     if not ok:
                         result.errors.append(f"{case.id}: {etype} {name}: gold {g} got {p.subtype} "
                                              f"{p.amount_text or p.amount} n={p.project_count} "

@@ -8,6 +8,17 @@ from typing import Any, Literal
 EventType = Literal["signing", "opening", "trade"]
 EVENT_TYPES: tuple[EventType, ...] = ("signing", "opening", "trade")
 
+# Where a project stands, in the order a project passes through: signed → started → producing or
+# completed → opened.  Trade figures have no stage.
+Stage = Literal["signed", "started", "producing", "completed", "opened", ""]
+STAGE_OF_SUBTYPE: dict[str, Stage] = {
+    "agreement": "signed", "project": "signed", "aggregate": "signed",
+    "groundbreaking": "started", "production": "producing", "completion": "completed", "business": "opened",
+}
+# Where an event's region came from: the passage itself, the article around it (title, opening,
+# paragraph), or — when the article names no place — the source's configured region.
+RegionFrom = Literal["text", "article", "source", ""]
+
 
 @dataclass
 class Event:
@@ -17,6 +28,10 @@ class Event:
     ``currency`` units (yuan for CNY); ``amount_cny`` is the same in yuan when the currency is CNY
     (``None`` for foreign currencies, which are never converted at a guessed rate).
     ``start``/``end`` are character offsets of ``evidence`` in the text passed to the detector.
+    ``stage`` follows from the subtype (:data:`STAGE_OF_SUBTYPE`).  ``retrospective`` marks an
+    event whose period ended well before the article was published (history, not news).
+    ``details`` holds the breakdowns folded into a trade figure (by product, partner, enterprise
+    type or month), each ``{"evidence", "subtype", "amount", "currency", "growth_pct"}``.
     """
 
     type: EventType
@@ -30,6 +45,10 @@ class Event:
     growth_pct: float | None = None
     period: str = ""
     region: str = ""
+    region_from: RegionFrom = ""
+    stage: Stage = ""
+    retrospective: bool = False
+    details: list[dict[str, Any]] = field(default_factory=list)
     parties: list[str] = field(default_factory=list)
     evidence: str = ""
     start: int = 0

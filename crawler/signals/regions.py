@@ -21,9 +21,10 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     import cpca
 
+from crawler.signals.model import RegionFrom
 from crawler.signals.rules import RuleSet
 
-__all__ = ["Place", "find_places", "region_name", "resolve_region"]
+__all__ = ["Place", "coarsen", "find_places", "region_name", "resolve_region"]
 
 # City-level rows of the table that are groupings, not places.
 _NOT_A_CITY = ("市辖区", "县", "省直辖县级行政区划", "自治区直辖县级行政区划")
@@ -150,38 +151,56 @@ def _refine(current: str, others: Sequence[Place]) -> str:
     return current
 
 
+def coarsen(code: str, rank: int) -> str:
+    """``code`` cut to ``rank`` (0 province, 1 city): 220183 → 220000 or 220100."""
+    if _rank(code) <= rank:
+        return code
+    return code[: (rank + 1) * 2].ljust(6, "0")
+
+
 def resolve_region(
-    groups: Sequence[Sequence[Place]], *, hint: str, rules: RuleSet, fallbacks: Sequence[str] = ()
-) -> str:
-    """The event's region as a joined 省市区 string.
+    groups: Sequence[Sequence[Place]], *, hint: str, rules: RuleSet, fallbacks: Sequence[str] = (),
+    overrides: Sequence[str] = (),
+) -> tuple[str, RegionFrom]:
+    """The adcode of the event's region ("" when nothing says) and where it came from.
 
     ``groups`` are place lists in order of preference (the trigger's clause first, nearest place
     first); the first group that yields a place wins, refined by the other places of that
-    group (曲靖市 … 在麒麟区 → 云南省曲靖市麒麟区).  Then each of ``fallbacks`` (the title, the
-    paragraph's and the document's opening) in turn, if it agrees with ``hint``; then ``hint``.
+    group (曲靖市 … 在麒麟区 → 云南省曲靖市麒麟区): ``"text"``.  Then the ``fallbacks`` (the
+    title, the paragraph's and the document's opening) that agree with ``hint``, the finest
+    winning; else the first of ``overrides`` (the title, the document's dominant place) that names
+    any place, since an article about 吉林 reposted by a portal in 江西 is still about 吉林:
+    ``"article"``.  Then ``hint``: ``"source"``.
     Short county names (敦化, 慈溪) count only inside the hint or a fallback's place.
     """
     hint_code = _chain(find_places(hint, rules), ()) if hint else None
     context = [hint_code] if hint_code else []
-    fallback_codes: list[str] = []
+    agreeing: list[str] = []
+    other: list[str] = []
     for text in fallbacks:
         code = _chain(find_places(text, rules), context)
         if code is not None and (hint_code is None or _within(code, hint_code) or _within(hint_code, code)):
             if hint_code is not None and _within(hint_code, code):
                 code = hint_code  # the hint is finer than the fallback text
-            fallback_codes.append(code)
-    for group in groups:
-        code = _chain(group, context + fallback_codes)
+            agreeing.append(code)
+    for text in overrides:
+        code = _chain(find_places(text, rules), context)
         if code is not None:
-            return region_name(code)
-    if fallback_codes:
+            other.append(code)
+    for group in groups:
+        code = _chain(group, context + agreeing + other)
+        if code is not None:
+            return code, "text"
+    if agreeing:
         # the title names the city, the document's opening the district: take the finest
         # fallback that agrees with the first
-        best = fallback_codes[0]
-        for code in fallback_codes[1:]:
+        best = agreeing[0]
+        for code in agreeing[1:]:
             if code != best and _within(code, best):
                 best = code
-        return region_name(best)
+        return best, ("article" if best != hint_code else "source")
+    if other:
+        return other[0], "article"
     if hint_code is not None:
-        return region_name(hint_code)
-    return hint.strip()
+        return hint_code, "source"
+    return "", ""

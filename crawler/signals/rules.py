@@ -31,7 +31,7 @@ DEFAULT_RULES = Path(__file__).with_name("rules.yaml")
 SUBTYPES: dict[str, tuple[str, ...]] = {
     "signing": ("project", "agreement", "aggregate"),
     "opening": ("groundbreaking", "production", "completion", "business"),
-    "trade": ("total", "export", "import"),
+    "trade": ("total", "export", "import", "balance"),
 }
 _RULE_KEYS = {
     "id", "type", "subtype", "triggers", "require_any", "require_clause", "negative", "negative_sentence",
@@ -98,6 +98,9 @@ class RuleSet:
     recent: re.Pattern[str]
     breakdown: re.Pattern[str]
     distributive: re.Pattern[str]
+    breakdown_part: re.Pattern[str]
+    vague_subject: re.Pattern[str]
+    from_to: re.Pattern[str]
     gap_max: int
     gap_reject: re.Pattern[str]
     growth_lead: re.Pattern[str]
@@ -116,7 +119,14 @@ class RuleSet:
     lead_open: re.Pattern[str]
     site_open: re.Pattern[str]
     doc_lead: int
+    national: re.Pattern[str]
+    scope_province: re.Pattern[str]
+    scope_city: re.Pattern[str]
     periods: re.Pattern[str]
+    document_year: re.Pattern[str]
+    dated_period: re.Pattern[str]
+    relative_past: re.Pattern[str]
+    retrospective_months: int
     plan_start: re.Pattern[str]
     plan_end: re.Pattern[str]
     reset_line: re.Pattern[str]
@@ -348,6 +358,9 @@ def _build(merged: dict[str, Any], sources: tuple[str, ...]) -> RuleSet:
         recent=_pattern(st, "settings", "recent"),
         breakdown=_pattern(st, "settings", "breakdown"),
         distributive=_pattern(st, "settings", "distributive"),
+        breakdown_part=_pattern(st, "settings", "breakdown_part"),
+        vague_subject=_pattern(st, "settings", "vague_subject"),
+        from_to=_pattern(adj, "adjacent", "from_to"),
         gap_max=_int(adj, "adjacent", "gap_max"),
         gap_reject=_pattern(adj, "adjacent", "gap_reject"),
         growth_lead=_pattern(adj, "adjacent", "growth_lead"),
@@ -366,7 +379,14 @@ def _build(merged: dict[str, Any], sources: tuple[str, ...]) -> RuleSet:
         lead_open=_pattern(reg, "regions", "lead_open"),
         site_open=_pattern(reg, "regions", "site_open"),
         doc_lead=_int(reg, "regions", "doc_lead"),
+        national=_pattern(reg, "regions", "national"),
+        scope_province=_pattern(reg, "regions", "scope_province"),
+        scope_city=_pattern(reg, "regions", "scope_city"),
         periods=_pattern(per, "periods", "patterns"),
+        document_year=_pattern(per, "periods", "document_year"),
+        dated_period=_pattern(per, "periods", "dated"),
+        relative_past=_pattern(per, "periods", "relative_past"),
+        retrospective_months=_int(per, "periods", "retrospective_months"),
         plan_start=_heading(sec, "plan_start"),
         plan_end=_heading(sec, "plan_end"),
         reset_line=re.compile(_pattern(sec, "sections", "reset_line").pattern, re.MULTILINE),
