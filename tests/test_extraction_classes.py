@@ -188,3 +188,33 @@ def test_cwced_pages_without_a_date_get_none_not_the_fetch_day() -> None:
             continue
         art = extract(page.read_bytes(), "http://cwced.invalid/a.html", fetched_at=fetched)
         assert art.published_at is None or art.published_at.year < 2026, (page.stem, art.provenance)
+
+
+# --------------------------------------------------------------------------- 3. portal pages
+
+
+class TestShortArticleInALongPortalPage:
+    def test_feed_of_other_articles_teasers_is_left_out(self) -> None:
+        # sina-3: under the article, a slider of other articles (heading, summary cut off with
+        # "…", date) inside the same content column, with no links in the static page
+        html, answer = gne("sina-3.html")
+        art = run(html, answer)
+        assert char_f1(art.body, answer["body"]) >= 0.95
+        assert "龙湖集团长沙项目质量风波调查" not in art.body
+
+    def test_account_promotion_and_comment_form_after_the_article_are_left_out(self) -> None:
+        # thepaper-2: a 政务号 repost ends with 扫描下方二维码 / 回复【…】 lines and 评论（0）
+        html, answer = gne("thepaper-2.html")
+        art = run(html, answer)
+        assert char_f1(art.body, answer["body"]) >= 0.95
+        assert "回复【" not in art.body and "评论（0）" not in art.body
+
+    def test_an_articles_own_sections_are_not_a_feed(self) -> None:
+        sections = "".join(
+            f"<div class='sec'><h3>第{n}部分</h3><p>园区今年新签约项目三十二个，总投资二百八十六亿元，"
+            "其中新能源汽车产业项目占比超过六成，产业集聚效应持续显现。</p></div>"
+            for n in "一二三四"
+        )
+        html = f"<html><head><title>园区签约</title></head><body><div class='content'>{sections}</div></body></html>"
+        art = extract(html.encode(), "http://example.invalid/a.html")
+        assert "第四部分" in art.body and "第一部分" in art.body

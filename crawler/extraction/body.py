@@ -152,6 +152,47 @@ def _is_headline_list(el: HtmlElement, stats: dict[HtmlElement, _Stats] | None =
     return linked >= 0.6 * n and not _has_attachment(el)
 
 
+_TRUNCATED = ("...", "…", "。。。", "……")
+_DATE_ITEM = re.compile(
+    r"(?<!\d)(?:19|20)\d{2}[-/.年]\d{1,2}[-/.月]\d{1,2}|(?<!\d)\d{1,2}[-/月]\d{1,2}日?\s{1,3}\d{1,2}:\d{2}"
+    r"|(?<!\d)\d{1,3}\s{0,3}(?:分钟|小时)前"
+)
+_HEADINGS = ("h2", "h3", "h4", "h5")
+
+
+def _is_teaser_list(el: HtmlElement, stats: dict[HtmlElement, _Stats] | None = None) -> bool:
+    """3+ sibling items of one shape (tag and class) that are other articles' teasers: each has
+    a heading and, in most of them, a cut-off summary (…) or a date.  A recommendation feed, with
+    or without links (scripts often attach those), whatever its class says.  An article's own
+    sections share a shape too, but are not cut off mid-sentence or dated each."""
+    shapes: dict[tuple[str, str], list[HtmlElement]] = {}
+    for child in el:
+        tag = child.tag
+        if isinstance(tag, str) and tag in _ITEM_TAGS:
+            shapes.setdefault((tag, child.get("class") or ""), []).append(child)
+    if not shapes:
+        return False
+    items = max(shapes.values(), key=len)
+    if len(items) < 3:
+        return False
+    st = stats.get(el) if stats is not None else None
+    if st is not None and st.chars > 400 * len(items):
+        return False  # items longer than teasers: sections, not a feed
+    teasers = 0
+    need = 0.6 * len(items)
+    for i, item in enumerate(items):
+        if teasers + len(items) - i < need:
+            return False
+        if next(item.iter(*_HEADINGS), None) is None:
+            continue
+        text = "".join(item.itertext()).strip()
+        if len(text) > 400:
+            continue
+        if any(part.strip().endswith(_TRUNCATED) for part in item.itertext()) or _DATE_ITEM.search(text):
+            teasers += 1
+    return teasers >= need
+
+
 def _furniture(el: HtmlElement) -> bool:
     """Tag, class or id say page furniture (nav, footer, share bar, comments …)."""
     tag = el.tag
@@ -190,7 +231,7 @@ def is_boilerplate_container(el: HtmlElement) -> bool:
     Also true for lists of headline links (相关文章, 热点新闻, 推荐阅读 …) even without a telling
     class name.
     """
-    return _furniture(el) or (el.tag in _LIST_CONTAINERS and _is_headline_list(el))
+    return _furniture(el) or (el.tag in _LIST_CONTAINERS and (_is_headline_list(el) or _is_teaser_list(el)))
 
 
 @dataclass(slots=True)
@@ -296,7 +337,9 @@ class _Scorer:
         st.links += st.own_links
         st.punct += st.own_punct
         st.score += _value(st.own_chars, st.own_links, st.own_punct)
-        if not neg_here and tag in _LIST_CONTAINERS and _is_headline_list(el, self.stats):
+        if not neg_here and tag in _LIST_CONTAINERS and (
+            _is_headline_list(el, self.stats) or _is_teaser_list(el, self.stats)
+        ):
             neg_here = True
             self.flagged.add(el)
         if neg_here:
@@ -414,8 +457,37 @@ def _text(node: HtmlElement, scorer: _Scorer, title: str) -> str:
     text = normalize_lines(raw, join_cjk_gaps=True)
     lines = _trim_head(text.split("\n"), title)
     lines = trim_tail(lines)
-    lines = clean_lines(lines)
+    lines = _trim_end_furniture(clean_lines(lines))
     return "\n".join(lines)
+
+
+# Where an account's promotion starts after the article: 扫描下方二维码, 长按识别二维码, 扫码关注,
+# 关注我们的公众号 …; what follows it (回复【…】查看, 点【在看】) is all promotion.
+_PROMO_START = re.compile(r"(?:扫描|长按|识别).{0,8}二维码|扫码关注|关注.{0,6}公众号|点击.{0,6}关注|回复【")
+# The comment form and counters that end a portal's article block: 评论（0） 我要跟帖 已输入0字
+_COMMENT_FORM = re.compile(
+    r"^(?:评论|跟帖|留言)\s*[（(]\s*\d+\s*[)）]$|^我要(?:跟帖|评论|留言)$|^已输入\s*\d+\s*字$"
+    r"|^阅读数?\s*[(（]?\s*\d+\s*[)）]?$"
+)
+# A portal's disclaimer under a reposted article
+_DISCLAIMER = re.compile(r"^[【\[(（]?(?:免责声明|版权声明|特别声明)[】\])）]?[:：]")  # on stripped lines
+_END_WINDOW = 15  # how many last lines are looked at
+
+
+def _trim_end_furniture(lines: list[str]) -> list[str]:
+    """Drop what follows an article inside its block: the comment form and counters, a repost
+    disclaimer, and a public account's promotion (from its first 扫码关注-style line on, when
+    only short lines follow)."""
+    while lines:
+        last = lines[-1].strip()
+        if not (_COMMENT_FORM.match(last) or (_DISCLAIMER.match(last) and len(last) <= 200)):
+            break
+        lines = lines[:-1]
+    start = max(0, len(lines) - _END_WINDOW)
+    for i in range(start, len(lines)):
+        if len(lines[i]) <= 60 and _PROMO_START.search(lines[i]) and all(len(x) <= 60 for x in lines[i + 1 :]):
+            return lines[:i] if i > 0 else lines
+    return lines
 
 
 # A body this share of the page's prose or less, on a page with at least _MIN_PROSE characters of
