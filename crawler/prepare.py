@@ -119,8 +119,9 @@ def events_of(article: Article) -> list[Event]:
     from crawler.signals import detect_events
     from crawler.signals.rules import configured_rules
 
+    published = article.published_at.date() if article.published_at else None
     return detect_events(article.body, title=article.title, region_hint=article.region,
-                         rules=configured_rules())
+                         published=published, rules=configured_rules())
 
 
 def prepare_article(article: Article, *, detect: bool = True) -> Prepared:

@@ -10,7 +10,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, Unicode, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    Unicode,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from storage.types import AwareDateTime
@@ -118,6 +131,10 @@ class EventRow(Base):
     growth_pct: Mapped[float | None] = mapped_column(Float)
     period: Mapped[str] = mapped_column(String(64), default="")
     region: Mapped[str] = mapped_column(String(200), default="", index=True)
+    region_from: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    stage: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    retrospective: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    details: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
     parties: Mapped[list[str]] = mapped_column(JSON, default=list)
     evidence: Mapped[str] = mapped_column(Text, default="")
     confidence: Mapped[float] = mapped_column(Float, default=0.0)

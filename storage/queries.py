@@ -470,6 +470,8 @@ def record_events(
                 "amount_text": ev.amount_text, "amount": ev.amount, "currency": ev.currency,
                 "amount_cny": ev.amount_cny, "qualifier": ev.qualifier, "project_count": ev.project_count,
                 "growth_pct": ev.growth_pct, "period": ev.period, "region": ev.region, "parties": list(ev.parties),
+                "region_from": ev.region_from, "stage": ev.stage, "retrospective": ev.retrospective,
+                "details": list(ev.details),
                 "evidence": ev.evidence, "confidence": ev.confidence, "rule": ev.rule, "first_seen_at": seen_at,
             }).scalar_one()
             created += 1
