@@ -221,3 +221,14 @@ def test_stage_retrospective_origin_and_details_are_stored(db_url: str) -> None:
         assert total.retrospective is False
         assert len(total.details) == 7 and total.details[0]["subtype"] == "export"
     engine.dispose()
+
+
+def test_a_neighbouring_paragraph_or_a_short_county_form_does_not_place_an_event() -> None:
+    # the demo's 吉林 report as extracted: the trade paragraph mentions 和龙互贸区 in passing and the
+    # next paragraph opens with 长春; the province's figures stay the province's
+    text = ("2022年1月24日在吉林省第十三届人民代表大会第五次会议上\n一、2021年主要工作回顾\n"
+            "批复设立梅河新区。新晋升6个省级开发区,批设和龙互贸区。新增3个国家级外贸转型升级基地。"
+            "加快外贸新业态发展,跨境电商进出口增长38.1%。进出口总额增长17.3%,实际利用外资增长16.7%。\n"
+            "加强域内协同。充分发挥长春都市圈龙头牵引和辐射带动作用,组织长春市与各市(州)签署合作框架协议。")
+    trade = [e for e in detect_events(text, title=JILIN_TITLE, region_hint="吉林省") if e.type == "trade"]
+    assert [e.region for e in trade] == ["吉林省", "吉林省"]

@@ -371,7 +371,10 @@ class _Detector:
             if rs.site_open.search(text[nxt[0]:nxt[1]]):
                 groups.append([p for p in places if nxt[0] <= p.start < nxt[1]])
         para_start = doc_text.rfind("\n", 0, cand.sentence.start) + 1
-        para_lead = doc_text[para_start:para_start + rs.doc_lead] if not cand.in_title else ""
+        para_end = doc_text.find("\n", para_start)
+        para_end = len(doc_text) if para_end < 0 else para_end
+        # the paragraph's own opening, not the start of the next one
+        para_lead = doc_text[para_start:min(para_end, para_start + rs.doc_lead)] if not cand.in_title else ""
         fallbacks = [t for t in (title, para_lead, doc_text[:rs.doc_lead]) if t]
         stated = any(_chain_found(g) for g in groups)
         overrides = [title] if title and not cand.in_title else []

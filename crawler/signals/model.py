@@ -16,7 +16,8 @@ STAGE_OF_SUBTYPE: dict[str, Stage] = {
     "groundbreaking": "started", "production": "producing", "completion": "completed", "business": "opened",
 }
 # Where an event's region came from: the passage itself, the article around it (title, opening,
-# paragraph), or — when the article names no place — the source's configured region.
+# paragraph), or — when the article names no place — ``region_hint``, the article's region as its
+# page metadata and its source's configured region give it (Article.region).
 RegionFrom = Literal["text", "article", "source", ""]
 
 

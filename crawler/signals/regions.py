@@ -127,12 +127,25 @@ def _pick(place: Place, context: Sequence[str]) -> str | None:
     return place.codes[0]
 
 
-def _chain(ordered: Iterable[Place], context: Sequence[str]) -> str | None:
-    """Adcode of the finest place consistent with the first usable place of ``ordered``."""
+def _chain(ordered: Iterable[Place], context: Sequence[str], *, joined: bool = False) -> str | None:
+    """Adcode of the finest place consistent with the first usable place of ``ordered``.
+
+    With ``joined``, only the places written on right after it refine it (江西省南昌市青山湖区):
+    an article's opening names many places, and a city further on is not where it is set.
+    """
     places = list(ordered)
     for i, place in enumerate(places):
         current = _pick(place, context)
         if current is not None:
+            if joined:
+                run: list[Place] = []
+                end = place.end
+                for nxt in places[i + 1:]:
+                    if nxt.start - end > 1:
+                        break
+                    run.append(nxt)
+                    end = nxt.end
+                return _refine(current, run)
             return _refine(current, places[:i] + places[i + 1:])
     return None
 
@@ -149,6 +162,12 @@ def _refine(current: str, others: Sequence[Place]) -> str:
                     changed = True
                     break
     return current
+
+
+def _full_forms(places: Iterable[Place]) -> list[Place]:
+    """``places`` without short county-level forms: read away from the event's own sentence,
+    和龙 in "民营企业和龙头企业" or 东方 in "东方红" would name a county."""
+    return [p for p in places if not (p.short and min(p.ranks) == 2)]
 
 
 def coarsen(code: str, rank: int) -> str:
@@ -171,20 +190,21 @@ def resolve_region(
     winning; else the first of ``overrides`` (the title, the document's dominant place) that names
     any place, since an article about 吉林 reposted by a portal in 江西 is still about 吉林:
     ``"article"``.  Then ``hint``: ``"source"``.
-    Short county names (敦化, 慈溪) count only inside the hint or a fallback's place.
+    Short county names (敦化, 慈溪) count only inside the hint or a fallback's place, and only in
+    ``groups``: a fallback or override text must write a county in full.
     """
     hint_code = _chain(find_places(hint, rules), ()) if hint else None
     context = [hint_code] if hint_code else []
     agreeing: list[str] = []
     other: list[str] = []
     for text in fallbacks:
-        code = _chain(find_places(text, rules), context)
+        code = _chain(_full_forms(find_places(text, rules)), context, joined=True)
         if code is not None and (hint_code is None or _within(code, hint_code) or _within(hint_code, code)):
             if hint_code is not None and _within(hint_code, code):
                 code = hint_code  # the hint is finer than the fallback text
             agreeing.append(code)
     for text in overrides:
-        code = _chain(find_places(text, rules), context)
+        code = _chain(_full_forms(find_places(text, rules)), context, joined=True)
         if code is not None:
             other.append(code)
     for group in groups:
