@@ -218,6 +218,11 @@ def test_real_cases_are_verbatim_passages(case: Case) -> None:
         ("一百二十亿元", 120, 1e8, "CNY", "", 1.2e10),
         ("2.5亿欧元", 2.5, 1e8, "EUR", "", None),
         ("突破7000亿元", 7000, 1e8, "CNY", "超", 7e11),
+        # a range is its lower bound, qualified 约
+        ("总投资10亿—15亿元", 10, 1e8, "CNY", "约", 1e9),
+        ("总投资10-15亿元", 10, 1e8, "CNY", "约", 1e9),
+        # no currency: only right after an investment label
+        ("总投资200亿的园区项目", 200, 1e8, "CNY", "", 2e10),
     ],
 )
 def test_parse_amount(text: str, value: float, unit: float, currency: str, qualifier: str,
@@ -229,7 +234,7 @@ def test_parse_amount(text: str, value: float, unit: float, currency: str, quali
     assert amount.amount == pytest.approx(value * unit)
 
 
-@pytest.mark.parametrize("text", ["数十亿元", "亿元以上项目", "增长15%", "100万吨", ""])
+@pytest.mark.parametrize("text", ["数十亿元", "亿元以上项目", "增长15%", "100万吨", "", "人口200万", "投资50万吨级"])
 def test_parse_amount_rejects_non_amounts(text: str) -> None:
     assert parse_amount(text) is None
 

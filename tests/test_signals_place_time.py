@@ -151,6 +151,17 @@ def test_chinese_numeral_rates() -> None:
     assert event.growth_pct == 51.8
 
 
+@pytest.mark.parametrize(("text", "amount"), [
+    # a size straight before 项目 is the project's
+    ("峰会现场，某某实业公司与扬州高新区签订了3000万美元项目投资协议。", 3e7),
+    # an aggregate's size is its total, not that of one project it lists
+    ("推介洽谈会上，总投资28亿元的中冶总部基地等50个项目签约，计划总投资337亿元。", 3.37e10),
+])
+def test_signing_sizes(text: str, amount: float) -> None:
+    (event,) = [e for e in detect_events(text) if e.type == "signing"]
+    assert event.amount == amount
+
+
 # ------------------------------------------------------------------------------ modality
 @pytest.mark.parametrize("text", [
     "该项目计划总投资10亿元，为年内投产奠定基础。",

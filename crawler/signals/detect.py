@@ -130,8 +130,9 @@ class _Detector:
             self.rules.mention_before.search(before))
         return attributive and not self.rules.recent.search(text[clause[0]:clause[1]])
 
-    def scope_amount(self, rule: Rule, text: str, lo: int, hi: int) -> Amount | None:
-        """The first amount in text[lo:hi] labelled as the size of the investment."""
+    def scope_amount(self, rule: Rule, text: str, lo: int, hi: int, *, skip_attributive: bool = False) -> Amount | None:
+        """The first amount in text[lo:hi] labelled as the size of the investment; with
+        ``skip_attributive``, not one that describes a noun after it (28亿元的中冶总部基地)."""
         rs = self.rules
         for a in self.numbers.amounts(text[lo:hi]):
             start, end = a.start + lo, a.end + lo
@@ -139,6 +140,8 @@ class _Detector:
             label = text[max(cstart, start - rs.label_window):start]
             after = text[end:]
             if rs.amount_reject_after.search(after) or rs.label_reject.search(label):
+                continue
+            if skip_attributive and after.startswith("的"):
                 continue
             labelled = rule.amount_label is None or rule.amount_label.search(label) is not None
             if labelled or rs.amount_accept_after.search(after):
@@ -250,12 +253,15 @@ class _Detector:
         if rule.figures == "adjacent":
             amount, growth = self.adjacent_figures(hit, text, clause, hi)
         else:
-            amount = self.scope_amount(rule, text, lo, hi)
+            count = self.scope_count(hit, text, lo, hi)
+            # an aggregate's size is its total, not the size of one project it lists
+            # ("总投资28亿元的中冶总部基地等50个项目签约，计划总投资337亿元")
+            listed = count is not None and count >= 2
+            amount = self.scope_amount(rule, text, lo, hi, skip_attributive=listed)
             if amount is None and self.rules.elided_subject.search(text[clause[0]:hit.start]):
                 prev = clause_bounds(text, max(0, clause[0] - 2), self.rules)
                 if prev[0] < clause[0]:
-                    amount = self.scope_amount(rule, text, prev[0], clause[0])
-            count = self.scope_count(hit, text, lo, hi)
+                    amount = self.scope_amount(rule, text, prev[0], clause[0], skip_attributive=listed)
             for g in self.numbers.growths(text[clause[0]:clause[1]]):
                 growth = g.value
                 break

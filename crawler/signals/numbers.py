@@ -149,15 +149,24 @@ class NumberGrammar:
         inside = f"(?P<q2>{_alternation(list(self.q_inside))})?" if self.q_inside else "(?P<q2>)"
         inside2 = f"(?P<q3>{_alternation(list(self.q_inside))})?" if self.q_inside else "(?P<q3>)"
         after = f"(?P<q4>{_alternation(list(self.q_after))})?" if self.q_after else "(?P<q4>)"
+        # a range (10亿—15亿元, 10-15亿元) is read as its lower bound, qualified 约
+        low = (rf"(?:(?P<lo>{_NUM})\s?(?P<lounit>{_alternation(list(self.units))})?"
+               rf"(?P<locur>{_alternation(list(self.currencies))})?\s?(?:[-—–~～]|至)\s?)?")
         self.amount_re = re.compile(
             before
+            + low
             + rf"\s?(?P<num>{_NUM})\s?"
             + inside
-            + f"(?P<unit>{_alternation(list(self.units))})?"
+            + f"(?:(?P<unit>{_alternation(list(self.units))})?"
             + inside2
             + f"(?P<cur>{_alternation(list(self.currencies))})"
+            # "总投资200亿的…": a large unit with no currency, where an investment label stands
+            # just before (checked in amounts) and no measure word follows (50万吨 is a tonnage)
+            + f"|(?P<bare>{_alternation([u for u in self.units if Decimal(self.units[u]) >= 10000])})"
+            + r"(?=[^\u4e00-\u9fa5]|的|$))"
             + after
         )
+        self.bare_label = re.compile(str(spec.get("bare_label", r"(?!)")) + r"\s*$")
         verbs = _alternation(self.up + self.down)
         gunits = _alternation(list(self.growth_units))
         self.growth_re = re.compile(
@@ -189,16 +198,24 @@ class NumberGrammar:
             value = _to_decimal(m["num"])
             if value is None:
                 continue
-            unit = self.units[m["unit"]] if m["unit"] else Decimal(1)
+            if m["bare"] and not self.bare_label.search(folded[max(0, m.start() - 8):m.start()]):
+                continue
+            unit_word = m["unit"] or m["bare"]
+            unit = self.units[unit_word] if unit_word else Decimal(1)
             qualifier = ""
             for group, table in (("q1", self.q_before), ("q2", self.q_inside), ("q3", self.q_inside),
                                  ("q4", self.q_after)):
                 if m[group]:
                     qualifier = table[m[group]]
                     break
+            low = _to_decimal(m["lo"]) if m["lo"] else None
+            if low is not None:
+                value, qualifier = low, "约"
+                if m["lounit"]:
+                    unit = self.units[m["lounit"]]
             start, end = m.span()
             out.append(Amount(
-                value=float(value), unit=float(unit), currency=self.currencies[m["cur"]],
+                value=float(value), unit=float(unit), currency=self.currencies[m["cur"]] if m["cur"] else "CNY",
                 qualifier=qualifier, text=text[start:end], start=start, end=end,
                 amount=float(value * unit),
             ))
