@@ -170,7 +170,7 @@ class NumberGrammar:
         verbs = _alternation(self.up + self.down)
         gunits = _alternation(list(self.growth_units))
         self.growth_re = re.compile(
-            rf"(?P<verb>{verbs})(?:了|达到|达|为|约|接近|近|超过|超)?\s?"
+            rf"(?P<verb>{verbs})了?(?:达到|达|为|约|接近|近|超过|超)?\s?"
             rf"(?:(?P<num>{_NUM})\s?(?P<unit>{gunits})|百分之(?P<pct>[{_CN_NUM}]+(?:点[{_CN_FRACTION}]+)?))"
         )
         self.growth_word_re = re.compile(_alternation(list(self.growth_words))) if self.growth_words else None
