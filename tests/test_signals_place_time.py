@@ -178,7 +178,21 @@ def test_a_vague_subject_with_a_figure_is_an_aggregate_statistic() -> None:
     assert (event.type, event.project_count) == ("opening", 500)
 
 
+@pytest.mark.parametrize("text", [
+    "对当年新开工的亿元以上项目给予50万元奖励。",   # a policy's condition, not a report
+    "对新签约落户的重大项目，按投资额给予补贴。",
+])
+def test_incentive_conditions_are_not_events(text: str) -> None:
+    assert detect_events(text) == []
+
+
+def test_a_trade_figure_without_its_currency_and_a_negative_growth() -> None:
+    (event,) = detect_events("全省进出口总值5.2万亿，同比负增长3%。")
+    assert (event.amount, event.growth_pct) == (5.2e12, -3.0)
+
+
 @pytest.mark.parametrize(("text", "subtype"), [
+    ("某光伏电站全容量并网。", "production"),
     ("该电站已于近日正式投运。", "production"),
     ("项目于上月投入生产。", "production"),
     ("工厂已开始量产。", "production"),
@@ -198,6 +212,7 @@ def test_signings_that_are_not_investment_agreements(text: str) -> None:
 
 
 @pytest.mark.parametrize("text", [
+    "某某智能制造项目正式入驻高新区。",
     "汕头市委、市政府与上海电气风电集团签约，海上风电智能制造项目正式落户濠江。",
     "公司与宜春市人民政府签订了投资协议书，项目总投资20亿元。",
     "某某集团与市高新区管委会签署战略合作框架协议。",

@@ -170,7 +170,7 @@ class _Detector:
                     shift = hit.end + rose.end()
                     amount = replace(a, start=a.start + shift, end=a.end + shift)
                 break
-        for a in () if amount else self.numbers.amounts(window):
+        for a in () if amount else self.numbers.amounts(window, labelled=True):
             gap = window[:a.start]
             if len(gap) <= rs.gap_max and not rs.gap_reject.search(gap):
                 amount = replace(a, start=a.start + hit.end, end=a.end + hit.end)

@@ -190,15 +190,17 @@ class NumberGrammar:
             raise ValueError(f"numbers.counts.after_trigger: {exc}") from exc
 
     # -- amounts ---------------------------------------------------------------------------
-    def amounts(self, text: str) -> list[Amount]:
-        """Every amount in ``text``, in order."""
+    def amounts(self, text: str, *, labelled: bool = False) -> list[Amount]:
+        """Every amount in ``text``, in order.  An amount without its currency (200亿) counts after
+        an investment or trade label in ``text``, or anywhere when the caller says ``text`` follows
+        one (``labelled``: the text right after a trade trigger)."""
         folded = fold_digits(text)
         out = []
         for m in self.amount_re.finditer(folded):
             value = _to_decimal(m["num"])
             if value is None:
                 continue
-            if m["bare"] and not self.bare_label.search(folded[max(0, m.start() - 8):m.start()]):
+            if m["bare"] and not labelled and not self.bare_label.search(folded[max(0, m.start() - 8):m.start()]):
                 continue
             unit_word = m["unit"] or m["bare"]
             unit = self.units[unit_word] if unit_word else Decimal(1)
