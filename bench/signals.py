@@ -95,6 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     results["all"] = _report("dev set, all cases", dev, everything)
     real = [c for c in dev if not c.synthetic]
     results["real"] = _report("dev set, real passages only", real, score(real, detect))
+    drawn_dev = [c for c in dev if c.drawn]
+    if drawn_dev:
+        results["drawn_dev"] = _report("dev set, drawn part (FewFC and GNE passages)", drawn_dev,
+                                       score(drawn_dev, detect))
     synthetic = [c for c in dev if c.synthetic]
     if synthetic:
         results["synthetic"] = _report("dev set, synthetic negatives only", synthetic, score(synthetic, detect))

@@ -57,6 +57,14 @@ AUDIT_FLOORS = {
 }
 
 
+# The drawn sets (FewFC financial news and GNE page sentences): floors at what the detector reaches,
+# so a change that makes it worse fails.  They are far below the goals (precision 0.95, recall 0.90):
+# company news is full of agreements that are not investment signings, and the audit set's figures are
+# the estimate of held-out quality (bench/signals.py prints them).
+DRAWN_DEV_FLOORS = {"signing": (0.72, 0.78), "opening": (0.85, 0.85), "trade": (1.0, 1.0)}
+DRAWN_AUDIT_FLOORS = {"signing": (0.62, 0.55), "opening": (0.55, 1.0), "trade": (1.0, 1.0)}
+
+
 @lru_cache(maxsize=1)
 def _dev_score() -> Score:
     return score(DEV, detect_events)
@@ -122,6 +130,15 @@ def test_audit_set_is_real_blind_and_apart_from_the_dev_set() -> None:
     for case in AUDIT_ALL:
         body = case.text.split("……")[-1].strip("。；;！？!? ")  # (a kept report heading may repeat)
         assert not any(body in t or t.strip("。；;！？!? ") in body for t in dev_texts), (case.id, "in the dev set")
+
+
+@pytest.mark.parametrize("etype", EVENT_TYPES)
+def test_drawn_sets_precision_and_recall_floors(etype: str) -> None:
+    for scored, floors in zip(_drawn_scores(), (DRAWN_DEV_FLOORS, DRAWN_AUDIT_FLOORS), strict=True):
+        ts = scored.types[etype]
+        p_floor, r_floor = floors[etype]
+        assert ts.precision >= p_floor, (etype, ts, floors is DRAWN_AUDIT_FLOORS)
+        assert ts.recall >= r_floor, (etype, ts, floors is DRAWN_AUDIT_FLOORS)
 
 
 def test_drawn_sets_are_large_and_split_by_id_not_content() -> None:
