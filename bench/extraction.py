@@ -20,8 +20,10 @@ trafilatura gets the raw bytes (it decodes itself); GNE only takes text, so it g
 Radar's decoding — it is judged on extraction, not on charset guessing (fed naively decoded
 GBK pages it scored 0.57 body F1 before).
 
-* kind accuracy — whether the page was called an article or not (index/column pages), where the
-  answer says; trafilatura and GNE call a page an article when they return any text.
+* kind accuracy — whether the page was called an article or not (index/column pages, error and
+  form pages), where the answer says: every cwced and gne page is an article, the replica's
+  pages without an answer are not; Policy Radar says so in ``provenance["page_kind"]``,
+  trafilatura and GNE call a page an article when they return any text.
 
 cwced: 69 real pages with answers (see tests/data/cwced/NOTICE).  gne: 53 real pages from about
 40 sites (../shared/pages/gne, GPL-3.0) with hand-written answers in
@@ -102,7 +104,8 @@ def load_cwced(root: Path) -> list[Case]:
         date_file = root / "date" / f"{page.stem}.txt"
         body = body_file.read_text("utf-8-sig") if body_file.exists() else None
         day = parse_date_answer(date_file.read_text("utf-8-sig")) if date_file.exists() else None
-        cases.append(Case(page.stem, html, url, body=body, day=day))
+        # every cwced page is a news or government article: a negative for the index kind
+        cases.append(Case(page.stem, html, url, body=body, day=day, kind="article"))
     return cases
 
 
@@ -128,13 +131,19 @@ def load_gne(pages: Path, answers: Path = GNE_ANSWERS) -> list[Case]:
     return cases
 
 
-def load_replica() -> list[Case]:
-    """Article pages of the offline replica sites, when ``crawler.replica`` can build them.
+# replica pages that are neither articles nor listings: error pages, the admin login, search forms
+_REPLICA_OTHER = re.compile(r"/404\.html$|/admin/|/search/")
 
-    Hook: ``crawler.replica.build_sites()`` returns ``{site: {path: Resource}}``.  A resource is
-    benchmarked when it is HTML and carries an answer — an ``expected`` mapping (attribute or
-    dict key) with any of ``body``, ``published_at``/``date``, ``title``; list pages, feeds
-    and error pages have none and are skipped.
+
+def load_replica() -> list[Case]:
+    """Pages of the offline replica sites, when ``crawler.replica`` can build them.
+
+    Hook: ``crawler.replica.build_sites()`` returns ``{site: {path: Resource}}``.  An HTML
+    resource that carries an answer — an ``expected`` mapping (attribute or dict key) with any
+    of ``body``, ``published_at``/``date``, ``title`` — is an article, scored on everything.
+    HTML pages without one are judged on their kind only: error, login and search pages
+    (:data:`_REPLICA_OTHER`) are "other", the rest (home, column, listing and e-paper page
+    pages, built from real sites' structures) "index".
     """
     try:
         from crawler import replica
@@ -155,24 +164,28 @@ def load_replica() -> list[Case]:
             expected: Any = getattr(res, "expected", None) or {}
             if not isinstance(expected, dict):
                 expected = {k: getattr(expected, k, None) for k in ("body", "published_at", "date", "title")}
+            host = site if "://" in site else f"http://{site}"
+            page_url = host.rstrip("/") + "/" + str(path).lstrip("/")
             if not expected:
-                continue  # list pages, 404s, feeds: not articles
+                kind = "other" if _REPLICA_OTHER.search(str(path)) else "index"
+                cases.append(Case(f"{site}{path}", body, page_url, headers={"Content-Type": ctype}, kind=kind))
+                continue
             when = expected.get("published_at") or expected.get("date")
-            day = None
+            day: tuple[int, int | None, int | None] | None = None
             if isinstance(when, datetime | date):
                 day = (when.year, when.month, when.day)
             elif isinstance(when, str):
                 day = parse_date_answer(when)
-            host = site if "://" in site else f"http://{site}"
             cases.append(
                 Case(
                     f"{site}{path}",
                     body,
-                    host.rstrip("/") + "/" + str(path).lstrip("/"),
+                    page_url,
                     body=expected.get("body"),
                     day=day,
                     title=expected.get("title"),
                     headers={"Content-Type": ctype},
+                    kind="article",
                 )
             )
     return cases
@@ -190,7 +203,7 @@ def radar(case: Case) -> Result:
         published=art.published_at.date() if art.published_at else None,
         written=art.written_at.date() if art.written_at else None,
         title=art.title,
-        kind=art.provenance.get("kind") or ("article" if art.body else "none"),
+        kind=art.provenance.get("page_kind") or ("article" if art.body else "none"),
     )
 
 

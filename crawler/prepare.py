@@ -30,10 +30,24 @@ class EmptyPage(ValueError):
     """The page yielded no article text (an error page, a login wall, a changed template)."""
 
 
+class NotAnArticle(EmptyPage):
+    """Extraction found the page is no article: an index, column or issue page (a list of links
+    to articles), or an error or form page (``kind`` is ``provenance["page_kind"]``)."""
+
+    def __init__(self, message: str, kind: str = "index") -> None:
+        super().__init__(message)
+        self.kind = kind
+
+    def __reduce__(self) -> tuple[type[NotAnArticle], tuple[str, str]]:
+        # raised in worker processes and re-raised in the crawl process: keep ``kind``
+        return NotAnArticle, (str(self), self.kind)
+
+
 def page_to_article(page: PageItem, source: Source) -> Article:
     """Extract one fetched page (extraction also cleans boilerplate out); attachments' text too.
 
-    Raises :class:`EmptyPage` when nothing worth storing is left.
+    Raises :class:`EmptyPage` when nothing worth storing is left, :class:`NotAnArticle` (one) when
+    the page is an index or other non-article page, whatever text it holds.
     """
     # imported here: a crawl process with worker processes never extracts itself, and one that
     # finds nothing new should not pay for loading the extractor
@@ -53,6 +67,9 @@ def page_to_article(page: PageItem, source: Source) -> Article:
             name=file.name, url=file.url, sha256=hashlib.sha256(file.body).hexdigest(), text=text,
             content_type=file.content_type, size=len(file.body),
         ))
+    kind = article.provenance.get("page_kind", "article")
+    if kind != "article" and not article.attachments:
+        raise NotAnArticle(f"{kind} page, not an article: {page.url}", kind)
     if not article.body.strip():
         raise EmptyPage(f"no article text found at {page.url}")
     return article

@@ -25,7 +25,7 @@ from crawler.article import Article
 from crawler.errors import brief
 from crawler.ingest import Pending, validators_of
 from crawler.items import PageItem
-from crawler.prepare import EmptyPage, Prepared, Sealed, prepare
+from crawler.prepare import EmptyPage, NotAnArticle, Prepared, Sealed, prepare
 from spiders.base import RadarSpider, stop_crawl
 from spiders.pool import PreparePool, default_workers
 from spiders.writer import StoreFailed, StoreWriter, WriterGone
@@ -125,6 +125,10 @@ class ExtractPipeline(_CrawlerPipeline):
                 self.inline += 1
                 spider.crawler.stats.inc_value("radar/prepared_inline")
                 sealed = Sealed(prepare(item, spider.source, detect=detect))
+        except NotAnArticle as exc:  # an index page met among article links: not stored, not an error
+            spider.crawler.stats.inc_value(f"radar/not_article/{exc.kind}")
+            spider.logger.info("not stored: %s", exc)
+            raise DropItem(str(exc)) from None
         except EmptyPage as exc:
             spider.crawler.stats.inc_value("radar/empty_page")
             raise DropItem(str(exc)) from None

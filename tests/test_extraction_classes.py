@@ -218,3 +218,89 @@ class TestShortArticleInALongPortalPage:
         html = f"<html><head><title>园区签约</title></head><body><div class='content'>{sections}</div></body></html>"
         art = extract(html.encode(), "http://example.invalid/a.html")
         assert "第四部分" in art.body and "第一部分" in art.body
+
+
+# --------------------------------------------------------------------------- 4. index pages
+
+
+def _replica_pages(with_answer: bool) -> list[tuple[str, bytes, str]]:
+    """(site+path, bytes, content type) of the replica's HTML pages with or without an answer."""
+    from crawler.replica import build_sites
+
+    out = []
+    for site, resources in build_sites().items():
+        for path, res in resources.items():
+            if "html" in res.content_type and bool(res.expected) == with_answer:
+                out.append((f"{site}{path}", res.body, res.content_type))
+    return out
+
+
+class TestIndexPagesAreNotArticles:
+    def test_replica_listing_column_and_issue_pages_are_index_pages(self) -> None:
+        # column lists (政策文件, 江西新闻, 园区资讯 with teasers), home pages and e-paper page
+        # pages (版面导航 + 本版标题导航), built from real sites' structures
+        for name, body, ctype in _replica_pages(with_answer=False):
+            art = extract(body, f"http://{name}", headers={"Content-Type": ctype})
+            if "/404" in name or "/admin/" in name or "/search/" in name:
+                assert art.provenance["page_kind"] != "article", (name, art.body)
+            else:
+                assert art.provenance["page_kind"] == "index", (name, art.body)
+
+    def test_listing_whose_teasers_make_a_body_is_still_an_index(self) -> None:
+        # park list_3 holds two items only (no headline list to the scorer), so the teasers
+        # became a 265-character "article"
+        from crawler.replica import build_sites
+
+        res = build_sites()["park"]["/news/list_3.html"]
+        art = extract(res.body, "http://park/news/list_3.html", headers={"Content-Type": res.content_type})
+        assert art.body  # the text is still there …
+        assert art.provenance["page_kind"] == "index"  # … but the page says what it is
+
+    def test_replica_articles_cwced_and_gne_pages_are_articles(self) -> None:
+        for name, body, ctype in _replica_pages(with_answer=True):
+            art = extract(body, f"http://{name}", headers={"Content-Type": ctype})
+            assert art.provenance["page_kind"] == "article", name
+        for page in sorted((CWCED / "original").glob("*.html")):
+            art = extract(page.read_bytes(), "http://cwced.invalid/a.html")
+            assert art.provenance["page_kind"] == "article", page.stem
+        if GNE_PAGES.is_dir():
+            for page in sorted(GNE_PAGES.glob("*.html")):
+                art = extract(page.read_bytes(), f"http://gne.invalid/{page.name}")
+                assert art.provenance["page_kind"] == "article", page.name
+
+    def test_short_notice_with_its_attachments_is_an_article(self) -> None:
+        # 详见附件: four characters of body, the document is the attachment list
+        items = "".join(f"<li><a href='/files/P020240105{n}.pdf'>附件{n}：赣州市重点项目名单（第{n}批）</a></li>"
+                        for n in range(1, 4))
+        html = ("<html><head><title>关于公布2024年重点项目名单的通知</title></head><body>"
+                "<h1>关于公布2024年重点项目名单的通知</h1><div class='content'><p>详见附件。</p>"
+                f"<ul>{items}</ul></div></body></html>")
+        art = extract(html.encode(), "http://gov.invalid/a.html")
+        assert art.provenance["page_kind"] == "article"
+
+    def test_crawl_drops_an_index_page_and_says_why(self) -> None:
+        import pickle
+
+        from crawler.items import PageItem
+        from crawler.prepare import EmptyPage, NotAnArticle, prepare
+        from crawler.sources import parse_source
+
+        source = parse_source({"name": "park", "start_urls": ["http://127.0.0.1/news/list_1.html"],
+                               "allow": r"/news/\d", "schedule": "every: 1h"}, 0)
+        from crawler.replica import build_sites
+
+        park = build_sites()["park"]
+        at = datetime(2025, 7, 2, tzinfo=SHANGHAI)
+        listing = PageItem("park", "http://127.0.0.1/news/list_3.html", park["/news/list_3.html"].body, at,
+                           headers={"content-type": park["/news/list_3.html"].content_type})
+        with pytest.raises(NotAnArticle) as caught:
+            prepare(listing, source, detect=False)
+        assert caught.value.kind == "index"
+        assert isinstance(caught.value, EmptyPage)  # what callers that only know EmptyPage catch
+        # raised in a worker process, re-raised in the crawl process: the kind survives
+        again = pickle.loads(pickle.dumps(caught.value))
+        assert isinstance(again, NotAnArticle) and again.kind == "index"
+        article_path = next(p for p, r in park.items() if r.expected)
+        article = PageItem("park", f"http://127.0.0.1{article_path}", park[article_path].body, at,
+                           headers={"content-type": park[article_path].content_type})
+        assert prepare(article, source, detect=False).article.body

@@ -27,7 +27,7 @@ from crawler.cleaning import clean_lines, is_byline, trim_tail
 from crawler.extraction.dom import BLOCK_TAGS, HtmlElement, class_id, render
 from crawler.textnorm import normalize_lines, normalize_text
 
-__all__ = ["BodyResult", "extract_body", "is_boilerplate_container"]
+__all__ = ["ATTACHMENT_HREF", "BodyResult", "extract_body", "is_boilerplate_container", "is_furniture"]
 
 # Prose punctuation: a block with these is written text, not a menu.
 # (The colon is left out on purpose: "来源：… 时间：…" bylines are full of it.)
@@ -200,6 +200,12 @@ def _furniture(el: HtmlElement) -> bool:
         return True
     attrs = class_id(el)
     return bool(attrs) and _furniture_attrs(attrs)
+
+
+def is_furniture(el: HtmlElement) -> bool:
+    """True when the element's tag, class or id marks it as page furniture (nav, footer, share
+    bar, comments …); unlike :func:`is_boilerplate_container`, lists of headlines are not."""
+    return _furniture(el)
 
 
 # A site's templates repeat a few dozen class/id values on every page: each is judged once.
@@ -401,7 +407,7 @@ def _skip_factory(scorer: _Scorer) -> Callable[[HtmlElement], bool]:
     return skip
 
 
-_ATTACH_HREF = re.compile(r"\.(?:pdf|docx?|wps|xlsx?|et|zip|rar|ofd|txt|pptx?)(?:$|[?#])", re.I)
+ATTACHMENT_HREF = _ATTACH_HREF = re.compile(r"\.(?:pdf|docx?|wps|xlsx?|et|zip|rar|ofd|txt|pptx?)(?:$|[?#])", re.I)
 
 
 def _has_attachment(el: HtmlElement) -> bool:

@@ -24,6 +24,7 @@ from crawler.extraction.body import extract_body
 from crawler.extraction.dates import SHANGHAI, DateMatch, find_dates, parse_date, parse_date_match, url_date
 from crawler.extraction.decode import decode_html
 from crawler.extraction.dom import HtmlElement, attribute_test, parse, render, strip_noise, text_of
+from crawler.extraction.kind import page_kind
 from crawler.extraction.limits import TIME_BUDGET, Budget, fallback_title, refusal
 from crawler.extraction.meta import (
     GENERIC_LABELS,
@@ -214,6 +215,13 @@ def _extract(
     # ---- attachments
     if budget.allows("attachments"):
         art.attachment_links = attachment_links(root, result.node, url)
+
+    # ---- what the page is: an article, or an index/column page, or an error or form page
+    page_el = root.find("body")
+    prov["page_kind"] = page_kind(
+        page_el if page_el is not None else root, None if body_node is not None else result.node, body_text,
+        attachments=bool(art.attachment_links),
+    )
 
     # ---- region
     if budget.allows("region"):
