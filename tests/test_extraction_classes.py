@@ -304,3 +304,71 @@ class TestIndexPagesAreNotArticles:
         article = PageItem("park", f"http://127.0.0.1{article_path}", park[article_path].body, at,
                            headers={"content-type": park[article_path].content_type})
         assert prepare(article, source, detect=False).article.body
+
+
+# --------------------------------------------------------------------------- 5. Traditional / Big5
+
+BIG5_PAGE = DATA / "pages" / "big5_hk_yunnan_daily.html"  # see its .NOTE.md: a real page, transcoded
+BIG5_META = b'<meta charset="big5" />'
+
+
+def big5(text: str) -> bytes:
+    return text.encode("big5")
+
+
+class TestTraditionalChineseBig5Pages:
+    def answer(self) -> str:
+        return (DATA / "pages" / "big5_hk_yunnan_daily.txt").read_text("utf-8")
+
+    @pytest.mark.parametrize("meta", [BIG5_META, b"", b'<meta charset="gb2312" />', b'<meta charset="big5-hkscs" />'],
+                             ids=["declared", "undeclared", "declared-gb2312", "declared-hkscs"])
+    def test_big5_bytes_are_read_as_big5_whatever_the_page_declares(self, meta: bytes) -> None:
+        from crawler.extraction import decode_html
+
+        page = BIG5_PAGE.read_bytes().replace(BIG5_META, meta)
+        text, encoding, garbled = decode_html(page)
+        assert encoding == "big5hkscs"
+        assert "發佈時間：2022-02-13" in text and "雲南日報" in text
+        assert garbled < 0.05
+
+    def test_gbk_pages_stay_gbk(self) -> None:
+        # the Big5 test must not take Simplified pages read as GB18030 for Big5 (lying and
+        # missing declarations included): every GBK page of cwced and the fixtures
+        from crawler.extraction import decode_html
+
+        pages = [*sorted((CWCED / "original").glob("*.html")), *sorted((DATA / "pages").glob("*.html"))]
+        gbk = 0
+        for page in pages:
+            raw = page.read_bytes()
+            _, encoding, _ = decode_html(raw)
+            if page != BIG5_PAGE:
+                assert encoding != "big5hkscs", page.name
+                gbk += encoding == "gb18030"
+        assert gbk >= 5
+
+    @pytest.mark.parametrize("meta", [BIG5_META, b""], ids=["declared", "undeclared"])
+    def test_body_title_date_and_source_of_a_traditional_page(self, meta: bytes) -> None:
+        art = extract(BIG5_PAGE.read_bytes().replace(BIG5_META, meta), "http://hk.invalid/a.html")
+        assert char_f1(art.body, self.answer()) >= 0.95
+        assert art.title == "17種產品、1個園區入選國家綠色製造名單"
+        assert art.published_at == datetime(2022, 2, 13, 4, 22, 18, tzinfo=SHANGHAI)
+        assert art.provenance["published_at"] == "block:发布时间"  # 發佈時間, read as its label
+        assert art.source_name == "雲南日報" and art.provenance["source_name"] == "block:来源"
+
+    @pytest.mark.parametrize(
+        ("line", "when", "label"),
+        [
+            ("發布時間：2022-02-13 04:22:18", datetime(2022, 2, 13, 4, 22, 18), "block:发布时间"),  # Taiwan 發布
+            ("發佈日期：2022年2月13日", datetime(2022, 2, 13), "block:发布日期"),
+            ("更新時間：2022年2月13日", datetime(2022, 2, 13), "block:更新时间"),
+        ],
+    )
+    def test_traditional_date_labels_and_chinese_dates(self, line: str, when: datetime, label: str) -> None:
+        page = BIG5_PAGE.read_bytes().replace(big5("發佈時間：2022-02-13 04:22:18"), big5(line))
+        assert page != BIG5_PAGE.read_bytes()
+        # and a page dated otherwise (2019年5月3日) is read at that date, from the label
+        other = page.replace(big5("2022年2月13日"), big5("2019年5月3日")).replace(b"2022-02-13", b"2019-05-03")
+        art = extract(other, "http://hk.invalid/a.html")
+        assert art.published_at is not None
+        assert art.published_at.replace(tzinfo=None) == when.replace(year=2019, month=5, day=3)
+        assert art.provenance["published_at"] == label

@@ -3,7 +3,10 @@
 Order of evidence: byte-order mark, then the HTTP ``Content-Type`` charset, the caller's hint
 and the page's own ``<meta charset>`` / ``http-equiv`` declaration, each *checked* against the
 bytes; then detection.  GBK and GB2312 are always decoded as GB18030 (a strict superset, so
-characters outside GB2312 that real pages use — 镕, 堃, 喆 — do not turn into errors).
+characters outside GB2312 that real pages use — 镕, 堃, 喆 — do not turn into errors), Big5 as
+Big5-HKSCS (likewise).  Big5 bytes also read without an error as GB18030: a GB18030 reading full
+of private-use, kana and box-drawing characters is taken for Big5 when the Big5 reading is clean
+(Hong Kong and Taiwan pages that declare no charset, or gb2312 by a copied template).
 """
 
 from __future__ import annotations
@@ -177,15 +180,43 @@ def decode_html(body: bytes, headers: Mapping[str, str] | None = None, hint: str
             continue  # utf-8 was checked above; weak ones are left to detection
         decoded = _tolerant(body, enc)
         if decoded is not None and (score := garbled_score(decoded)) < _PLAUSIBLE:
+            if enc == "gb18030" and (big5 := _big5_instead(body, decoded)) is not None:
+                return big5
             return decoded, enc, score
 
     # Declared charset missing or lying: Chinese pages are GB18030 far more often than
-    # anything else, and a clean GB18030 decoding with CJK text is strong evidence.
+    # anything else, and a clean GB18030 decoding with CJK text is strong evidence, unless it
+    # is Big5 read as GB18030 (see _big5_instead).
     gb = _tolerant(body, "gb18030")
     if gb is not None and (score := garbled_score(gb)) < _PLAUSIBLE:
-        return gb, "gb18030", score
+        return _big5_instead(body, gb) or (gb, "gb18030", score)
 
     return _detect(body, declared)
+
+
+# What Big5 bytes turn into when read as GB18030.  Every Big5 byte pair is a valid GB18030
+# pair, so the reading never fails; but Big5's punctuation (，。「」 at A1xx), its frequent
+# characters (A4xx–C6xx) and its trail bytes 40–7E land on GB18030's private-use areas, kana,
+# Greek, Cyrillic, pinyin and box-drawing rows — which Chinese text hardly uses.
+_BIG5_AS_GB = re.compile("[\ue000-\uf8ff\u3040-\u30ff\u0370-\u04ff\u2500-\u257f\u0100-\u01ff]")
+_ODD_SHARE = 0.03  # odd characters among the non-ASCII ones above which a GB reading is doubted
+
+
+def _odd_share(text: str) -> float:
+    non_ascii = _non_ascii(text)
+    return len(_BIG5_AS_GB.findall(text)) / non_ascii if non_ascii else 0.0
+
+
+def _big5_instead(body: bytes, gb: str) -> tuple[str, str, float] | None:
+    """The Big5 (HKSCS) reading of ``body`` when its GB18030 reading ``gb`` looks like Big5 read
+    as GB and the Big5 reading is clean and looks like Chinese text; None otherwise."""
+    odd = _odd_share(gb)
+    if odd < _ODD_SHARE:
+        return None
+    big5 = _tolerant(body, "big5hkscs")
+    if big5 is None or (score := garbled_score(big5)) >= _PLAUSIBLE or _odd_share(big5) >= odd / 2:
+        return None
+    return big5, "big5hkscs", score
 
 
 def _detect(body: bytes, declared: list[str]) -> tuple[str, str, float]:

@@ -214,17 +214,38 @@ LABELS: dict[str, tuple[str, ...]] = {
     "doc_number": ("发文字号", "发文文号", "文号"),
     "written_at": ("成文日期", "成文时间", "印发日期", "签发日期"),
     "published_at": ("发布日期", "发布时间", "公开日期", "公布日期", "发表时间", "发表日期", "发稿时间",
-                     "上传时间", "录入时间", "添加时间", "日期", "时间"),
+                     "上传时间", "录入时间", "添加时间", "更新时间", "日期", "时间"),
     "category": ("主题分类", "所属主题", "信息分类", "主题类别", "分类", "栏目"),
     "source_name": ("信息来源", "文章来源", "稿件来源", "新闻来源", "来源", "稿源", "出处"),
     "author": ("作者", "记者", "撰稿人", "撰稿", "文字", "编辑"),
     "title": ("标题", "文件名称", "名称"),
     "effective": ("有效性", "时效性"),
 }  # fmt: skip
+# Traditional forms of the characters the labels above use, for Hong Kong, Macao and Taiwan
+# pages (發佈日期, 發布時間, 來源, 文件名稱 …); 发布 is also written 發佈 there.
+_TRADITIONAL = str.maketrans(
+    "发时间来闻开录传题称号机关构单签类别属栏记编辑处标",
+    "發時間來聞開錄傳題稱號機關構單簽類別屬欄記編輯處標",
+)
+
+
+def _traditional_forms(label: str) -> set[str]:
+    forms = {label.translate(_TRADITIONAL)}
+    forms |= {f.replace("發布", "發佈") for f in forms}
+    forms.discard(label)
+    return forms
+
+
 _LABEL_FIELD: dict[str, str] = {}
+# a Traditional label found on a page is recorded as its Simplified form, so that the rules
+# that look at labels (generic ones, 发布日期 before 日期) hold for both
+_CANONICAL: dict[str, str] = {}
 for _field, _labels in LABELS.items():
     for _label in _labels:
         _LABEL_FIELD[_label] = _field
+        for _form in _traditional_forms(_label):
+            _LABEL_FIELD.setdefault(_form, _field)
+            _CANONICAL.setdefault(_form, _label)
 # Every label, longest first so 发文字号 wins over 文号; characters may be spaced out
 # ("索  引 号", "标    题").  Brackets like 【来源】 or [作者] count as the separator as well.
 _ALL_LABELS = sorted(_LABEL_FIELD, key=len, reverse=True)
@@ -273,7 +294,7 @@ def label_values(lines: Iterable[str]) -> list[LabelValue]:
                         value = ""
                 label = re.sub(r"\s+", "", m.group("label"))
                 if value:
-                    found.append(LabelValue(_LABEL_FIELD[label], label, value, lineno))
+                    found.append(LabelValue(_LABEL_FIELD[label], _CANONICAL.get(label, label), value, lineno))
     return found
 
 
