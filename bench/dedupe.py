@@ -54,7 +54,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from crawler.article import Article  # noqa: E402
-from crawler.neardup import JOIN_THRESHOLD, fingerprint, jaccard  # noqa: E402
+from crawler.dedupe.neardup import JOIN_THRESHOLD, fingerprint, jaccard  # noqa: E402
 from crawler.replica.bulk import SOURCES  # noqa: E402
 from crawler.replica.seeds import (  # noqa: E402  # noqa: E402
     continued_stories,
@@ -235,8 +235,8 @@ def run_store(stream: list[Doc], db_url: str, batch: int) -> Result:
 
     import storage.neardup as index
     import storage.stories as stories
+    from crawler.dedupe.neardup import body_keys
     from crawler.ingest import Ingestor, Pending
-    from crawler.neardup import body_keys
     from crawler.prepare import Prepared
     from storage.models import ArticleRow, NearBandRow
 
@@ -376,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     scores = evaluate(stream, result)
     negative, negative_pairs = hardest_negatives(real_originals)
 
-    print(f"\nrecall by exact Jaccard of the pair (shingles of {__import__('crawler.neardup').neardup.SHINGLE} "
+    print(f"\nrecall by exact Jaccard of the pair (shingles of {__import__('crawler.dedupe.neardup').neardup.SHINGLE} "
           f"characters; join threshold {JOIN_THRESHOLD}):")
     print(f"  {'Jaccard':<11}{'pairs':>8}{'joined':>9}{'recall':>9}")
     recall_08 = [0, 0]

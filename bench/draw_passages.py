@@ -20,7 +20,7 @@ Each passage gets a stable id, its origin, and ``audit: true`` for two in three 
 by a hash of the id, not by content): those are the blind audit set, never read while changing a
 rule.  The rest are the dev set.  A ``reserve`` file holds further draws, labelled only when an
 audit case moves to the dev set and needs a replacement.  Labels are written by people, by the
-definitions in ``tests/data/signals/README.md``, before the detector runs on a passage.
+definitions in ``tests/data/events/README.md``, before the detector runs on a passage.
 """
 
 from __future__ import annotations

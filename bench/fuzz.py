@@ -219,7 +219,7 @@ def run(count: int, seed: int = 0, scale: float = 1.0, gne: Path = GNE, detect: 
         progress: int = 0) -> Report:
     """Fuzz ``count`` pages; never raises for what a page does (that is a crash in the report).
     With ``progress``, a line on stderr every ``progress`` pages."""
-    from crawler.signals import detect_events
+    from crawler.events import detect_events
 
     pages = corpus(gne)
     headers_rng = random.Random(seed + 1)

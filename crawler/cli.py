@@ -530,7 +530,7 @@ def format_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]], fmt: str,
                 truncated: bool = False) -> str:
     """Rows as an aligned table, CSV or a JSON array of objects. Control characters in names and
     values come out as ``\\u001b`` escapes, never raw: a stored title cannot drive the terminal."""
-    from crawler.cleaning import escape_controls
+    from crawler.text.cleaning import escape_controls
 
     data = [[_cell(v) for v in row] for row in rows]
     if fmt == "json":
@@ -631,8 +631,8 @@ def extract(paths: tuple[str, ...], url: str, list_file: io.TextIOBase | None) -
 @click.pass_context
 def signals(ctx: click.Context, path: io.TextIOBase, jsonl: bool, region: str, rule_files: tuple[str, ...]) -> None:
     """Print the events (signings, openings, trade figures) stated in a text."""
-    from crawler.signals import detect_events as _detect_events
-    from crawler.signals.rules import RuleError, load_rules
+    from crawler.events import detect_events as _detect_events
+    from crawler.events.rules import RuleError, load_rules
 
     files = [*_config(ctx).settings.signal_rules, *rule_files]
     try:

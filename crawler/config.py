@@ -375,7 +375,7 @@ class Settings:
                                       "address", split=True, check=address)
     signal_rules: tuple[str, ...] = option(
         (), "your own event-rule YAML files (comma-separated, or a YAML list), merged over "
-        "`crawler/signals/rules.yaml` and validated when the config loads; see `crawler/signals/README.md` "
+        "`crawler/events/rules.yaml` and validated when the config loads; see `crawler/events/README.md` "
         "(`radar signals --rules FILE` tries one out)", split=True)
     digest_max_events: int = option(200, "events listed per mail (at least 1); the rest as \"and N more\" + SQL",
                                     minimum=1)
@@ -471,7 +471,7 @@ def _shown(k: Key) -> str:
 def export_signal_rules(settings: Settings) -> None:
     """Name the resolved ``signal_rules`` (from the config file or the environment) in their
     environment variable: the processes a crawl starts from now on (the extraction workers' fork
-    server) read the rule files from there (``crawler.signals.rules.configured_rules``)."""
+    server) read the rule files from there (``crawler.events.rules.configured_rules``)."""
     if settings.signal_rules:
         os.environ[SIGNAL_RULES_ENV] = ",".join(settings.signal_rules)
 

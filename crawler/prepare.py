@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from crawler.article import Article, Attachment
-from crawler.cleaning import clean_fields
+from crawler.dedupe.neardup import Fingerprint, body_keys
 from crawler.items import PageItem
-from crawler.neardup import Fingerprint, body_keys
 from crawler.sources import Source
+from crawler.text.cleaning import clean_fields
 
 if TYPE_CHECKING:
-    from crawler.signals import Event
+    from crawler.events import Event
 
 log = logging.getLogger(__name__)
 
@@ -133,8 +133,8 @@ def events_of(article: Article) -> list[Event]:
     """The events ``article`` states, by the configured rules."""
     # imported on first use: the rules and the place-name index are a quarter of a second that a
     # crawl finding nothing new (or storing with workers that detect) does not need to pay
-    from crawler.signals import detect_events
-    from crawler.signals.rules import configured_rules
+    from crawler.events import detect_events
+    from crawler.events.rules import configured_rules
 
     published = article.published_at.date() if article.published_at else None
     return detect_events(article.body, title=article.title, region_hint=article.region,

@@ -185,7 +185,7 @@ def _check_rules(files: tuple[str, ...]) -> None:
     """Load the user's event-rule files once, so a bad rule stops the config at load time."""
     if not files:
         return
-    from crawler.signals.rules import RuleError, load_rules
+    from crawler.events.rules import RuleError, load_rules
 
     try:
         load_rules([Path(f) for f in files])

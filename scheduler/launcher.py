@@ -120,7 +120,7 @@ def serve(control_fd: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the daemon stops it, not the terminal's Ctrl-C
     control = socket.socket(fileno=control_fd)
     # numpy's BLAS would start its thread pool at import, and threads do not survive a fork: the
-    # children's fingerprints are small, one thread is what they use anyway (crawler.neardup)
+    # children's fingerprints are small, one thread is what they use anyway (crawler.dedupe.neardup)
     os.environ["OPENBLAS_NUM_THREADS"] = "1"
     preload()
     if "twisted.internet.reactor" in sys.modules or threading.active_count() != 1 or os_threads() != 1:

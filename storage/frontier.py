@@ -23,7 +23,7 @@ from typing import cast
 from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from crawler.dedupe import canonical_url
+from crawler.dedupe.urls import canonical_url
 from storage.models import FrontierRow, ListingWalkRow
 from storage.queries import known_urls
 

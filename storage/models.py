@@ -263,7 +263,7 @@ class StoryRow(Base):
 
 class NearBandRow(Base):
     """The near-duplicate index: one row per LSH band key of an article's MinHash signature
-    (``crawler.neardup``). Kept in the database so it survives restarts and is shared by every
+    (``crawler.dedupe.neardup``). Kept in the database so it survives restarts and is shared by every
     crawl process. No ``rowid`` on SQLite and no index beyond the key, to stay small (a few
     hundred bytes per article); rows are removed by key when an article's text changes."""
 

@@ -1,6 +1,6 @@
 """The near-duplicate index in the database: LSH band keys per article (table ``near_bands``).
 
-``crawler.neardup`` computes the keys; this module stores them and finds the articles that
+``crawler.dedupe.neardup`` computes the keys; this module stores them and finds the articles that
 share one. The index lives in the database, so it survives restarts, is never rebuilt in memory,
 and every crawl process on a PostgreSQL database uses the same one. Callers own the transaction.
 

@@ -12,9 +12,9 @@ from sqlalchemy import Table, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from crawler.article import Article
-from crawler.dedupe import canonical_url, document_key
-from crawler.neardup import Fingerprint, body_keys, fingerprint
-from crawler.revisions import describe_change
+from crawler.dedupe.neardup import Fingerprint, body_keys, fingerprint
+from crawler.dedupe.revisions import describe_change
+from crawler.dedupe.urls import canonical_url, document_key
 from storage import neardup, stories
 from storage.models import (
     ArticleRevisionRow,
@@ -27,7 +27,7 @@ from storage.models import (
 )
 
 if TYPE_CHECKING:  # the signals package loads its rules on import; storing needs only the type
-    from crawler.signals.model import Event
+    from crawler.events.model import Event
 
 StoreStatus = Literal["new", "duplicate", "unchanged", "updated"]
 _ARTICLE_FIELDS = (
@@ -398,7 +398,7 @@ def save_page_validators(session: Session, url: str, source: str, validators: Va
 
 
 def _norm(text: str) -> str:
-    from crawler.textnorm import normalize_for_hash
+    from crawler.text.normalize import normalize_for_hash
 
     return normalize_for_hash(text)
 
@@ -450,7 +450,7 @@ def record_events(
     """
     if not events and new_article:  # most articles state no event: no statement to make
         return 0
-    from crawler.signals.keys import event_key
+    from crawler.events.keys import event_key
 
     keep: set[int] = set()
     created = 0

@@ -4,7 +4,7 @@ A new article joins the story of
 
 1. an article with the same document key (the same 发文字号 from the same issuer), else
 2. the most similar near-duplicate whose *exact* Jaccard similarity reaches
-   ``crawler.neardup.JOIN_THRESHOLD`` (candidates come from the LSH index, ``storage.neardup``),
+   ``crawler.dedupe.neardup.JOIN_THRESHOLD`` (candidates come from the LSH index, ``storage.neardup``),
 
 else it opens a story of its own, as its canonical (first-seen) article. Callers own the
 transaction. Assignment is serialised across crawl processes until the transaction ends (on
@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING
 from sqlalchemy import bindparam, case, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from crawler.neardup import JOIN_THRESHOLD, Fingerprint, jaccard, shingle_set
+from crawler.dedupe.neardup import JOIN_THRESHOLD, Fingerprint, jaccard, shingle_set
 from storage import neardup
 from storage.models import ArticleRow, ArticleUrlRow, StoryRow
 
 if TYPE_CHECKING:
-    from crawler.neardup import Shingles
+    from crawler.dedupe.neardup import Shingles
 
 _LOCK = 0x52_41_44_41_52_05  # "RADAR" + issue 5: the advisory lock key of story assignment
 

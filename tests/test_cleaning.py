@@ -1,9 +1,9 @@
-"""Text normalisation (crawler.textnorm) and boilerplate line filters (crawler.cleaning)."""
+"""Text normalisation (crawler.text.normalize) and boilerplate line filters (crawler.text.cleaning)."""
 
 from __future__ import annotations
 
-from crawler.cleaning import clean_lines, clean_text, is_boilerplate_line, is_byline, trim_tail
-from crawler.textnorm import fold_width, normalize_for_hash, normalize_lines, normalize_text
+from crawler.text.cleaning import clean_lines, clean_text, is_boilerplate_line, is_byline, trim_tail
+from crawler.text.normalize import fold_width, normalize_for_hash, normalize_lines, normalize_text
 
 
 class TestTextnorm:

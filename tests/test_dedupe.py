@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
-import crawler.dedupe
-from crawler.dedupe import canonical_url, content_hash, document_key
+import crawler.dedupe.urls
+from crawler.dedupe.urls import canonical_url, content_hash, document_key
 from crawler.replica import build_sites
 
 
@@ -56,14 +56,14 @@ def test_other_hosts_stay(url: str) -> None:
 def test_plain_links_take_the_short_path_to_the_same_form(monkeypatch: pytest.MonkeyPatch) -> None:
     """Links in plain form skip the general path (urlsplit, parse_qsl, w3lib); whatever the link,
     both give the same canonical form."""
-    general = crawler.dedupe._canonical_url
+    general = crawler.dedupe.urls._canonical_url
     taken: list[str] = []
 
     def counted(url: str) -> str:
         taken.append(url)
         return general(url)
 
-    monkeypatch.setattr(crawler.dedupe, "_canonical_url", counted)
+    monkeypatch.setattr(crawler.dedupe.urls, "_canonical_url", counted)
     uncached = canonical_url.__wrapped__  # type: ignore[attr-defined]
     hosts = ["www.jxnews.com.cn", "m.jxnews.com.cn", "WWW.X.CN", "127.0.0.1", "m.gov.cn", "wap.ganzhou.gov.cn",
              "a-b.c", "xn--fiq228c.cn", "-bad.cn", "a..b", "x.cn.", "中文.cn", "m.127.0.0.1"]

@@ -15,7 +15,7 @@ from crawler.config import load_settings
 from crawler.delivery import DeliveryResult, deliver
 from crawler.digest import message_id, summary_line
 from crawler.errors import DigestError
-from crawler.signals.model import Event
+from crawler.events.model import Event
 from crawler.sources import Config, parse_config
 from storage import outbox, queries
 from storage.db import open_database, transaction

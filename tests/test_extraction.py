@@ -474,7 +474,7 @@ def test_epaper_urls() -> None:
 
 def test_data_table_rows_keep_their_columns_and_cells_their_paragraphs() -> None:
     from crawler.extraction.dom import parse, render
-    from crawler.textnorm import normalize_lines
+    from crawler.text.normalize import normalize_lines
 
     html = """<html><body><div><table>
       <tr><td><p>序号</p></td><td><p>工作任务</p></td><td><p>牵头单位</p></td></tr>
@@ -493,7 +493,7 @@ def test_data_table_rows_keep_their_columns_and_cells_their_paragraphs() -> None
 
 def test_layout_table_cells_keep_paragraph_breaks() -> None:
     from crawler.extraction.dom import parse, render
-    from crawler.textnorm import normalize_lines
+    from crawler.text.normalize import normalize_lines
 
     paragraphs = "".join(f"<p>第{i}段，正文内容。</p>" for i in range(6))
     html = f"<html><body><table><tr><td>导航</td><td>{paragraphs}</td></tr></table></body></html>"

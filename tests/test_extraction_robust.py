@@ -22,14 +22,14 @@ from typing import Any, TypeVar
 import pytest
 import yaml
 
+import crawler.events
 import crawler.extraction
-import crawler.signals
+from crawler.events.numbers import parse_count
+from crawler.events.rules import load_rules
 from crawler.extraction import AttachmentError, attachment_text, attachments, extract
 from crawler.extraction.dates import find_dates
 from crawler.extraction.decode import decode_html
 from crawler.extraction.limits import MAX_TAG_ATTRIBUTES, MAX_TAGS
-from crawler.signals.numbers import parse_count
-from crawler.signals.rules import load_rules
 from tests.e2e import bulk_config, python_child
 
 NOW = datetime(2024, 1, 5, 12, tzinfo=UTC)
@@ -73,7 +73,7 @@ def test_a_page_of_ten_thousand_numbered_links_is_extracted_quickly() -> None:
 
 def _patterns() -> dict[str, re.Pattern[str]]:
     found: dict[str, re.Pattern[str]] = {}
-    for package in (crawler.extraction, crawler.signals):
+    for package in (crawler.extraction, crawler.events):
         for info in pkgutil.iter_modules(package.__path__):
             module = importlib.import_module(f"{package.__name__}.{info.name}")
             for name, value in vars(module).items():
@@ -93,7 +93,7 @@ _RUNS = ["1", "一", "十", " ", "\t", "a", "中", "2024", "2024-", "1.", ",000"
 
 
 def test_no_pattern_of_the_extractor_or_the_detector_is_quadratic() -> None:
-    """Every module-level pattern of crawler.extraction and crawler.signals (and the number
+    """Every module-level pattern of crawler.extraction and crawler.events (and the number
     grammar's) scans 12,000 characters of each kind of run in linear time: the quadratic ones
     took from half a second to several seconds here, the linear ones milliseconds."""
     slow = {}

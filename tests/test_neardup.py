@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from datasketch import MinHash
 
-from crawler import neardup
-from crawler.neardup import (
+from crawler.dedupe import neardup
+from crawler.dedupe.neardup import (
     BANDS,
     JOIN_THRESHOLD,
     MIN_SHINGLES,
@@ -26,9 +26,9 @@ from crawler.neardup import (
     shingle_hashes,
     signature,
 )
+from crawler.dedupe.revisions import describe_change
 from crawler.replica.text import edit_characters
-from crawler.revisions import describe_change
-from crawler.textnorm import _is_foldable, normalize_for_hash
+from crawler.text.normalize import _is_foldable, normalize_for_hash
 from tests.e2e import python_child
 
 CWCED = Path(__file__).parent / "data" / "cwced" / "cleaned"
@@ -103,8 +103,8 @@ def test_close_reposts_share_a_band_and_strangers_do_not(texts: list[str]) -> No
 
 
 def test_body_keys_are_the_exact_hash_and_the_fingerprint(texts: list[str]) -> None:
-    from crawler.dedupe import content_hash
-    from crawler.neardup import body_keys
+    from crawler.dedupe.neardup import body_keys
+    from crawler.dedupe.urls import content_hash
 
     for text in texts[:5]:
         digest, fp = body_keys(text)
@@ -171,7 +171,7 @@ def test_fingerprinting_starts_no_blas_threads() -> None:
     code = (
         "import os\n"
         "os.environ.pop('OPENBLAS_NUM_THREADS', None)\n"
-        "from crawler.neardup import body_keys\n"
+        "from crawler.dedupe.neardup import body_keys\n"
         "body_keys('南昌市招商引资项目集中签约。' * 20)\n"
         "threads = open('/proc/self/status').read().split('Threads:')[1].split()[0]\n"
         "print(threads, os.environ['OPENBLAS_NUM_THREADS'])\n"

@@ -195,16 +195,16 @@ def test_a_crawl_starts_workers_at_once_only_when_many_articles_are_new(tmp_path
 
 
 def test_the_crawl_process_reads_workers_events_without_loading_the_detector() -> None:
-    """Unpickling a worker's events imports ``crawler.signals``; that must not load the detector
+    """Unpickling a worker's events imports ``crawler.events``; that must not load the detector
     (its rules, number grammar and place index), which the crawl process never runs."""
-    code = ("import pickle, sys; from crawler.signals.model import Event; "
+    code = ("import pickle, sys; from crawler.events.model import Event; "
             "blob = pickle.dumps([Event('signing', evidence='签约')]); "
-            "assert 'crawler.signals.detect' not in sys.modules; "
+            "assert 'crawler.events.detect' not in sys.modules; "
             "events = pickle.loads(blob); "
             "assert events[0].evidence == '签约', events; "
-            "assert 'crawler.signals.detect' not in sys.modules, 'the detector was loaded'; "
-            "from crawler.signals import detect_events; "
-            "assert 'crawler.signals.detect' in sys.modules and callable(detect_events)")
+            "assert 'crawler.events.detect' not in sys.modules, 'the detector was loaded'; "
+            "from crawler.events import detect_events; "
+            "assert 'crawler.events.detect' in sys.modules and callable(detect_events)")
     python_child(code)
 
 
@@ -218,7 +218,7 @@ def test_the_helpers_fork_server_preloads_what_they_use_and_starts_nothing() -> 
             "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'storage')); "
             "assert not loaded, loaded; "
             "from spiders.pool import PRELOAD; import importlib; [importlib.import_module(m) for m in PRELOAD]; "
-            "assert 'crawler.signals.detect' in sys.modules and 'crawler.extraction' in sys.modules; "
+            "assert 'crawler.events.detect' in sys.modules and 'crawler.extraction' in sys.modules; "
             "assert 'storage.models' in sys.modules and 'crawler.ingest' in sys.modules; "
             "assert threading.active_count() == 1, threading.enumerate(); "
             "assert not [o for o in gc.get_objects() if isinstance(o, sqlite3.Connection)]")

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from crawler.signals.detect import detect_events
-from crawler.signals.evaluate import load_cases
-from crawler.signals.prefilter import TriggerFilter, any_within, required_literals
-from crawler.signals.rules import load_rules
-from crawler.signals.segment import Document
+from crawler.events.detect import detect_events
+from crawler.events.evaluate import load_cases
+from crawler.events.prefilter import TriggerFilter, any_within, required_literals
+from crawler.events.rules import load_rules
+from crawler.events.segment import Document
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "crawler" / "replica" / "seeds"
@@ -50,7 +50,7 @@ def test_every_match_of_the_real_triggers_contains_a_literal() -> None:
     that sentence; and it does rule out most sentences (else it would be worthless)."""
     rules = load_rules()
     texts = [p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt")) + sorted(CWCED.glob("*.txt"))]
-    texts += [case.text for case in load_cases(ROOT / "tests" / "data" / "signals")]
+    texts += [case.text for case in load_cases(ROOT / "tests" / "data" / "events")]
     sentences = ruled_out = matched = 0
     for text in texts:
         doc = Document(text, rules)

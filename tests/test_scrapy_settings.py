@@ -129,7 +129,7 @@ def test_loading_our_spiders_loads_neither_the_extractor_nor_the_detector() -> N
             "loader = SpiderLoader.from_settings(settings.frozencopy()); "
             "assert set(loader.list()) >= {'listing', 'epaper'}, loader.list(); "
             "assert 'spiders.pool' in sys.modules; "
-            "loaded = sorted(m for m in ('crawler.signals.detect', 'crawler.signals.regions', "
+            "loaded = sorted(m for m in ('crawler.events.detect', 'crawler.events.regions', "
             "'crawler.extraction.pipeline', 'crawler.warm') if m in sys.modules); "
             "assert not loaded, loaded")
     python_child(code)

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from crawler.article import Article, Attachment
-from crawler.signals.model import Event
+from crawler.events.model import Event
 from storage import queries
 from storage.db import open_database, transaction
 from storage.models import ArticleRow, ArticleUrlRow, EventMentionRow, EventRow

@@ -14,10 +14,10 @@ from alembic import command
 from sqlalchemy import func, inspect, select, text
 
 from crawler.article import Article
+from crawler.dedupe.neardup import JOIN_THRESHOLD, fingerprint
+from crawler.events.model import Event
 from crawler.ingest import Ingestor
-from crawler.neardup import JOIN_THRESHOLD, fingerprint
 from crawler.replica.seeds import park_items
-from crawler.signals.model import Event
 from storage import queries, stories
 from storage.db import _alembic_config, make_engine, migrate, open_database, transaction
 from storage.models import (

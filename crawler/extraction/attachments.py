@@ -14,7 +14,7 @@ from functools import lru_cache
 from urllib.parse import unquote, urljoin, urlsplit
 
 from crawler.extraction.dom import ATTR_SCAN, HtmlElement, text_of
-from crawler.textnorm import normalize_lines, normalize_text
+from crawler.text.normalize import normalize_lines, normalize_text
 
 __all__ = [
     "ATTACHMENT_EXTENSIONS",

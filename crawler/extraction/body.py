@@ -23,9 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from crawler.cleaning import clean_lines, is_byline, trim_tail
 from crawler.extraction.dom import BLOCK_TAGS, HtmlElement, class_id, render
-from crawler.textnorm import normalize_lines, normalize_text
+from crawler.text.cleaning import clean_lines, is_byline, trim_tail
+from crawler.text.normalize import normalize_lines, normalize_text
 
 __all__ = ["ATTACHMENT_HREF", "BodyResult", "extract_body", "is_boilerplate_container", "is_furniture"]
 

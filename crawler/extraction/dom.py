@@ -276,7 +276,7 @@ def render(el: HtmlElement, skip: Callable[[HtmlElement], bool] | None = None) -
 
     ``skip(element)`` may veto any descendant (its tail text is still kept: it belongs to the
     parent).  The result is *not* normalised: callers run it through
-    :func:`crawler.textnorm.normalize_lines`.
+    :func:`crawler.text.normalize.normalize_lines`.
     """
     out: list[str] = []
     tag = el.tag

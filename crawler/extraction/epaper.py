@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from crawler.article import Article
 from crawler.extraction.dom import HtmlElement
-from crawler.textnorm import normalize_for_hash
+from crawler.text.normalize import normalize_for_hash
 
 __all__ = ["find_page_header", "join_continuations", "strip_jump_markers"]
 

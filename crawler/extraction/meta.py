@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crawler.extraction.dom import HtmlElement, attribute_test, text_of
-from crawler.textnorm import normalize_text
+from crawler.text.normalize import normalize_text
 
 __all__ = [
     "META_FIELDS",

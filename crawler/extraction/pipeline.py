@@ -40,7 +40,7 @@ from crawler.extraction.meta import (
 )
 from crawler.extraction.region import find_region
 from crawler.extraction.selectors import Picked, apply_selectors
-from crawler.textnorm import normalize_lines, normalize_text
+from crawler.text.normalize import normalize_lines, normalize_text
 
 __all__ = ["extract"]
 

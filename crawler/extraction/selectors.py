@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from crawler.extraction.dom import HtmlElement
-from crawler.textnorm import normalize_text
+from crawler.text.normalize import normalize_text
 
 __all__ = ["Picked", "apply_selectors"]
 

@@ -113,8 +113,8 @@ def upgrade() -> None:
 def _backfill(conn: sa.Connection) -> None:
     """Every article stored before stories existed opens a story of its own and enters the
     near-duplicate index, so later reposts of it are found."""
-    from crawler.dedupe import document_key
-    from crawler.neardup import fingerprint
+    from crawler.dedupe.neardup import fingerprint
+    from crawler.dedupe.urls import document_key
 
     articles = sa.table("articles", sa.column("id"), sa.column("title"), sa.column("body"), sa.column("fetched_at"),
                         sa.column("doc_number"), sa.column("issuer"))

@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 from lxml import html as lxml_html
 
-from crawler.signals.detect import detect_events, event_key
-from crawler.signals.evaluate import Case, Score, load_cases, score, split_audit
-from crawler.signals.model import EVENT_TYPES, Event
-from crawler.signals.numbers import parse_amount, parse_count, parse_growth
-from crawler.signals.rules import SUBTYPES, RuleError, load_rules
+from crawler.events.detect import detect_events, event_key
+from crawler.events.evaluate import Case, Score, load_cases, score, split_audit
+from crawler.events.model import EVENT_TYPES, Event
+from crawler.events.numbers import parse_amount, parse_count, parse_growth
+from crawler.events.rules import SUBTYPES, RuleError, load_rules
 
 ROOT = Path(__file__).resolve().parents[1]
-DEV_DIR = ROOT / "tests" / "data" / "signals"
+DEV_DIR = ROOT / "tests" / "data" / "events"
 SEEDS = ROOT / "crawler" / "replica" / "seeds"  # verbatim copies of the project's seed pages
 CWCED = Path(os.environ.get("SIGNALS_CWCED_DIR", "/work/shared/pages/cwced/cleaned"))
 AUDIT_CWCED = ROOT / "tests" / "data" / "cwced" / "cleaned"  # the audit set's CWCED source, in the repo
@@ -36,7 +36,7 @@ AUDIT = [c for c in AUDIT_ALL if not c.drawn]
 DEV_DRAWN = [c for c in DEV_ALL if c.drawn]
 AUDIT_DRAWN = [c for c in AUDIT_ALL if c.drawn]
 
-# Floors the detector reaches on the dev set (bench/signals.py prints the actual figures).
+# Floors the detector reaches on the dev set (bench/events.py prints the actual figures).
 # The dev set was also what the rules were written against, so these guard against regressions;
 # they are not an estimate of held-out quality.
 FLOORS = {
@@ -60,7 +60,7 @@ AUDIT_FLOORS = {
 # The drawn sets (FewFC financial news and GNE page sentences): floors at what the detector reaches,
 # so a change that makes it worse fails.  They are far below the goals (precision 0.95, recall 0.90):
 # company news is full of agreements that are not investment signings, and the audit set's figures are
-# the estimate of held-out quality (bench/signals.py prints them).
+# the estimate of held-out quality (bench/events.py prints them).
 DRAWN_DEV_FLOORS = {"signing": (0.72, 0.78), "opening": (0.85, 0.85), "trade": (1.0, 1.0)}
 DRAWN_AUDIT_FLOORS = {"signing": (0.62, 0.55), "opening": (0.55, 1.0), "trade": (1.0, 1.0)}
 
@@ -601,9 +601,9 @@ def test_trade_event_key_follows_the_stated_period() -> None:
 
 
 def test_package_exports_the_detector() -> None:
-    import crawler.signals
+    import crawler.events
 
     text = "2023年，全区共举办招商推介会4场，新引进亿元以上项目54个，总投资额达207.5亿元。"
-    events = crawler.signals.detect_events(text)
+    events = crawler.events.detect_events(text)
     assert [e.to_dict() for e in events] == [e.to_dict() for e in detect_events(text)]
     assert re.search(r"签约|引进", events[0].evidence)

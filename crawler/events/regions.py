@@ -21,8 +21,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     import cpca
 
-from crawler.signals.model import RegionFrom
-from crawler.signals.rules import RuleSet
+from crawler.events.model import RegionFrom
+from crawler.events.rules import RuleSet
 
 __all__ = ["Place", "coarsen", "find_places", "region_name", "resolve_region"]
 

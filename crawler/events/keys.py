@@ -23,7 +23,7 @@ import unicodedata
 from datetime import date
 from decimal import Decimal
 
-from crawler.signals.model import Event
+from crawler.events.model import Event
 
 __all__ = ["event_key"]
 

@@ -20,9 +20,9 @@ from typing import Any, cast
 import yaml
 
 from crawler.config import SIGNAL_RULES_ENV
-from crawler.signals.model import EVENT_TYPES, EventType
-from crawler.signals.numbers import NumberGrammar
-from crawler.signals.prefilter import TriggerFilter, required_literals, shortest_literals
+from crawler.events.model import EVENT_TYPES, EventType
+from crawler.events.numbers import NumberGrammar
+from crawler.events.prefilter import TriggerFilter, required_literals, shortest_literals
 
 __all__ = ["DEFAULT_RULES", "Rule", "RuleError", "RuleSet", "load_rules"]
 
@@ -76,7 +76,7 @@ class Rule:
     count_subtype: str
     amount_label: re.Pattern[str] | None
     confidence: float
-    # Strings one of which every trigger match contains (crawler.signals.prefilter), or None
+    # Strings one of which every trigger match contains (crawler.events.prefilter), or None
     # when the pattern gives none: a sentence holding none of them is not searched
     trigger_literals: tuple[str, ...] | None = None
 

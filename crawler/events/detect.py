@@ -21,12 +21,12 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import date
 
-from crawler.signals.keys import event_key
-from crawler.signals.model import STAGE_OF_SUBTYPE, Event, RegionFrom
-from crawler.signals.numbers import Amount, Growth, fold_digits
-from crawler.signals.regions import Place, coarsen, find_places, region_name, resolve_region
-from crawler.signals.rules import Rule, RuleSet, load_rules
-from crawler.signals.segment import Document, Sentence, clause_bounds
+from crawler.events.keys import event_key
+from crawler.events.model import STAGE_OF_SUBTYPE, Event, RegionFrom
+from crawler.events.numbers import Amount, Growth, fold_digits
+from crawler.events.regions import Place, coarsen, find_places, region_name, resolve_region
+from crawler.events.rules import Rule, RuleSet, load_rules
+from crawler.events.segment import Document, Sentence, clause_bounds
 
 __all__ = ["detect_events", "event_key"]
 

@@ -281,7 +281,7 @@ def _list(spec: Mapping[str, Any], key: str) -> list[Any]:
 
 def _default() -> NumberGrammar:
     # Imported here: rules.py builds grammars from this module.
-    from crawler.signals.rules import load_rules
+    from crawler.events.rules import load_rules
 
     return load_rules().numbers
 

@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 
-from crawler.signals.prefilter import any_within
-from crawler.signals.rules import RuleSet
+from crawler.events.prefilter import any_within
+from crawler.events.rules import RuleSet
 
 __all__ = ["Document", "Sentence", "clause_bounds"]
 

@@ -1,11 +1,11 @@
-"""Event-detector benchmark over the labelled dev set and the audit set (tests/data/signals/*.yaml).
+"""Event-detector benchmark over the labelled dev set and the audit set (tests/data/events/*.yaml).
 
 Usage::
 
-    python bench/signals.py [--dir PATH] [--rules FILE ...] [--errors] [--json OUT]
+    python bench/events.py [--dir PATH] [--rules FILE ...] [--errors] [--json OUT]
 
 Prints, per event type, precision and recall (a predicted event is a true positive when a gold
-event of the same type in the same passage pairs with it; see crawler/signals/evaluate.py), then
+event of the same type in the same passage pairs with it; see crawler/events/evaluate.py), then
 exact-match accuracy of amount / project count / growth over true-positive pairs (a field counts
 when either side states it), subtype and region accuracy, and passages per second for
 ``detect_events`` alone (best of three passes over the whole set, one process).
@@ -29,10 +29,10 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from crawler.signals.detect import detect_events  # noqa: E402
-from crawler.signals.evaluate import Case, Score, load_cases, score, split_audit  # noqa: E402
-from crawler.signals.model import EVENT_TYPES  # noqa: E402
-from crawler.signals.rules import load_rules  # noqa: E402
+from crawler.events.detect import detect_events  # noqa: E402
+from crawler.events.evaluate import Case, Score, load_cases, score, split_audit  # noqa: E402
+from crawler.events.model import EVENT_TYPES  # noqa: E402
+from crawler.events.rules import load_rules  # noqa: E402
 
 GOALS = {"precision": 0.95, "recall": 0.90, "numbers": 0.95}
 
@@ -74,7 +74,7 @@ def _report(name: str, cases: list[Case], s: Score) -> dict[str, object]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dir", type=Path, default=REPO / "tests" / "data" / "signals")
+    parser.add_argument("--dir", type=Path, default=REPO / "tests" / "data" / "events")
     parser.add_argument("--rules", type=Path, nargs="*", default=[], help="user rule files to merge")
     parser.add_argument("--errors", action="store_true", help="list every miss and spurious event of the dev set")
     parser.add_argument("--audit-errors", action="store_true",

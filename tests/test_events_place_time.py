@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from crawler.article import Article
+from crawler.events.detect import detect_events
+from crawler.events.model import STAGE_OF_SUBTYPE
 from crawler.prepare import events_of
-from crawler.signals.detect import detect_events
-from crawler.signals.model import STAGE_OF_SUBTYPE
 from storage import queries
 from storage.db import open_database, transaction
 from storage.models import EventRow

@@ -1,5 +1,5 @@
 """Exact duplicate detection: one canonical form per URL, one hash per normalised body, one key
-per 发文字号. Near-duplicates are ``crawler.neardup``'s.
+per 发文字号. Near-duplicates are ``crawler.dedupe.neardup``'s.
 
 Pure functions. The database decides what is already stored (see ``storage.queries``).
 """
@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url
 
-from crawler.textnorm import normalize_for_hash
+from crawler.text.normalize import normalize_for_hash
 
 # Query parameters that track a visit and never change the page.
 _TRACKING = re.compile(r"^(utm_\w+|spm|from|share_?from|isappinstalled|wxshare_count|scene|clicktime|"

@@ -1,6 +1,6 @@
 """Near-duplicate detection, the pure part: shingles, MinHash signatures, LSH band keys, Jaccard.
 
-A body is normalised as for the exact hash (:func:`crawler.textnorm.normalize_for_hash`: width,
+A body is normalised as for the exact hash (:func:`crawler.text.normalize.normalize_for_hash`: width,
 case, whitespace and punctuation folded), cut into overlapping character ``SHINGLE``-grams,
 and each shingle hashed to 64 bits. Two bodies are near-duplicates when the Jaccard similarity
 of their shingle sets is at least :data:`JOIN_THRESHOLD`; that similarity is always computed
@@ -24,7 +24,7 @@ import os
 from functools import cache
 from typing import TYPE_CHECKING
 
-from crawler.textnorm import normalize_for_hash
+from crawler.text.normalize import normalize_for_hash
 
 # numpy is imported where it is used, not with this module: every crawl process imports this
 # module, and one that finds nothing new never fingerprints a body (a tenth of its start-up).

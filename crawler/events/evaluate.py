@@ -1,4 +1,4 @@
-"""Scoring the detector against a labelled dev set (``tests/data/signals/*.yaml``).
+"""Scoring the detector against a labelled dev set (``tests/data/events/*.yaml``).
 
 A case is ``{id, text, title?, region_hint?, events: [{type, subtype, amount_cny | amount +
 currency, project_count, growth_pct, region?}]}``.  Within a case, predicted and gold events of
@@ -18,11 +18,11 @@ from typing import Any
 
 import yaml
 
-from crawler.signals.model import EVENT_TYPES, Event
+from crawler.events.model import EVENT_TYPES, Event
 
 __all__ = ["Case", "GoldEvent", "Score", "load_cases", "score", "split_audit"]
 
-DEV_DIR = Path(__file__).resolve().parents[2] / "tests" / "data" / "signals"
+DEV_DIR = Path(__file__).resolve().parents[2] / "tests" / "data" / "events"
 
 
 @dataclass(frozen=True)
