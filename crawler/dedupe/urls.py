@@ -29,6 +29,18 @@ _MOBILE_HOST = re.compile(r"^(?:m|wap|3g|mobile)\.(?P<rest>.+)$")
 _SUFFIXES = {"cn", "com", "net", "org", "gov", "edu", "com.cn", "net.cn", "org.cn", "gov.cn", "edu.cn", "ac.cn"}
 
 
+def _check_host(host: str) -> str:
+    """``host``, or ValueError when it ends in a number but is no IPv4 address (m.127.0.0.1,
+    1.2.3.4.5): the URL standard refuses such hosts, and w3lib does from 2.6 on; refusing them
+    here keeps the canonical form the same whichever w3lib is installed."""
+    labels = host.rstrip(".").split(".")
+    last = labels[-1] if labels else ""
+    ends_in_number = last.isdigit() or last.lower().startswith("0x")
+    if ends_in_number and (len(labels) != 4 or not all(p.isdigit() and int(p) <= 255 for p in labels)):
+        raise ValueError(f"{host!r} is not a valid IPv4 address")
+    return host
+
+
 def _desktop_host(host: str) -> str:
     """``host`` with a mobile label (``m.``, ``wap.``, ``3g.``, ``mobile.``) swapped for ``www.``,
     when what follows is a site's own domain and not a bare registry suffix; IPs never change."""
@@ -63,7 +75,7 @@ def canonical_url(url: str) -> str:
     # dot segments ("/./", "/../") are resolved by the general path
     if plain is not None and "/." not in plain[4] and int(plain[3] or 0) <= 65535:
         scheme, host, port, path = plain.groups()
-        host = _desktop_host(host)
+        host = _desktop_host(_check_host(host))
         if port and (scheme, port) not in _DEFAULT_PORTS:
             host = f"{host}:{port}"
         return f"{scheme}://{host}{_DEFAULT_DOC.sub('/', path)}"
@@ -74,7 +86,7 @@ def _canonical_url(url: str) -> str:
     """:func:`canonical_url` for any URL."""
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
-    host = _desktop_host((parts.hostname or "").lower())
+    host = _desktop_host(_check_host((parts.hostname or "").lower()))
     port = parts.port
     if port and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
         host = f"{host}:{port}"
