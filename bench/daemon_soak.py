@@ -35,7 +35,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from crawler.config import load_settings  # noqa: E402
+from crawler.config.settings import load_settings  # noqa: E402
 from crawler.replica.demo import demo_config  # noqa: E402
 from crawler.replica.server import ReplicaSites  # noqa: E402
 

@@ -18,7 +18,7 @@ originals get one to four reposts, each with one or more of the edits portals ma
 
 Around them, ``--fillers`` unrelated articles (default 20,000; random sentences of the same text
 regrouped) fill the index, as a real one is mostly articles without a repost. Every document is
-stored in a fresh database as a crawl stores it (``crawler.ingest.Ingestor.ingest_many``, one
+stored in a fresh database as a crawl stores it (``crawler.ingest.ingestor.Ingestor.ingest_many``, one
 transaction per batch of ``--batch`` documents, by default the crawl's ``RADAR_STORE_BATCH``), in
 random order. Then:
 
@@ -236,8 +236,8 @@ def run_store(stream: list[Doc], db_url: str, batch: int) -> Result:
     import storage.neardup as index
     import storage.stories as stories
     from crawler.dedupe.neardup import body_keys
-    from crawler.ingest import Ingestor, Pending
-    from crawler.prepare import Prepared
+    from crawler.ingest.ingestor import Ingestor, Pending
+    from crawler.ingest.prepare import Prepared
     from storage.models import ArticleRow, NearBandRow
 
     timer = Timer()

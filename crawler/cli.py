@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from crawler.config.sources import Config, Source, load_config
 from crawler.errors import ConfigError, RadarError, brief
-from crawler.sources import Config, Source, load_config
 
 if TYPE_CHECKING:
-    from crawler.ingest import Ingestor
+    from crawler.ingest.ingestor import Ingestor
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -161,7 +161,7 @@ def crawl(ctx: click.Context, sources: tuple[str, ...], quiet: bool, memory_mb: 
         if len(selected) != 1:
             raise click.UsageError("--run-id needs exactly one source")
         overrides["RADAR_RUN_ID"] = run_id
-    from crawler.ingest import Ingestor
+    from crawler.ingest.ingestor import Ingestor
 
     ingestor = Ingestor.for_url(cfg.settings.database_url)
     try:
@@ -189,11 +189,11 @@ def crawl(ctx: click.Context, sources: tuple[str, ...], quiet: bool, memory_mb: 
 def _start_helpers_early(cfg: Config, selected: Sequence[Source], ingestor: Ingestor) -> None:
     """Start the fork server of the crawl's helper processes now, before Scrapy loads, when the
     crawl will likely start them: a source's first crawl, which takes in every article its
-    listings show (``spiders.pool.prestart``)."""
+    listings show (``crawler.ingest.pool.prestart``)."""
     if int(cfg.settings.scrapy_settings.get("RADAR_WORKERS", -1)) == 0:  # as Scrapy's getint reads it
         return  # configured to prepare every page in the crawl process
-    from crawler.config import export_signal_rules
-    from spiders.pool import prestart
+    from crawler.config.settings import export_signal_rules
+    from crawler.ingest.pool import prestart
     from storage.runs import never_crawled
 
     with ingestor.factory() as session:
@@ -397,7 +397,7 @@ def _print_totals(cfg: Config) -> None:
     prefix = "" if not cfg.path else f"--config {cfg.path} "
     for q in EXAMPLE_QUERIES:
         click.echo(f'  radar {prefix}sql "{q}"')
-    from crawler.subscriptions import effective_subscriptions
+    from crawler.config.subscriptions import effective_subscriptions
 
     # a dry run still needs to know whom it would write to: without recipients it would only
     # say so, so the suggestion names one (RADAR_MAIL_TO is read from the environment)
@@ -447,7 +447,7 @@ def digest(ctx: click.Context, dry_run: bool, show_html: bool, raw: bool) -> Non
     """Send what is due now: unsent digests (retried at once), then each subscription's new events
     (daily: one digest per day; weekly: one per week; immediate: whatever is new). Each address
     gets each event once. With --dry-run: every message that would go out, to whom."""
-    from crawler.delivery import deliver
+    from crawler.digest.delivery import deliver
     from storage.db import open_database
 
     cfg = _config(ctx)

@@ -42,8 +42,8 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_RUNNING
 
+from crawler.config.sources import Config, load_config
 from crawler.errors import RadarError, brief
-from crawler.sources import Config, load_config
 from scheduler import jobs
 from scheduler.launcher import Launcher, LauncherError, supported
 from scheduler.metrics import Metrics, logfmt

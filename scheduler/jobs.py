@@ -24,10 +24,10 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from crawler.config import Settings
-from crawler.delivery import DeliveryResult, deliver
-from crawler.sources import Config
-from crawler.subscriptions import effective_subscriptions
+from crawler.config.settings import Settings
+from crawler.config.sources import Config
+from crawler.config.subscriptions import effective_subscriptions
+from crawler.digest.delivery import DeliveryResult, deliver
 from scheduler.launcher import Launcher, LauncherError
 from scheduler.metrics import Metrics
 from storage import runs

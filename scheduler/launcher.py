@@ -98,7 +98,7 @@ def preload() -> None:
     # a user's rule files are read by the child, cached per file and modification time) and the
     # place-name index. Most polls find a few new articles, which the crawl prepares itself
     # (spiders.pipelines: fewer than INLINE_FIRST) after loading all this: most of a second.
-    import crawler.warm  # noqa: F401
+    import crawler.ingest.warm  # noqa: F401
 
 
 def os_threads() -> int:

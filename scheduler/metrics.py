@@ -21,7 +21,7 @@ from prometheus_client import (
     start_http_server,
 )
 
-from crawler.health import Alert
+from crawler.health.rules import Alert
 
 
 class Metrics:

@@ -15,8 +15,8 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from crawler.sources import Config, Schedule, parse_schedule
-from crawler.subscriptions import effective_subscriptions
+from crawler.config.sources import Config, Schedule, parse_schedule
+from crawler.config.subscriptions import effective_subscriptions
 
 CRAWL = "scheduler.jobs:crawl_job"
 RECHECK = "scheduler.jobs:recheck_job"

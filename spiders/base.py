@@ -14,10 +14,10 @@ from scrapy.crawler import Crawler
 from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.utils.defer import deferred_from_coro
 
+from crawler.config.sources import Config, Source, load_config
 from crawler.errors import ConfigError
-from crawler.ingest import Ingestor, validators_of
+from crawler.ingest.ingestor import Ingestor, validators_of
 from crawler.items import FetchedFile, PageItem
-from crawler.sources import Config, Source, load_config
 from spiders.content import HTML, PDF, page_kind
 from spiders.guard import Refused
 from storage.queries import Validators

@@ -15,7 +15,7 @@ from scrapy.http import Request, Response
 from sqlalchemy.exc import OperationalError
 
 from crawler.errors import brief
-from crawler.health import challenge_kind, top_errors
+from crawler.health.rules import challenge_kind, top_errors
 from spiders.base import RadarSpider
 from storage import runs
 from storage.db import transaction

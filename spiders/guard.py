@@ -34,7 +34,7 @@ from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.threads import deferToThread
 
 if TYPE_CHECKING:
-    from crawler.sources import Source
+    from crawler.config.sources import Source
 
 log = logging.getLogger(__name__)
 

@@ -3,8 +3,8 @@
 Each step is a function call; the pipelines only route items, count outcomes in the crawl
 stats (which ``CrawlRunRecorder`` writes to ``crawl_runs``) and drop what cannot be used.
 Extraction (with hashing, fingerprinting and event detection) runs in worker processes
-(``spiders.pool``; ``RADAR_WORKERS`` of them, 0 = in the crawl process); storing runs in the
-crawl process, or, for what the workers prepared, in one more process (``spiders.writer``).
+(``crawler.ingest.pool``; ``RADAR_WORKERS`` of them, 0 = in the crawl process); storing runs in the
+crawl process, or, for what the workers prepared, in one more process (``crawler.ingest.writer``).
 """
 
 from __future__ import annotations
@@ -23,18 +23,18 @@ from sqlalchemy.exc import OperationalError
 
 from crawler.article import Article
 from crawler.errors import brief
-from crawler.ingest import Pending, validators_of
+from crawler.ingest.ingestor import Pending, validators_of
+from crawler.ingest.pool import PreparePool, default_workers
+from crawler.ingest.prepare import EmptyPage, NotAnArticle, Prepared, Sealed, prepare
+from crawler.ingest.writer import StoreFailed, StoreWriter, WriterGone
 from crawler.items import PageItem
-from crawler.prepare import EmptyPage, NotAnArticle, Prepared, Sealed, prepare
 from spiders.base import RadarSpider, stop_crawl
-from spiders.pool import PreparePool, default_workers
-from spiders.writer import StoreFailed, StoreWriter, WriterGone
 
 
 @dataclass
 class ExtractedPage:
     """A fetched page together with the article extracted from it and what its text alone
-    determines: hash, fingerprint, events (see ``crawler.prepare.prepare``). Kept sealed, as
+    determines: hash, fingerprint, events (see ``crawler.ingest.prepare.prepare``). Kept sealed, as
     the worker processes send it: :attr:`article` and :attr:`prepared` open it, and a page
     stored by the writer process goes there unopened."""
 
@@ -146,7 +146,7 @@ class StorePipeline(_CrawlerPipeline):
     Articles are stored in small batches (``RADAR_STORE_BATCH`` of them, or what arrived within
     ``RADAR_STORE_DELAY`` seconds), one transaction each: see ``Ingestor.ingest_many``. Once
     articles come prepared by the worker processes (a big crawl), the batches go to the writer
-    process (``spiders.writer``), and are counted when it answers; until it has started, and if
+    process (``crawler.ingest.writer``), and are counted when it answers; until it has started, and if
     it goes, they are stored here. When the database fails ``STOP_AFTER`` batches in a row (a
     full disk, a server gone away), the crawl stops with the finish reason "database_failing";
     what it could not store is not known as stored, so the next crawl fetches it again.

@@ -24,10 +24,10 @@ from twisted.internet.task import LoopingCall
 from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
 
-from crawler.config import export_signal_rules
+from crawler.config.settings import export_signal_rules
+from crawler.config.sources import Config, Source
 from crawler.errors import ConfigError
-from crawler.ingest import Ingestor
-from crawler.sources import Config, Source
+from crawler.ingest.ingestor import Ingestor
 from spiders import CRAWL_GC_THRESHOLD
 from spiders.base import stop_crawl
 from spiders.epaper import EpaperSpider

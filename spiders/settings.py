@@ -58,7 +58,7 @@ DOWNLOAD_MAXSIZE = 20 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 5 * 1024 * 1024
 RADAR_ATTACHMENT_MAXSIZE = 20 * 1024 * 1024
 RADAR_MAX_ATTACHMENTS = 5
-# Worker processes for extraction and event detection (spiders.pool); -1 = one per CPU, at
+# Worker processes for extraction and event detection (crawler.ingest.pool); -1 = one per CPU, at
 # most four; 0 = in the crawl process itself.
 RADAR_WORKERS = -1
 # Articles stored per transaction at most, and how long one waits for others (seconds). A batch

@@ -33,7 +33,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from crawler.sources import NAME_RE
+from crawler.config.sources import NAME_RE
 from storage.db import make_engine, normalize_url
 
 #: First key of the two-key advisory lock, per lock name ("PR" + a digit).

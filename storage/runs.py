@@ -13,9 +13,9 @@ from typing import Any, cast
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
-from crawler.config import Settings
-from crawler.health import Alert, RunStats, SourceHistory, Thresholds, evaluate
-from crawler.sources import Source
+from crawler.config.settings import Settings
+from crawler.config.sources import Source
+from crawler.health.rules import Alert, RunStats, SourceHistory, Thresholds, evaluate
 from storage.models import ArticleRow, CrawlRunRow, DaemonStatusRow
 
 COUNTERS = ("pages", "items", "new", "duplicates", "errors", "bytes", "requests", "links", "challenges")

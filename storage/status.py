@@ -8,8 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from crawler.health import Alert, human, top_errors, trend_arrow
-from crawler.sources import Config
+from crawler.config.sources import Config
+from crawler.health.rules import Alert, human, top_errors, trend_arrow
 from storage import frontier, outbox, runs
 from storage.models import CrawlRunRow, DigestRow
 

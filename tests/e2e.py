@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from crawler.config import load_settings
+from crawler.config.settings import load_settings
 from crawler.replica.demo import demo_config
 
 

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import yaml
 
-from crawler.config import Settings, schema, settings_table
+from crawler.config.settings import Settings, schema, settings_table
+from crawler.config.sources import load_config
 from crawler.errors import ConfigError
-from crawler.sources import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = {"name": "site-a", "start_urls": ["http://127.0.0.1/list"], "allow": r"/art/\d+\.html$",
@@ -245,7 +245,7 @@ def test_the_readme_examples_load(tmp_path: Path, section: str) -> None:
 
 def test_the_readme_settings_table_is_the_catalogue() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert settings_table() in readme, "README's settings table differs: paste crawler.config.settings_table()"
+    assert settings_table() in readme, "README's settings table differs: paste crawler.config.settings.settings_table()"
 
 
 #: text for a setting's environment variable → the value it must load as (numbers and booleans
@@ -261,7 +261,7 @@ _TYPED: dict[Any, tuple[str, Any]] = {bool: ("false", False), int: ("7", 7), flo
 @pytest.mark.parametrize("key", [k for k in schema(Settings) if k.rule.env], ids=lambda k: k.name)
 def test_every_setting_reads_its_environment_variable(key: Any) -> None:
     """The environment layer derives from the catalogue: a value written as text comes back typed."""
-    from crawler.config import load_settings
+    from crawler.config.settings import load_settings
 
     text, expected = _TEXT.get(key.name) or _TYPED.get(key.type) or (f"{key.name}-text", f"{key.name}-text")
     assert getattr(load_settings({}, env={key.env_name: text}), key.name) == expected

@@ -11,12 +11,12 @@ import yaml
 from sqlalchemy import select
 
 from crawler.article import Article
-from crawler.config import load_settings
-from crawler.delivery import DeliveryResult, deliver
-from crawler.digest import message_id, summary_line
+from crawler.config.settings import load_settings
+from crawler.config.sources import Config, parse_config
+from crawler.digest.delivery import DeliveryResult, deliver
+from crawler.digest.render import message_id, summary_line
 from crawler.errors import DigestError
 from crawler.events.model import Event
-from crawler.sources import Config, parse_config
 from storage import outbox, queries
 from storage.db import open_database, transaction
 from storage.models import CrawlRunRow, DigestEventRow, DigestRow, EventRow

@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from crawler.cli import main
-from crawler.config import DEFAULTS
-from crawler.sources import _KNOWN_KEYS
+from crawler.config.settings import DEFAULTS
+from crawler.config.sources import _KNOWN_KEYS
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from crawler.article import Article
 from crawler.events.detect import detect_events
 from crawler.events.model import STAGE_OF_SUBTYPE
-from crawler.prepare import events_of
+from crawler.ingest.prepare import events_of
 from storage import queries
 from storage.db import open_database, transaction
 from storage.models import EventRow

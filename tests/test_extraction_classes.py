@@ -281,9 +281,9 @@ class TestIndexPagesAreNotArticles:
     def test_crawl_drops_an_index_page_and_says_why(self) -> None:
         import pickle
 
+        from crawler.config.sources import parse_source
+        from crawler.ingest.prepare import EmptyPage, NotAnArticle, prepare
         from crawler.items import PageItem
-        from crawler.prepare import EmptyPage, NotAnArticle, prepare
-        from crawler.sources import parse_source
 
         source = parse_source({"name": "park", "start_urls": ["http://127.0.0.1/news/list_1.html"],
                                "allow": r"/news/\d", "schedule": "every: 1h"}, 0)

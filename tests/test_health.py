@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from crawler.health import (
+from crawler.config.sources import Schedule
+from crawler.health.rules import (
     RunStats,
     SourceHistory,
     Thresholds,
@@ -15,7 +16,6 @@ from crawler.health import (
     schedule_interval,
     trend_arrow,
 )
-from crawler.sources import Schedule
 from spiders.extensions import errors_by_kind, run_counts, run_status, status_counts
 
 NOW = datetime(2025, 7, 2, 12, 0, tzinfo=UTC)

@@ -17,9 +17,9 @@ import pytest
 import yaml
 from sqlalchemy import select
 
+from crawler.config.sources import parse_config
 from crawler.errors import ConfigError
 from crawler.replica.server import ReplicaSites
-from crawler.sources import parse_config
 from storage.db import open_database
 from storage.models import ArticleRevisionRow, ArticleRow, CrawlRunRow, EventRow, StoryRow
 from tests.e2e import radar, write_config

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from crawler.article import Article
-from crawler.ingest import Ingestor, Pending
+from crawler.ingest.ingestor import Ingestor, Pending
 from crawler.replica.seeds import park_items
 from storage import planner
 

@@ -15,12 +15,12 @@ import pytest
 import yaml
 from sqlalchemy import select
 
+from crawler.config.sources import parse_source
+from crawler.ingest.pool import WORKER_NICENESS, PreparePool, WorkerDied
+from crawler.ingest.prepare import EmptyPage, prepare
 from crawler.items import PageItem
-from crawler.prepare import EmptyPage, prepare
 from crawler.replica import build_sites
-from crawler.sources import parse_source
 from spiders.pipelines import ExtractPipeline
-from spiders.pool import WORKER_NICENESS, PreparePool, WorkerDied
 from storage import runs
 from storage.db import open_database, transaction
 from storage.models import CrawlRunRow
@@ -209,17 +209,17 @@ def test_the_crawl_process_reads_workers_events_without_loading_the_detector() -
 
 
 def test_the_helpers_fork_server_preloads_what_they_use_and_starts_nothing() -> None:
-    """The fork server's preload (``spiders.pool.PRELOAD``) readies ``prepare`` for the workers
-    (``crawler.warm``: extractor, rules, place names) and the database layer for the writer, and
+    """The fork server's preload (``crawler.ingest.pool.PRELOAD``) readies ``prepare`` for the workers
+    (``crawler.ingest.warm``: extractor, rules, place names) and the database layer for the writer, and
     leaves no thread running and no database open: every helper is forked from it, and a forked
-    thread or connection would be a broken copy. ``crawler.warm`` alone loads no database layer:
+    thread or connection would be a broken copy. ``crawler.ingest.warm`` alone loads no database layer:
     the workers never touch the database."""
-    code = ("import sys, threading, gc, sqlite3; import crawler.warm; "
+    code = ("import sys, threading, gc, sqlite3; import crawler.ingest.warm; "
             "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'storage')); "
             "assert not loaded, loaded; "
-            "from spiders.pool import PRELOAD; import importlib; [importlib.import_module(m) for m in PRELOAD]; "
+            "from crawler.ingest.pool import PRELOAD; import importlib; [importlib.import_module(m) for m in PRELOAD]; "
             "assert 'crawler.events.detect' in sys.modules and 'crawler.extraction' in sys.modules; "
-            "assert 'storage.models' in sys.modules and 'crawler.ingest' in sys.modules; "
+            "assert 'storage.models' in sys.modules and 'crawler.ingest.ingestor' in sys.modules; "
             "assert threading.active_count() == 1, threading.enumerate(); "
             "assert not [o for o in gc.get_objects() if isinstance(o, sqlite3.Connection)]")
     python_child(code)
@@ -252,11 +252,11 @@ def test_a_crawl_starts_the_helpers_fork_server_early_only_for_a_first_crawl(
     crawled (its listings' articles are all new); not for one crawled before (a routine crawl
     finds a handful), and not when the config asks for no workers."""
     from crawler import cli
-    from crawler.ingest import Ingestor
-    from crawler.sources import parse_config
+    from crawler.config.sources import parse_config
+    from crawler.ingest.ingestor import Ingestor
 
     started: list[str] = []
-    monkeypatch.setattr("spiders.pool.prestart", lambda: started.append("now"))
+    monkeypatch.setattr("crawler.ingest.pool.prestart", lambda: started.append("now"))
     db = f"sqlite:///{tmp_path / 'radar.sqlite3'}"
     sources = [{"name": name, "kind": "listing", "start_urls": ["http://127.0.0.1:9/"], "allow": "x",
                 "schedule": {"every": "1h"}} for name in ("park", "gov")]
@@ -288,15 +288,15 @@ def test_no_early_fork_server_on_one_cpu(monkeypatch: pytest.MonkeyPatch) -> Non
     nothing (the workers' start does, if the crawl needs them)."""
     import multiprocessing.forkserver
 
-    import spiders.pool
+    import crawler.ingest.pool
 
     started: list[bool] = []
     monkeypatch.setattr(multiprocessing.forkserver, "ensure_running", lambda: started.append(True))
     monkeypatch.setattr(os, "cpu_count", lambda: 1)
-    spiders.pool.prestart()
+    crawler.ingest.pool.prestart()
     assert started == []
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
-    spiders.pool.prestart()
+    crawler.ingest.pool.prestart()
     assert started == [True]
 
 
@@ -310,7 +310,7 @@ def test_the_early_fork_server_starts_before_scrapy_loads_with_the_crawls_rules(
         "settings": {"database_url": f"sqlite:///{tmp_path / 'radar.sqlite3'}", "signal_rules": str(rules)},
         "sources": [{"name": "park", "kind": "listing", "start_urls": ["http://127.0.0.1:9/"], "allow": "x",
                      "schedule": {"every": "1h"}}]}), encoding="utf-8")
-    code = ("import os, sys\nimport spiders.pool as pool\n"
+    code = ("import os, sys\nimport crawler.ingest.pool as pool\n"
             "def early():\n"
             "    print('scrapy loaded' if 'scrapy' in sys.modules else 'scrapy not loaded', "
             "os.environ.get('RADAR_SIGNAL_RULES'), flush=True)\n"
@@ -323,12 +323,12 @@ def test_pages_are_prepared_in_the_crawl_process_when_no_worker_starts(monkeypat
                                                                        caplog: pytest.LogCaptureFixture) -> None:
     """Workers start in a helper thread; if they cannot (no fork server, no memory), the pages
     queued for them meanwhile, and the later ones, are prepared in the crawl process: none lost."""
-    import spiders.pool
+    import crawler.ingest.pool
 
     def cannot_start(count: int) -> list[Any]:
         raise OSError("no fork server here")
 
-    monkeypatch.setattr(spiders.pool, "_spawn", cannot_start)
+    monkeypatch.setattr(crawler.ingest.pool, "_spawn", cannot_start)
     pages = _pages()[:3]
 
     async def run() -> list[Any]:

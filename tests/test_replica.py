@@ -575,7 +575,7 @@ def test_fixed_ports_are_honoured() -> None:
 
 
 def test_demo_config_is_a_valid_source_file(sites: ReplicaSites) -> None:
-    from crawler.sources import parse_config
+    from crawler.config.sources import parse_config
 
     config = parse_config(yaml.safe_load(demo_config_text(sites.urls)))
     assert list(config.sources) == ["ganzhou-gov", "jxnews", "cnip-park", "jxdaily-epaper"]
@@ -591,8 +591,8 @@ def test_demo_config_is_a_valid_source_file(sites: ReplicaSites) -> None:
 
 
 def test_demo_config_writes_a_runnable_file(sites: ReplicaSites, tmp_path: Path) -> None:
-    from crawler.config import load_settings
-    from crawler.sources import load_config
+    from crawler.config.settings import load_settings
+    from crawler.config.sources import load_config
 
     db = f"sqlite:///{tmp_path / 'demo.sqlite3'}"
     settings = load_settings({"database_url": db, "data_dir": str(tmp_path), "mail_to": "a@x.org,b@x.org"}, env={})

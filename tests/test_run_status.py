@@ -9,10 +9,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from crawler.health import RunStats, SourceHistory, Thresholds, evaluate
+from crawler.config.sources import Schedule
+from crawler.health.rules import RunStats, SourceHistory, Thresholds, evaluate
 from crawler.replica.resource import HTML_UTF8, make_resource
 from crawler.replica.server import ReplicaSites
-from crawler.sources import Schedule
 from spiders.extensions import judge_run
 from storage.db import open_database
 from storage.models import CrawlRunRow

@@ -20,7 +20,7 @@ import yaml
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from sqlalchemy import select
 
-from crawler.sources import Schedule, load_config, parse_config
+from crawler.config.sources import Schedule, load_config, parse_config
 from scheduler.daemon import Daemon, RadarScheduler
 from scheduler.jobs import _OUT_OF_MEMORY, ChildRegistry, _kept, cold_command, crawl_args, failure_reason, run_crawl
 from scheduler.launcher import Launcher, supported

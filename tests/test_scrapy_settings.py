@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from crawler.config import load_settings
-from crawler.sources import Config
+from crawler.config.settings import load_settings
+from crawler.config.sources import Config
 from spiders.runner import scrapy_settings
 from tests.e2e import python_child
 
@@ -51,8 +51,8 @@ def test_a_crawler_built_with_our_settings_opens_no_remote_control_server() -> N
     crawler with our settings must not even import it (nor aiohttp)."""
     code = """
 import sys
-from crawler.config import load_settings
-from crawler.sources import Config
+from crawler.config.settings import load_settings
+from crawler.config.sources import Config
 from scrapy.crawler import CrawlerProcess
 from spiders.listing import ListingSpider
 from spiders.runner import scrapy_settings
@@ -76,8 +76,8 @@ def test_scrapy_builds_no_log_records_that_no_handler_shows() -> None:
     code = """
 import logging, sys
 from crawler.cli import set_log_level
-from crawler.config import load_settings
-from crawler.sources import Config
+from crawler.config.settings import load_settings
+from crawler.config.sources import Config
 from scrapy.crawler import CrawlerProcess
 from spiders.runner import _scrapy_log_level, scrapy_settings
 
@@ -98,8 +98,8 @@ def test_a_crawl_looks_up_no_versions_for_a_log_line_no_handler_shows(tmp_path: 
     code = """
 import json, logging, sys
 from crawler.cli import set_log_level
-from crawler.config import load_settings
-from crawler.sources import Config, parse_source
+from crawler.config.settings import load_settings
+from crawler.config.sources import Config, parse_source
 from spiders import runner
 
 read = []  # package metadata files opened: what looking a version up costs
@@ -123,14 +123,14 @@ def test_loading_our_spiders_loads_neither_the_extractor_nor_the_detector() -> N
     """Scrapy imports every module of SPIDER_MODULES as a crawl starts. None of them may load the
     extractor, the detection rules or the place index into the crawl process: the workers run
     them, and a crawl that finds nothing new must start fast (a re-crawl is mostly start-up)."""
-    code = ("import sys; from spiders.runner import scrapy_settings; from crawler.sources import Config; "
-            "from crawler.config import load_settings; from scrapy.spiderloader import SpiderLoader; "
+    code = ("import sys; from spiders.runner import scrapy_settings; from crawler.config.sources import Config; "
+            "from crawler.config.settings import load_settings; from scrapy.spiderloader import SpiderLoader; "
             "settings = scrapy_settings(Config(settings=load_settings({}, env={}), sources={})); "
             "loader = SpiderLoader.from_settings(settings.frozencopy()); "
             "assert set(loader.list()) >= {'listing', 'epaper'}, loader.list(); "
-            "assert 'spiders.pool' in sys.modules; "
+            "assert 'crawler.ingest.pool' in sys.modules; "
             "loaded = sorted(m for m in ('crawler.events.detect', 'crawler.events.regions', "
-            "'crawler.extraction.pipeline', 'crawler.warm') if m in sys.modules); "
+            "'crawler.extraction.pipeline', 'crawler.ingest.warm') if m in sys.modules); "
             "assert not loaded, loaded")
     python_child(code)
 
@@ -158,8 +158,8 @@ def test_a_crawl_that_stores_nothing_never_configures_the_orm(tmp_path: Path) ->
     code = """
 import sys
 from sqlalchemy import inspect
-from crawler.config import load_settings
-from crawler.sources import Config, parse_source
+from crawler.config.settings import load_settings
+from crawler.config.sources import Config, parse_source
 from spiders import runner
 from storage.models import ArticleRow
 source = parse_source({"name": "none", "start_urls": ["http://127.0.0.1:9/"], "allow": "/a/",

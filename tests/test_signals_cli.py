@@ -10,8 +10,8 @@ import yaml
 from click.testing import CliRunner
 
 from crawler.cli import main
+from crawler.config.sources import parse_config
 from crawler.errors import ConfigError
-from crawler.sources import parse_config
 
 TEXT = "某某产业园今天揭牌运营，首批入驻企业20家。"
 RULE = """

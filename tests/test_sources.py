@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from crawler.config.sources import load_config, parse_config, parse_schedule
 from crawler.errors import ConfigError
-from crawler.sources import load_config, parse_config, parse_schedule
 
 ROOT = Path(__file__).resolve().parents[1]
 

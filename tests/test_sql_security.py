@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 from crawler.article import Article
 from crawler.cli import main
 from crawler.extraction import extract
-from crawler.prepare import prepare_article
+from crawler.ingest.prepare import prepare_article
 from storage import queries
 from storage.db import open_database, transaction
 

@@ -16,7 +16,7 @@ from sqlalchemy import func, inspect, select, text
 from crawler.article import Article
 from crawler.dedupe.neardup import JOIN_THRESHOLD, fingerprint
 from crawler.events.model import Event
-from crawler.ingest import Ingestor
+from crawler.ingest.ingestor import Ingestor
 from crawler.replica.seeds import park_items
 from storage import queries, stories
 from storage.db import _alembic_config, make_engine, migrate, open_database, transaction
@@ -304,7 +304,7 @@ def test_index_rows_survive_the_foreign_key_migration_both_ways(db_url: str) -> 
 
 def test_a_batch_stores_each_article_whole_or_not_at_all(db_url: str) -> None:
     """Articles stored together in one transaction: one that fails costs only itself."""
-    from crawler.ingest import Pending
+    from crawler.ingest.ingestor import Pending
 
     title, paras = _item("杭州进出口规模突破7000亿元")
     other_title, other = _item("富乐德·长飞半导体项目落户黄冈")
@@ -396,7 +396,7 @@ def test_reposts_stored_at_the_same_moment_make_one_story(db_url: str) -> None:
     the first's story assignment (or, on SQLite, is retried after it) and joins its story."""
     import threading
 
-    from crawler.ingest import Pending
+    from crawler.ingest.ingestor import Pending
 
     title, paras = _item("杭州进出口规模突破7000亿元")
     original = _article("http://park.test/news/1.html", title, paras)

@@ -9,10 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from crawler.config import load_settings
-from crawler.errors import ConfigError
-from crawler.sources import parse_config
-from crawler.subscriptions import (
+from crawler.config.settings import load_settings
+from crawler.config.sources import parse_config
+from crawler.config.subscriptions import (
     EVENT_TYPES,
     Subscription,
     effective_subscriptions,
@@ -20,6 +19,7 @@ from crawler.subscriptions import (
     is_address,
     period_of,
 )
+from crawler.errors import ConfigError
 
 SH = ZoneInfo("Asia/Shanghai")
 

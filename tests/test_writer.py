@@ -21,12 +21,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, text
 
-from crawler.ingest import Ingestor, IngestResult, Pending
+from crawler.config.sources import parse_source
+from crawler.ingest.ingestor import Ingestor, IngestResult, Pending
+from crawler.ingest.prepare import Sealed, prepare
+from crawler.ingest.writer import StoreFailed, StoreWriter, WriterGone
 from crawler.items import PageItem
-from crawler.prepare import Sealed, prepare
 from crawler.replica import build_sites
-from crawler.sources import parse_source
-from spiders.writer import StoreFailed, StoreWriter, WriterGone
 from storage.db import open_database
 from storage.models import ArticleRow, CrawlRunRow
 from tests.e2e import bulk_config
@@ -124,7 +124,7 @@ def test_a_writer_gone_hands_its_batches_back(sqlite_url: str, caplog: pytest.Lo
         finally:
             writer.close()
 
-    with caplog.at_level(logging.ERROR, logger="spiders.writer"):
+    with caplog.at_level(logging.ERROR, logger="crawler.ingest.writer"):
         stored, lost, available = asyncio.run(run())
     assert [r.status for r in stored] == ["new", "new"]
     assert isinstance(lost, WriterGone) and not available
@@ -145,7 +145,7 @@ def test_a_writer_that_cannot_start_takes_no_batch(tmp_path: Path, caplog: pytes
         finally:
             writer.close()
 
-    with caplog.at_level(logging.ERROR, logger="spiders.writer"):
+    with caplog.at_level(logging.ERROR, logger="crawler.ingest.writer"):
         available, taken = asyncio.run(run())
     assert not available and not taken
     assert "the store writer could not start" in caplog.text and "the crawl process stores" in caplog.text
@@ -219,7 +219,7 @@ def test_a_crawl_whose_writer_is_killed_stores_every_article(tmp_path: Path) -> 
     engine.dispose()
     assert run.new + run.duplicates == n
     # a batch the writer committed but was killed before answering is stored again, found stored
-    # and counted as unchanged (spiders/writer.py): at most one batch more than the run's new
+    # and counted as unchanged (crawler/ingest/writer.py): at most one batch more than the run's new
     assert run.new <= articles <= run.new + _FULL_BATCH
     assert run.stats.get("radar/store_failed", 0) == 0
     assert 0 < run.stats.get("radar/stored_by_writer", 0) < n

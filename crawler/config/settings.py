@@ -4,7 +4,7 @@ Each setting is declared once, as a field of :class:`Settings` made with :func:`
 type (the annotation), default, constraints and help. The file layer, the environment layer,
 :data:`DEFAULTS` and the README's settings table (:func:`settings_table`) all derive from it.
 The same declarations, checked by :func:`read_mapping`, validate sources and subscriptions
-(``crawler.sources``, ``crawler.subscriptions``), so the whole file follows one schema.
+(``crawler.config.sources``, ``crawler.config.subscriptions``), so the whole file follows one schema.
 
 A file value must already have its type (``enabled: 'false'`` is a string, and refused); an
 environment value is text and is converted (``RADAR_SMTP_STARTTLS=false``). Secrets (the SMTP
@@ -207,7 +207,7 @@ def from_text(k: Key, text: str) -> Any:
 
 def located(raw: Any, key: str | None = None) -> tuple[int, int] | None:
     """Where ``key`` (else the mapping itself) was written, for a mapping loaded from a file by
-    ``crawler.sources`` (which records it); None for other mappings."""
+    ``crawler.config.sources`` (which records it); None for other mappings."""
     marks = getattr(raw, "marks", None)
     if marks is None:
         return None

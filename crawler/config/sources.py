@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 
 import yaml
 
-from crawler.config import (
+from crawler.config.settings import (
     Schedule,
     Settings,
     encoding,
@@ -27,8 +27,8 @@ from crawler.config import (
     schedule_of,
     schema,
 )
+from crawler.config.subscriptions import Subscription, parse_subscriptions
 from crawler.errors import ConfigError
-from crawler.subscriptions import Subscription, parse_subscriptions
 
 __all__ = ["Config", "Schedule", "Source", "load_config", "parse_config", "parse_schedule", "parse_source"]
 
@@ -102,7 +102,7 @@ def _field_selector(value: str) -> str:
 @dataclass(frozen=True)
 class Source:
     """One watched site section: one ``sources:`` entry. Each field declares its key's type,
-    default and checks (:func:`crawler.config.option`)."""
+    default and checks (:func:`crawler.config.settings.option`)."""
 
     name: str = option(help="unique; lower-case letters, digits, - and _", required=True, check=_name)
     kind: str = option(help="listing | epaper", file_default="listing", choices=SOURCE_KINDS)
@@ -134,7 +134,7 @@ _KNOWN_KEYS = frozenset(k.key for k in schema(Source))
 @dataclass(frozen=True)
 class Config:
     """A loaded config file: settings plus sources (keyed by name, in file order) and the
-    digest subscriptions declared in it (``crawler.subscriptions``)."""
+    digest subscriptions declared in it (``crawler.config.subscriptions``)."""
 
     settings: Settings
     sources: dict[str, Source]
@@ -263,7 +263,7 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
 
 class _Located(dict[Any, Any]):
     """A mapping read from the config file that remembers where it and each of its keys were
-    written (line, column), so an error about a value names its place (``crawler.config.located``)."""
+    written (line, column), so an error about a value names its place (``crawler.config.settings.located``)."""
 
     marks: dict[Any, tuple[int, int]]
     start: tuple[int, int]

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NoReturn
 
-from crawler.config import WEEKDAYS, Settings, address, is_address, located, option, read_mapping
+from crawler.config.settings import WEEKDAYS, Settings, address, is_address, located, option, read_mapping
 from crawler.errors import ConfigError
 
 __all__ = ["EVENT_TYPES", "FREQUENCIES", "Subscription", "SubscriptionError", "effective_subscriptions",
@@ -57,7 +57,7 @@ def _name(value: str) -> str:
 @dataclass(frozen=True)
 class Subscription:
     """What one subscription wants: event types, regions, keywords, and how often. Each field
-    declares its key's type, default and checks (:func:`crawler.config.option`)."""
+    declares its key's type, default and checks (:func:`crawler.config.settings.option`)."""
 
     name: str = option(help="unique; lower-case letters, digits, - and _", required=True, check=_name)
     recipients: tuple[str, ...] = option(help="one address or a list of addresses", key="to", required=True,

@@ -32,12 +32,12 @@ from email.message import EmailMessage
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from crawler.digest import build_email, render
+from crawler.config.sources import Config
+from crawler.config.subscriptions import FREQUENCIES, Subscription, effective_subscriptions, idempotency_key, period_of
+from crawler.digest.mailer import send_message
+from crawler.digest.render import build_email, render
 from crawler.errors import DigestError, brief
-from crawler.health import Alert
-from crawler.mailer import send_message
-from crawler.sources import Config
-from crawler.subscriptions import FREQUENCIES, Subscription, effective_subscriptions, idempotency_key, period_of
+from crawler.health.rules import Alert
 from storage import outbox, runs
 from storage.db import transaction
 from storage.locks import DatabaseLock

@@ -1,4 +1,4 @@
-"""Sending mail over SMTP. Building a message is elsewhere (``crawler.digest``)."""
+"""Sending mail over SMTP. Building a message is elsewhere (``crawler.digest.render``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 
-from crawler.config import Settings
+from crawler.config.settings import Settings
 from crawler.errors import DigestError
 
 

@@ -1,7 +1,7 @@
 """Digests: how the message reads. Pure: events and health alerts in, subject and MIME parts out.
 
-Choosing the events and sending through the outbox is ``crawler.delivery``; SMTP is
-``crawler.mailer``.
+Choosing the events and sending through the outbox is ``crawler.digest.delivery``; SMTP is
+``crawler.digest.mailer``.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from crawler.config import Settings
-from crawler.health import Alert
+from crawler.config.settings import Settings
+from crawler.health.rules import Alert
 from storage import outbox
 from storage.models import DigestRow
 
@@ -28,7 +28,7 @@ _SINGULAR = {"signing": "signing", "opening": "opening", "trade": "trade figure"
 _PLURAL = {"signing": "signings", "opening": "openings", "trade": "trade figures"}
 
 _env = Environment(
-    loader=PackageLoader("crawler", "templates"),
+    loader=PackageLoader("crawler.digest", "templates"),
     autoescape=select_autoescape(["html", "html.j2"]),  # page text is untrusted: always escaped
     trim_blocks=True,
     lstrip_blocks=True,

@@ -19,7 +19,7 @@ from typing import Any, cast
 
 import yaml
 
-from crawler.config import SIGNAL_RULES_ENV
+from crawler.config.settings import SIGNAL_RULES_ENV
 from crawler.events.model import EVENT_TYPES, EventType
 from crawler.events.numbers import NumberGrammar
 from crawler.events.prefilter import TriggerFilter, required_literals, shortest_literals
@@ -405,7 +405,7 @@ def _load(keys: tuple[tuple[str, int], ...]) -> RuleSet:
 
 #: The environment variable naming the user's rule files (comma-separated). It is the
 #: ``signal_rules`` setting's variable; crawls export the resolved setting into it so that
-#: extraction worker processes detect with the same rules (``crawler.config.export_signal_rules``).
+#: extraction worker processes detect with the same rules (``crawler.config.settings.export_signal_rules``).
 RULES_ENV = SIGNAL_RULES_ENV
 
 

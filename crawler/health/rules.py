@@ -2,7 +2,7 @@
 
 Nothing here touches the database or the network; ``storage.runs`` gathers the inputs and
 ``radar status``, the digest and the daemon's metrics show the result. Each rule has one
-threshold setting (``crawler.config.DEFAULTS``, documented in the README):
+threshold setting (``crawler.config.settings.DEFAULTS``, documented in the README):
 
 | rule | fires when | setting |
 |---|---|---|
@@ -28,8 +28,8 @@ from typing import Any
 
 from ahocorasick_rs import BytesAhoCorasick, Implementation
 
-from crawler.config import Settings
-from crawler.sources import Schedule
+from crawler.config.settings import Settings
+from crawler.config.sources import Schedule
 
 #: runs that count as failures: ``failed`` (also: fetched nothing it asked for), ``blocked``
 #: (every page was a challenge page), killed by the daemon, ``abandoned`` (its process is gone)
@@ -79,7 +79,7 @@ class SourceHistory:
 
 @dataclass(frozen=True)
 class Thresholds:
-    """The health settings (see :data:`crawler.config.DEFAULTS`)."""
+    """The health settings (see :data:`crawler.config.settings.DEFAULTS`)."""
 
     stale_factor: float = 3.0
     zero_runs: int = 2

@@ -1,6 +1,6 @@
 """From prepared article to stored rows: dedupe (exact, near-duplicate, story) → store → events.
 
-:mod:`crawler.prepare` turns a fetched page into a prepared article (extraction, hashes,
+:mod:`crawler.ingest.prepare` turns a fetched page into a prepared article (extraction, hashes,
 fingerprint and, optionally, events: pure, so crawls run it in worker processes); this module
 stores it, around one database transaction per batch, so a crash never leaves an article
 stored without its events or its story.
@@ -17,8 +17,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.article import Article
-from crawler.prepare import Prepared, Sealed, events_of, prepare_article
-from crawler.sources import Source
+from crawler.config.sources import Source
+from crawler.ingest.prepare import Prepared, Sealed, events_of, prepare_article
 from storage import frontier, queries
 from storage.db import open_database, transaction
 from storage.planner import Statistics
@@ -33,7 +33,7 @@ def validators_of(headers: dict[str, str]) -> Validators:
 @dataclass(frozen=True)
 class Pending:
     """An article waiting to be stored, with where and when it was fetched. ``article`` is None
-    when ``prepared`` is a :class:`~crawler.prepare.Sealed` holding it, opened where it is
+    when ``prepared`` is a :class:`~crawler.ingest.prepare.Sealed` holding it, opened where it is
     stored (a big crawl's writer process)."""
 
     article: Article | None

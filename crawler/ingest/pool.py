@@ -2,13 +2,13 @@
 
 Scrapy runs every pipeline in its one reactor thread, so a page's few milliseconds of parsing
 and detection would stall every download meanwhile, and a crawl could never use a second core.
-:class:`PreparePool` runs ``crawler.prepare.prepare`` (pure: page in, prepared article out) in
+:class:`PreparePool` runs ``crawler.ingest.prepare.prepare`` (pure: page in, prepared article out) in
 worker processes instead; the reactor awaits the result and only the database work stays in the
 crawl process.
 
 Workers come from a ``forkserver`` (forking the crawl process itself, with its reactor and
 threads, is unsafe) that has loaded the extractor, the detection rules and the place-name index
-once (``crawler.warm``), and the database layer for the writer (``spiders.writer``): each helper
+once (``crawler.ingest.warm``), and the database layer for the writer (``crawler.ingest.writer``): each helper
 is forked warm, instead of spending a second of CPU loading them again while the crawl needs
 that CPU. The workers are started by a helper thread, because starting the first one waits for
 that loading: the reactor goes on downloading meanwhile, and pages queue for the workers. A
@@ -39,9 +39,9 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any, Self, cast
 
+from crawler.config.sources import Source
+from crawler.ingest.prepare import Sealed, prepare, warm_up
 from crawler.items import PageItem
-from crawler.prepare import Sealed, prepare, warm_up
-from crawler.sources import Source
 
 __all__ = ["PreparePool", "SharedHelper", "WorkerDied", "default_workers", "die_with_the_crawl", "helper_context",
            "pickled", "prestart"]
@@ -68,7 +68,7 @@ WORKER_NICENESS = 10
 # What the fork server loads before it forks any helper: the workers' extractor, rules and place
 # names, and the writer's database layer (SQLAlchemy, the models; 0.35 s of CPU that the writer
 # otherwise spent at its start, while the crawl needed that CPU).
-PRELOAD = ["crawler.warm", "crawler.ingest"]
+PRELOAD = ["crawler.ingest.warm", "crawler.ingest.ingestor"]
 
 
 def default_workers() -> int:
@@ -125,7 +125,7 @@ def die_with_the_crawl(crawl: int) -> None:
 
 def _serve(conn: Connection, crawl: int) -> None:
     """A worker's loop: lists of ``(task, page, source, detect)`` in, a list of ``(task, ok,
-    result or error)`` out for each; results are :class:`~crawler.prepare.Sealed`. ``crawl`` is
+    result or error)`` out for each; results are :class:`~crawler.ingest.prepare.Sealed`. ``crawl`` is
     the crawl process's pid: the worker ends when it does."""
     die_with_the_crawl(crawl)
     warm_up()  # nothing left to load when the fork server's preload did it
@@ -192,7 +192,7 @@ class SharedHelper:
 
 
 class PreparePool(SharedHelper):
-    """``workers`` processes running :func:`crawler.prepare.prepare`; call :meth:`prepare` from
+    """``workers`` processes running :func:`crawler.ingest.prepare.prepare`; call :meth:`prepare` from
     coroutines on the reactor's asyncio loop, and :meth:`close` when the crawl ends (or share it:
     :meth:`acquire`, :meth:`release`).
     """
@@ -358,7 +358,7 @@ class PreparePool(SharedHelper):
 
 def helper_context() -> Any:
     """The multiprocessing context a crawl's helper processes (these workers, and the writer of
-    ``spiders.writer``) start from: one fork server, which has loaded what they use."""
+    ``crawler.ingest.writer``) start from: one fork server, which has loaded what they use."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
     return context

@@ -2,8 +2,8 @@
 determines (body hash, near-duplicate fingerprint and, optionally, its events).
 
 Pure: page in, :class:`Prepared` out, no database. Crawls run :func:`prepare` in worker
-processes (``spiders.pool``), whose fork server loads this module and what it uses once
-(``crawler.warm``) and nothing of the database layer; ``crawler.ingest`` stores the result.
+processes (``crawler.ingest.pool``), whose fork server loads this module and what it uses once
+(``crawler.ingest.warm``) and nothing of the database layer; ``crawler.ingest.ingestor`` stores the result.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from crawler.article import Article, Attachment
+from crawler.config.sources import Source
 from crawler.dedupe.neardup import Fingerprint, body_keys
 from crawler.items import PageItem
-from crawler.sources import Source
 from crawler.text.cleaning import clean_fields
 
 if TYPE_CHECKING:

@@ -1,4 +1,4 @@
-"""Imported by the prepare workers' fork server (``spiders.pool``), and by nothing else: importing
+"""Imported by the prepare workers' fork server (``crawler.ingest.pool``), and by nothing else: importing
 it loads the extractor, the detection rules and the place-name index, once, so that every worker
 forked afterwards has them already (copy-on-write) instead of loading them itself.
 
@@ -8,7 +8,7 @@ starts, and would run this warm-up in the crawl process too.
 
 import contextlib
 
-from crawler.prepare import warm_up
+from crawler.ingest.prepare import warm_up
 
 # A failure here is not lost: each worker warms up again as it starts, and reports it there.
 with contextlib.suppress(Exception):

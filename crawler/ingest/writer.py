@@ -1,11 +1,11 @@
 """The writer: a process of its own that stores a big crawl's articles for the crawl process.
 
 Storing a batch of articles (dedupe look-ups, story assignment, inserts, events: one
-transaction, ``crawler.ingest.Ingestor.ingest_many``) costs about a quarter of a millisecond
+transaction, ``crawler.ingest.ingestor.Ingestor.ingest_many``) costs about a quarter of a millisecond
 per article in a process that does nothing else, and more than twice that in the crawl process,
 between Scrapy's downloads and callbacks, whose code and data keep evicting it from the CPU's
 caches. The crawl process is the pipeline's narrowest part, so a crawl whose pages are prepared
-in worker processes (``spiders.pool``) hands its batches to one more process instead: the
+in worker processes (``crawler.ingest.pool``) hands its batches to one more process instead: the
 writer stores them in the order they come, one transaction each, and sends each batch's results
 back, which ``spiders.pipelines.StorePipeline`` counts as if it had stored the batch itself.
 (bench/crawl.py, 6 interleaved pairs: the crawl process 2.63 → 2.01 ms per page, the workers
@@ -14,7 +14,7 @@ and the writer 2.06 → 2.30, 388 → 442 pages/s.)
 One writer, not storing in each worker: two processes writing one SQLite database take turns
 at its lock and each re-reads what the other changed (measured: more CPU in all than storing in
 the crawl process). The writer starts from the workers' fork server, which has loaded the
-database layer for it (``spiders.pool.PRELOAD``), so it costs a fork and opening the database,
+database layer for it (``crawler.ingest.pool.PRELOAD``), so it costs a fork and opening the database,
 and only crawls that start workers start it.
 
 Nothing is lost when the writer is not there: until it has started, and for good once it is
@@ -35,10 +35,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
-from spiders.pool import SharedHelper, helper_context, pickled
+from crawler.ingest.pool import SharedHelper, helper_context, pickled
 
 if TYPE_CHECKING:
-    from crawler.ingest import Pending
+    from crawler.ingest.ingestor import Pending
 
 __all__ = ["StoreFailed", "StoreWriter", "WriterGone"]
 
@@ -83,7 +83,7 @@ def _serve(tasks: Connection, answers: Connection, url: str) -> None:
     from sqlalchemy.exc import OperationalError
 
     from crawler.errors import brief
-    from crawler.ingest import Ingestor
+    from crawler.ingest.ingestor import Ingestor
 
     try:
         ingestor = Ingestor.for_url(url)

@@ -9,9 +9,9 @@ from typing import Any
 
 import yaml
 
-from crawler.config import DEFAULTS, Settings
+from crawler.config.settings import DEFAULTS, Settings
+from crawler.config.sources import Config, parse_config
 from crawler.replica.sites import SITES
-from crawler.sources import Config, parse_config
 
 DEMO_CONFIG = "demo.yaml"
 """File name of the demo source config inside the ``crawler.replica`` package."""
