@@ -1,14 +1,15 @@
-"""Reads and writes of articles (with their stories, revisions and validators), events and crawl
-runs. Callers own the transaction."""
+"""Reads and writes of articles (with their stories, revisions and validators) and counts of what
+is stored. Events are in ``storage.events``, listing validators and re-checks in
+``storage.pages``. Callers own the transaction."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Literal, cast
+from datetime import datetime
+from typing import Literal, cast
 
-from sqlalchemy import Table, func, insert, or_, select, update
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session
 
 from crawler.article import Article
@@ -21,13 +22,8 @@ from storage.models import (
     ArticleRow,
     ArticleUrlRow,
     AttachmentRow,
-    EventMentionRow,
     EventRow,
-    PageValidatorRow,
 )
-
-if TYPE_CHECKING:  # the signals package loads its rules on import; storing needs only the type
-    from crawler.events.model import Event
 
 StoreStatus = Literal["new", "duplicate", "unchanged", "updated"]
 _ARTICLE_FIELDS = (
@@ -151,7 +147,6 @@ def store_articles(session: Session, items: Sequence[ToStore]) -> list[StoreOutc
 # are table statements, not ORM ones: the first ORM operation of a process configures every
 # mapper (11 ms), and a crawl that finds nothing new needs no other.
 _URLS = cast(Table, ArticleUrlRow.__table__)
-_VALIDATORS = cast(Table, PageValidatorRow.__table__)
 
 
 def _known(session: Session, urls: Sequence[str]) -> dict[str, tuple[int, str]]:
@@ -344,156 +339,6 @@ def touch_article(session: Session, url: str, checked_at: datetime, validators: 
     if known.relation == "canonical" and validators is not None and (validators.etag or validators.last_modified):
         _set_validators(row, validators)
     return True
-
-
-@dataclass(frozen=True)
-class RecheckItem:
-    """A stored article page due for a re-check, with the validators to send."""
-
-    url: str
-    etag: str
-    last_modified: str
-
-
-def due_for_recheck(session: Session, source: str, now: datetime, *, days: int,
-                    limit: int | None = None) -> list[RecheckItem]:
-    """The stored articles of ``source`` published in the last ``days`` days (undated ones:
-    fetched in them), newest first: what a re-check fetches again."""
-    since = now - timedelta(days=days)
-    query = (
-        select(ArticleRow.url, ArticleRow.etag, ArticleRow.last_modified)
-        .where(ArticleRow.source == source,
-               or_(ArticleRow.published_at >= since,
-                   (ArticleRow.published_at.is_(None)) & (ArticleRow.fetched_at >= since)))
-        .order_by(ArticleRow.published_at.desc(), ArticleRow.id.desc())
-    )
-    if limit is not None:
-        query = query.limit(limit)
-    return [RecheckItem(url, etag, last_modified) for url, etag, last_modified in session.execute(query)]
-
-
-def page_validators(session: Session, urls: Iterable[str]) -> dict[str, Validators]:
-    """Stored validators of listing pages, keyed by the URLs as given."""
-    by_canonical: dict[str, list[str]] = {}
-    for url in urls:
-        by_canonical.setdefault(canonical_url(url), []).append(url)
-    out: dict[str, Validators] = {}
-    if not by_canonical:
-        return out
-    rows = session.execute(select(_VALIDATORS.c.url, _VALIDATORS.c.etag, _VALIDATORS.c.last_modified)
-                           .where(_VALIDATORS.c.url.in_(list(by_canonical))))
-    for key, etag, last_modified in rows:
-        for url in by_canonical[key]:
-            out[url] = Validators(etag, last_modified)
-    return out
-
-
-def save_page_validators(session: Session, url: str, source: str, validators: Validators, at: datetime) -> None:
-    """Remember a listing page's validators (call only when every article it links to is stored)."""
-    key = canonical_url(url)
-    values = {"etag": validators.etag[:300], "last_modified": validators.last_modified[:64], "checked_at": at}
-    conn = session.connection()
-    if not conn.execute(update(_VALIDATORS).where(_VALIDATORS.c.url == key).values(values)).rowcount:
-        conn.execute(insert(_VALIDATORS).values(url=key, source=source, **values))
-
-
-def _norm(text: str) -> str:
-    from crawler.text.normalize import normalize_for_hash
-
-    return normalize_for_hash(text)
-
-
-def _same_event(row: EventRow, ev: Event) -> bool:
-    """Whether a stored event and a detected one state the same thing (type, subtype and every
-    figure either states; or, without figures, the same parties or the same evidence)."""
-    if (row.type, row.subtype) != (ev.type, ev.subtype):
-        return False
-    figures = [(row.amount_cny if row.amount_cny is not None else row.amount,
-                ev.amount_cny if ev.amount_cny is not None else ev.amount),
-               (row.project_count, ev.project_count), (row.growth_pct, ev.growth_pct)]
-    stated = [(a, b) for a, b in figures if a is not None or b is not None]
-    if stated:
-        return all(a is not None and b is not None and abs(a - b) <= 0.005 * max(abs(a), abs(b)) for a, b in stated)
-    if row.parties or ev.parties:
-        return {_norm(p) for p in row.parties} == {_norm(p) for p in ev.parties}
-    return _norm(row.evidence) == _norm(ev.evidence)
-
-
-def _story_event(session: Session, story_id: int, article_id: int, ev: Event) -> EventRow | None:
-    """An event another article of the story already reports that ``ev`` restates."""
-    mentioned = (select(EventMentionRow.event_id)
-                 .join(ArticleRow, ArticleRow.id == EventMentionRow.article_id)
-                 .where(ArticleRow.story_id == story_id, ArticleRow.id != article_id))
-    reported = session.scalars(select(EventRow).where(EventRow.id.in_(mentioned), EventRow.type == ev.type)
-                               .order_by(EventRow.id))
-    return next((row for row in reported if _same_event(row, ev)), None)
-
-
-def record_events(
-    session: Session,
-    article_id: int,
-    events: Sequence[Event],
-    *,
-    published: date | None,
-    seen_at: datetime,
-    story_id: int | None = None,
-    new_article: bool = False,
-) -> int:
-    """Attach ``events`` (detected in article ``article_id``) to their real-world event rows.
-
-    An event whose key is already stored gains a mention. So does one that restates an event
-    another member of ``story_id`` reports (same type and figures), even when its key differs —
-    a repost credited to another region or dated in another month is still one event. Otherwise
-    a new event row is made. Mentions this article held before and no longer states are removed
-    (a revised page; ``new_article`` says there can be none). Returns how many new event rows
-    were created.
-    """
-    if not events and new_article:  # most articles state no event: no statement to make
-        return 0
-    from crawler.events.keys import event_key
-
-    keep: set[int] = set()
-    created = 0
-    conn = session.connection()
-    cur, mark = neardup.cursor(session)
-    for ev in events:
-        key = event_key(ev, published)
-        cur.execute(f"SELECT id FROM events WHERE event_key = {mark}", (key,))
-        found = cur.fetchone()
-        event_id: int | None = int(found[0]) if found else None
-        if event_id is None and story_id is not None:
-            twin = _story_event(session, story_id, article_id, ev)
-            event_id = twin.id if twin is not None else None
-        if event_id is None:
-            event_id = conn.execute(_NEW_EVENT, {
-                "event_key": key, "article_id": article_id, "type": ev.type, "subtype": ev.subtype,
-                "amount_text": ev.amount_text, "amount": ev.amount, "currency": ev.currency,
-                "amount_cny": ev.amount_cny, "qualifier": ev.qualifier, "project_count": ev.project_count,
-                "growth_pct": ev.growth_pct, "period": ev.period, "region": ev.region, "parties": list(ev.parties),
-                "region_from": ev.region_from, "stage": ev.stage, "retrospective": ev.retrospective,
-                "details": list(ev.details),
-                "evidence": ev.evidence, "confidence": ev.confidence, "rule": ev.rule, "first_seen_at": seen_at,
-            }).scalar_one()
-            created += 1
-        if event_id not in keep:
-            cur.execute(f"SELECT 1 FROM event_mentions WHERE event_id = {mark} AND article_id = {mark}",
-                        (event_id, article_id))
-            if cur.fetchone() is None:
-                conn.execute(_NEW_MENTION, {
-                    "event_id": event_id, "article_id": article_id, "evidence": ev.evidence, "start": ev.start,
-                    "end": ev.end, "rule": ev.rule, "confidence": ev.confidence, "created_at": seen_at})
-        keep.add(event_id)
-    if not new_article:  # a revised page: mentions it no longer states go
-        stale = select(EventMentionRow).where(EventMentionRow.article_id == article_id)
-        for mention in session.scalars(stale):
-            if mention.event_id not in keep:
-                session.delete(mention)
-    return created
-
-
-# Prepared once (see storage.neardup on why the hot path avoids building statements per call).
-_NEW_EVENT = insert(EventRow).returning(EventRow.id)
-_NEW_MENTION = insert(EventMentionRow)
 
 
 def articles_per_source(session: Session) -> dict[str, int]:

@@ -19,6 +19,7 @@ from crawler.errors import DigestError
 from crawler.events.model import Event
 from storage import outbox, queries
 from storage.db import open_database, transaction
+from storage.events import record_events
 from storage.models import CrawlRunRow, DigestEventRow, DigestRow, EventRow
 from storage.readonly import run_readonly
 from tests.conftest import MailSink, free_port, smtp_env
@@ -45,7 +46,7 @@ def _fill(factory: Any, extra: list[tuple[str, str, Event]] | None = None, at: d
         for title, url, event in cases:
             stored = queries.store_article(s, Article(url=url, title=title, body=event.evidence,
                                                       published_at=at), source="park", fetched_at=at)
-            queries.record_events(s, stored.article_id, [event], published=at.date(), seen_at=at)
+            record_events(s, stored.article_id, [event], published=at.date(), seen_at=at)
 
 
 def _config(db_url: str, env: dict[str, str], subscriptions: list[dict[str, Any]] | None = None,

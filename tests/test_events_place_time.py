@@ -15,6 +15,7 @@ from crawler.events.model import STAGE_OF_SUBTYPE
 from crawler.ingest.prepare import events_of
 from storage import queries
 from storage.db import open_database, transaction
+from storage.events import record_events
 from storage.models import EventRow
 
 SEEDS = Path(__file__).resolve().parents[1] / "crawler" / "replica" / "seeds"
@@ -234,7 +235,7 @@ def test_stage_retrospective_origin_and_details_are_stored(db_url: str) -> None:
     with transaction(factory) as s:
         for art in (article, release):
             stored = queries.store_article(s, art, source="park", fetched_at=now)
-            queries.record_events(s, stored.article_id, events_of(art), published=art.published_at.date(),
+            record_events(s, stored.article_id, events_of(art), published=art.published_at.date(),
                                   seen_at=now)
     with factory() as s:
         rows = s.scalars(select(EventRow)).all()

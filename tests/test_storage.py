@@ -12,6 +12,7 @@ from crawler.article import Article, Attachment
 from crawler.events.model import Event
 from storage import queries
 from storage.db import open_database, transaction
+from storage.events import record_events
 from storage.models import ArticleRow, ArticleUrlRow, EventMentionRow, EventRow
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -77,8 +78,8 @@ def test_one_event_many_mentions(db_url: str) -> None:
         a = queries.store_article(s, _article("http://park.test/1.html"), source="park", fetched_at=NOW)
         b = queries.store_article(s, _article("http://news.test/2.shtml", BODY + "（来源：产业园区网）"),
                                   source="news", fetched_at=NOW)
-        created_a = queries.record_events(s, a.article_id, [_trade_event()], published=NOW.date(), seen_at=NOW)
-        created_b = queries.record_events(s, b.article_id, [_trade_event()], published=NOW.date(), seen_at=NOW)
+        created_a = record_events(s, a.article_id, [_trade_event()], published=NOW.date(), seen_at=NOW)
+        created_b = record_events(s, b.article_id, [_trade_event()], published=NOW.date(), seen_at=NOW)
     assert (created_a, created_b) == (1, 0)
     with factory() as s:
         event = s.scalars(select(EventRow)).one()
@@ -86,7 +87,7 @@ def test_one_event_many_mentions(db_url: str) -> None:
         assert event.amount_cny == pytest.approx(7369.0e8)
         assert sorted(m.article_id for m in event.mentions) == sorted([a.article_id, b.article_id])
     with transaction(factory) as s:  # the page is revised and no longer states the figure
-        queries.record_events(s, b.article_id, [], published=NOW.date(), seen_at=NOW)
+        record_events(s, b.article_id, [], published=NOW.date(), seen_at=NOW)
     with factory() as s:
         assert s.scalar(select(func.count()).select_from(EventMentionRow)) == 1
     engine.dispose()

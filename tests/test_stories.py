@@ -18,8 +18,9 @@ from crawler.dedupe.neardup import JOIN_THRESHOLD, fingerprint
 from crawler.events.model import Event
 from crawler.ingest.ingestor import Ingestor
 from crawler.replica.seeds import park_items
-from storage import queries, stories
+from storage import pages, queries, stories
 from storage.db import _alembic_config, make_engine, migrate, open_database, transaction
+from storage.events import record_events
 from storage.models import (
     ArticleRevisionRow,
     ArticleRow,
@@ -193,9 +194,9 @@ def test_a_story_reports_an_event_once_even_when_keys_differ(db_url: str) -> Non
                      evidence="进出口总值达7369.0亿元", start=0, end=10, confidence=0.9, rule="trade-total")
 
     with transaction(factory) as s:
-        queries.record_events(s, a.article_id, [trade("浙江省杭州市")], published=NOW.date(), seen_at=NOW)
+        record_events(s, a.article_id, [trade("浙江省杭州市")], published=NOW.date(), seen_at=NOW)
         # the repost's page credits another region, so the key differs; the story links them
-        created = queries.record_events(s, b.article_id, [trade("江西省")], published=NOW.date(), seen_at=NOW,
+        created = record_events(s, b.article_id, [trade("江西省")], published=NOW.date(), seen_at=NOW,
                                         story_id=b.story_id)
     assert created == 0
     with factory() as s:
@@ -203,7 +204,7 @@ def test_a_story_reports_an_event_once_even_when_keys_differ(db_url: str) -> Non
         assert event.region == "浙江省杭州市"  # the first report's figures stay
         assert sorted(m.article_id for m in event.mentions) == sorted([a.article_id, b.article_id])
     with transaction(factory) as s:  # outside a story the differing key is another event
-        assert queries.record_events(s, b.article_id, [trade("江西省")], published=NOW.date(), seen_at=NOW) == 1
+        assert record_events(s, b.article_id, [trade("江西省")], published=NOW.date(), seen_at=NOW) == 1
     with factory() as s:
         assert s.scalar(select(func.count()).select_from(EventRow)) == 2
     engine.dispose()
@@ -222,10 +223,10 @@ def test_recheck_selection_touch_and_page_validators(db_url: str) -> None:
                               validators=queries.Validators('"v1"', ""))
         queries.store_article(s, old, source="cnip-park", fetched_at=now - timedelta(days=2))
     with factory() as s:
-        due = queries.due_for_recheck(s, "cnip-park", now, days=14)
+        due = pages.due_for_recheck(s, "cnip-park", now, days=14)
         assert [(d.url, d.etag) for d in due] == [("http://park.test/new.html", '"v1"')]
-        assert queries.due_for_recheck(s, "jxnews", now, days=14) == []
-        assert len(queries.due_for_recheck(s, "cnip-park", now, days=60)) == 2
+        assert pages.due_for_recheck(s, "jxnews", now, days=14) == []
+        assert len(pages.due_for_recheck(s, "cnip-park", now, days=60)) == 2
     with transaction(factory) as s:
         assert queries.touch_article(s, "http://PARK.test/new.html#x", now, queries.Validators('"v2"', ""))
         assert not queries.touch_article(s, "http://park.test/never.html", now)
@@ -233,10 +234,10 @@ def test_recheck_selection_touch_and_page_validators(db_url: str) -> None:
         row = s.scalars(select(ArticleRow).where(ArticleRow.url == "http://park.test/new.html")).one()
         assert (row.checked_at, row.etag, row.fetched_at) == (now, '"v2"', now - timedelta(days=2))
     with transaction(factory) as s:
-        queries.save_page_validators(s, "http://park.test/news/list_1.html", "cnip-park",
+        pages.save_page_validators(s, "http://park.test/news/list_1.html", "cnip-park",
                                      queries.Validators('"L1"', "Wed, 02 Jul 2025 03:48:00 GMT"), now)
     with factory() as s:
-        got = queries.page_validators(s, ["http://park.test/news/list_1.html", "http://park.test/news/list_2.html"])
+        got = pages.page_validators(s, ["http://park.test/news/list_1.html", "http://park.test/news/list_2.html"])
         assert got == {"http://park.test/news/list_1.html": queries.Validators('"L1"', "Wed, 02 Jul 2025 03:48:00 GMT")}
         assert s.scalar(select(func.count()).select_from(PageValidatorRow)) == 1
     engine.dispose()

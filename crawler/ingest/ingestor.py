@@ -19,10 +19,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from crawler.article import Article
 from crawler.config.sources import Source
 from crawler.ingest.prepare import Prepared, Sealed, events_of, prepare_article
-from storage import frontier, queries
+from storage import frontier, pages, queries
 from storage.db import open_database, transaction
+from storage.events import record_events
+from storage.pages import RecheckItem
 from storage.planner import Statistics
-from storage.queries import RecheckItem, Validators
+from storage.queries import Validators
 
 
 def validators_of(headers: dict[str, str]) -> Validators:
@@ -193,7 +195,7 @@ class Ingestor:
             published = (article.published_at or fetched_at).date()
             result.events = len(events)
             joined = outcome.story_match in ("near", "document") or outcome.status == "updated"
-            result.new_events = queries.record_events(
+            result.new_events = record_events(
                 session, outcome.article_id, events, published=published, seen_at=fetched_at,
                 story_id=outcome.story_id if joined else None, new_article=outcome.status == "new")
         return result
@@ -206,18 +208,18 @@ class Ingestor:
     def page_validators(self, urls: Sequence[str]) -> dict[str, Validators]:
         """Validators saved for these listing pages (see :meth:`save_page_validators`)."""
         with self.factory() as session:
-            return queries.page_validators(session, urls)
+            return pages.page_validators(session, urls)
 
     def save_page_validators(self, url: str, source: str, validators: Validators, at: datetime) -> None:
         """Remember a listing page's validators; only for a page whose articles are all stored."""
         if validators.etag or validators.last_modified:
             with transaction(self.factory) as session:
-                queries.save_page_validators(session, url, source, validators, at)
+                pages.save_page_validators(session, url, source, validators, at)
 
     def due_for_recheck(self, source: Source, now: datetime) -> list[RecheckItem]:
         """Stored articles of ``source`` to re-fetch now: those of its last ``recheck_days``."""
         with self.factory() as session:
-            return queries.due_for_recheck(session, source.name, now, days=source.recheck_days)
+            return pages.due_for_recheck(session, source.name, now, days=source.recheck_days)
 
     def close(self) -> None:
         """Release database connections."""
