@@ -5,38 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from crawler.events.keys import event_key, same_event
+from crawler.events.model import Event
 from storage import neardup
 from storage.models import ArticleRow, EventMentionRow, EventRow
-
-if TYPE_CHECKING:  # the signals package loads its rules on import; storing needs only the type
-    from crawler.events.model import Event
-
-
-def _norm(text: str) -> str:
-    from crawler.text.normalize import normalize_for_hash
-
-    return normalize_for_hash(text)
-
-
-def _same_event(row: EventRow, ev: Event) -> bool:
-    """Whether a stored event and a detected one state the same thing (type, subtype and every
-    figure either states; or, without figures, the same parties or the same evidence)."""
-    if (row.type, row.subtype) != (ev.type, ev.subtype):
-        return False
-    figures = [(row.amount_cny if row.amount_cny is not None else row.amount,
-                ev.amount_cny if ev.amount_cny is not None else ev.amount),
-               (row.project_count, ev.project_count), (row.growth_pct, ev.growth_pct)]
-    stated = [(a, b) for a, b in figures if a is not None or b is not None]
-    if stated:
-        return all(a is not None and b is not None and abs(a - b) <= 0.005 * max(abs(a), abs(b)) for a, b in stated)
-    if row.parties or ev.parties:
-        return {_norm(p) for p in row.parties} == {_norm(p) for p in ev.parties}
-    return _norm(row.evidence) == _norm(ev.evidence)
 
 
 def _story_event(session: Session, story_id: int, article_id: int, ev: Event) -> EventRow | None:
@@ -46,7 +22,7 @@ def _story_event(session: Session, story_id: int, article_id: int, ev: Event) ->
                  .where(ArticleRow.story_id == story_id, ArticleRow.id != article_id))
     reported = session.scalars(select(EventRow).where(EventRow.id.in_(mentioned), EventRow.type == ev.type)
                                .order_by(EventRow.id))
-    return next((row for row in reported if _same_event(row, ev)), None)
+    return next((row for row in reported if same_event(row, ev)), None)
 
 
 def record_events(
@@ -70,8 +46,6 @@ def record_events(
     """
     if not events and new_article:  # most articles state no event: no statement to make
         return 0
-    from crawler.events.keys import event_key
-
     keep: set[int] = set()
     created = 0
     conn = session.connection()

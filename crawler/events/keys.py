@@ -13,6 +13,10 @@ Key = type · subtype · region · who/what · how much · when:
   parties and amount in one month are rare.
 * When an event has neither parties nor figures, a short hash of its normalised evidence keeps
   unrelated figure-less events apart (exact reposts still share it).
+
+A key is exact by design (a lookup). :func:`same_event` is the looser test for two reports the
+key sets apart although they state the same thing (a repost credited to another region or
+dated in another month): ``storage.events`` applies it to the events of one story.
 """
 
 from __future__ import annotations
@@ -20,12 +24,14 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
+from typing import Protocol
 
 from crawler.events.model import Event
 
-__all__ = ["event_key"]
+__all__ = ["EventFacts", "event_key", "same_event"]
 
 _FOLD = re.compile(r"[\W_]+", re.UNICODE)
 _YEAR = re.compile(r"(\d{4})年")
@@ -72,3 +78,47 @@ def event_key(event: Event, published: date | None) -> str:
     if len(key) > _MAX:
         key = key[: _MAX - 11] + "#" + hashlib.sha1(key.encode("utf-8")).hexdigest()[:10]
     return key
+
+
+class EventFacts(Protocol):
+    """What :func:`same_event` compares: a detected :class:`Event` or a stored event row."""
+
+    @property
+    def type(self) -> str: ...
+    @property
+    def subtype(self) -> str: ...
+    @property
+    def amount(self) -> float | None: ...
+    @property
+    def amount_cny(self) -> float | None: ...
+    @property
+    def project_count(self) -> int | None: ...
+    @property
+    def growth_pct(self) -> float | None: ...
+    @property
+    def parties(self) -> Sequence[str]: ...
+    @property
+    def evidence(self) -> str: ...
+
+
+def _hash_norm(text: str) -> str:
+    from crawler.text.normalize import normalize_for_hash
+
+    return normalize_for_hash(text)
+
+
+def same_event(a: EventFacts, b: EventFacts) -> bool:
+    """Whether two reports state the same thing: the same type and subtype, and every figure
+    either states (amount in yuan when known, project count, growth rate) stated by both and
+    within 0.5 %; or, without figures, the same parties; or, without those, the same evidence."""
+    if (a.type, a.subtype) != (b.type, b.subtype):
+        return False
+    figures = [(a.amount_cny if a.amount_cny is not None else a.amount,
+                b.amount_cny if b.amount_cny is not None else b.amount),
+               (a.project_count, b.project_count), (a.growth_pct, b.growth_pct)]
+    stated = [(x, y) for x, y in figures if x is not None or y is not None]
+    if stated:
+        return all(x is not None and y is not None and abs(x - y) <= 0.005 * max(abs(x), abs(y)) for x, y in stated)
+    if a.parties or b.parties:
+        return {_hash_norm(p) for p in a.parties} == {_hash_norm(p) for p in b.parties}
+    return _hash_norm(a.evidence) == _hash_norm(b.evidence)
