@@ -101,16 +101,12 @@ class EventFacts(Protocol):
     def evidence(self) -> str: ...
 
 
-def _hash_norm(text: str) -> str:
-    from crawler.text.normalize import normalize_for_hash
-
-    return normalize_for_hash(text)
-
-
 def same_event(a: EventFacts, b: EventFacts) -> bool:
     """Whether two reports state the same thing: the same type and subtype, and every figure
     either states (amount in yuan when known, project count, growth rate) stated by both and
-    within 0.5 %; or, without figures, the same parties; or, without those, the same evidence."""
+    within 0.5 %; or, without figures, the same parties; or, without those, the same evidence.
+    Parties and evidence are folded as the key folds them, so two reports whose keys agree on
+    them agree here too."""
     if (a.type, a.subtype) != (b.type, b.subtype):
         return False
     figures = [(a.amount_cny if a.amount_cny is not None else a.amount,
@@ -120,5 +116,5 @@ def same_event(a: EventFacts, b: EventFacts) -> bool:
     if stated:
         return all(x is not None and y is not None and abs(x - y) <= 0.005 * max(abs(x), abs(y)) for x, y in stated)
     if a.parties or b.parties:
-        return {_hash_norm(p) for p in a.parties} == {_hash_norm(p) for p in b.parties}
-    return _hash_norm(a.evidence) == _hash_norm(b.evidence)
+        return {_norm(p) for p in a.parties} == {_norm(p) for p in b.parties}
+    return _norm(a.evidence) == _norm(b.evidence)
