@@ -473,7 +473,8 @@ def test_epaper_urls() -> None:
 
 
 def test_data_table_rows_keep_their_columns_and_cells_their_paragraphs() -> None:
-    from crawler.extraction.dom import parse, render
+    from crawler.extraction.dom import parse
+    from crawler.extraction.rendering import render
     from crawler.text.normalize import normalize_lines
 
     html = """<html><body><div><table>
@@ -492,7 +493,8 @@ def test_data_table_rows_keep_their_columns_and_cells_their_paragraphs() -> None
 
 
 def test_layout_table_cells_keep_paragraph_breaks() -> None:
-    from crawler.extraction.dom import parse, render
+    from crawler.extraction.dom import parse
+    from crawler.extraction.rendering import render
     from crawler.text.normalize import normalize_lines
 
     paragraphs = "".join(f"<p>第{i}段，正文内容。</p>" for i in range(6))

@@ -23,7 +23,7 @@ from crawler.extraction.attachments import attachment_links
 from crawler.extraction.body import extract_body
 from crawler.extraction.dates import SHANGHAI, DateMatch, find_dates, parse_date, parse_date_match, url_date
 from crawler.extraction.decode import decode_html
-from crawler.extraction.dom import HtmlElement, attribute_test, parse, render, strip_noise, text_of
+from crawler.extraction.dom import HtmlElement, attribute_test, parse, strip_noise, text_of
 from crawler.extraction.kind import page_kind
 from crawler.extraction.limits import TIME_BUDGET, Budget, fallback_title, refusal
 from crawler.extraction.meta import (
@@ -39,6 +39,7 @@ from crawler.extraction.meta import (
     title_candidates,
 )
 from crawler.extraction.region import find_region
+from crawler.extraction.rendering import render
 from crawler.extraction.selectors import Picked, apply_selectors
 from crawler.text.normalize import normalize_lines, normalize_text
 
