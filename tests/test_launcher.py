@@ -110,7 +110,8 @@ def test_a_daemon_without_output_or_directory_still_gets_its_crawls_output() -> 
 def test_the_preload_starts_no_reactor_and_no_thread() -> None:
     """What every child inherits: modules, and nothing running (checked at the launcher's start
     too, which refuses to fork otherwise)."""
-    out = python_child("import sys, threading\nfrom scheduler.launcher import os_threads, preload\npreload()\n"
+    out = python_child("import sys, threading\nfrom crawler.cli.launcher import preload\n"
+                       "from crawler.processes import os_threads\npreload()\n"
                        "print('twisted.internet.reactor' in sys.modules, threading.active_count(), os_threads(),\n"
                        "      'scrapy.crawler' in sys.modules, 'storage.models' in sys.modules,\n"
                        "      'crawler.extraction.pipeline' in sys.modules)")

@@ -251,7 +251,7 @@ def test_a_crawl_starts_the_helpers_fork_server_early_only_for_a_first_crawl(
     """``radar crawl`` starts the fork server before loading Scrapy when a source was never
     crawled (its listings' articles are all new); not for one crawled before (a routine crawl
     finds a handful), and not when the config asks for no workers."""
-    from crawler import cli
+    from crawler.cli import crawling
     from crawler.config.sources import parse_config
     from crawler.ingest.ingestor import Ingestor
 
@@ -272,7 +272,7 @@ def test_a_crawl_starts_the_helpers_fork_server_early_only_for_a_first_crawl(
                     runs.finish_run(s, run, runs.RunRecord("finished", "", {"new": 2}, {}, {}, {}),
                                     finished_at=datetime.now(UTC))
             started.clear()
-            cli._start_helpers_early(config, list(config.sources.values()), ingestor)
+            crawling._start_helpers_early(config, list(config.sources.values()), ingestor)
         finally:
             ingestor.close()
         return started == ["now"]

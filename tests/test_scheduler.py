@@ -305,9 +305,9 @@ def test_a_crawl_over_its_memory_limit_fails_and_is_recorded(
 
 _ARENA_PROBE = """
 import sys, threading
-from crawler.cli import _limit_memory
+from crawler.processes import limit_memory
 if sys.argv[1] == "limited":
-    _limit_memory(8192)
+    limit_memory(8192)
 kept, ready, done = [], threading.Barrier(5), threading.Event()
 def work():
     kept.append([object() for _ in range(20_000)])  # enough to make glibc give the thread an arena
@@ -326,13 +326,13 @@ done.set()
 def test_a_memory_limit_below_what_the_crawl_already_uses_is_refused_at_once() -> None:
     """Refused before it is set (so this process keeps no limit): a warm child already has all
     its libraries mapped, and every later mapping would fail somewhere, under another name."""
-    from crawler.cli import _address_space_mb, _limit_memory
     from crawler.errors import RadarError
+    from crawler.processes import address_space_mb, limit_memory
 
-    used = _address_space_mb()
+    used = address_space_mb()
     assert used is not None and used > 1
     with pytest.raises(RadarError, match=r"Cannot allocate memory: .* 1 MiB is below the \d+ MiB of address space"):
-        _limit_memory(1)
+        limit_memory(1)
     assert failure_reason(1, "Error: Cannot allocate memory: this crawl's limit ...", 1) == (
         "memory limit: ran out of its 1 MiB")
 

@@ -75,7 +75,7 @@ def test_scrapy_builds_no_log_records_that_no_handler_shows() -> None:
     it logs at DEBUG are not built only to be dropped."""
     code = """
 import logging, sys
-from crawler.cli import set_log_level
+from crawler.cli.app import set_log_level
 from crawler.config.settings import load_settings
 from crawler.config.sources import Config
 from scrapy.crawler import CrawlerProcess
@@ -97,7 +97,7 @@ def test_a_crawl_looks_up_no_versions_for_a_log_line_no_handler_shows(tmp_path: 
     up in the installed packages' metadata; our handler shows INFO only with ``radar -v``."""
     code = """
 import json, logging, sys
-from crawler.cli import set_log_level
+from crawler.cli.app import set_log_level
 from crawler.config.settings import load_settings
 from crawler.config.sources import Config, parse_source
 from spiders import runner
@@ -136,13 +136,13 @@ def test_loading_our_spiders_loads_neither_the_extractor_nor_the_detector() -> N
 
 
 def test_scrapys_deprecation_shims_load_with_a_cheap_stack_and_the_real_one_comes_back() -> None:
-    # radar crawl imports Scrapy's TLS modules inside _stack_without_source: their shims call
+    # radar crawl imports Scrapy's TLS modules inside stack_without_source: their shims call
     # inspect.stack() to name the defining module, which must still come out right
     code = """
 import inspect, sys
-from crawler.cli import _stack_without_source
+from crawler.processes import stack_without_source
 real = inspect.stack, inspect.getmodule
-with _stack_without_source():
+with stack_without_source():
     assert inspect.stack is not real[0] and inspect.stack()[0].code_context is None
     assert inspect.getmodule(inspect.currentframe()) is sys.modules["__main__"]
     import scrapy.core.downloader.contextfactory as cf

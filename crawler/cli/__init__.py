@@ -1,0 +1,11 @@
+"""The ``radar`` command: :data:`main` is the group (``crawler.cli:main``, ``python -m crawler.cli``),
+one module per group of commands. Nothing imports this package: it sits on top of every layer."""
+
+from crawler.cli import crawling, daemon, demo, digest, sql, tools
+from crawler.cli.app import main
+
+for _command in (crawling.crawl, demo.demo, daemon.daemon, daemon.status, digest.digest, sql.sql, tools.extract,
+                 tools.signals):
+    main.add_command(_command)
+
+__all__ = ["main"]
