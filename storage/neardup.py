@@ -14,15 +14,14 @@ storing a batch cost). SQLite gets one placeholder per key, in chunks under its 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from functools import cache
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-MAX_CANDIDATES = 20
-"""Articles checked for one new body at most, those sharing the most band keys first: reposts of
-one story share most of their keys, so a story with many members is not checked member by member."""
+from crawler.dedupe.stories import rank
+
 _CHUNK = 900  # values bound per statement at most: well under SQLite's and psycopg's limits
 
 
@@ -108,7 +107,7 @@ def _select(session: Session, kind: str, values: Sequence[int]) -> list[tuple[An
 
 def candidates(session: Session, bands: Sequence[Sequence[int]]) -> list[list[int]]:
     """For each band-key list of ``bands``, the indexed articles sharing at least one key with
-    it, those sharing the most first (then the oldest), at most :data:`MAX_CANDIDATES` each.
+    it, those sharing the most first (then the oldest), at most ``crawler.dedupe.stories.MAX_CANDIDATES`` each.
 
     One query for all the lists together: what a batch of new articles costs in round trips
     does not grow with its size.
@@ -119,18 +118,6 @@ def candidates(session: Session, bands: Sequence[Sequence[int]]) -> list[list[in
         for key, article_id in _select(session, "lookup", wanted):
             holders.setdefault(int(key), []).append(int(article_id))
     return [rank(keys, holders) for keys in bands]
-
-
-def rank(keys: Sequence[int], holders: Mapping[int, Sequence[int]], *, higher_ids_first: bool = False) -> list[int]:
-    """The articles of ``holders`` (band key → articles indexed under it) sharing a key with
-    ``keys``, at most :data:`MAX_CANDIDATES`: those sharing the most first, then by id, lowest
-    (the oldest stored article) first or, with ``higher_ids_first``, highest first."""
-    shared: dict[int, int] = {}
-    for key in set(keys):
-        for article_id in holders.get(key, ()):
-            shared[article_id] = shared.get(article_id, 0) + 1
-    order = -1 if higher_ids_first else 1
-    return sorted(shared, key=lambda a: (-shared[a], order * a))[:MAX_CANDIDATES]
 
 
 def bodies(session: Session, article_ids: Iterable[int]) -> list[tuple[int, int, str]]:

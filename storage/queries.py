@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from crawler.article import Article
 from crawler.dedupe.neardup import Fingerprint, body_keys, fingerprint
 from crawler.dedupe.revisions import describe_change
+from crawler.dedupe.stories import Joining
 from crawler.dedupe.urls import canonical_url, document_key
 from storage import neardup, stories
 from storage.models import (
@@ -207,7 +208,7 @@ def _store_fresh(session: Session, items: Sequence[ToStore], urls: Sequence[str]
             first_of[digest] = n
             new.append(n)
     matches = stories.assign(session, [
-        stories.Joining(items[n].article.title, items[n].source,
+        Joining(items[n].article.title, items[n].source,
                         document_key(items[n].article.doc_number, items[n].article.issuer), keys[n][1],
                         items[n].fetched_at) for n in new])
     ids = _insert_articles(session, items, urls, new, keys, matches)

@@ -1,15 +1,11 @@
 """Stories: which stored articles are the same story, and how many sources carry it.
 
-A new article joins the story of
-
-1. an article with the same document key (the same 发文字号 from the same issuer), else
-2. the most similar near-duplicate whose *exact* Jaccard similarity reaches
-   ``crawler.dedupe.neardup.JOIN_THRESHOLD`` (candidates come from the LSH index, ``storage.neardup``),
-
-else it opens a story of its own, as its canonical (first-seen) article. Callers own the
-transaction. Assignment is serialised across crawl processes until the transaction ends (on
-PostgreSQL with a transaction advisory lock, on SQLite by taking the database's write lock), so
-two processes storing reposts of one story at the same moment still make one story.
+``crawler.dedupe.stories`` decides which story a new article joins; this module reads what
+that decision needs (document keys, candidates from the LSH index ``storage.neardup`` and their
+bodies), opens the stories it starts and keeps their counts. Callers own the transaction.
+Assignment is serialised across crawl processes until the transaction ends (on PostgreSQL
+with a transaction advisory lock, on SQLite by taking the database's write lock), so two
+processes storing reposts of one story at the same moment still make one story.
 """
 
 from __future__ import annotations
@@ -17,17 +13,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import bindparam, case, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from crawler.dedupe.neardup import JOIN_THRESHOLD, Fingerprint, jaccard, shingle_set
+from crawler.dedupe.stories import Joining, decide
 from storage import neardup
 from storage.models import ArticleRow, ArticleUrlRow, StoryRow
-
-if TYPE_CHECKING:
-    from crawler.dedupe.neardup import Shingles
 
 _LOCK = 0x52_41_44_41_52_05  # "RADAR" + issue 5: the advisory lock key of story assignment
 
@@ -40,17 +32,6 @@ class StoryMatch:
     match: str  # "first" | "near" | "document"
     similarity: float | None = None
     matched_article_id: int | None = None
-
-
-@dataclass(frozen=True)
-class Joining:
-    """A new article about to be inserted: what story assignment looks at."""
-
-    title: str
-    source: str
-    doc_key: str
-    near: Fingerprint
-    at: datetime
 
 
 def _lock(session: Session) -> None:
@@ -75,38 +56,10 @@ def _stored_documents(session: Session, keys: set[str]) -> dict[str, tuple[int, 
     return found
 
 
-@dataclass
-class _Member:
-    """An article that can be matched: stored before this batch (its ``body``), or placed
-    earlier in it (its fingerprint ``near``). Shingles are computed when first compared."""
-
-    story: int  # a stored story's id, or -1 - n for the n-th story this batch opens
-    near: Fingerprint | None = None
-    body: str = ""
-    _shingles: Shingles | None = None
-
-    def shingle_set(self) -> Shingles:
-        if self._shingles is None:
-            self._shingles = self.near.shingles if self.near is not None else shingle_set(self.body)
-        return self._shingles
-
-
-def _best_match(ranked: list[int], members: dict[int, _Member], near: Fingerprint) -> tuple[int, int, float] | None:
-    """The member (id, story, similarity) of the highest exact Jaccard at or above the threshold."""
-    best: tuple[int, int, float] | None = None
-    for other_id in ranked:
-        member = members[other_id]
-        if best is not None and best[1] == member.story:
-            continue  # one verified member is enough to join a story
-        similarity = jaccard(near.shingles, member.shingle_set())
-        if similarity >= JOIN_THRESHOLD and (best is None or similarity > best[2]):
-            best = (other_id, member.story, similarity)
-    return best
-
-
 def assign(session: Session, joining: Sequence[Joining]) -> list[StoryMatch]:
-    """Decide the story of each article of ``joining`` (new articles about to be inserted, in
-    this order) and open the stories those that match nothing start; return where each goes.
+    """Find the story of each article of ``joining`` (new articles about to be inserted, in
+    this order; ``crawler.dedupe.stories.decide`` decides) and open the stories those that
+    match nothing start; return where each goes.
     Articles of one batch can join each other's stories, as if stored one by one.
 
     Deciding before the articles exist lets them be inserted with their story at once: setting
@@ -120,39 +73,13 @@ def assign(session: Session, joining: Sequence[Joining]) -> list[StoryMatch]:
     if not joining:
         return []
     _lock(session)
-    by_document = _stored_documents(session, {j.doc_key for j in joining if j.doc_key})
-    ranked_stored = neardup.candidates(session, [j.near.bands for j in joining])
-    members: dict[int, _Member] = {
-        article_id: _Member(story_id, body=body)
-        for article_id, story_id, body in neardup.bodies(session, {a for r in ranked_stored for a in r})}
-    batch_bands: dict[int, list[int]] = {}  # band key -> articles of this batch indexed under it
-    decided: list[tuple[int, str, float | None, int | None]] = []  # story, match, similarity, matched
-    opened: list[Joining] = []
-    for n, (j, stored) in enumerate(zip(joining, ranked_stored, strict=True)):
-        me = -1 - n  # this batch's articles have no id yet
-        match: tuple[int, str, float | None, int | None] | None = None
-        if j.doc_key and j.doc_key in by_document:
-            other, story = by_document[j.doc_key]
-            match = (story, "document", None, other)
-        elif j.near.indexable:
-            ranked = [a for a in stored if a in members]
-            # this batch's articles are -1, -2, … in order: the oldest has the highest id
-            ranked += neardup.rank(j.near.bands, batch_bands, higher_ids_first=True)
-            best = _best_match(ranked, members, j.near)
-            if best is not None:
-                match = (best[1], "near", round(best[2], 4), best[0])
-        if match is None:
-            opened.append(j)
-            match = (-len(opened), "first", None, None)
-        decided.append(match)
-        members[me] = _Member(match[0], near=j.near)
-        if j.doc_key:
-            by_document.setdefault(j.doc_key, (me, match[0]))
-        for key in j.near.bands:
-            batch_bands.setdefault(key, []).append(me)
-    new_ids = _open_stories(session, opened)
-    return [StoryMatch(story if story > 0 else new_ids[-story - 1], how, similarity, other)
-            for story, how, similarity, other in decided]
+    documents = _stored_documents(session, {j.doc_key for j in joining if j.doc_key})
+    candidates = neardup.candidates(session, [j.near.bands for j in joining])
+    stored = neardup.bodies(session, {a for ranked in candidates for a in ranked})
+    decided = decide(joining, documents, candidates, stored)
+    new_ids = _open_stories(session, [j for j, d in zip(joining, decided, strict=True) if d.match == "first"])
+    return [StoryMatch(d.story if d.story > 0 else new_ids[-d.story - 1], d.match, d.similarity, d.matched)
+            for d in decided]
 
 
 def settle(session: Session, canonical: Mapping[int, int], touched: Mapping[int, datetime]) -> None:
