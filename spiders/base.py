@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -21,11 +20,6 @@ from crawler.items import FetchedFile, PageItem
 from spiders.content import HTML, PDF, page_kind
 from spiders.guard import Refused
 from storage.queries import Validators
-
-_ATTACHMENT = re.compile(r"\.(pdf|docx?|wps|xlsx?|et)$", re.I)
-# Most article pages link no document at all; a scan of the raw bytes for such a file name
-# spares parsing the page in the crawl process (the workers parse it for extraction).
-_MAY_LINK_DOCUMENT = re.compile(rb"\.(?:pdf|docx?|wps|xlsx?|et)\b", re.I)
 
 
 def stop_crawl(crawler: Crawler, reason: str) -> Any:
@@ -209,16 +203,25 @@ class RadarSpider(scrapy.Spider):
             self.crawler.stats.inc_value("radar/not_html")
             self.crawler.stats.inc_value(f"radar/skipped/{kind}")
             return
+        # imported at the first article page, not with the spider: the rule's module loads the
+        # extractor, which a crawl that finds nothing new never needs in the crawl process
+        from crawler.extraction.attachments import MAY_LINK_ATTACHMENT, is_attachment_href
+
         limit = self.settings.getint("RADAR_MAX_ATTACHMENTS", 5)
         links: list[tuple[str, str]] = []
-        if not _MAY_LINK_DOCUMENT.search(response.body):
+        # Most article pages link no document at all; a scan of the raw bytes for such a file name
+        # spares parsing the page in the crawl process (the workers parse it for extraction).
+        if not MAY_LINK_ATTACHMENT.search(response.body):
             yield item
             return
         if not isinstance(response, TextResponse):  # markup served as octet-stream
             response = response.replace(cls=HtmlResponse)
         for a in response.css("a[href]"):
-            href = response.urljoin(a.attrib["href"])
-            if _ATTACHMENT.search(urlsplit(href).path) and href not in {u for _, u in links}:
+            raw = a.attrib["href"].strip()
+            if raw.startswith(("javascript:", "mailto:", "#")) or not is_attachment_href(raw):
+                continue
+            href = response.urljoin(raw)
+            if href not in {u for _, u in links}:
                 name = " ".join(a.css("::text").getall()).strip() or unquote(href.rsplit("/", 1)[-1])
                 links.append((name, href))
         yield from self._next_attachment(item, links[:limit])

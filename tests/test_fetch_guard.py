@@ -331,3 +331,27 @@ def test_non_public_addresses() -> None:
     assert [a for a in inner if not non_public(ipaddress.ip_address(a))] == []
     assert not non_public(ipaddress.ip_address("8.8.8.8"))
     assert not non_public(ipaddress.ip_address("2400:3200::1"))
+
+
+@pytest.mark.slow
+def test_the_spider_fetches_the_attachments_the_extractor_finds(site: _Server, tmp_path: Path) -> None:
+    """Issue 21: one attachment rule. A download endpoint that names its file in the query
+    (``download.jsp?file=…pdf``) and an ``.ofd`` file are links the extractor lists as
+    attachments; the crawl downloads exactly those and stores them with the article."""
+    from crawler.extraction import extract
+
+    links = ('<p>附件：<a href="/files/download.jsp?file=plan.pdf">实施方案</a>'
+             '<a href="/files/report.ofd">报告</a><a href="/art/other.html">相关新闻</a></p>')
+    page = _article("附件下载测试文章", links)
+    site.routes.update({
+        "/list.html": (200, {"Content-Type": "text/html; charset=utf-8"}, _listing(["/art/doc.html"])),
+        "/art/doc.html": (200, {"Content-Type": "text/html; charset=utf-8"}, page),
+        "/files/download.jsp": (200, {"Content-Type": "application/pdf"}, _pdf_bytes("Attachment Plan 2024")),
+        "/files/report.ofd": (200, {"Content-Type": "application/ofd"}, b"PK\x05\x06" + bytes(18)),
+    })
+    found = {url for _name, url in extract(page, f"{site.url}/art/doc.html").attachment_links}
+    assert found == {f"{site.url}/files/download.jsp?file=plan.pdf", f"{site.url}/files/report.ofd"}
+    articles, _runs, _took = _crawl(tmp_path, {"start_urls": [f"{site.url}/list.html"], "allow": "/art/doc"})
+    (article,) = articles
+    assert {f.url for f in article.attachments} == found
+    assert any("Attachment Plan 2024" in f.text for f in article.attachments)

@@ -18,17 +18,29 @@ from crawler.text.normalize import normalize_lines, normalize_text
 
 __all__ = [
     "ATTACHMENT_EXTENSIONS",
+    "ATTACHMENT_HREF",
+    "MAY_LINK_ATTACHMENT",
     "AttachmentError",
     "UnsupportedAttachmentError",
     "attachment_links",
     "attachment_text",
     "check_archive",
+    "is_attachment_href",
 ]
 
-ATTACHMENT_EXTENSIONS = ("pdf", "doc", "docx", "wps", "xls", "xlsx", "et", "ofd", "zip", "rar")
-_EXT_RE = re.compile(r"\.(" + "|".join(ATTACHMENT_EXTENSIONS) + r")(?:$|[?#;])", re.I)
-# Download endpoints that hide the extension but name the file in the query
-_DOWNLOAD_RE = re.compile(r"(?:download|downfile|attach|fujian|filedown)[^?]*\?.*\.(?:pdf|docx?|wps|xlsx?)", re.I)
+# The one attachment rule: what a document link looks like. The spider downloads the links it
+# matches (``spiders.base``), the extractor lists them (:func:`attachment_links`) and keeps blocks
+# that hold them in the body (``crawler.extraction.body``, ``crawler.extraction.kind``).
+#: File extensions of the documents an article links to (its 附件).
+ATTACHMENT_EXTENSIONS = ("pdf", "doc", "docx", "wps", "xls", "xlsx", "et", "ofd", "zip", "rar", "txt", "ppt", "pptx")
+_EXTENSION = "(?:" + "|".join(ATTACHMENT_EXTENSIONS) + ")"
+#: An href (or its path) that names a document file: the extension ends it or its path.
+ATTACHMENT_HREF = re.compile(r"\." + _EXTENSION + r"(?:$|[?#;])", re.I)
+#: Raw page bytes that may link a document: a cheap test before a page's links are parsed.
+MAY_LINK_ATTACHMENT = re.compile(rb"\." + _EXTENSION.encode() + rb"\b", re.I)
+# Download endpoints that hide the extension but name the file in the query (download.jsp?…a.pdf)
+_DOWNLOAD_RE = re.compile(r"(?:download|downfile|attach|fujian|filedown)[^?]*\?.*\." + _EXTENSION + r"(?![a-z0-9])",
+                          re.I)
 
 
 class AttachmentError(Exception):
@@ -52,12 +64,14 @@ PDF_BUDGET = 30.0  # CPU seconds; the pages read by then are kept
 
 # Templates repeat their links (navigation, footers) on every page: each href is judged once.
 @lru_cache(maxsize=8192)
-def _is_attachment_href(href: str) -> bool:
+def is_attachment_href(href: str) -> bool:
+    """``href`` (relative or absolute) links a document: its path ends in one of
+    :data:`ATTACHMENT_EXTENSIONS`, or it is a download endpoint (``download.jsp?file=a.pdf``)."""
     if "?" in href and _DOWNLOAD_RE.search(href, 0, ATTR_SCAN):  # it needs a query: most links have none
         return True
     # a match in the path is a match in the whole href (the path ends it, or a ?, # or ; does):
     # most links of a page fail here, without splitting them
-    return bool(_EXT_RE.search(href)) and bool(_EXT_RE.search(urlsplit(href).path))
+    return bool(ATTACHMENT_HREF.search(href)) and bool(ATTACHMENT_HREF.search(urlsplit(href).path))
 
 
 def _labelled_attachment(a: HtmlElement) -> bool:
@@ -92,7 +106,7 @@ def attachment_links(root: HtmlElement, body: HtmlElement | None, base_url: str)
         href = (a.get("href") or "").strip()
         if not href or href.startswith(("javascript:", "mailto:", "#")):
             continue
-        if not _is_attachment_href(href):
+        if not is_attachment_href(href):
             continue
         if a not in in_body and not _labelled_attachment(a):
             continue

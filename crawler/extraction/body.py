@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
+from crawler.extraction.attachments import ATTACHMENT_HREF
 from crawler.extraction.dom import BLOCK_TAGS, HtmlElement, class_id
 from crawler.extraction.rendering import render
 from crawler.text.cleaning import clean_lines, is_byline, trim_tail
@@ -408,7 +409,7 @@ def _skip_factory(scorer: _Scorer) -> Callable[[HtmlElement], bool]:
     return skip
 
 
-ATTACHMENT_HREF = _ATTACH_HREF = re.compile(r"\.(?:pdf|docx?|wps|xlsx?|et|zip|rar|ofd|txt|pptx?)(?:$|[?#])", re.I)
+_ATTACH_HREF = ATTACHMENT_HREF  # the one attachment rule (crawler.extraction.attachments)
 
 
 def _has_attachment(el: HtmlElement) -> bool:

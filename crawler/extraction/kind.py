@@ -18,7 +18,8 @@ Everything else is an article, so that a short notice with an attachment (详见
 
 from __future__ import annotations
 
-from crawler.extraction.body import ATTACHMENT_HREF, is_furniture
+from crawler.extraction.attachments import ATTACHMENT_HREF
+from crawler.extraction.body import is_furniture
 from crawler.extraction.dom import HtmlElement
 
 __all__ = ["ARTICLE", "INDEX", "OTHER", "SHORT_BODY", "page_kind"]
