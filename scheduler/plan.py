@@ -65,7 +65,7 @@ def desired_jobs(config: Config) -> dict[str, JobSpec]:
     for source in config.select():
         jobs[f"crawl:{source.name}"] = JobSpec(f"crawl:{source.name}", CRAWL, source.schedule, tz, (source.name,),
                                                start_now=source.schedule.every is not None)
-        if source.recheck is not None and source.kind == "listing":
+        if source.recheck is not None and source.rechecked:
             jobs[f"recheck:{source.name}"] = JobSpec(f"recheck:{source.name}", RECHECK, source.recheck, tz,
                                                      (source.name,))
     subs = effective_subscriptions(settings, config.subscriptions)

@@ -61,9 +61,8 @@ class RadarSpider(scrapy.Spider):
         self._ingestor = ingestor
         # ``scrapy crawl listing -a recheck=1`` passes a string
         self.recheck = recheck if isinstance(recheck, bool) else recheck.lower() in ("1", "true", "yes")
-        if self.recheck and source.kind == "epaper":
-            raise ConfigError("e-paper pages are printed once; only listing sources are re-checked",
-                              source=source.name, key="recheck")
+        if self.recheck and not source.rechecked:
+            raise ConfigError(source.kind_class.refuses_recheck(), source=source.name, key="recheck")
 
     @property
     def ingestor(self) -> Ingestor:

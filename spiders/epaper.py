@@ -9,6 +9,7 @@ import scrapy
 from scrapy.http import Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
 
+from crawler.config.kinds import EpaperKind
 from spiders.base import RadarSpider
 
 
@@ -19,8 +20,7 @@ class EpaperSpider(RadarSpider):
     the new issue and stops at the archive it already has.
     """
 
-    name = "epaper"
-    kind = "epaper"
+    name = kind = EpaperKind.name
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

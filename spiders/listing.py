@@ -13,6 +13,7 @@ from scrapy.http import Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
 from sqlalchemy.exc import OperationalError
 
+from crawler.config.kinds import ListingKind
 from crawler.errors import brief
 from spiders.base import RadarSpider
 from spiders.guard import Refused
@@ -41,8 +42,7 @@ class ListingSpider(RadarSpider):
     error as the reason.
     """
 
-    name = "listing"
-    kind = "listing"
+    name = kind = ListingKind.name
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

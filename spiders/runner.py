@@ -20,6 +20,7 @@ from typing import Any
 import scrapy.core.downloader.handlers.http11  # noqa: F401
 from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.settings import Settings as ScrapySettings
+from scrapy.utils.misc import load_object
 from twisted.internet.task import LoopingCall
 from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
@@ -29,20 +30,20 @@ from crawler.config.sources import Config, Source
 from crawler.errors import ConfigError
 from crawler.ingest.ingestor import Ingestor
 from spiders import CRAWL_GC_THRESHOLD
-from spiders.base import stop_crawl
-from spiders.epaper import EpaperSpider
+from spiders.base import RadarSpider, stop_crawl
 from spiders.extensions import run_counts
-from spiders.listing import ListingSpider
 from storage import runs
 from storage.db import transaction
 from storage.locks import DatabaseLock
 
 log = logging.getLogger(__name__)
 
-SPIDERS: dict[str, type[ListingSpider] | type[EpaperSpider]] = {
-    "listing": ListingSpider,
-    "epaper": EpaperSpider,
-}
+
+
+def spider_of(source: Source) -> type[RadarSpider]:
+    """The spider class that crawls ``source``: its kind's (``crawler.config.kinds``)."""
+    spider: type[RadarSpider] = load_object(source.kind_class.spider)
+    return spider
 
 
 @dataclass
@@ -197,10 +198,10 @@ def run_crawls(config: Config, sources: list[Source], *, overrides: dict[str, An
     starting with "skipped" (see :class:`storage.locks.DatabaseLock`).
     """
     if recheck:
-        printed = [s.name for s in sources if s.kind != "listing"]
-        if printed:
-            raise ConfigError(f"e-paper pages are printed once; only listing sources are re-checked, "
-                              f"not {', '.join(printed)}", key="recheck")
+        refused = [s for s in sources if not s.rechecked]
+        if refused:
+            raise ConfigError(f"{refused[0].kind_class.refuses_recheck()}, not {', '.join(s.name for s in refused)}",
+                              key="recheck")
     export_signal_rules(config.settings)  # for the extraction workers, separate processes
     own = ingestor is None
     ingestor = ingestor or Ingestor.for_url(config.settings.database_url)
@@ -235,7 +236,7 @@ def _crawl(config: Config, sources: list[Source], settings: ScrapySettings, inge
     _scrapy_log_level()
     crawlers: list[tuple[Source, Crawler]] = []
     for source in sources:
-        crawler = process.create_crawler(SPIDERS[source.kind])
+        crawler = process.create_crawler(spider_of(source))
         crawlers.append((source, crawler))
         process.crawl(crawler, source=source, config=config, ingestor=ingestor, recheck=recheck)
     # What is loaded by now (Scrapy, Twisted, SQLAlchemy, the config) lives as long as the

@@ -95,3 +95,29 @@ def test_bad_setting_and_unknown_source() -> None:
     cfg = parse_config({"sources": [_entry()]}, env={})
     with pytest.raises(ConfigError, match="unknown source"):
         cfg.select(["nope"])
+
+
+def test_source_kinds_are_a_family() -> None:
+    """Issue 21: each kind says its keys, whether it is re-checked and its spider, once."""
+    from scrapy.utils.misc import load_object
+
+    from crawler.config.kinds import KINDS
+
+    assert list(KINDS) == ["listing", "epaper"]
+    for name, kind in KINDS.items():
+        assert load_object(kind.spider).kind == name
+    cfg = load_config(ROOT / "radar.example.yaml", env={})
+    assert {s.name: s.rechecked for s in cfg.sources.values()}["jxdaily-epaper"] is False
+    assert cfg.sources["jxnews"].rechecked and cfg.sources["jxnews"].kind_class is KINDS["listing"]
+
+
+@pytest.mark.parametrize(("overrides", "key", "why"), [
+    ({"kind": "epaper", "pages": "/node", "next_page": "a.next"}, "next_page", "listing sources only"),
+    ({"kind": "epaper", "pages": "/node", "recheck_days": 3}, "recheck_days", "printed once"),
+    ({"pages": "/node"}, "pages", "epaper sources only"),
+    ({"kind": "epaper", "pages": ""}, "pages", "required for epaper sources"),
+])
+def test_a_key_of_another_kind_is_refused(overrides: dict[str, object], key: str, why: str) -> None:
+    with pytest.raises(ConfigError, match=why) as info:
+        parse_config({"sources": [_entry(**overrides)]}, env={})
+    assert (info.value.source, info.value.key) == ("site-a", key)

@@ -65,7 +65,7 @@ def crawl(ctx: click.Context, sources: tuple[str, ...], quiet: bool, memory_mb: 
         limit_memory(memory_mb)
     selected = cfg.select(list(sources))
     if recheck and not sources:
-        selected = [s for s in selected if s.kind == "listing"]
+        selected = [s for s in selected if s.rechecked]
     if not selected:
         raise ConfigError("no sources configured; see radar.example.yaml")
     # The collector's thresholds the crawl runs with, from here on: loading Scrapy, Twisted and

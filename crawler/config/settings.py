@@ -25,7 +25,7 @@ from datetime import timedelta
 from email.utils import parseaddr
 from functools import cache
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from crawler.errors import ConfigError
@@ -241,6 +241,33 @@ def read_mapping(cls: type, raw: Mapping[str, Any], fail: Callable[[str, str], N
             out[k.name] = check_value(k, value)
         except ValueError as exc:
             fail(k.key, str(exc))
+    return out
+
+
+class Named(Protocol):
+    """A parsed config entry: a source or a subscription."""
+
+    @property
+    def name(self) -> str: ...
+
+
+NamedT = TypeVar("NamedT", bound=Named)
+
+
+def named_entries(raw: Any, key: str, parse: Callable[[Any, int], NamedT],
+                  twice: Callable[[NamedT, Any], NoReturn], *, at: tuple[int, int] | None = None) -> dict[str, NamedT]:
+    """The ``key:`` list of a config file (None: empty), each entry parsed by ``parse(entry, index)``,
+    keyed by name in file order; a name given twice goes to ``twice(parsed, entry)``."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, list):
+        raise ConfigError("must be a list", key=key, at=at)
+    out: dict[str, NamedT] = {}
+    for index, entry in enumerate(raw):
+        parsed = parse(entry, index)
+        if parsed.name in out:
+            twice(parsed, entry)
+        out[parsed.name] = parsed
     return out
 
 

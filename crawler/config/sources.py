@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
 import yaml
 
+from crawler.config.kinds import KINDS, SourceKind, kind_keys
 from crawler.config.settings import (
     Schedule,
     Settings,
     encoding,
     load_settings,
     located,
+    named_entries,
     option,
     read_mapping,
     schedule_of,
@@ -32,7 +34,7 @@ from crawler.errors import ConfigError
 
 __all__ = ["Config", "Schedule", "Source", "load_config", "parse_config", "parse_schedule", "parse_source"]
 
-SOURCE_KINDS = ("listing", "epaper")
+SOURCE_KINDS = tuple(KINDS)
 SELECTOR_FIELDS = ("title", "body", "published_at", "source", "author")
 #: What a source name may be: lower-case ASCII, digits, "-" and "_" (it names files and locks too).
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -105,13 +107,13 @@ class Source:
     default and checks (:func:`crawler.config.settings.option`)."""
 
     name: str = option(help="unique; lower-case letters, digits, - and _", required=True, check=_name)
-    kind: str = option(help="listing | epaper", file_default="listing", choices=SOURCE_KINDS)
+    kind: str = option(help=" | ".join(KINDS), file_default=SOURCE_KINDS[0], choices=SOURCE_KINDS)
     start_urls: tuple[str, ...] = option(help="one or more http(s) URLs", required=True, check=_url)
     allow: str = option(help="a regular expression of article URLs", required=True, check=_regex)
     schedule: Schedule = option(help="cron string or 'every: 30m'", required=True)  # noqa: RUF009 - option() returns a dataclasses.field
     deny: str = option("", "regex of URLs never to follow", check=_regex)
     next_page: str = option("", "CSS, or XPath when it starts with / or (", check=_next_page)
-    pages: str = option("", "epaper: regex of issue / 版面 pages to follow", check=_regex)
+    pages: str = option("", "epaper: a regular expression of issue / 版面 pages to follow", check=_regex)
     selectors: Mapping[str, str] = option({}, "field → CSS/XPath", choices=SELECTOR_FIELDS, check=_field_selector)
     region: str = option("", "where the source's news is, when a page does not say")
     tags: tuple[str, ...] = option((), "free labels")
@@ -125,6 +127,16 @@ class Source:
     # hosts (and their subdomains) this source may fetch besides its start URLs' registered
     # domains, e.g. a CDN that serves its attachments
     allowed_domains: tuple[str, ...] = option((), "hosts fetched besides the start URLs' own domains", check=_host)
+
+    @property
+    def kind_class(self) -> type[SourceKind]:
+        """What this source's kind means: its keys, whether it is re-checked, its spider."""
+        return KINDS[self.kind]
+
+    @property
+    def rechecked(self) -> bool:
+        """Whether this source's stored articles are re-fetched for revisions (its kind's say)."""
+        return self.kind_class.rechecked
 
 
 #: The keys a ``sources:`` entry may have.
@@ -173,12 +185,23 @@ def parse_source(raw: Any, index: int) -> Source:
     if not isinstance(name, str) or not NAME_RE.match(name):
         fail("name", "must be lower-case letters, digits, '-' or '_' (e.g. ganzhou-gov)")
     values = read_mapping(Source, raw, fail)
-    if values.get("kind") == "epaper":
-        if not values.get("pages"):
-            fail("pages", "is required for e-paper sources (a regular expression of issue / 版面 pages)")
-        if values.get("recheck") is not None:
-            fail("recheck", "e-paper pages are printed once; only listing sources are re-checked")
+    check_kind(KINDS[values.get("kind", SOURCE_KINDS[0])], values, fail)
     return Source(**values)
+
+
+def check_kind(kind: type[SourceKind], values: Mapping[str, Any], fail: Callable[[str, str], NoReturn]) -> None:
+    """The keys of a source of ``kind`` (``values``, as :func:`read_mapping` read them): those its
+    kind requires are given, and those only other kinds take are not."""
+    helps = {k.name: k.rule.help for k in schema(Source)}
+    for key in kind.required:
+        if values.get(key) in (None, "", ()):
+            fail(key, f"is required for {kind.name} sources ({helps[key].removeprefix(kind.name + ': ')})")
+    for key, kinds in kind_keys().items():
+        if kind.name in kinds or values.get(key) in (None, "", ()):
+            continue
+        if key.startswith("recheck") and not kind.rechecked:
+            fail(key, kind.refuses_recheck())
+        fail(key, f"is for {' and '.join(kinds)} sources only, not {kind.name} ones")
 
 
 def _check_rules(files: tuple[str, ...]) -> None:
@@ -208,15 +231,11 @@ def parse_config(data: Any, *, path: Path | None = None, env: dict[str, str] | N
         raise ConfigError("must be a mapping", key="settings", at=located(data, "settings"))
     settings = load_settings(settings_raw, env=env)
     _check_rules(settings.signal_rules)
-    raw_sources = data.get("sources") or []
-    if not isinstance(raw_sources, list):
-        raise ConfigError("must be a list", key="sources", at=located(data, "sources"))
-    sources: dict[str, Source] = {}
-    for index, raw in enumerate(raw_sources):
-        source = parse_source(raw, index)
-        if source.name in sources:
-            raise ConfigError("is defined twice", source=source.name, key="name", at=located(raw, "name"))
-        sources[source.name] = source
+
+    def twice(source: Source, raw: Any) -> NoReturn:
+        raise ConfigError("is defined twice", source=source.name, key="name", at=located(raw, "name"))
+
+    sources = named_entries(data.get("sources") or None, "sources", parse_source, twice, at=located(data, "sources"))
     return Config(settings=settings, sources=sources, path=path,
                   subscriptions=parse_subscriptions(data.get("subscriptions")))
 

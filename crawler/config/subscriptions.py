@@ -25,7 +25,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NoReturn
 
-from crawler.config.settings import WEEKDAYS, Settings, address, is_address, located, option, read_mapping
+from crawler.config.settings import (
+    WEEKDAYS,
+    Settings,
+    address,
+    is_address,
+    located,
+    named_entries,
+    option,
+    read_mapping,
+)
 from crawler.errors import ConfigError
 
 __all__ = ["EVENT_TYPES", "FREQUENCIES", "Subscription", "SubscriptionError", "effective_subscriptions",
@@ -96,17 +105,11 @@ def parse_subscription(raw: Any, index: int) -> Subscription:
 
 def parse_subscriptions(raw: Any) -> tuple[Subscription, ...]:
     """Validate the ``subscriptions:`` list (names unique)."""
-    if raw is None:
-        return ()
-    if not isinstance(raw, list):
-        raise ConfigError("must be a list", key="subscriptions")
-    out: dict[str, Subscription] = {}
-    for index, entry in enumerate(raw):
-        sub = parse_subscription(entry, index)
-        if sub.name in out:
-            raise SubscriptionError("is defined twice", subscription=sub.name, key="name", at=located(entry, "name"))
-        out[sub.name] = sub
-    return tuple(out.values())
+
+    def twice(sub: Subscription, entry: Any) -> NoReturn:
+        raise SubscriptionError("is defined twice", subscription=sub.name, key="name", at=located(entry, "name"))
+
+    return tuple(named_entries(raw, "subscriptions", parse_subscription, twice).values())
 
 
 def effective_subscriptions(settings: Settings, declared: Sequence[Subscription]) -> list[Subscription]:
