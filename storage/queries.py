@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from crawler.article import Article
 from crawler.dedupe.neardup import Fingerprint, body_keys, fingerprint
-from crawler.dedupe.revisions import describe_change
+from crawler.dedupe.revisions import describe_revision
 from crawler.dedupe.stories import Joining
 from crawler.dedupe.urls import canonical_url, document_key
 from storage import neardup, stories
@@ -32,10 +32,6 @@ _ARTICLE_FIELDS = (
     "index_no", "category", "region", "encoding", "garbled_score", "epaper_page", "epaper_page_name",
     "provenance",
 )
-
-
-# Fields whose change is named in a revision's summary (the body is diffed paragraph by paragraph).
-_REVISION_FIELDS = ("title", "published_at", "source_name", "author", "doc_number", "issuer", "index_no")
 
 
 @dataclass(frozen=True)
@@ -310,11 +306,7 @@ _NEW_URL = insert(ArticleUrlRow)
 
 def _record_revision(session: Session, row: ArticleRow, article: Article, digest: str,
                      at: datetime) -> ArticleRevisionRow:
-    change = describe_change(
-        row.body, article.body,
-        old_fields={name: getattr(row, name) for name in _REVISION_FIELDS},
-        new_fields={name: getattr(article, name) for name in _REVISION_FIELDS},
-    )
+    change = describe_revision(row, article)
     revision = ArticleRevisionRow(
         article_id=row.id, fetched_at=row.fetched_at, replaced_at=at, title=row.title, body=row.body,
         content_hash=row.content_hash, summary=change.summary, fields=list(change.fields),

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from datasketch import MinHash
 
+from crawler.article import Article
 from crawler.dedupe import neardup
 from crawler.dedupe.neardup import (
     BANDS,
@@ -26,7 +27,7 @@ from crawler.dedupe.neardup import (
     shingle_hashes,
     signature,
 )
-from crawler.dedupe.revisions import describe_change
+from crawler.dedupe.revisions import REVISION_FIELDS, describe_change, describe_revision
 from crawler.replica.text import edit_characters
 from crawler.text.normalize import _is_foldable, normalize_for_hash
 from tests.e2e import python_child
@@ -148,6 +149,20 @@ def test_change_summary_counts_paragraphs_and_characters() -> None:
     assert sorted(ops) == ["added", "changed", "removed"]
     assert "1 paragraph changed" in change.summary and "fields: title" in change.summary
     assert describe_change(old, old).summary == "no change"
+
+
+def test_a_revision_names_the_article_fields_that_changed() -> None:
+    """describe_revision compares two article versions: body and the named fields, nothing else."""
+    from datetime import datetime
+
+    old = Article(url="http://a.test/1", title="旧标题", body="第一段。\n第二段。", doc_number="赣府发〔2025〕3号",
+                  published_at=datetime(2025, 7, 1), category="要闻")
+    new = Article(url="http://a.test/1", title="新标题", body="第一段。\n第二段。", doc_number="赣府发〔2025〕3号",
+                  published_at=datetime(2025, 7, 2), category="通知")
+    change = describe_revision(old, new)
+    assert change.fields == ("published_at", "title")  # the category is not a revision field
+    assert change.summary == "fields: published_at, title"
+    assert set(REVISION_FIELDS) >= {"title", "published_at", "doc_number", "issuer"}
 
 
 def test_a_fingerprint_crosses_processes_whole(texts: list[str]) -> None:

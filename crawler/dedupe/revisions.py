@@ -2,7 +2,8 @@
 
 Paragraphs (lines of the cleaned body) are aligned with :mod:`difflib`; a replaced paragraph
 counts as *changed*, and its characters are diffed to count what was added and removed.
-``storage.queries`` stores the result next to the old text (``article_revisions``).
+``storage.queries`` stores the result of :func:`describe_revision` next to the old text
+(``article_revisions``).
 """
 
 from __future__ import annotations
@@ -10,12 +11,14 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-__all__ = ["Change", "describe_change"]
+__all__ = ["REVISION_FIELDS", "Change", "Version", "describe_change", "describe_revision"]
 
 MAX_CHANGES = 20  # paragraph changes kept verbatim; the counts cover all of them
 MAX_QUOTE = 500  # characters of each quoted paragraph
+#: fields whose change is named in a revision's summary (the body is diffed paragraph by paragraph)
+REVISION_FIELDS = ("title", "published_at", "source_name", "author", "doc_number", "issuer", "index_no")
 
 
 @dataclass(frozen=True)
@@ -112,4 +115,22 @@ def describe_change(
         chars_added=chars_added,
         chars_removed=chars_removed,
         changes=tuple(quotes),
+    )
+
+
+class Version(Protocol):
+    """A version of an article: an :class:`~crawler.article.Article` or a stored row. It also
+    has every attribute of :data:`REVISION_FIELDS`."""
+
+    @property
+    def body(self) -> str: ...
+
+
+def describe_revision(old: Version, new: Version) -> Change:
+    """How article ``new`` differs from ``old`` (a stored version): :func:`describe_change` of
+    their ``body`` and their :data:`REVISION_FIELDS`."""
+    return describe_change(
+        old.body, new.body,
+        old_fields={name: getattr(old, name) for name in REVISION_FIELDS},
+        new_fields={name: getattr(new, name) for name in REVISION_FIELDS},
     )
