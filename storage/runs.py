@@ -1,5 +1,6 @@
 """crawl_runs and daemon_status: writing runs, closing the ones a dead process left open, and
-reading what the health rules need. Callers own the transaction."""
+reading what the health rules need (the rules themselves are ``crawler.health.rules``). Callers
+own the transaction."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from crawler.config.settings import Settings
 from crawler.config.sources import Source
-from crawler.health.rules import Alert, RunStats, SourceHistory, Thresholds, evaluate
+from crawler.health.rules import Alert, RunStats, SourceHistory, alerts_of
 from storage.models import ArticleRow, CrawlRunRow, DaemonStatusRow
 
 COUNTERS = ("pages", "items", "new", "duplicates", "errors", "bytes", "requests", "links", "challenges")
@@ -169,12 +170,9 @@ def histories(session: Session, sources: Sequence[Source], *, runs: int) -> list
 
 
 def alerts_now(session: Session, sources: Sequence[Source], settings: Settings, now: datetime) -> list[Alert]:
-    """Every health alert of ``sources`` at ``now``, source by source."""
-    thresholds = Thresholds.from_settings(settings)
-    found: list[Alert] = []
-    for h in histories(session, sources, runs=settings.health_history):
-        found += evaluate(h, thresholds, now=now, timezone=settings.timezone)
-    return found
+    """Every health alert of ``sources`` at ``now``, source by source: their :func:`histories`,
+    judged by ``crawler.health.rules.alerts_of``."""
+    return alerts_of(histories(session, sources, runs=settings.health_history), settings, now)
 
 
 # --------------------------------------------------------------------------- daemon_status

@@ -11,6 +11,7 @@ from crawler.health.rules import (
     RunStats,
     SourceHistory,
     Thresholds,
+    alerts_of,
     challenge_kind,
     evaluate,
     schedule_interval,
@@ -175,3 +176,15 @@ def test_crawl_run_counters_from_scrapy_stats() -> None:
     assert (counts["requests"], counts["links"], counts["challenges"], counts["new"]) == (30, 40, 3, 5)
     assert [run_status(r) for r in ("finished", "shutdown", "closespider_timeout")] == [
         "finished", "interrupted", "failed"]
+
+
+def test_alerts_of_judges_each_source_under_the_configured_thresholds() -> None:
+    """The verdict ``radar status``, the digest and the daemon show: every source's alerts in
+    the order given, with the thresholds the settings file sets."""
+    from crawler.config.settings import load_settings
+
+    failing = [run(i, "failed") for i in range(0, 2)] + [run(i) for i in range(2, 6)]
+    histories = [SourceHistory("b", HOURLY, failing), SourceHistory("a", HOURLY, [run(i) for i in range(0, 6)])]
+    strict = load_settings({"health_failures": 2, "crawl_timeout": 600}, env={})
+    assert [(a.source, a.rule) for a in alerts_of(histories, strict, NOW)] == [("b", "failing")]
+    assert alerts_of(histories, load_settings({"health_failures": 3, "crawl_timeout": 600}, env={}), NOW) == []

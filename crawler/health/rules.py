@@ -1,6 +1,7 @@
 """Crawl health: pure rules over a source's recent crawl runs and articles.
 
-Nothing here touches the database or the network; ``storage.runs`` gathers the inputs and
+Nothing here touches the database or the network; ``storage.runs`` gathers the inputs
+(:class:`SourceHistory`), :func:`alerts_of` gives the verdicts, and
 ``radar status``, the digest and the daemon's metrics show the result. Each rule has one
 threshold setting (``crawler.config.settings.DEFAULTS``, documented in the README):
 
@@ -272,6 +273,16 @@ def evaluate(history: SourceHistory, thresholds: Thresholds, *, now: datetime, t
         _rule_stale(history, thresholds, now, interval),
     ]
     return [a for a in found if a is not None]
+
+
+def alerts_of(histories: Sequence[SourceHistory], settings: Settings, now: datetime) -> list[Alert]:
+    """Every health alert of ``histories`` at ``now`` under the thresholds ``settings`` sets,
+    source by source in the order given, each source's most serious first."""
+    thresholds = Thresholds.from_settings(settings)
+    found: list[Alert] = []
+    for h in histories:
+        found += evaluate(h, thresholds, now=now, timezone=settings.timezone)
+    return found
 
 
 # --------------------------------------------------------------------------- challenge pages
