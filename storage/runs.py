@@ -125,7 +125,8 @@ def abandon_stale_runs(session: Session, *, started_before: datetime, now: datet
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def _stats(row: CrawlRunRow) -> RunStats:
+def run_stats(row: CrawlRunRow) -> RunStats:
+    """What the health rules and ``radar status`` need of one crawl_runs row."""
     return RunStats(
         started_at=row.started_at, finished_at=row.finished_at, status=row.status, finish_reason=row.finish_reason,
         pages=row.pages, items=row.items, new=row.new, errors=row.errors, requests=row.requests, links=row.links,
@@ -160,7 +161,7 @@ def history(session: Session, source: Source, *, runs: int, garbled_sample: int 
         .order_by(CrawlRunRow.started_at.desc()).limit(10)))
     scores = list(session.scalars(select(ArticleRow.garbled_score).where(ArticleRow.source == source.name)
                                   .order_by(ArticleRow.id.desc()).limit(garbled_sample)))
-    return SourceHistory(source=source.name, schedule=source.schedule, runs=[_stats(r) for r in rows],
+    return SourceHistory(source=source.name, schedule=source.schedule, runs=[run_stats(r) for r in rows],
                          new_item_times=new_times, garbled_scores=scores)
 
 
