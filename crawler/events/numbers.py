@@ -13,9 +13,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 import cn2an
+
+from crawler.events.rulefile import merged_rules
 
 __all__ = [
     "Amount",
@@ -279,11 +282,11 @@ def _list(spec: Mapping[str, Any], key: str) -> list[Any]:
     return value
 
 
+@lru_cache(maxsize=1)
 def _default() -> NumberGrammar:
-    # Imported here: rules.py builds grammars from this module.
-    from crawler.events.rules import load_rules
-
-    return load_rules().numbers
+    """The packaged rules' grammar: what ``load_rules().numbers`` holds, read here so that this
+    module does not need the rule compiler that builds grammars from it."""
+    return NumberGrammar(merged_rules().get("numbers", {}))
 
 
 def parse_amount(text: str, grammar: NumberGrammar | None = None) -> Amount | None:
