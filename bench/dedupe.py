@@ -54,6 +54,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from crawler.article import Article  # noqa: E402
+from crawler.config.settings import Settings  # noqa: E402
 from crawler.dedupe.neardup import JOIN_THRESHOLD, fingerprint, jaccard  # noqa: E402
 from crawler.replica.bulk import SOURCES  # noqa: E402
 from crawler.replica.seeds import (  # noqa: E402  # noqa: E402
@@ -66,7 +67,8 @@ from crawler.replica.seeds import (  # noqa: E402  # noqa: E402
     xize,
 )
 from crawler.replica.text import edit_characters, plain, sentences  # noqa: E402
-from spiders.settings import RADAR_STORE_BATCH as STORE_BATCH  # noqa: E402
+
+STORE_BATCH = Settings().store_batch
 
 DEFAULT_CWCED = REPO.parent / "shared" / "pages" / "cwced"
 FALLBACK_CWCED = REPO / "tests" / "data" / "cwced"

@@ -206,7 +206,7 @@ class RadarSpider(scrapy.Spider):
         # extractor, which a crawl that finds nothing new never needs in the crawl process
         from crawler.extraction.attachments import MAY_LINK_ATTACHMENT, is_attachment_href
 
-        limit = self.settings.getint("RADAR_MAX_ATTACHMENTS", 5)
+        limit = self.settings.getint("RADAR_MAX_ATTACHMENTS")
         links: list[tuple[str, str]] = []
         # Most article pages link no document at all; a scan of the raw bytes for such a file name
         # spares parsing the page in the crawl process (the workers parse it for extraction).

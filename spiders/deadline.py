@@ -32,7 +32,7 @@ class DeadlineHTTPDownloadHandler(HTTP11DownloadHandler):
 
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
-        self.deadline = crawler.settings.getfloat("RADAR_DOWNLOAD_DEADLINE", 0)
+        self.deadline = crawler.settings.getfloat("RADAR_DOWNLOAD_DEADLINE")
         self.timeout = crawler.settings.getfloat("DOWNLOAD_TIMEOUT")
 
     async def download_request(self, request: Request) -> Response:

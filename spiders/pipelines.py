@@ -99,7 +99,7 @@ class ExtractPipeline(_CrawlerPipeline):
 
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
-        workers = crawler.settings.getint("RADAR_WORKERS", -1)
+        workers = crawler.settings.getint("RADAR_WORKERS")
         self.workers = default_workers() if workers < 0 else workers
         self.pool: PreparePool | None = None
         self.inline = 0
@@ -117,7 +117,7 @@ class ExtractPipeline(_CrawlerPipeline):
         detect = not spider.recheck
         many = max(self.inline, spider.fresh_links) >= self.INLINE_FIRST
         if self.pool is None and self.workers and many and _on_asyncio():
-            self.pool = PreparePool.acquire(self.workers)
+            self.pool = PreparePool.acquire(self.workers, spider.config.settings.signal_rules)
         try:
             if self.pool is not None:
                 sealed = await self.pool.prepare(item, spider.source, detect=detect)
@@ -157,8 +157,8 @@ class StorePipeline(_CrawlerPipeline):
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
         self.parts: list[ExtractedPage] = []
-        self.batch_size = max(1, crawler.settings.getint("RADAR_STORE_BATCH", 64))
-        self.delay = crawler.settings.getfloat("RADAR_STORE_DELAY", 0.2)
+        self.batch_size = max(1, crawler.settings.getint("RADAR_STORE_BATCH"))
+        self.delay = crawler.settings.getfloat("RADAR_STORE_DELAY")
         self.pending: list[Pending] = []
         self._timer: asyncio.TimerHandle | None = None
         self.database_failures = 0  # batches in a row that the database failed to store
@@ -192,7 +192,8 @@ class StorePipeline(_CrawlerPipeline):
         url = self.spider.ingestor.engine.url
         if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
             return  # a database of this process's own: another process would open another one
-        self.writer = StoreWriter.acquire(url.render_as_string(hide_password=False))
+        self.writer = StoreWriter.acquire(url.render_as_string(hide_password=False),
+                                          self.spider.config.settings.signal_rules)
 
     def _database_failed(self, articles: int, error: str) -> None:
         """One error for the whole batch (not one per article), and after ``STOP_AFTER`` failed

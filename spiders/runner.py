@@ -25,10 +25,11 @@ from twisted.internet.task import LoopingCall
 from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
 
-from crawler.config.settings import export_signal_rules
+from crawler.config.settings import crawl_knobs
 from crawler.config.sources import Config, Source
 from crawler.errors import ConfigError
 from crawler.ingest.ingestor import Ingestor
+from crawler.ingest.prepare import use_rules
 from spiders import CRAWL_GC_THRESHOLD
 from spiders.base import RadarSpider, stop_crawl
 from spiders.extensions import run_counts
@@ -86,6 +87,7 @@ def scrapy_settings(config: Config, overrides: dict[str, Any] | None = None) -> 
     merged into ours, entry by entry; every other setting replaces ours."""
     settings = ScrapySettings()
     settings.setmodule("spiders.settings", priority="project")
+    settings.setdict(crawl_knobs(config.settings), priority="project")
     settings.set("USER_AGENT", config.settings.user_agent, priority="project")
     # the radar command owns logging (one handler, one format); Scrapy only emits records
     settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="project")
@@ -202,7 +204,7 @@ def run_crawls(config: Config, sources: list[Source], *, overrides: dict[str, An
         if refused:
             raise ConfigError(f"{refused[0].kind_class.refuses_recheck()}, not {', '.join(s.name for s in refused)}",
                               key="recheck")
-    export_signal_rules(config.settings)  # for the extraction workers, separate processes
+    use_rules(config.settings.signal_rules)  # the helper processes are handed them as they start
     own = ingestor is None
     ingestor = ingestor or Ingestor.for_url(config.settings.database_url)
     try:
@@ -244,7 +246,7 @@ def _crawl(config: Config, sources: list[Source], settings: ScrapySettings, inge
     # (about a tenth of the crawl process's CPU on the benchmark).
     gc.freeze()
     gc.set_threshold(*CRAWL_GC_THRESHOLD)
-    _keep_locks(locks, crawlers, settings.getfloat("RADAR_LOCK_CHECK", 60.0))
+    _keep_locks(locks, crawlers, settings.getfloat("RADAR_LOCK_CHECK"))
     process.start()
     summaries = []
     for source, crawler in crawlers:

@@ -4,6 +4,8 @@ A user may override any of these per config file under ``settings: scrapy:`` (th
 to lift the delays for its loopback replica).
 """
 
+from crawler.config.settings import Settings, crawl_knobs
+
 BOT_NAME = "policy-radar"
 SPIDER_MODULES = ["spiders"]
 NEWSPIDER_MODULE = "spiders"
@@ -31,10 +33,9 @@ CONCURRENT_ITEMS = 1
 RETRY_ENABLED = True
 RETRY_TIMES = 3
 # One attempt, connect to last byte (Scrapy's timeout is total, not idle); a timed-out attempt is
-# retried, so the deadline below bounds one response over all its attempts and redirects
-# (spiders.deadline): a server trickling its answer holds a URL that long, not four minutes.
+# retried, so the deadline (the download_deadline setting) bounds one response over all its
+# attempts and redirects (spiders.deadline): a server trickling its answer holds a URL that long.
 DOWNLOAD_TIMEOUT = 60
-RADAR_DOWNLOAD_DEADLINE = 120
 # Only http and https are downloaded at all: no handler reads local files (file://), data: URLs,
 # S3 or FTP, whatever a page links to. spiders.guard refuses them first, and off-site hosts too.
 DOWNLOAD_HANDLERS = {
@@ -53,26 +54,13 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.stats.DownloaderStats": None,
     "spiders.guard.DownloaderStats": 850,
 }
-# Article pages are small; attachments get their own cap (RADAR_ATTACHMENT_MAXSIZE).
+# Article pages are small; attachments get their own cap (the attachment_maxsize setting).
 DOWNLOAD_MAXSIZE = 20 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 5 * 1024 * 1024
-RADAR_ATTACHMENT_MAXSIZE = 20 * 1024 * 1024
-RADAR_MAX_ATTACHMENTS = 5
-# Worker processes for extraction and event detection (crawler.ingest.pool); -1 = one per CPU, at
-# most four; 0 = in the crawl process itself.
-RADAR_WORKERS = -1
-# Articles stored per transaction at most, and how long one waits for others (seconds). A batch
-# costs about ten statements whatever its size (storage.queries.store_articles), so on PostgreSQL
-# 64 store and deduplicate about half as fast again as 16 (bench/dedupe.py); the delay still
-# bounds how long an article waits, so a slow crawl's batches stay small.
-RADAR_STORE_BATCH = 64
-RADAR_STORE_DELAY = 0.2
-# Seconds between checks that each source's crawl lock is still held while it is crawled (a
-# PostgreSQL lock lives on a connection, which can drop; see spiders.runner._keep_locks); 0: none.
-RADAR_LOCK_CHECK = 60
-# Crawls that request a pending article link without storing it before the link is given up,
-# with its last error as the reason (storage.frontier; shown by ``radar status``).
-RADAR_GIVE_UP_AFTER = 5
+# The crawl knobs (RADAR_WORKERS, RADAR_STORE_BATCH …) are settings of the one catalogue,
+# crawler.config.settings, settable from the config file or the environment; here their defaults,
+# for `scrapy crawl` (spiders.runner sets the configured values).
+globals().update(crawl_knobs(Settings()))
 
 COOKIES_ENABLED = False
 # No way into a running crawl from outside: Scrapy's telnet console, and the remote-control HTTP

@@ -300,9 +300,10 @@ def test_no_early_fork_server_on_one_cpu(monkeypatch: pytest.MonkeyPatch) -> Non
     assert started == [True]
 
 
-def test_the_early_fork_server_starts_before_scrapy_loads_with_the_crawls_rules(tmp_path: Path) -> None:
-    """The point of starting it early: it loads while the crawl process loads Scrapy. And it is
-    started with the configured rule files in its environment, which its helpers inherit."""
+def test_the_early_fork_server_starts_before_scrapy_loads(tmp_path: Path) -> None:
+    """The point of starting it early: it loads while the crawl process loads Scrapy. The
+    configured rule files are not put in its environment (issue 21): the helpers it forks are
+    handed them as an argument (``test_workers_detect_with_the_rule_files_they_are_handed``)."""
     rules = tmp_path / "rules.yaml"
     rules.write_text("rules: []\n", encoding="utf-8")
     config = tmp_path / "radar.yaml"
@@ -316,7 +317,34 @@ def test_the_early_fork_server_starts_before_scrapy_loads_with_the_crawls_rules(
             "os.environ.get('RADAR_SIGNAL_RULES'), flush=True)\n"
             "    os._exit(0)\n"
             "pool.prestart = early\nfrom crawler.cli import main\nmain(['--config', sys.argv[1], 'crawl'])")
-    assert python_child(code, str(config)).split() == ["scrapy", "not", "loaded", str(rules)]
+    assert python_child(code, str(config)).split() == ["scrapy", "not", "loaded", "None"]
+
+
+def test_workers_detect_with_the_rule_files_they_are_handed(tmp_path: Path) -> None:
+    """A user's own event rule (the ``signal_rules`` setting) reaches the worker processes as an
+    argument, with nothing in the environment."""
+    from tests.test_signals_cli import RULE, TEXT
+
+    assert "RADAR_SIGNAL_RULES" not in os.environ
+    rules = tmp_path / "mine.yaml"
+    rules.write_text(RULE, encoding="utf-8")
+    body = (f'<html><head><meta charset="utf-8"><title>产业园揭牌</title></head><body><div class="article">'
+            f'{"".join(f"<p>{TEXT}第{i}段。</p>" for i in range(4))}</div></body></html>').encode()
+    page = PageItem(source="jxnews", url="http://127.0.0.1/system/2024/01/02/1.shtml", body=body,
+                    fetched_at=datetime.now(UTC), status=200, headers={"content-type": "text/html; charset=utf-8"})
+
+    async def run(files: tuple[str, ...]) -> Any:
+        pool = PreparePool(1, files)
+        try:
+            return (await pool.prepare(page, SOURCE, detect=True)).open()
+        finally:
+            pool.close()
+
+    def ids(files: tuple[str, ...]) -> set[str]:
+        return {e.rule for e in asyncio.run(run(files)).events}
+
+    assert "user.unveiling" in ids((str(rules),))
+    assert "user.unveiling" not in ids(())
 
 
 def test_pages_are_prepared_in_the_crawl_process_when_no_worker_starts(monkeypatch: pytest.MonkeyPatch,
@@ -325,7 +353,7 @@ def test_pages_are_prepared_in_the_crawl_process_when_no_worker_starts(monkeypat
     queued for them meanwhile, and the later ones, are prepared in the crawl process: none lost."""
     import crawler.ingest.pool
 
-    def cannot_start(count: int) -> list[Any]:
+    def cannot_start(count: int, rules: tuple[str, ...] = ()) -> list[Any]:
         raise OSError("no fork server here")
 
     monkeypatch.setattr(crawler.ingest.pool, "_spawn", cannot_start)

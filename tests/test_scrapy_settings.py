@@ -173,3 +173,36 @@ print(summary.finish_reason.split(":")[0].replace(" ", "_"), inspect(ArticleRow)
     out = python_child(code, f"sqlite:///{tmp_path / 'radar.sqlite3'}")
     # the site is dead (nothing listens on port 9): the run failed, and stored nothing
     assert out.split()[-2:] == ["nothing_fetched", "False"], out
+
+
+def test_crawl_knobs_are_settings_from_the_file_or_the_environment() -> None:
+    """Issue 21: ``RADAR_WORKERS`` as an environment variable was silently ignored (it was only a
+    Scrapy setting). Each crawl knob is now a setting: file key, ``RADAR_*`` variable, and the
+    Scrapy setting the spiders read, from one declaration."""
+    from crawler.config.settings import DEFAULTS
+
+    def crawl(file: dict[str, object], env: dict[str, str]) -> dict[str, object]:
+        config = Config(settings=load_settings(file, env=env), sources={})
+        got = scrapy_settings(config)
+        return {n: got[n] for n in ("RADAR_WORKERS", "RADAR_STORE_BATCH", "RADAR_GIVE_UP_AFTER")}
+
+    assert crawl({}, {}) == {"RADAR_WORKERS": -1, "RADAR_STORE_BATCH": 64, "RADAR_GIVE_UP_AFTER": 5}
+    assert crawl({"workers": 2, "store_batch": 8}, {"RADAR_WORKERS": "0"}) == {
+        "RADAR_WORKERS": 0, "RADAR_STORE_BATCH": 8, "RADAR_GIVE_UP_AFTER": 5}
+    # as config files wrote them before: under scrapy:, read as the setting (and checked)
+    legacy = load_settings({"scrapy": {"RADAR_GIVE_UP_AFTER": 2, "DOWNLOAD_DELAY": 0}}, env={})
+    assert legacy.give_up_after == 2 and legacy.scrapy_settings == {"DOWNLOAD_DELAY": 0}
+    assert "workers" in DEFAULTS and "download_deadline" in DEFAULTS
+
+
+def test_a_crawl_knob_given_twice_or_bad_is_refused() -> None:
+    import pytest
+
+    from crawler.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="repeats the setting workers"):
+        load_settings({"workers": 1, "scrapy": {"RADAR_WORKERS": 0}}, env={})
+    with pytest.raises(ConfigError, match="at least 1"):
+        load_settings({"scrapy": {"RADAR_STORE_BATCH": 0}}, env={})
+    with pytest.raises(ConfigError, match="RADAR_WORKERS"):
+        load_settings({}, env={"RADAR_WORKERS": "many"})

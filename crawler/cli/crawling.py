@@ -109,14 +109,12 @@ def _start_helpers_early(cfg: Config, selected: Sequence[Source], ingestor: Inge
     """Start the fork server of the crawl's helper processes now, before Scrapy loads, when the
     crawl will likely start them: a source's first crawl, which takes in every article its
     listings show (``crawler.ingest.pool.prestart``)."""
-    if int(cfg.settings.scrapy_settings.get("RADAR_WORKERS", -1)) == 0:  # as Scrapy's getint reads it
+    if cfg.settings.workers == 0:
         return  # configured to prepare every page in the crawl process
-    from crawler.config.settings import export_signal_rules
     from crawler.ingest.pool import prestart
     from storage.runs import never_crawled
 
     with ingestor.factory() as session:
         first = never_crawled(session, [s.name for s in selected])
     if first:
-        export_signal_rules(cfg.settings)  # the helpers read the rule files from their environment
         prestart()

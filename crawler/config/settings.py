@@ -32,7 +32,7 @@ from crawler.errors import ConfigError
 
 #: Weekday names accepted by ``digest_weekday``, Monday first (``datetime.weekday()`` order).
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-#: The ``signal_rules`` setting's environment variable, which the extraction workers read.
+#: The ``signal_rules`` setting's environment variable.
 SIGNAL_RULES_ENV = "RADAR_SIGNAL_RULES"
 _EVERY_RE = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -60,6 +60,7 @@ class Rule:
     file: bool = True  # False: environment only (secrets)
     env: bool = True  # settings: also read from RADAR_<NAME>
     shown: str = ""  # the default as the README shows it
+    crawl: bool = False  # a crawl knob: the crawl reads it as the Scrapy setting RADAR_<NAME>
 
 
 def option(default: Any = MISSING, help: str = "", **rule: Any) -> Any:
@@ -433,6 +434,26 @@ class Settings:
                                          minimum=1)
     health_failures: int = option(3, "*failing*: failed or killed runs in a row", minimum=1)
     sql_timeout: float = option(30.0, "seconds one `radar sql` query may run before it is stopped", above=0)
+    # --- crawl knobs: each is also the Scrapy setting RADAR_<NAME> the spiders read -------------
+    workers: int = option(-1, "worker processes that extract and detect events (-1: one per CPU, at most four; 0: in "
+                          "the crawl process itself)", minimum=-1, crawl=True)
+    # A batch costs about ten statements whatever its size (storage.queries.store_articles), so a
+    # bigger one stores more per statement; the delay still bounds how long an article waits, so a
+    # slow crawl's batches stay small.
+    store_batch: int = option(64, "articles stored per transaction at most", minimum=1, crawl=True)
+    store_delay: float = option(0.2, "seconds a stored batch waits for more articles", minimum=0, crawl=True)
+    # a PostgreSQL lock lives on a connection, which can drop (spiders.runner._keep_locks)
+    lock_check: float = option(60.0, "seconds between checks that each source's crawl lock is still held "
+                               "(PostgreSQL; 0: none)", minimum=0, crawl=True)
+    give_up_after: int = option(5, "crawls that request a pending article link without storing it before the link "
+                                "is given up, with its last error as the reason", minimum=1, crawl=True)
+    # one attempt is bounded by Scrapy's DOWNLOAD_TIMEOUT (connect to last byte); this bounds all
+    # the attempts and redirects of one response (spiders.deadline)
+    download_deadline: float = option(120.0, "seconds one response may take over all its retries and redirects "
+                                      "(0: no limit)", minimum=0, crawl=True)
+    attachment_maxsize: int = option(20 * 1024 * 1024, "bytes one attachment may have (article pages: Scrapy's "
+                                     "`DOWNLOAD_MAXSIZE`)", minimum=0, crawl=True, shown="`20971520` (20 MiB)")
+    max_attachments: int = option(5, "attachments downloaded per article at most", minimum=0, crawl=True)
     user_agent: str = option("PolicyRadar/0.1 (+https://example.invalid/policy-radar; research crawler)",
                              "User-Agent sent to sites", check=_one_line, shown="`PolicyRadar/0.1 …`")
     scrapy_settings: dict[str, Any] = option(  # noqa: RUF009 - option() returns a dataclasses.field
@@ -461,7 +482,11 @@ def load_settings(file_settings: Mapping[str, Any] | None = None, env: Mapping[s
     def fail(key: str, why: str) -> NoReturn:
         raise ConfigError(why, key=f"settings.{key}", at=located(file_settings, key))
 
-    values = read_mapping(Settings, file_settings or {}, fail)
+    file_settings = file_settings or {}
+    values = read_mapping(Settings, {k: v for k, v in file_settings.items() if k != "scrapy"}, fail)
+    scrapy = file_settings.get("scrapy")
+    if scrapy is not None:
+        values.update(_crawl_knobs_of(scrapy, values, fail))
     for k in schema(Settings):
         text = env.get(k.env_name, "") if k.rule.env else ""
         if text != "":
@@ -473,6 +498,34 @@ def load_settings(file_settings: Mapping[str, Any] | None = None, env: Mapping[s
     values["data_dir"] = data_dir
     values["database_url"] = values.get("database_url") or f"sqlite:///{data_dir / 'radar.sqlite3'}"
     return Settings(**values)
+
+
+def crawl_knobs(settings: Settings) -> dict[str, Any]:
+    """The crawl knobs as the Scrapy settings the spiders read: ``RADAR_<NAME>`` → value."""
+    return {k.env_name: getattr(settings, k.name) for k in schema(Settings) if k.rule.crawl}
+
+
+def _crawl_knobs_of(scrapy: Any, values: dict[str, Any], fail: Callable[[str, str], NoReturn]) -> dict[str, Any]:
+    """``settings: scrapy:`` checked, its crawl knobs (``RADAR_WORKERS: 0``, as config files wrote
+    them before the knobs were settings) read as their settings and taken out of it."""
+    key = next(k for k in schema(Settings) if k.key == "scrapy")
+    try:
+        scrapy = dict(check_value(key, scrapy))
+    except ValueError as exc:
+        fail("scrapy", str(exc))
+    out: dict[str, Any] = {}
+    for k in schema(Settings):
+        if not k.rule.crawl or k.env_name not in scrapy:
+            continue
+        value = scrapy.pop(k.env_name)
+        if k.name in values:
+            fail(f"scrapy.{k.env_name}", f"repeats the setting {k.key}: give it once, as {k.key}")
+        try:
+            out[k.name] = from_text(k, value) if isinstance(value, str) else check_value(k, value)
+        except ValueError as exc:
+            fail(f"scrapy.{k.env_name}", str(exc))
+    out["scrapy_settings"] = scrapy
+    return out
 
 
 def settings_table() -> str:
@@ -493,14 +546,6 @@ def _shown(k: Key) -> str:
     if isinstance(value, bool):
         return f"`{str(value).lower()}`"
     return f"`{value}`" if value not in ("", (), None) else "—"
-
-
-def export_signal_rules(settings: Settings) -> None:
-    """Name the resolved ``signal_rules`` (from the config file or the environment) in their
-    environment variable: the processes a crawl starts from now on (the extraction workers' fork
-    server) read the rule files from there (``crawler.events.rules.configured_rules``)."""
-    if settings.signal_rules:
-        os.environ[SIGNAL_RULES_ENV] = ",".join(settings.signal_rules)
 
 
 def _default_data_dir(env: Mapping[str, str]) -> Path:

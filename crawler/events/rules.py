@@ -317,9 +317,9 @@ def _load(keys: tuple[tuple[str, int], ...]) -> RuleSet:
     return _build(merged_rules(p for p, _ in keys), (str(DEFAULT_RULES), *(p for p, _ in keys)))
 
 
-#: The environment variable naming the user's rule files (comma-separated). It is the
-#: ``signal_rules`` setting's variable; crawls export the resolved setting into it so that
-#: extraction worker processes detect with the same rules (``crawler.config.settings.export_signal_rules``).
+#: The environment variable naming the user's rule files (comma-separated): the ``signal_rules``
+#: setting's variable. Crawls hand the resolved setting to their helper processes as an argument
+#: instead (``crawler.ingest.prepare.use_rules``).
 RULES_ENV = SIGNAL_RULES_ENV
 
 

@@ -40,7 +40,7 @@ from multiprocessing.connection import Connection
 from typing import Any, Self, cast
 
 from crawler.config.sources import Source
-from crawler.ingest.prepare import Sealed, prepare, warm_up
+from crawler.ingest.prepare import Sealed, prepare, use_rules, warm_up
 from crawler.items import PageItem
 
 __all__ = ["PreparePool", "SharedHelper", "WorkerDied", "default_workers", "die_with_the_crawl", "helper_context",
@@ -123,11 +123,12 @@ def die_with_the_crawl(crawl: int) -> None:
         os._exit(1)
 
 
-def _serve(conn: Connection, crawl: int) -> None:
+def _serve(conn: Connection, crawl: int, rules: tuple[str, ...] = ()) -> None:
     """A worker's loop: lists of ``(task, page, source, detect)`` in, a list of ``(task, ok,
     result or error)`` out for each; results are :class:`~crawler.ingest.prepare.Sealed`. ``crawl`` is
-    the crawl process's pid: the worker ends when it does."""
+    the crawl process's pid: the worker ends when it does. ``rules``: the user's event-rule files."""
     die_with_the_crawl(crawl)
+    use_rules(rules)
     warm_up()  # nothing left to load when the fork server's preload did it
     if hasattr(os, "nice"):
         os.nice(WORKER_NICENESS)
@@ -197,7 +198,7 @@ class PreparePool(SharedHelper):
     :meth:`acquire`, :meth:`release`).
     """
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, rules: tuple[str, ...] = ()) -> None:
         self._workers: list[_Worker] = []  # once started and attached to the loop
         self._ready = False  # the start has ended (with or without workers)
         self._closed = False
@@ -206,7 +207,7 @@ class PreparePool(SharedHelper):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="radar-prepare-start")
-        self._spawning: Future[list[_Worker]] = self._starter.submit(_spawn, workers)
+        self._spawning: Future[list[_Worker]] = self._starter.submit(_spawn, workers, rules)
 
     def _attach(self) -> None:
         if self._loop is None:
@@ -369,8 +370,7 @@ def prestart() -> None:
     at once). For a crawl process that will likely start the workers, a source's first crawl: the
     fork server's loading (about a second of CPU, see ``PRELOAD``) then runs on another CPU while
     the crawl process loads Scrapy and opens its sources, instead of while the first pages wait
-    for the workers. Set the helpers' environment (``RADAR_SIGNAL_RULES``) first: they inherit
-    the fork server's. A crawl that finds few new articles after all leaves it unused; it ends
+    for the workers. A crawl that finds few new articles after all leaves it unused; it ends
     with the crawl process, once loaded (it holds the crawl's stdout and stderr until then).
     Nothing to gain on a machine with one CPU, where the loading would take the crawl's own: the
     workers' start then loads it, as for any crawl."""
@@ -383,14 +383,15 @@ def prestart() -> None:
         log.warning("could not start the helpers' fork server early (%s)", exc)
 
 
-def _spawn(count: int) -> list[_Worker]:
-    """Start ``count`` worker processes. The first start waits while the fork server loads what
-    the helpers use (``PRELOAD``): about a second, the reason this runs in a thread."""
+def _spawn(count: int, rules: tuple[str, ...] = ()) -> list[_Worker]:
+    """Start ``count`` worker processes, detecting with the event-rule files ``rules``. The first
+    start waits while the fork server loads what the helpers use (``PRELOAD``): about a second,
+    the reason this runs in a thread."""
     context = helper_context()
     workers: list[_Worker] = []
     for _ in range(count):
         parent, child = context.Pipe()
-        process = context.Process(target=_serve, args=(child, os.getpid()), daemon=True, name="radar-prepare")
+        process = context.Process(target=_serve, args=(child, os.getpid(), rules), daemon=True, name="radar-prepare")
         process.start()
         child.close()
         sock = socket.socket(fileno=os.dup(parent.fileno()))

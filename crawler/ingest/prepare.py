@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import pickle
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crawler.article import Article, Attachment
@@ -24,6 +26,22 @@ if TYPE_CHECKING:
     from crawler.events import Event
 
 log = logging.getLogger(__name__)
+
+# The user's event-rule files (the ``signal_rules`` setting) merged over the packaged rules when
+# this process detects events: set by :func:`use_rules`, in the crawl process and in each helper
+# process it starts (which are handed the files as an argument).
+_rule_files: tuple[str, ...] = ()
+
+
+def use_rules(files: Sequence[str]) -> None:
+    """Detect events in this process with the packaged rules and ``files`` merged over them."""
+    global _rule_files
+    _rule_files = tuple(files)
+
+
+def rule_files() -> tuple[str, ...]:
+    """The rule files this process detects with (see :func:`use_rules`)."""
+    return _rule_files
 
 
 class EmptyPage(ValueError):
@@ -134,11 +152,11 @@ def events_of(article: Article) -> list[Event]:
     # imported on first use: the rules and the place-name index are a quarter of a second that a
     # crawl finding nothing new (or storing with workers that detect) does not need to pay
     from crawler.events import detect_events
-    from crawler.events.rules import configured_rules
+    from crawler.events.rules import load_rules
 
     published = article.published_at.date() if article.published_at else None
     return detect_events(article.body, title=article.title, region_hint=article.region,
-                         published=published, rules=configured_rules())
+                         published=published, rules=load_rules([Path(f) for f in _rule_files]))
 
 
 def prepare_article(article: Article, *, detect: bool = True) -> Prepared:

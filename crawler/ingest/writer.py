@@ -77,14 +77,17 @@ def _portable(results: list[Any]) -> list[Any]:
     return out
 
 
-def _serve(tasks: Connection, answers: Connection, url: str) -> None:
+def _serve(tasks: Connection, answers: Connection, url: str, rules: tuple[str, ...] = ()) -> None:
     """The writer's loop: ``(number, batch)`` in, ``(number, "stored", results)`` or ``(number,
-    "failed" | "database", message)`` out; ``None`` or the crawl process's end stops it."""
+    "failed" | "database", message)`` out; ``None`` or the crawl process's end stops it. It
+    detects the events of articles not prepared with them using the event-rule files ``rules``."""
     from sqlalchemy.exc import OperationalError
 
     from crawler.errors import brief
     from crawler.ingest.ingestor import Ingestor
+    from crawler.ingest.prepare import use_rules
 
+    use_rules(rules)
     try:
         ingestor = Ingestor.for_url(url)
     except Exception as exc:  # reported; the crawl process stores its batches itself
@@ -125,8 +128,9 @@ class StoreWriter(SharedHelper):
     and the caller stores the batch itself.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, rules: tuple[str, ...] = ()) -> None:
         self.url = url
+        self.rules = rules
         self._process: Any = None
         self._tasks: Connection | None = None
         self._answers: Connection | None = None
@@ -146,7 +150,7 @@ class StoreWriter(SharedHelper):
         task_out, task_in = context.Pipe(duplex=False)
         answer_out, answer_in = context.Pipe(duplex=False)
         _widen(task_in)
-        process = context.Process(target=_serve, args=(task_out, answer_in, self.url), daemon=True,
+        process = context.Process(target=_serve, args=(task_out, answer_in, self.url, self.rules), daemon=True,
                                   name="radar-store")
         try:
             process.start()
