@@ -21,7 +21,8 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from sqlalchemy import select
 
 from crawler.config.sources import Schedule, load_config, parse_config
-from scheduler.daemon import Daemon, RadarScheduler
+from scheduler.daemon import Daemon
+from scheduler.engine import RadarScheduler
 from scheduler.jobs import _OUT_OF_MEMORY, ChildRegistry, _kept, cold_command, crawl_args, failure_reason, run_crawl
 from scheduler.launcher import Launcher, supported
 from scheduler.metrics import logfmt
