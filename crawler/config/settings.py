@@ -32,8 +32,6 @@ from crawler.errors import ConfigError
 
 #: Weekday names accepted by ``digest_weekday``, Monday first (``datetime.weekday()`` order).
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-#: The ``signal_rules`` setting's environment variable.
-SIGNAL_RULES_ENV = "RADAR_SIGNAL_RULES"
 _EVERY_RE = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}

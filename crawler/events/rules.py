@@ -9,7 +9,6 @@ naming the rule id and the offending key.  Reading and merging the files is
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,7 +16,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, cast
 
-from crawler.config.settings import SIGNAL_RULES_ENV
 from crawler.events.model import EVENT_TYPES, EventType
 from crawler.events.numbers import NumberGrammar
 from crawler.events.prefilter import TriggerFilter, required_literals, shortest_literals
@@ -315,18 +313,6 @@ def _build(merged: dict[str, Any], sources: tuple[str, ...]) -> RuleSet:
 @lru_cache(maxsize=16)
 def _load(keys: tuple[tuple[str, int], ...]) -> RuleSet:
     return _build(merged_rules(p for p, _ in keys), (str(DEFAULT_RULES), *(p for p, _ in keys)))
-
-
-#: The environment variable naming the user's rule files (comma-separated): the ``signal_rules``
-#: setting's variable. Crawls hand the resolved setting to their helper processes as an argument
-#: instead (``crawler.ingest.prepare.use_rules``).
-RULES_ENV = SIGNAL_RULES_ENV
-
-
-def configured_rules() -> RuleSet:
-    """The packaged rules with the files named by ``RADAR_SIGNAL_RULES`` merged over them."""
-    names = [p.strip() for p in os.environ.get(RULES_ENV, "").split(",") if p.strip()]
-    return load_rules([Path(p) for p in names])
 
 
 def load_rules(paths: list[Path] | None = None) -> RuleSet:
