@@ -56,6 +56,7 @@ def format_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]], fmt: str,
     """Rows as an aligned table, CSV or a JSON array of objects. Control characters in names and
     values come out as ``\\u001b`` escapes, never raw: a stored title cannot drive the terminal."""
     from crawler.text.cleaning import escape_controls
+    from crawler.text.tables import column_widths, pad_row
 
     data = [[_cell(v) for v in row] for row in rows]
     if fmt == "json":
@@ -72,20 +73,9 @@ def format_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]], fmt: str,
     text = [["NULL" if v is None else escape_controls(str(v)).replace("\t", "\\t").replace("\n", " ⏎ ")
              for v in r] for r in data]
     text = [[v if len(v) <= 80 else v[:79] + "…" for v in r] for r in text]
-    widths = [max([_width(c)] + [_width(r[i]) for r in text]) for i, c in enumerate(columns)]
-    lines = ["  ".join(_pad(c, w) for c, w in zip(columns, widths, strict=True)),
-             "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(_pad(v, w) for v, w in zip(r, widths, strict=True)) for r in text]
+    widths = column_widths([columns, *text])
+    lines = [pad_row(columns, widths), "  ".join("-" * w for w in widths)]
+    lines += [pad_row(r, widths) for r in text]
     plural = "s" if len(text) != 1 else ""
     lines.append(f"(first {len(text)} rows shown)" if truncated else f"({len(text)} row{plural})")
     return "\n".join(lines) + "\n"
-
-
-def _width(s: str) -> int:
-    import unicodedata
-
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
-
-
-def _pad(s: str, width: int) -> str:
-    return s + " " * (width - _width(s))

@@ -6,13 +6,13 @@ digest outbox.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
 from crawler.config.sources import Config
 from crawler.health.rules import Alert, RunStats, human, top_errors, trend_arrow
+from crawler.text.tables import column_widths, pad_row
 
 HEARTBEAT_LATE = 120  # seconds without a heartbeat after which a daemon counts as gone
 
@@ -78,14 +78,6 @@ class StatusData:
     frontier: Sequence[FrontierState] = ()
     pending: Sequence[PendingDigest] = ()
     last_sent: SentDigest | None = None
-
-
-def _width(s: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
-
-
-def _pad(s: str, width: int) -> str:
-    return s + " " * max(0, width - _width(s))
 
 
 def daemon_line(daemon: DaemonState | None, tz: tzinfo, now: datetime) -> str:
@@ -154,9 +146,8 @@ def render_status(data: StatusData, config: Config, *, now: datetime, runs_shown
         last_run = f"{_when(last.started_at, config)} {last.status}" if last else "never"
         table.append([name, last_run, _when(ok.finished_at or ok.started_at, config) if ok else "never", trend,
                       _health(name, config, by_source.get(name, []), bool(rows)), _last_error(rows, config)])
-    widths = [max(_width(r[i]) for r in table) for i in range(len(header))]
-    for r in table:
-        lines.append("  ".join(_pad(v, w) for v, w in zip(r, widths, strict=True)).rstrip())
+    widths = column_widths(table)
+    lines += [pad_row(r, widths).rstrip() for r in table]
     lines.append("")
     lines += _frontier_lines(data.frontier)
     if data.alerts:
