@@ -1,7 +1,7 @@
 """Issue 26, item 13: configuration that was silently wrong is refused with one line naming the
 file and the key, through ``load_config`` on real files (and once through the ``radar`` command);
-the good forms still load. Also: the settings catalogue is declared once, and the README's
-settings table and the environment layer follow it."""
+the good forms still load. Also: the settings catalogue is declared once, and the settings table
+of docs/configuration.md and the environment layer follow it."""
 
 from __future__ import annotations
 
@@ -235,17 +235,20 @@ def test_the_example_and_the_demo_configs_load(tmp_path: Path) -> None:
     assert len(load_config(demo, env={}).sources) == len(SITES)
 
 
-@pytest.mark.parametrize("section", ["### Sources", "### Subscriptions"])
-def test_the_readme_examples_load(tmp_path: Path, section: str) -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    block = readme[readme.index(section):].split("```yaml\n", 1)[1].split("```", 1)[0]
+@pytest.mark.parametrize(("page", "section"), [("docs/configuration.md", "## Sources"),
+                                             ("docs/configuration.md", "## Subscriptions"),
+                                             ("README.md", "## A first source")])
+def test_the_documented_examples_load(tmp_path: Path, page: str, section: str) -> None:
+    text = (ROOT / page).read_text(encoding="utf-8")
+    block = text[text.index(section):].split("```yaml\n", 1)[1].split("```", 1)[0]
     cfg = load_config(_write(tmp_path, text=block), env={})
     assert cfg.sources or cfg.subscriptions
 
 
-def test_the_readme_settings_table_is_the_catalogue() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert settings_table() in readme, "README's settings table differs: paste crawler.config.settings.settings_table()"
+def test_the_documented_settings_table_is_the_catalogue() -> None:
+    page = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    assert settings_table() in page, (
+        "docs/configuration.md's settings table differs: paste crawler.config.settings.settings_table()")
 
 
 #: text for a setting's environment variable → the value it must load as (numbers and booleans

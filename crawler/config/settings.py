@@ -2,7 +2,8 @@
 
 Each setting is declared once, as a field of :class:`Settings` made with :func:`option`: its
 type (the annotation), default, constraints and help. The file layer, the environment layer,
-:data:`DEFAULTS` and the README's settings table (:func:`settings_table`) all derive from it.
+:data:`DEFAULTS` and the settings table of docs/configuration.md (:func:`settings_table`) all derive
+from it.
 The same declarations, checked by :func:`read_mapping`, validate sources and subscriptions
 (``crawler.config.sources``, ``crawler.config.subscriptions``), so the whole file follows one schema.
 
@@ -57,7 +58,7 @@ class Rule:
     split: bool = False  # a string is a comma-separated list
     file: bool = True  # False: environment only (secrets)
     env: bool = True  # settings: also read from RADAR_<NAME>
-    shown: str = ""  # the default as the README shows it
+    shown: str = ""  # the default as docs/configuration.md shows it
     crawl: bool = False  # a crawl knob: the crawl reads it as the Scrapy setting RADAR_<NAME>
 
 
@@ -527,7 +528,7 @@ def _crawl_knobs_of(scrapy: Any, values: dict[str, Any], fail: Callable[[str, st
 
 
 def settings_table() -> str:
-    """The README's settings table, rendered from the catalogue."""
+    """The settings table of docs/configuration.md, rendered from the catalogue."""
     rows = ["| setting (`settings:` key) | environment | default | meaning |", "|---|---|---|---|"]
     for k in schema(Settings):
         name = f"`{k.key}`" if k.rule.file else "— (environment only)"
