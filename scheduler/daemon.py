@@ -40,6 +40,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 
 from crawler.config.sources import Config, load_config
 from crawler.errors import RadarError, brief
+from crawler.health.rules import alerts_of
 from scheduler import jobs
 from scheduler.engine import QuietScheduler, RadarScheduler, report_job_event
 from scheduler.launcher import Launcher, LauncherError, supported
@@ -234,7 +235,8 @@ class Daemon:
         try:
             cfg = self.ctx.config
             with self.ctx.factory() as session:
-                alerts = runs.alerts_now(session, cfg.select(), cfg.settings, datetime.now(UTC))
+                alerts = alerts_of(runs.histories(session, cfg.select(), runs=cfg.settings.health_history),
+                                   cfg.settings, datetime.now(UTC))
                 pending = len(outbox.pending_digests(session))
             self.ctx.metrics.set_health([s.name for s in cfg.select()], alerts)
             self.ctx.metrics.outbox_pending.set(pending)

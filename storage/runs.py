@@ -14,9 +14,8 @@ from typing import Any, cast
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
-from crawler.config.settings import Settings
 from crawler.config.sources import Source
-from crawler.health.rules import Alert, RunStats, SourceHistory, alerts_of
+from crawler.health.rules import RunStats, SourceHistory
 from storage.models import ArticleRow, CrawlRunRow, DaemonStatusRow
 
 COUNTERS = ("pages", "items", "new", "duplicates", "errors", "bytes", "requests", "links", "challenges")
@@ -168,12 +167,6 @@ def history(session: Session, source: Source, *, runs: int, garbled_sample: int 
 def histories(session: Session, sources: Sequence[Source], *, runs: int) -> list[SourceHistory]:
     """:func:`history` of each source."""
     return [history(session, s, runs=runs) for s in sources]
-
-
-def alerts_now(session: Session, sources: Sequence[Source], settings: Settings, now: datetime) -> list[Alert]:
-    """Every health alert of ``sources`` at ``now``, source by source: their :func:`histories`,
-    judged by ``crawler.health.rules.alerts_of``."""
-    return alerts_of(histories(session, sources, runs=settings.health_history), settings, now)
 
 
 # --------------------------------------------------------------------------- daemon_status

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from crawler.config.sources import Config
@@ -16,7 +15,6 @@ from crawler.health.render import (
     SentDigest,
     SourceRuns,
     StatusData,
-    render_status,
 )
 from crawler.health.rules import alerts_of
 from storage import frontier, outbox, runs
@@ -67,15 +65,3 @@ def status_data(session: Session, config: Config, *, now: datetime, runs_shown: 
         pending=pending,
         last_sent=last_sent,
     )
-
-
-def status_report(session: Session, config: Config, *, now: datetime, runs_shown: int = 8) -> str:
-    """The text ``radar status`` prints (:func:`status_data` rendered). Runs left ``running`` by a
-    crawl process that is gone are marked ``abandoned`` first (and committed)."""
-    try:
-        if runs.abandon_dead_runs(session, now=now):
-            session.commit()
-    except OperationalError:  # a locked database: shown as it is
-        session.rollback()
-    return render_status(status_data(session, config, now=now, runs_shown=runs_shown), config, now=now,
-                         runs_shown=runs_shown)

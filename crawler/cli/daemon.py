@@ -47,13 +47,23 @@ def daemon(ctx: click.Context, shutdown_grace: float, metrics_port: int, metrics
 def status(ctx: click.Context) -> None:
     """The daemon, then per source: last success, last error, items per run, health; then alerts
     and unsent digests."""
+    from sqlalchemy.exc import OperationalError
+
+    from crawler.health.render import render_status
     from storage.db import open_database
-    from storage.status import status_report
+    from storage.runs import abandon_dead_runs
+    from storage.status import status_data
 
     cfg = ctx_config(ctx)
+    now = datetime.now(UTC)
     engine, factory = open_database(cfg.settings.database_url)
     with factory() as session:
-        report = status_report(session, cfg, now=datetime.now(UTC))
+        try:  # runs left running by a crawl process that is gone are shown as abandoned
+            if abandon_dead_runs(session, now=now):
+                session.commit()
+        except OperationalError:  # a locked database: shown as it is
+            session.rollback()
+        data = status_data(session, cfg, now=now)
     engine.dispose()
     click.echo(f"database: {db_label(cfg)}")
-    click.echo(report)
+    click.echo(render_status(data, cfg, now=now))

@@ -37,7 +37,7 @@ from crawler.config.subscriptions import FREQUENCIES, Subscription, effective_su
 from crawler.digest.mailer import send_message
 from crawler.digest.render import build_email, render
 from crawler.errors import DigestError, brief
-from crawler.health.rules import Alert
+from crawler.health.rules import Alert, alerts_of
 from storage import outbox, runs
 from storage.db import transaction
 from storage.locks import DatabaseLock
@@ -207,7 +207,8 @@ def _plan(factory: sessionmaker[Session], config: Config, subscriptions: list[Su
                             f"the {period} digest was already written ({done.status}); {waiting}")))
                         continue
                     if with_health and alerts is None:
-                        alerts = runs.alerts_now(session, sources, settings, now)
+                        alerts = alerts_of(runs.histories(session, sources, runs=settings.health_history),
+                                           settings, now)
                     health = (alerts or []) if with_health else []
                     if not views and not health:
                         results.append(DeliveryResult("nothing", sub.name, recipient,
