@@ -20,14 +20,15 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.config.settings import Settings
 from crawler.config.sources import Config
 from crawler.config.subscriptions import effective_subscriptions
-from crawler.digest.delivery import DeliveryResult, deliver
+from crawler.digest.delivery import MAILED, DeliveryResult, deliver
+from crawler.health.rules import RunStatus
 from scheduler.launcher import Launcher, LauncherError
 from scheduler.metrics import Metrics
 from storage import runs
@@ -198,7 +199,7 @@ class CrawlResult:
     source: str
     run_id: int
     exit_code: int
-    status: str
+    status: RunStatus
     reason: str
     seconds: float
     counts: dict[str, int] = field(default_factory=dict)
@@ -246,6 +247,7 @@ def run_crawl(source: str, config_path: Path | None, settings: Settings, childre
         children.remove(child)
     code = proc.wait()  # known by now: communicate() waited for it
     output = _kept(raw.decode("utf-8", "replace")) if raw else ""
+    status: RunStatus
     if overran:
         status, reason, force = "killed", f"time limit: killed after {settings.crawl_timeout}s", True
     elif children.stopping:
@@ -258,8 +260,9 @@ def run_crawl(source: str, config_path: Path | None, settings: Settings, childre
                              error=output if code != 0 else "", force=force)
         assert row is not None
         counts = {name: int(getattr(row, name)) for name in runs.COUNTERS}
-        result = CrawlResult(source, run_id, code, row.status, row.finish_reason, time.monotonic() - started,
-                             counts, int((row.stats or {}).get("radar/events_new", 0)), output)
+        result = CrawlResult(source, run_id, code, cast(RunStatus, row.status), row.finish_reason,
+                             time.monotonic() - started, counts, int((row.stats or {}).get("radar/events_new", 0)),
+                             output)
     return result
 
 
@@ -304,7 +307,7 @@ def _mail(ctx: DaemonContext, frequencies: Collection[str], retry: str) -> list[
                       require_subscriptions=False)
     if ctx.metrics is not None:
         for r in results:
-            if r.status in ("sent", "failed", "deferred"):
+            if r.status in MAILED:
                 ctx.metrics.digests.labels(r.status).inc()
     for r in results:
         if r.status == "failed":
@@ -313,7 +316,7 @@ def _mail(ctx: DaemonContext, frequencies: Collection[str], retry: str) -> list[
 
 
 def _mail_fields(results: list[DeliveryResult]) -> dict[str, int]:
-    return {name: sum(1 for r in results if r.status == name) for name in ("sent", "failed", "deferred")}
+    return {name: sum(1 for r in results if r.status == name) for name in MAILED}
 
 
 def crawl_job(source: str) -> dict[str, Any]:

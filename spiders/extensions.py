@@ -15,7 +15,7 @@ from scrapy.http import Request, Response
 from sqlalchemy.exc import OperationalError
 
 from crawler.errors import brief
-from crawler.health.rules import challenge_kind, top_errors
+from crawler.health.rules import RunStatus, challenge_kind, top_errors
 from spiders.base import RadarSpider
 from storage import runs
 from storage.db import transaction
@@ -78,7 +78,7 @@ def status_counts(stats: dict[str, Any]) -> dict[str, int]:
     return {k[len(_STATUS):]: int(v) for k, v in stats.items() if k.startswith(_STATUS) and isinstance(v, int)}
 
 
-def run_status(reason: str) -> str:
+def run_status(reason: str) -> RunStatus:
     """crawl_runs.status for a Scrapy finish reason: ``shutdown`` (SIGTERM, the daemon stopping)
     is an interruption, not a failure."""
     if reason == "finished":
@@ -86,7 +86,7 @@ def run_status(reason: str) -> str:
     return "interrupted" if reason == "shutdown" else "failed"
 
 
-def judge_run(reason: str, stats: Mapping[str, Any]) -> tuple[str, str]:
+def judge_run(reason: str, stats: Mapping[str, Any]) -> tuple[RunStatus, str]:
     """crawl_runs' status and finish reason for a crawl Scrapy ended with ``reason``: a crawl
     that "finished" having fetched nothing it asked for is ``failed`` (every request refused,
     timed out or answered with an error), and one whose every answer was a challenge / WAF page

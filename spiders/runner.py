@@ -11,7 +11,7 @@ import gc
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 # Imported here, near the top of the stack, rather than by Scrapy at the first crawl: this module's
 # deprecation shims call inspect.stack(), which costs per frame, and deep in Twisted's call chain
@@ -28,6 +28,7 @@ from twisted.python.failure import Failure
 from crawler.config.settings import crawl_knobs
 from crawler.config.sources import Config, Source
 from crawler.errors import ConfigError
+from crawler.health.rules import RunStatus
 from crawler.ingest.ingestor import Ingestor
 from crawler.ingest.prepare import use_rules
 from spiders import CRAWL_GC_THRESHOLD
@@ -62,7 +63,7 @@ class CrawlSummary:
         return self.finish_reason.startswith(SKIPPED)
 
 
-SKIPPED = "skipped"
+SKIPPED: Final[RunStatus] = "skipped"
 
 
 # Component dictionaries: the config's entries are added to ours rather than replacing them, so

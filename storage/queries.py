@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from crawler.article import Article
 from crawler.dedupe.neardup import Fingerprint, body_keys, fingerprint
 from crawler.dedupe.revisions import describe_revision
-from crawler.dedupe.stories import Joining
+from crawler.dedupe.stories import Joining, MatchKind
 from crawler.dedupe.urls import canonical_url, document_key
 from storage import neardup, stories
 from storage.models import (
@@ -44,7 +44,7 @@ class StoreOutcome:
     status: StoreStatus
     article_id: int
     story_id: int | None = None
-    story_match: str = ""
+    story_match: MatchKind | Literal[""] = ""
     similarity: float | None = None
     revision_id: int | None = None
 

@@ -15,7 +15,7 @@ from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from crawler.config.sources import Source
-from crawler.health.rules import RunStats, SourceHistory
+from crawler.health.rules import RunStats, RunStatus, SourceHistory
 from storage.models import ArticleRow, CrawlRunRow, DaemonStatusRow
 
 COUNTERS = ("pages", "items", "new", "duplicates", "errors", "bytes", "requests", "links", "challenges")
@@ -25,7 +25,7 @@ COUNTERS = ("pages", "items", "new", "duplicates", "errors", "bytes", "requests"
 class RunRecord:
     """How a crawl ended, as the Scrapy extension sees it (``spiders.extensions``)."""
 
-    status: str
+    status: RunStatus
     reason: str
     counts: Mapping[str, int]
     errors_by_kind: Mapping[str, int]
@@ -95,7 +95,7 @@ def finish_run(session: Session, run_id: int, record: RunRecord, *, finished_at:
     session.execute(update(_RUNS).where(_RUNS.c.id == run_id).values(values))
 
 
-def close_run(session: Session, run_id: int, *, status: str, reason: str, now: datetime,
+def close_run(session: Session, run_id: int, *, status: RunStatus, reason: str, now: datetime,
               exit_code: int | None, error: str = "", force: bool = False) -> CrawlRunRow | None:
     """What the daemon knows after its crawl child exited: the exit code always; status and reason
     when the child did not close the run itself (it crashed or was killed), or with ``force``
@@ -127,7 +127,8 @@ def abandon_stale_runs(session: Session, *, started_before: datetime, now: datet
 def run_stats(row: CrawlRunRow) -> RunStats:
     """What the health rules and ``radar status`` need of one crawl_runs row."""
     return RunStats(
-        started_at=row.started_at, finished_at=row.finished_at, status=row.status, finish_reason=row.finish_reason,
+        started_at=row.started_at, finished_at=row.finished_at, status=cast(RunStatus, row.status),
+        finish_reason=row.finish_reason,
         pages=row.pages, items=row.items, new=row.new, errors=row.errors, requests=row.requests, links=row.links,
         challenges=row.challenges, errors_by_kind=dict(row.errors_by_kind or {}), error=row.error,
         not_modified=int((row.status_counts or {}).get("304", 0)),

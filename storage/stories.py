@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, case, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from crawler.dedupe.stories import Joining, decide
+from crawler.dedupe.stories import Joining, MatchKind, decide
 from storage import neardup
 from storage.models import ArticleRow, ArticleUrlRow, StoryRow
 
@@ -29,7 +29,7 @@ class StoryMatch:
     """Where an article went: its story, how it got there, and the article it matched."""
 
     story_id: int
-    match: str  # "first" | "near" | "document"
+    match: MatchKind
     similarity: float | None = None
     matched_article_id: int | None = None
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from crawler.dedupe.neardup import JOIN_THRESHOLD, Fingerprint, jaccard, shingle_set
 
@@ -42,6 +42,13 @@ class Joining:
     at: datetime
 
 
+#: how an article joined its story: it opened it (``first``), its text is a near-duplicate of a
+#: member's (``near``), or it is the same document (``document``: the same document key)
+MatchKind = Literal["first", "near", "document"]
+#: the kinds that join an existing story
+JOINED: tuple[MatchKind, ...] = ("near", "document")
+
+
 @dataclass(frozen=True)
 class Decision:
     """Where one article of a batch goes. ``story`` is a stored story's id, or ``-n`` for the
@@ -49,7 +56,7 @@ class Decision:
     article it matched: a stored id, or ``-1 - n`` for the ``n``-th article of the batch."""
 
     story: int
-    match: str  # "first" | "near" | "document"
+    match: MatchKind
     similarity: float | None = None
     matched: int | None = None
 

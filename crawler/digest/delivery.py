@@ -28,6 +28,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from typing import Literal
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -46,6 +47,12 @@ from storage.models import DigestRow
 log = logging.getLogger(__name__)
 
 
+#: what became of one digest, or why there was none (see :class:`DeliveryResult`)
+DeliveryStatus = Literal["sent", "failed", "deferred", "dry-run", "nothing", "exists", "not-due"]
+#: the statuses of a digest that was written and handed to SMTP or held back (counted by the daemon)
+MAILED: tuple[DeliveryStatus, ...] = ("sent", "failed", "deferred")
+
+
 @dataclass
 class DeliveryResult:
     """What happened to one digest (or why there was none) for one recipient of one subscription.
@@ -56,7 +63,7 @@ class DeliveryResult:
     written); ``not-due`` (a weekly digest before its day).
     """
 
-    status: str
+    status: DeliveryStatus
     subscription: str
     recipient: str
     key: str = ""
@@ -68,7 +75,8 @@ class DeliveryResult:
     note: str = ""
 
 
-def _result(status: str, row: DigestRow, message: EmailMessage | None = None, **extra: str) -> DeliveryResult:
+def _result(status: DeliveryStatus, row: DigestRow, message: EmailMessage | None = None,
+            **extra: str) -> DeliveryResult:
     return DeliveryResult(status, row.subscription, row.recipients, row.idempotency_key, row.id, row.event_count,
                           row.subject, message, **extra)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
 from crawler.config.sources import Config
-from crawler.health.rules import Alert, RunStats, human, top_errors, trend_arrow
+from crawler.health.rules import FAILED, Alert, RunStats, human, top_errors, trend_arrow
 from crawler.text.tables import column_widths, pad_row
 
 HEARTBEAT_LATE = 120  # seconds without a heartbeat after which a daemon counts as gone
@@ -99,7 +99,7 @@ def _when(value: datetime | None, config: Config) -> str:
 
 def _last_error(rows: Sequence[RunStats], config: Config) -> str:
     for r in rows:
-        if r.status in ("failed", "blocked", "killed", "abandoned"):
+        if r.status in FAILED:
             return f"{_when(r.started_at, config)} {r.status}: {r.finish_reason}"[:60]
         if r.errors_by_kind and r.status != "running":
             kinds = {k: v for k, v in r.errors_by_kind.items() if k not in ("attachment_failed",)}

@@ -25,19 +25,21 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from ahocorasick_rs import BytesAhoCorasick, Implementation
 
 from crawler.config.settings import Settings
 from crawler.config.sources import Schedule
 
+#: crawl_runs.status: ``running`` until the crawl ends; then how it ended (see below)
+RunStatus = Literal["running", "finished", "failed", "blocked", "killed", "abandoned", "interrupted", "skipped"]
 #: runs that count as failures: ``failed`` (also: fetched nothing it asked for), ``blocked``
 #: (every page was a challenge page), killed by the daemon, ``abandoned`` (its process is gone)
-FAILED = ("failed", "blocked", "killed", "abandoned")
+FAILED: tuple[RunStatus, ...] = ("failed", "blocked", "killed", "abandoned")
 #: runs that stopped before finishing on purpose (daemon shutdown), or never started because
 #: another process was crawling the source: neither success nor failure
-NEUTRAL = ("interrupted", "skipped")
+NEUTRAL: tuple[RunStatus, ...] = ("interrupted", "skipped")
 #: error kinds that are not failed requests (they do not count towards the error rate)
 _NOT_REQUEST_ERRORS = {"attachment_failed", "empty_page", "not_html"}
 GARBLED_SAMPLE = 20
@@ -49,7 +51,7 @@ class RunStats:
 
     started_at: datetime
     finished_at: datetime | None
-    status: str
+    status: RunStatus
     finish_reason: str = ""
     pages: int = 0
     items: int = 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.article import Article
 from crawler.config.sources import Source
+from crawler.dedupe.stories import JOINED, MatchKind
 from crawler.ingest.prepare import Prepared, Sealed, events_of, prepare_article
 from storage import frontier, pages, queries
 from storage.db import open_database, transaction
@@ -72,7 +74,7 @@ class IngestResult:
     events: int = 0
     statuses: list[str] = field(default_factory=list)
     story_id: int | None = None
-    story_match: str = ""
+    story_match: MatchKind | Literal[""] = ""
     revision_id: int | None = None
 
 
@@ -194,7 +196,7 @@ class Ingestor:
             events = prepared.events if prepared.events is not None else events_of(article)
             published = (article.published_at or fetched_at).date()
             result.events = len(events)
-            joined = outcome.story_match in ("near", "document") or outcome.status == "updated"
+            joined = outcome.story_match in JOINED or outcome.status == "updated"
             result.new_events = record_events(
                 session, outcome.article_id, events, published=published, seen_at=fetched_at,
                 story_id=outcome.story_id if joined else None, new_article=outcome.status == "new")
