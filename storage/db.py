@@ -12,6 +12,8 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from storage.search import register_functions
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -44,6 +46,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+            register_functions(dbapi_conn)  # the search index's triggers call them
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)

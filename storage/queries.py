@@ -17,7 +17,7 @@ from crawler.dedupe.neardup import Fingerprint, body_keys, fingerprint
 from crawler.dedupe.revisions import describe_revision
 from crawler.dedupe.stories import Joining, MatchKind
 from crawler.dedupe.urls import canonical_url, document_key
-from storage import neardup, stories
+from storage import neardup, search, stories
 from storage.models import (
     ArticleRevisionRow,
     ArticleRow,
@@ -182,6 +182,7 @@ def _store_known(session: Session, item: ToStore, url: str, article_id: int, rel
     _set_validators(row, item.validators)
     row.fetched_at = fetched_at
     session.flush()
+    search.reindex(session.connection(), row.id, row.title, row.body)
     neardup.add(session, [(row.id, near.bands)])
     if row.story_id is not None:
         stories.refresh(session, {row.story_id: fetched_at}, title=True)
@@ -263,6 +264,7 @@ def _insert_articles(session: Session, items: Sequence[ToStore], urls: Sequence[
     # insert one row per statement on SQLite, which promises no order for RETURNING
     by_url = {url: int(article_id) for article_id, url in conn.execute(_NEW_ARTICLE, rows)}
     ids = {n: by_url[urls[n]] for n in new}
+    search.index_articles(conn, [(ids[n], items[n].article.title, items[n].article.body) for n in new])
     attachments = [{"article_id": ids[n], "name": a.name, "url": a.url, "sha256": a.sha256,
                     "content_type": a.content_type, "size": a.size, "text": a.text}
                    for n in new for a in items[n].article.attachments]

@@ -28,6 +28,7 @@ from sqlalchemy.engine import make_url
 
 from crawler.errors import QueryError
 from storage.db import normalize_url
+from storage.search import register_functions
 
 __all__ = ["QueryResult", "run_query", "run_readonly"]
 
@@ -146,6 +147,7 @@ def _sqlite(url: str, query: str, timeout: float, max_rows: int) -> QueryResult:
         if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'alembic_version'").fetchone() is None:
             raise QueryError(_EMPTY)
         conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, _SQLITE_MAX_LENGTH)
+        register_functions(conn)  # search_match / search_hit (storage.search)
         conn.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)
         conn.set_authorizer(lambda *args: _authorize(denied, *args))
         cursor = conn.execute(query)

@@ -9,3 +9,7 @@ for _command in (crawling.crawl, demo.demo, daemon.daemon, daemon.status, digest
     main.add_command(_command)
 
 __all__ = ["main"]
+
+from crawler.cli import search as _search  # noqa: E402  (issue 22)
+
+main.add_command(_search.search)

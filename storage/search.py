@@ -1,0 +1,301 @@
+"""Full-text search of articles, exact for any term length (issue 22): the index and its queries.
+
+The index holds each article's character tokens (``crawler.text.search_tokens``): on SQLite a
+contentless FTS5 table ``article_search`` (rowid = article id, ``detail=none``), kept by triggers
+on ``articles`` that call the ``search_tokens`` SQL function this module registers on every
+connection; on PostgreSQL a table ``article_search(article_id, tokens int[])`` with a GIN index,
+written by :func:`index_articles` / :func:`reindex` where articles are stored or revised, and
+emptied by the foreign key's cascade when an article is deleted. Both change in the article's own
+transaction. A query asks the index for candidates newest first and re-checks each exactly on the
+folded text, so a hit contains every term and no article containing them is missed.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from crawler.text.search_tokens import (
+    PG_QUERY_CLASS,
+    Query,
+    fold,
+    fold_table,
+    index_numbers,
+    index_text,
+    parse_query,
+    token_number,
+)
+
+# PostgreSQL: the newest index rows scanned first, in id order; a query that finds its page of
+# hits there never touches the GIN index (common terms); otherwise the GIN index finds them all.
+NEWEST_WINDOW = 5000
+RELEVANCE_POOL = 500  # relevance ranks this many newest hits
+
+
+def _sqlite_match(query: str) -> str:
+    return fts_expression(parse_query(query))
+
+
+def _sqlite_hit(title: str | None, body: str | None, query: str) -> int:
+    return int(parse_query(query).matches(fold(title or "") + "\n" + fold(body or "")))
+
+
+def register_functions(conn: sqlite3.Connection) -> None:
+    """Give a SQLite connection the search functions: ``search_fold(text)``,
+    ``search_tokens(title, body)`` (the index triggers call it), ``search_match(query)`` (an FTS5
+    MATCH expression for ``article_search``) and ``search_hit(title, body, query)`` (1 when the
+    article contains every term and no excluded one)."""
+    conn.create_function("search_fold", 1, lambda t: None if t is None else fold(t), deterministic=True)
+    conn.create_function("search_tokens", 2, lambda a, b: index_text(a or "", b or ""), deterministic=True)
+    conn.create_function("search_match", 1, _sqlite_match, deterministic=True)
+    conn.create_function("search_hit", 3, _sqlite_hit, deterministic=True)
+
+
+def fts_expression(query: Query) -> str:
+    """The FTS5 MATCH expression of a query's tokens ('' when no term has a word character)."""
+    return " AND ".join('"' + t + '"' for t in query.tokens())
+
+
+# --- schema (migration 0007) -------------------------------------------------------------------
+
+SQLITE_SCHEMA = [
+    "CREATE VIRTUAL TABLE article_search USING fts5(tokens, content='', detail='none', "
+    "tokenize='unicode61 remove_diacritics 0')",
+    "CREATE TRIGGER article_search_insert AFTER INSERT ON articles BEGIN "
+    "INSERT INTO article_search(rowid, tokens) VALUES (new.id, search_tokens(new.title, new.body)); END",
+    "CREATE TRIGGER article_search_update AFTER UPDATE OF title, body ON articles BEGIN "
+    "INSERT INTO article_search(article_search, rowid, tokens) "
+    "VALUES ('delete', old.id, search_tokens(old.title, old.body)); "
+    "INSERT INTO article_search(rowid, tokens) VALUES (new.id, search_tokens(new.title, new.body)); END",
+    "CREATE TRIGGER article_search_delete AFTER DELETE ON articles BEGIN "
+    "INSERT INTO article_search(article_search, rowid, tokens) "
+    "VALUES ('delete', old.id, search_tokens(old.title, old.body)); END",
+]
+SQLITE_DROP = ["DROP TRIGGER IF EXISTS article_search_insert", "DROP TRIGGER IF EXISTS article_search_update",
+               "DROP TRIGGER IF EXISTS article_search_delete", "DROP TABLE IF EXISTS article_search"]
+
+
+def postgres_schema() -> list[str]:
+    """The PostgreSQL statements: the table, its GIN index and the SQL functions."""
+    table = fold_table()
+    source = "".join(chr(c) for c in table)
+    target = "".join(table.values())
+    pair = f"ascii(substr(r, i, 1))::bigint * {UNICODE} + ascii(substr(r, i + 1, 1))"
+    bigram = f"({UNICODE}::bigint + ({pair}) % {SPACE})"
+    return [
+        "CREATE TABLE article_search (article_id integer PRIMARY KEY REFERENCES articles(id) ON DELETE CASCADE, "
+        "tokens integer[] NOT NULL)",
+        "CREATE INDEX article_search_tokens ON article_search USING gin (tokens)",
+        f"CREATE FUNCTION search_fold(t text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS "
+        f"$fold$ SELECT translate(t, $a${source}$a$, $b${target}$b$) $fold$",
+        # the tokens of the query's included terms (whitespace-separated, '-term' excluded)
+        f"""CREATE FUNCTION search_query_tokens(q text) RETURNS integer[] LANGUAGE sql IMMUTABLE AS $f$
+        SELECT coalesce(array_agg(DISTINCT tok), '{{}}') FROM (
+          SELECT CASE WHEN length(r) = 1 THEN ascii(r) ELSE {bigram}::integer END AS tok
+          FROM regexp_split_to_table(search_fold(q), '\\s+') AS term,
+               regexp_matches(term, '[{PG_QUERY_CLASS}]+', 'g') AS m,
+               LATERAL (SELECT m[1] AS r) AS run,
+               generate_series(1, greatest(length(r) - 1, 1)) AS i
+          WHERE term <> '' AND left(term, 1) <> '-') toks $f$""",
+        """CREATE FUNCTION search_hit(title text, body text, q text) RETURNS boolean LANGUAGE sql IMMUTABLE AS $f$
+        SELECT coalesce(bool_and(CASE WHEN left(term, 1) = '-' AND length(term) > 1
+                                      THEN strpos(doc, substr(term, 2)) = 0 ELSE strpos(doc, term) > 0 END), false)
+        FROM (SELECT search_fold(coalesce(title, '') || chr(10) || coalesce(body, '')) AS doc) d,
+             regexp_split_to_table(search_fold(q), '\\s+') AS term WHERE term <> '' $f$""",
+        """CREATE FUNCTION search_articles(q text) RETURNS SETOF articles LANGUAGE sql STABLE AS $f$
+        SELECT a.* FROM articles a JOIN article_search s ON s.article_id = a.id
+        WHERE s.tokens @> search_query_tokens(q) AND search_hit(a.title, a.body, q)
+        ORDER BY a.id DESC $f$""",
+    ]
+
+
+UNICODE = 0x110000
+SPACE = 2**31 - 1 - UNICODE
+POSTGRES_DROP = ["DROP FUNCTION IF EXISTS search_articles(text)",
+                 "DROP FUNCTION IF EXISTS search_hit(text, text, text)",
+                 "DROP FUNCTION IF EXISTS search_query_tokens(text)", "DROP FUNCTION IF EXISTS search_fold(text)",
+                 "DROP TABLE IF EXISTS article_search"]
+
+
+def fill(conn: Connection, progress: Callable[[int, int], None] | None = None, batch: int = 2000) -> int:
+    """Index every stored article (a new index); returns how many. ``progress(done, total)`` is
+    called after each batch."""
+    total = int(conn.execute(text("SELECT count(*) FROM articles")).scalar_one())
+    done, last = 0, 0
+    while True:
+        rows = conn.execute(text("SELECT id, title, body FROM articles WHERE id > :last ORDER BY id LIMIT :n"),
+                            {"last": last, "n": batch}).all()
+        if not rows:
+            return done
+        index_articles(conn, [(int(r[0]), r[1] or "", r[2] or "") for r in rows], force=True)
+        done += len(rows)
+        last = int(rows[-1][0])
+        if progress is not None:
+            progress(done, total)
+
+
+def stderr_progress(done: int, total: int) -> None:
+    """A one-line progress bar on stderr."""
+    width = 30
+    filled = width * done // max(total, 1)
+    end = "\n" if done >= total else ""
+    sys.stderr.write(f"\rsearch index [{'#' * filled}{'.' * (width - filled)}] {done}/{total}{end}")
+    sys.stderr.flush()
+
+
+# --- keeping it -------------------------------------------------------------------------------
+
+def index_articles(conn: Connection, rows: Sequence[tuple[int, str, str]], *, force: bool = False) -> None:
+    """Index new articles ``(id, title, body)``. On SQLite the insert trigger already did (unless
+    ``force``, for filling a new index)."""
+    if not rows:
+        return
+    if conn.dialect.name == "sqlite":
+        if force:
+            conn.execute(text("INSERT INTO article_search(rowid, tokens) VALUES (:id, :tokens)"),
+                         [{"id": i, "tokens": index_text(t, b)} for i, t, b in rows])
+        return
+    conn.execute(text("INSERT INTO article_search (article_id, tokens) VALUES (:id, :tokens)"),
+                 [{"id": i, "tokens": index_numbers(t, b)} for i, t, b in rows])
+
+
+def reindex(conn: Connection, article_id: int, title: str, body: str) -> None:
+    """Re-index a revised article (PostgreSQL; on SQLite the update trigger did)."""
+    if conn.dialect.name != "sqlite":
+        conn.execute(text("UPDATE article_search SET tokens = :tokens WHERE article_id = :id"),
+                     {"id": article_id, "tokens": index_numbers(title, body)})
+
+
+# --- querying ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Filters:
+    """What else a hit must be: events of ``event_type``, a region containing ``region``, from
+    ``source`` (its id or its 来源), published (or else fetched) in [since, until)."""
+
+    event_type: str | None = None
+    region: str | None = None
+    source: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One article found, with a highlighted snippet and a relevance score."""
+
+    id: int
+    title: str
+    url: str
+    source: str
+    published_at: Any
+    region: str
+    snippet: str
+    score: float
+
+
+_COLUMNS = "a.id, a.title, a.body, a.url, a.source, a.source_name, a.published_at, a.fetched_at, a.region"
+
+
+def _filters(filters: Filters, params: dict[str, Any]) -> str:
+    sql = ""
+    if filters.event_type:
+        params["etype"] = filters.event_type
+        sql += (" AND (EXISTS (SELECT 1 FROM events e WHERE e.article_id = a.id AND e.type = :etype)"
+                " OR EXISTS (SELECT 1 FROM event_mentions m JOIN events e ON e.id = m.event_id"
+                " WHERE m.article_id = a.id AND e.type = :etype))")
+    if filters.region:
+        params["region"] = "%" + filters.region + "%"
+        sql += (" AND (a.region LIKE :region OR EXISTS (SELECT 1 FROM events e WHERE e.article_id = a.id"
+                " AND e.region LIKE :region))")
+    if filters.source:
+        params["source"] = filters.source
+        sql += " AND (a.source = :source OR a.source_name = :source)"
+    if filters.since:
+        params["since"] = filters.since
+        sql += " AND coalesce(a.published_at, a.fetched_at) >= :since"
+    if filters.until:
+        params["until"] = filters.until
+        sql += " AND coalesce(a.published_at, a.fetched_at) < :until"
+    return sql
+
+
+def _candidates(conn: Connection, query: Query, filters: Filters) -> Iterator[Any]:
+    params: dict[str, Any] = {}
+    where = _filters(filters, params)
+    if conn.dialect.name == "sqlite":
+        match = fts_expression(query)
+        if not match:  # no word character in any term: only a scan can tell
+            yield from conn.execute(text(f"SELECT {_COLUMNS} FROM articles a WHERE 1=1{where} ORDER BY a.id DESC"),
+                                    params)
+            return
+        params["match"] = match
+        yield from conn.execute(text(
+            f"SELECT {_COLUMNS} FROM article_search s JOIN articles a ON a.id = s.rowid "
+            f"WHERE article_search MATCH :match{where} ORDER BY s.rowid DESC"), params)
+        return
+    params["tokens"] = sorted({token_number(t) for t in query.tokens()})
+    newest = conn.execute(text("SELECT max(article_id) FROM article_search")).scalar()
+    if newest is None:
+        return
+    floor = int(newest) - NEWEST_WINDOW
+    params["floor"] = floor
+    stream = {"stream_results": True, "yield_per": 50}
+    yield from conn.execute(text(
+        f"SELECT {_COLUMNS} FROM article_search s JOIN articles a ON a.id = s.article_id "
+        f"WHERE s.article_id > :floor AND s.tokens @> CAST(:tokens AS integer[]){where} "
+        f"ORDER BY s.article_id DESC"), params, execution_options=stream)
+    # older articles: the GIN index finds every candidate, newest first after a sort
+    conn.execute(text("SET LOCAL enable_indexscan = off"))
+    try:
+        yield from conn.execute(text(
+            f"SELECT {_COLUMNS} FROM article_search s JOIN articles a ON a.id = s.article_id "
+            f"WHERE s.article_id <= :floor AND s.tokens @> CAST(:tokens AS integer[]){where} "
+            f"ORDER BY s.article_id DESC"), params, execution_options=stream)
+    finally:
+        conn.execute(text("SET LOCAL enable_indexscan = on"))
+
+
+def _score(query: Query, title: str, body: str) -> float:
+    folded_title, folded_body = fold(title), fold(body)
+    score = 0.0
+    for term in query.include:
+        score += 3.0 * folded_title.count(term) + folded_body.count(term) * 1000.0 / max(len(body), 200)
+    return score
+
+
+def search(conn: Connection, query: str | Query, *, filters: Filters | None = None, sort: str = "recent",
+           limit: int = 20) -> list[Hit]:
+    """The articles containing every term of ``query`` (and no excluded one) that pass
+    ``filters``, newest stored first (``sort="recent"``), or (``"relevance"``) the
+    :data:`RELEVANCE_POOL` newest ranked by how often the terms occur, title counting thrice."""
+    parsed = parse_query(query) if isinstance(query, str) else query
+    wanted = limit if sort == "recent" else max(limit, RELEVANCE_POOL)
+    check = conn.dialect.name != "sqlite" or not parsed.exact()
+    hits: list[Hit] = []
+    for row in _candidates(conn, parsed, filters or Filters()):
+        title, body = row.title or "", row.body or ""
+        if check and not parsed.matches(fold(title) + "\n" + fold(body)):
+            continue
+        snippet = highlight_snippet(body if any(t in fold(body) for t in parsed.include) else title, parsed)
+        hits.append(Hit(int(row.id), title, row.url, row.source_name or row.source,
+                        row.published_at or row.fetched_at, row.region or "", snippet,
+                        _score(parsed, title, body)))
+        if len(hits) >= wanted:
+            break
+    if sort == "relevance":
+        hits.sort(key=lambda h: (-h.score, -h.id))
+    return hits[:limit]
+
+
+def highlight_snippet(value: str, query: Query) -> str:
+    """A snippet of ``value`` around the first hit, terms in 【】."""
+    from crawler.text.search_tokens import highlight
+
+    return highlight(value, query, mark=("【", "】"))
