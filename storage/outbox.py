@@ -41,13 +41,17 @@ def _contains(column: ColumnElement[str] | InstrumentedAttribute[str], words: Se
 
 
 def unclaimed_events(session: Session, recipient: str, *, types: Sequence[str] = (), regions: Sequence[str] = (),
-                     keywords: Sequence[str] = (), exclude: Sequence[int] = ()) -> list[EventView]:
+                     keywords: Sequence[str] = (), exclude: Sequence[int] = (), sources: Sequence[str] | None = None,
+                     stages: Sequence[str] = (), min_amount_cny: float = 0.0,
+                     news_only: bool = False) -> list[EventView]:
     """Events no digest has carried to ``recipient`` yet that match the filters, oldest first.
 
     ``types``: any of these (all when empty). ``regions``: the event's region contains one of
     them (江西 matches 江西省赣州市). ``keywords``: the article title or the evidence sentence (which
     names the parties) contains one of them, case-insensitively. ``exclude``: ids to leave out (a dry run's
-    earlier claims). The filters run in SQL, so events an address never wants are never loaded.
+    earlier claims). ``sources``: the event's article comes from one of them (None: any; empty:
+    none). ``stages``: any of these. ``min_amount_cny``: the event states at least this many yuan.
+    ``news_only``: no retrospective events. The filters run in SQL, so events an address never wants are never loaded.
     """
     claimed = exists().where(DigestEventRow.event_id == EventRow.id, DigestEventRow.recipient == recipient)
     query = select(EventRow).join(ArticleRow, ArticleRow.id == EventRow.article_id).where(~claimed)
@@ -59,6 +63,14 @@ def unclaimed_events(session: Session, recipient: str, *, types: Sequence[str] =
         query = query.where(or_(_contains(ArticleRow.title, keywords), _contains(EventRow.evidence, keywords)))
     if exclude:
         query = query.where(EventRow.id.not_in(list(exclude)))
+    if sources is not None:
+        query = query.where(ArticleRow.source.in_(list(sources)))
+    if stages:
+        query = query.where(EventRow.stage.in_(list(stages)))
+    if min_amount_cny > 0:
+        query = query.where(EventRow.amount_cny >= min_amount_cny)
+    if news_only:
+        query = query.where(EventRow.retrospective.is_(False))
     events = session.scalars(query.order_by(EventRow.first_seen_at, EventRow.id)).all()
     return views_of(session, list(events))
 

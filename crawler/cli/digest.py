@@ -32,9 +32,11 @@ def digest(ctx: click.Context, dry_run: bool, show_html: bool, raw: bool) -> Non
     for r in results:
         who = f"{r.recipient} ({r.subscription})"
         if r.status == "dry-run":
-            assert r.message is not None
             click.echo(f"=== would send to {who}, digest key {r.key}" + (f"; {r.note}" if r.note else "") + " ===")
-            click.echo(preview(r.message, show_html=show_html, raw=raw))
+            if r.message is None:  # a channel (Apprise URL): its markdown body
+                click.echo(f"Subject: {r.subject}\n(dry run: nothing sent, nothing recorded)\n\n{r.body}")
+            else:
+                click.echo(preview(r.message, show_html=show_html, raw=raw))
         elif r.status == "sent":
             click.echo(f"sent digest {r.digest_id} with {r.event_count} events to {who}")
         elif r.status in ("failed", "deferred"):

@@ -9,7 +9,19 @@ subscriptions:
     keywords: [半导体, 新能源]          # default: none; else the title or evidence sentence must name one
     frequency: immediate              # immediate | daily | weekly (default daily)
     health: true                      # daily/weekly digests carry the crawl-health section (default true)
+    sources: [jxnews]                 # default: every source
+    tags: [investment]                # default: any; else the event's source must have one of these tags
+    stages: [signed, started]         # default: any; signed | started | producing | completed | opened
+    min_amount_cny: 100000000         # default: none; else only events stating at least this many yuan
+    retrospective: background         # include | background (default) | exclude: events about past periods
+    language: zh                      # zh | en (default en)
+    notify: ["dingtalk://${DINGTALK_TOKEN}/"]   # Apprise URLs, alongside or instead of `to:`
 ```
+
+A ``notify:`` URL takes its secrets from the environment: ``${NAME}`` is replaced by the
+variable ``NAME`` when the message is sent (the outbox stores the URL as written, never the
+secret). Only ``json://``, ``form://`` and ``xml://`` (and their ``s`` forms) may be written
+without one; a token written into the file is refused, as the SMTP password is.
 
 ``RADAR_MAIL_TO`` (``mail_to``) stays the simple way in: its addresses form one subscription,
 ``mail_to``, to everything, daily. An address gets an event once, whichever of its
@@ -37,10 +49,32 @@ from crawler.config.settings import (
 )
 from crawler.errors import ConfigError
 
-__all__ = ["EVENT_TYPES", "FREQUENCIES", "Subscription", "SubscriptionError", "effective_subscriptions",
-           "idempotency_key", "is_address", "parse_subscription", "parse_subscriptions", "period_of"]
+__all__ = [
+    "EVENT_TYPES",
+    "FREQUENCIES",
+    "LANGUAGES",
+    "RETROSPECTIVE",
+    "STAGES",
+    "Subscription",
+    "SubscriptionError",
+    "effective_subscriptions",
+    "expand",
+    "idempotency_key",
+    "is_address",
+    "notify_url",
+    "parse_subscription",
+    "parse_subscriptions",
+    "period_of",
+    "placeholders",
+]
 
 EVENT_TYPES = ("signing", "opening", "trade")
+STAGES = ("signed", "started", "producing", "completed", "opened")
+RETROSPECTIVE = ("include", "background", "exclude")
+LANGUAGES = ("zh", "en")
+#: Apprise schemes that carry no token of their own (a local webhook): may be written literally.
+PLAIN_SCHEMES = ("json", "jsons", "form", "forms", "xml", "xmls")
+_PLACEHOLDER = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
 FREQUENCIES = ("immediate", "daily", "weekly")
 DEFAULT_NAME = "mail_to"
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -53,6 +87,34 @@ class SubscriptionError(ConfigError):
         super().__init__(f"subscription {subscription!r}, key {key!r}: {message}", at=at)
         self.key = key
         self.subscription = subscription
+
+
+def notify_url(value: str) -> str:
+    """``value`` if it is an Apprise URL whose secrets come from ``${NAME}`` placeholders, else
+    ValueError: a scheme with a token needs a placeholder, and Apprise must know the scheme."""
+    scheme, sep, rest = value.partition("://")
+    if not sep or not re.fullmatch(r"[a-z][a-z0-9+.-]*", scheme) or not rest:
+        raise ValueError(f"not an Apprise URL (scheme://...): {value!r}")
+    if scheme not in PLAIN_SCHEMES and not _PLACEHOLDER.search(value):
+        raise ValueError(f"{scheme}:// URLs carry a token: write it as ${{NAME}} and set NAME in the environment, "
+                         f"e.g. {scheme}://${{{scheme.upper()}_TOKEN}}/")
+    if scheme in PLAIN_SCHEMES and re.match(r"[^/@]*:[^/@]*@", rest) and not _PLACEHOLDER.search(rest.split("@")[0]):
+        raise ValueError("a password in the URL must come from the environment: write user:${NAME}@host")
+    from apprise import Apprise  # only here: loading a config without notify: URLs needs no Apprise
+
+    if Apprise.instantiate(expand(value, lambda _name: "0123456789abcdef0123456789abcdef")) is None:
+        raise ValueError(f"Apprise does not accept {value!r} (see the Apprise wiki for the {scheme}:// form)")
+    return value
+
+
+def expand(url: str, lookup: Any) -> str:
+    """``url`` with each ``${NAME}`` replaced by ``lookup(NAME)`` (e.g. ``os.environ.__getitem__``)."""
+    return _PLACEHOLDER.sub(lambda m: str(lookup(m.group(1))), url)
+
+
+def placeholders(url: str) -> list[str]:
+    """The environment variables ``url`` needs."""
+    return _PLACEHOLDER.findall(url)
 
 
 def _name(value: str) -> str:
@@ -69,13 +131,32 @@ class Subscription:
     declares its key's type, default and checks (:func:`crawler.config.settings.option`)."""
 
     name: str = option(help="unique; lower-case letters, digits, - and _", required=True, check=_name)
-    recipients: tuple[str, ...] = option(help="one address or a list of addresses", key="to", required=True,
-                                         split=True, check=address)
+    recipients: tuple[str, ...] = option((), "one address or a list of addresses (this and/or notify)",
+                                         key="to", split=True, check=address)
     types: tuple[str, ...] = option(EVENT_TYPES, "signing | opening | trade", choices=EVENT_TYPES)
     regions: tuple[str, ...] = option((), "a region matches events whose region contains it")
     keywords: tuple[str, ...] = option((), "the title or evidence sentence must name one")
     frequency: str = option("daily", "immediate | daily | weekly", choices=FREQUENCIES)
     health: bool = option(True, "daily/weekly digests carry the crawl-health section")
+    sources: tuple[str, ...] = option((), "only events from these sources (default: all)")
+    tags: tuple[str, ...] = option((), "only events from sources with one of these tags (default: any)")
+    stages: tuple[str, ...] = option((), "signed | started | producing | completed | opened (default: any)",
+                                     choices=STAGES)
+    min_amount_cny: float = option(0.0, "only events stating at least this many yuan (default 0: any)",
+                                   minimum=0)
+    retrospective: str = option("background", "include | background | exclude: events about past periods",
+                                choices=RETROSPECTIVE)
+    language: str = option("en", "zh | en", choices=LANGUAGES)
+    notify: tuple[str, ...] = option((), "Apprise URLs (dingtalk://, wecombot://, feishu://, json:// …), "
+                                         "secrets as ${NAME} from the environment", split=False, check=notify_url)
+    notify_max_bytes: int = option(0, "cap on a channel message in UTF-8 bytes (default 0: the service's limit)",
+                                   minimum=0)
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """Where the digest goes: the mail addresses, then the notify URLs (each one outbox
+        recipient: its own digest, its own claims)."""
+        return self.recipients + self.notify
 
     def describe(self) -> str:
         """"signing, opening in 江西省 matching 半导体, immediate" — for dry runs and logs."""
@@ -84,6 +165,14 @@ class Subscription:
             text += " in " + "、".join(self.regions)
         if self.keywords:
             text += " mentioning " + "、".join(self.keywords)
+        if self.sources or self.tags:
+            text += " from " + ", ".join((*self.sources, *(f"#{t}" for t in self.tags)))
+        if self.stages:
+            text += " at " + ", ".join(self.stages)
+        if self.min_amount_cny:
+            text += f" of at least {self.min_amount_cny / 1e8:g}亿元"
+        if self.retrospective == "exclude":
+            text += ", news only"
         return f"{text}, {self.frequency}"
 
 
@@ -100,6 +189,8 @@ def parse_subscription(raw: Any, index: int) -> Subscription:
     values = read_mapping(Subscription, raw, fail)
     if "types" in values:  # in the catalogue's order, whatever the file's
         values["types"] = tuple(t for t in EVENT_TYPES if t in values["types"]) or EVENT_TYPES
+    if not values.get("recipients") and not values.get("notify"):
+        fail("to", "is required (one address or a list), unless notify: lists Apprise URLs")
     return Subscription(**values)
 
 

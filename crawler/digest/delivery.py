@@ -33,8 +33,11 @@ from typing import Literal
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from crawler.config.settings import Settings
 from crawler.config.sources import Config
 from crawler.config.subscriptions import FREQUENCIES, Subscription, effective_subscriptions, idempotency_key, period_of
+from crawler.digest import channels
+from crawler.digest.labels import say
 from crawler.digest.mailer import send_message
 from crawler.digest.render import build_email, render
 from crawler.errors import DigestError, brief
@@ -73,12 +76,19 @@ class DeliveryResult:
     message: EmailMessage | None = None
     error: str = ""
     note: str = ""
+    body: str = ""  # a channel's markdown (mail: see ``message``)
 
 
 def _result(status: DeliveryStatus, row: DigestRow, message: EmailMessage | None = None,
             **extra: str) -> DeliveryResult:
+    body = row.text_body if channels.is_channel(row.recipients) else ""
     return DeliveryResult(status, row.subscription, row.recipients, row.idempotency_key, row.id, row.event_count,
-                          row.subject, message, **extra)
+                          row.subject, message, body=body, **extra)
+
+
+def _message(row: DigestRow, settings: Settings) -> EmailMessage | None:
+    """The mail of a digest row; None for a channel's."""
+    return None if channels.is_channel(row.recipients) else build_email(row, settings)
 
 
 #: Digests SMTP accepted whose "sent" mark the database refused (digest id → when sent), kept
@@ -98,28 +108,40 @@ def _mark_remembered(factory: sessionmaker[Session]) -> None:
 
 
 class _Sender:
-    """Sends written digests and records the outcome; after one SMTP failure it stops trying for
-    the rest of the run (the outbox retries later) instead of timing out once per digest."""
+    """Sends written digests and records the outcome; after one SMTP failure (or one failure of a
+    channel) it stops trying that server (that channel) for the rest of the run (the outbox
+    retries later) instead of timing out once per digest."""
 
     def __init__(self, factory: sessionmaker[Session], config: Config, clock: Callable[[], datetime]) -> None:
         self.factory = factory
         self.settings = config.settings
         self.clock = clock
         self.smtp_error = ""
+        self.channel_errors: dict[str, str] = {}
+
+    def _deliver(self, row: DigestRow, message: EmailMessage | None) -> None:
+        if message is None:
+            channels.send(row.recipients, row.subject, row.text_body, row.idempotency_key)
+        else:
+            send_message(message, self.settings)
 
     def send(self, row: DigestRow) -> DeliveryResult:
-        message = build_email(row, self.settings)
-        if self.smtp_error:
-            return _result("deferred", row, message, error=f"not tried this run: {self.smtp_error}")
+        message = _message(row, self.settings)
+        earlier = self.channel_errors.get(row.recipients, "") if message is None else self.smtp_error
+        if earlier:
+            return _result("deferred", row, message, error=f"not tried this run: {earlier}")
         try:
-            send_message(message, self.settings)
+            self._deliver(row, message)
         except DigestError as exc:
-            self.smtp_error = str(exc)
+            if message is None:
+                self.channel_errors[row.recipients] = str(exc)
+            else:
+                self.smtp_error = str(exc)
             with transaction(self.factory) as session:
                 outbox.mark_failed(session, row.id, str(exc), self.clock(), base=self.settings.digest_retry_base,
                                    cap=self.settings.digest_retry_max)
             return _result("failed", row, message, error=str(exc))
-        # SMTP has the message. Dying before this commit means one resend (see the module doc).
+        # SMTP (the channel) has the message. Dying before this commit means one resend (see the module doc).
         sent_at = self.clock()
         try:
             with transaction(self.factory) as session:
@@ -174,6 +196,14 @@ def deliver(
             guard.release()
 
 
+def _source_names(config: Config, sub: Subscription) -> list[str] | None:
+    """The sources a subscription's ``sources:`` and ``tags:`` allow (None: any)."""
+    if not sub.sources and not sub.tags:
+        return None
+    return [s.name for s in config.select() if (not sub.sources or s.name in sub.sources)
+            and (not sub.tags or set(s.tags) & set(sub.tags))]
+
+
 def _plan(factory: sessionmaker[Session], config: Config, subscriptions: list[Subscription],
           clock: Callable[[], datetime],
           frequencies: Collection[str], retry: str, sender: _Sender | None) -> list[DeliveryResult]:
@@ -185,7 +215,7 @@ def _plan(factory: sessionmaker[Session], config: Config, subscriptions: list[Su
             pending = outbox.pending_digests(session, due_at=None if retry == "all" else now)
         for row in pending:
             if sender is None:
-                results.append(_result("dry-run", row, build_email(row, settings),
+                results.append(_result("dry-run", row, _message(row, settings),
                                        note=f"written {row.created_at:%Y-%m-%d %H:%M}, not sent yet "
                                             f"({row.attempts} attempt(s)): would be retried"))
             else:
@@ -198,7 +228,8 @@ def _plan(factory: sessionmaker[Session], config: Config, subscriptions: list[Su
         if sub.frequency not in frequencies:
             continue
         period = period_of(sub.frequency, local, settings.digest_weekday)
-        for recipient in sub.recipients:
+        wanted = _source_names(config, sub)
+        for recipient in sub.targets:
             if period is None:
                 results.append(DeliveryResult("not-due", sub.name, recipient,
                                               note=f"weekly digests are due from {settings.digest_weekday}"))
@@ -207,8 +238,10 @@ def _plan(factory: sessionmaker[Session], config: Config, subscriptions: list[Su
             with_health = sub.health and sub.frequency != "immediate"
             try:
                 with transaction(factory) as session:
-                    views = outbox.unclaimed_events(session, recipient, types=sub.types, regions=sub.regions,
-                                                    keywords=sub.keywords, exclude=planned.get(recipient, ()))
+                    views = outbox.unclaimed_events(
+                        session, recipient, types=sub.types, regions=sub.regions, keywords=sub.keywords,
+                        exclude=planned.get(recipient, ()), sources=wanted, stages=sub.stages,
+                        min_amount_cny=sub.min_amount_cny, news_only=sub.retrospective == "exclude")
                     if key and (done := outbox.digest_by_key(session, key)) is not None:
                         waiting = f"{len(views)} new event(s) wait for the next one" if views else "no new events"
                         results.append(DeliveryResult("exists", sub.name, recipient, key, done.id, note=(
@@ -225,20 +258,27 @@ def _plan(factory: sessionmaker[Session], config: Config, subscriptions: list[Su
                     # immediate digests have no calendar period: the first event they carry names them
                     this_period = f"immediate:{views[0].event.id}" if sub.frequency == "immediate" else period
                     key = key or idempotency_key(sub.name, recipient, this_period)
-                    heading = "" if sub.name == "mail_to" else f"Subscription {sub.name}: {sub.describe()}"
+                    heading = "" if sub.name == "mail_to" else say(sub.language, "subscription", name=sub.name,
+                                                                   what=sub.describe())
+                    channel = channels.is_channel(recipient)
                     rendered = render(views, settings=settings, now=now, key=key, alerts=health,
-                                      sources=len(sources) if with_health else 0, heading=heading)
+                                      sources=len(sources) if with_health else 0, heading=heading,
+                                      language=sub.language, retrospective=sub.retrospective,
+                                      channel_limit=channels.body_limit(recipient, "x" * 250, sub.notify_max_bytes)
+                                      if channel else 0)
                     if sender is None:
                         preview = DigestRow(  # never added to the session: nothing is written
                             idempotency_key=key, recipients=recipient, subject=rendered.subject,
-                            text_body=rendered.text, html_body=rendered.html, created_at=now,
+                            text_body=rendered.markdown if channel else rendered.text, html_body=rendered.html,
+                            created_at=now,
                             subscription=sub.name, period=this_period, event_count=len(views))
                         planned.setdefault(recipient, []).extend(rendered.event_ids)
-                        results.append(_result("dry-run", preview, build_email(preview, settings)))
+                        results.append(_result("dry-run", preview, _message(preview, settings)))
                         continue
                     row = outbox.write_digest(session, key=key, subscription=sub.name, period=this_period,
                                               recipient=recipient, subject=rendered.subject,
-                                              text_body=rendered.text, html_body=rendered.html,
+                                              text_body=rendered.markdown if channel else rendered.text,
+                                              html_body=rendered.html,
                                               event_ids=rendered.event_ids, now=now)
             except IntegrityError:
                 # another writer got there first (same key or same claims): its digest stands

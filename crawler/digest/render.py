@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,13 +19,11 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from crawler.config.settings import Settings
+from crawler.digest.labels import labels, say
+from crawler.digest.layout import TYPES, Layout, clean, figures, format_amount, province, safe_href
 from crawler.health.rules import Alert
 from storage import outbox
 from storage.models import DigestRow
-
-TYPE_LABELS = OrderedDict([("signing", "Signings"), ("opening", "Openings"), ("trade", "Trade figures")])
-_SINGULAR = {"signing": "signing", "opening": "opening", "trade": "trade figure"}
-_PLURAL = {"signing": "signings", "opening": "openings", "trade": "trade figures"}
 
 _env = Environment(
     loader=PackageLoader("crawler.digest", "templates"),
@@ -33,75 +31,37 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+# markdown for chat channels: page text is escaped for markdown instead of HTML
+_md_env = Environment(loader=PackageLoader("crawler.digest", "templates"), autoescape=False, trim_blocks=True,
+                      lstrip_blocks=True)
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~])")
+_md_env.filters["md"] = lambda text: _MD_SPECIAL.sub(r"\\\1", str(text))
+
+__all__ = ["RenderedDigest", "build_email", "clean", "figures", "format_amount", "message_id", "more_sql",
+           "render", "safe_href", "summary_line"]
 
 
-def format_amount(amount_cny: float | None, amount: float | None, currency: str, text: str) -> str:
-    """The amount as the page stated it, else in 亿/万 of its currency."""
-    if text:
-        return text
-    value = amount_cny if amount_cny is not None else amount
-    if value is None:
-        return ""
-    unit = "元" if currency in ("", "CNY") else currency
-    if abs(value) >= 1e8:
-        return f"{value / 1e8:.2f}".rstrip("0").rstrip(".") + "亿" + unit
-    if abs(value) >= 1e4:
-        return f"{value / 1e4:.2f}".rstrip("0").rstrip(".") + "万" + unit
-    return f"{value:g}{unit}"
+def summary_line(views: Sequence[outbox.EventView], language: str = "en") -> str:
+    """"3 signings, 1 opening, 2 trade figures (江西、湖北)" (or "签约 3 项、开工投产 1 项…").
 
-
-def figures(view: outbox.EventView) -> str:
-    """"772.67亿元 · 97 projects · +23.7% · 2021年" from what the event states."""
-    e = view.event
-    parts = []
-    amount = format_amount(e.amount_cny, e.amount, e.currency, e.amount_text)
-    if amount:
-        parts.append((e.qualifier if e.qualifier and not amount.startswith(e.qualifier) else "") + amount)
-    if e.project_count is not None:
-        parts.append(f"{e.project_count} projects")
-    if e.growth_pct is not None:
-        parts.append(f"{e.growth_pct:+g}%")
-    if e.period:
-        parts.append(e.period)
-    return " · ".join(parts)
-
-
-def summary_line(views: list[outbox.EventView]) -> str:
-    """"3 signings, 1 opening, 2 trade figures (江西、湖北)".
-
-    The provinces named are those with the most events first (at most six), equal counts in the
-    order of ``views``: a subject that can show only a few places shows where most happened.
-    They are joined without spaces: RFC 2047 drops a space that falls between two encoded words
-    when a mail client decodes the subject."""
-    counts = {t: sum(1 for v in views if v.event.type == t) for t in TYPE_LABELS}
-    parts = [f"{n} {_SINGULAR[t] if n == 1 else _PLURAL[t]}" for t, n in counts.items() if n]
-    per_province = Counter(clean(_province(v.event.region)) for v in views if v.event.region)
+    Retrospective events are counted apart ("; 70 background"). The provinces named are those
+    with the most fresh events first (at most six), equal counts in the order of ``views``: a
+    subject that can show only a few places shows where most happened. They are joined without
+    spaces: RFC 2047 drops a space that falls between two encoded words when a mail client
+    decodes the subject."""
+    fresh = [v for v in views if not v.event.retrospective]
+    past = len(views) - len(fresh)
+    counts = {t: sum(1 for v in fresh if v.event.type == t) for t in TYPES}
+    parts = [say(language, f"count.{t}", n) for t, n in counts.items() if n]
+    per_province = Counter(clean(province(v.event.region)) for v in fresh if v.event.region)
     provinces = sorted(per_province, key=lambda p: -per_province[p])  # stable: ties keep their order
-    text = ", ".join(parts) or "no new events"
+    text = say(language, "list_sep").join(parts) or say(language, "no_events")
     if provinces:
-        text += " (" + "、".join(provinces[:6]) + ("…" if len(provinces) > 6 else "") + ")"
+        text += ("（" if language == "zh" else " (") + "、".join(provinces[:6]) + ("…" if len(provinces) > 6 else "")
+        text += "）" if language == "zh" else ")"
+    if past:
+        text += ("；" if language == "zh" else "; ") + say(language, "background_count", past)
     return text
-
-
-def _province(region: str) -> str:
-    for suffix in ("壮族自治区", "回族自治区", "维吾尔自治区", "自治区", "特别行政区", "省", "市"):
-        head, sep, _ = region.partition(suffix)
-        if sep and head:
-            return head
-    return region
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
-
-
-def clean(text: str) -> str:
-    """Page text without control characters (a header must not break, a terminal must not obey)."""
-    return _CONTROL.sub("", text or "").replace("\n", " ").strip()
-
-
-def safe_href(url: str) -> str:
-    """``url`` when it is http(s), else empty (no ``javascript:`` links in a mail)."""
-    return url if re.match(r"^https?://", url or "", re.I) else ""
 
 
 def more_sql(key: str) -> str:
@@ -115,47 +75,33 @@ def more_sql(key: str) -> str:
 
 @dataclass
 class RenderedDigest:
-    """A digest ready to write and send."""
+    """A digest ready to write and send: ``markdown`` is the body for chat channels."""
 
     subject: str
     text: str
     html: str
     event_ids: list[int]
+    markdown: str = ""
 
 
 def render(views: Sequence[outbox.EventView], *, settings: Settings, now: datetime, key: str = "",
-           alerts: Sequence[Alert] = (), sources: int = 0, heading: str = "") -> RenderedDigest:
-    """Subject, plain-text and HTML parts for ``views`` (grouped by type, then region), capped at
-    ``digest_max_events`` with "and N more" and the SQL that lists them all; then the crawl-health
-    section when ``sources`` (the number of sources watched) is given."""
-    cap = max(1, settings.digest_max_events)
-    shown, rest = list(views[:cap]), list(views[cap:])
+           alerts: Sequence[Alert] = (), sources: int = 0, heading: str = "", language: str = "en",
+           retrospective: str = "background", channel_limit: int = 0) -> RenderedDigest:
+    """Subject, plain-text, HTML (and, with ``channel_limit``, markdown of at most that many UTF-8
+    bytes) for ``views``, in ``language``, laid out by :class:`crawler.digest.layout.Layout`:
+    fresh events by type and region (pages with many events as one entry each), at most
+    ``digest_max_events`` of them, then "and N more" with the SQL that lists them all; the
+    retrospective ones in a background block (``retrospective``: ``background``) or among the
+    fresh (``include``); then the crawl-health section when ``sources`` (the number of sources
+    watched) is given. Every event of ``views`` is claimed (``event_ids``)."""
     tz = settings.tz
-    groups: list[dict[str, Any]] = []
-    for kind, label in TYPE_LABELS.items():
-        members = [v for v in shown if v.event.type == kind]
-        if not members:
-            continue
-        regions: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
-        for v in sorted(members, key=lambda v: (v.event.region or "~", v.event.id)):
-            regions.setdefault(clean(v.event.region) or "Region not stated", []).append({
-                "title": clean(v.title) or "(untitled)",
-                "url": v.url,
-                "href": safe_href(v.url),
-                "figures": clean(figures(v)),
-                "parties": clean("、".join(v.event.parties)),
-                "evidence": clean(v.event.evidence),
-                "date": v.published_at.astimezone(tz).strftime("%Y-%m-%d") if v.published_at else "date unknown",
-                "source": clean(v.source),
-                "source_count": v.source_count,
-            })
-        groups.append({"label": label, "count": len(members),
-                       "regions": [{"name": k, "events": items} for k, items in regions.items()]})
-    summary = summary_line(list(views)) if views else "no new events"
+    layout = Layout(language, tz, settings.digest_max_events, retrospective)
+    body = layout.build(views, lambda: more_sql(key))
+    summary = summary_line(views, language) if views else say(language, "no_events")
     if not views and alerts:
         n = len({a.source for a in alerts})
-        summary += f"; {n} source{'s' if n != 1 else ''} need{'s' if n == 1 else ''} attention"
-    subject = f"Policy Radar: {summary}"
+        summary += ("；" if language == "zh" else "; ") + say(language, "need_attention", n)
+    subject = f"{say(language, 'product')}{'：' if language == 'zh' else ': '}{summary}"
     health = None
     if sources:
         bad = {a.source for a in alerts}
@@ -163,16 +109,50 @@ def render(views: Sequence[outbox.EventView], *, settings: Settings, now: dateti
                   "alerts": [{"source": clean(a.source), "rule": a.rule, "message": clean(a.message),
                               "setting": a.setting} for a in alerts]}
     context = {
-        "subject": subject, "summary": summary, "groups": groups, "more": len(rest), "total": len(views),
-        "more_sql": more_sql(key) if rest else "", "health": health, "heading": clean(heading),
-        "generated": now.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z"),
+        **body, "subject": subject, "summary": summary, "health": health, "heading": clean(heading),
+        "generated": now.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z"), "L": labels(language),
+        "lang": "zh-CN" if language == "zh" else "en", "digest_sql": more_sql(key),
     }
     return RenderedDigest(
         subject=subject,
         text=_env.get_template("digest.txt.j2").render(context),
         html=_env.get_template("digest.html.j2").render(context),
         event_ids=[v.event.id for v in views],
+        markdown=fit_markdown(context, channel_limit) if channel_limit else "",
     )
+
+
+def fit_markdown(context: dict[str, Any], limit: int) -> str:
+    """The markdown body in at most ``limit`` UTF-8 bytes: when the whole does not fit, entries
+    are dropped from the end (least important last) and the "and N more" line says where the
+    rest is; the health section is kept."""
+    template = _md_env.get_template("digest.md.j2")
+    text = template.render(context)
+    if len(text.encode()) <= limit:
+        return text
+    # the order entries are dropped in: background pages, then page entries, then sentences
+    ctx = {**context, "background": list(context["background"]), "documents": list(context["documents"]),
+           "groups": [{**g, "regions": [{**r, "events": list(r["events"])} for r in g["regions"]]}
+                      for g in context["groups"]]}
+    dropped = 0
+    while len(text.encode()) > limit:
+        if ctx["background"]:
+            ctx["background"].pop()
+            ctx["bg_more"] = ctx.get("bg_more", 0) + 1
+        elif ctx["documents"]:
+            dropped += ctx["documents"].pop()["n"]
+        elif any(r["events"] for g in ctx["groups"] for r in g["regions"]):
+            group = next(g for g in reversed(ctx["groups"]) if any(r["events"] for r in g["regions"]))
+            region = next(r for r in reversed(group["regions"]) if r["events"])
+            dropped += len(region["events"].pop()["events"])
+            group["regions"] = [r for r in group["regions"] if r["events"]]
+            ctx["groups"] = [g for g in ctx["groups"] if g["regions"]]
+        else:  # even the frame does not fit: cut it, whole characters only
+            return text.encode()[: max(0, limit - 3)].decode(errors="ignore") + "…"
+        ctx["more"] = context["more"] + dropped
+        ctx["more_sql"] = context["digest_sql"]
+        text = template.render(ctx)
+    return text
 
 
 def message_id(key: str) -> str:
