@@ -11,6 +11,9 @@ Pitfalls avoided on purpose:
   crawled or mailed twice by two schedulers;
 - every crawl is a child process with a time and a memory limit (``scheduler.jobs``), forked
   from a process that has loaded Scrapy once (``scheduler.launcher``);
+- at most ``max_concurrent_crawls`` crawls at once, one per host, the most overdue first
+  (``scheduler.gate``), on threads that do not grow with the number of sources; each source's
+  runs start a fixed ``schedule_jitter`` delay after their time (``scheduler.plan``);
 - SIGTERM/SIGINT: no new work, running crawls get ``shutdown_grace`` seconds, exit 0;
   SIGHUP or an edited config file: sources and subscriptions reloaded without a restart.
 """
@@ -43,6 +46,7 @@ from crawler.errors import RadarError, brief
 from crawler.health.rules import alerts_of
 from scheduler import jobs
 from scheduler.engine import QuietScheduler, RadarScheduler, report_job_event
+from scheduler.gate import CrawlGate, GatedExecutor, default_limit, hosts_of
 from scheduler.launcher import Launcher, LauncherError, supported
 from scheduler.metrics import Metrics
 from scheduler.plan import JobSpec, desired_jobs, reconcile
@@ -53,6 +57,9 @@ from storage.locks import DatabaseLock
 log = logging.getLogger("radar.daemon")
 HEARTBEAT_SECONDS = 15.0
 HEALTH_SECONDS = 60.0
+#: threads for the jobs that are not crawls (digest, outbox)
+OTHER_JOB_THREADS = 4
+CRAWLS = "crawls"  # the executor crawl and re-check jobs run on
 CONFIG_POLL_SECONDS = 2.0
 
 
@@ -78,6 +85,7 @@ class Daemon:
         self.lock = DatabaseLock(config.settings.database_url, "daemon")
         self.scheduler: RadarScheduler | None = None
         self.ctx: jobs.DaemonContext | None = None
+        self.gate: CrawlGate | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -150,7 +158,8 @@ class Daemon:
         self.scheduler = RadarScheduler(
             timezone=settings.timezone,
             jobstores={"default": SQLAlchemyJobStore(engine=make_engine(settings.database_url))},
-            executors={"default": ThreadPoolExecutor(max_workers=max(16, 2 * len(self.config.sources) + 4))},
+            executors={"default": ThreadPoolExecutor(max_workers=OTHER_JOB_THREADS),
+                       CRAWLS: GatedExecutor(self._start_gate(), self._hosts_of_job)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
         self.scheduler.add_listener(self._on_event, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MAX_INSTANCES
@@ -168,6 +177,38 @@ class Daemon:
         finally:
             self._shutdown(engine)
         return self.exit_code
+
+    def _start_gate(self) -> CrawlGate:
+        settings = self.config.settings
+        limit = settings.max_concurrent_crawls or default_limit()
+        self.gate = CrawlGate(limit)
+        if self.ctx is not None and self.ctx.metrics is not None:
+            self.ctx.metrics.track_waiting(self.gate.waiting)
+        log.info("at most %d crawl(s) at once%s, one per host; schedule jitter up to %d s", limit,
+                 "" if settings.max_concurrent_crawls else " (from CPUs and memory)", settings.schedule_jitter)
+        return self.gate
+
+    def _hosts_of_job(self, job: Any) -> frozenset[str]:
+        """The hosts a crawl job fetches from: its source's start URLs' (none for a source gone)."""
+        assert self.ctx is not None
+        source = self.ctx.config.sources.get(str(job.args[0])) if job.args else None
+        return hosts_of(source.start_urls) if source is not None else frozenset()
+
+    def _requeue_waiting(self) -> None:
+        """Crawls still waiting for a slot at shutdown never ran: their jobs fall due again at
+        their scheduled time, so the next start catches each up once."""
+        if self.gate is None or self.scheduler is None:
+            return
+        left = self.gate.close(wait=False)
+        for ticket in left:
+            try:
+                job = self.scheduler.get_job(ticket.key)
+                if job is not None and (job.next_run_time is None or ticket.due < job.next_run_time):
+                    self.scheduler.modify_job(ticket.key, next_run_time=ticket.due)
+            except Exception as exc:  # the job store may be away; the run is then lost, and said so
+                log.warning("could not keep the waiting crawl %s for the next start: %s", ticket.key, brief(exc))
+        if left:
+            log.info("%d crawl(s) still waiting for a slot will run at the next start", len(left))
 
     def _start_launcher(self) -> Launcher | None:
         """The process crawls are forked from (``warm_crawls``), loaded before the first crawl."""
@@ -248,6 +289,7 @@ class Daemon:
             self.ctx.stopping.set()
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.pause()
+        self._requeue_waiting()
         if self.ctx is not None:
             running = list(self.ctx.children.running())
             if running:
@@ -278,8 +320,12 @@ class Daemon:
         """Reconcile the stored jobs with ``desired``: add new ones, replace changed ones, remove
         deleted ones; unchanged jobs keep their next run time (so missed runs are caught up)."""
         assert self.scheduler is not None
-        stored = {job.id: job.name for job in self.scheduler.get_jobs()}
+        stored_jobs = self.scheduler.get_jobs()
+        stored = {job.id: job.name for job in stored_jobs}
         plan = reconcile(stored, desired)
+        for job in stored_jobs:  # jobs stored before the crawl gate ran on the default executor
+            if job.id in plan.keep and job.executor != self._executor(desired[job.id]):
+                self.scheduler.modify_job(job.id, executor=self._executor(desired[job.id]))
         for job_id in plan.remove + plan.replace:
             self.scheduler.remove_job(job_id)
         now = datetime.now(UTC)
@@ -290,8 +336,12 @@ class Daemon:
                 extra["next_run_time"] = now
             self.scheduler.add_job(spec.func, spec.trigger(), args=spec.args, id=spec.id, name=spec.fingerprint,
                                    replace_existing=True, coalesce=True, max_instances=1,
-                                   misfire_grace_time=None, **extra)
+                                   misfire_grace_time=None, executor=self._executor(spec), **extra)
         return plan.describe()
+
+    @staticmethod
+    def _executor(spec: JobSpec) -> str:
+        return CRAWLS if spec.crawls else "default"
 
     def _mtime(self) -> int:
         try:

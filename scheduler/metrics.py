@@ -55,6 +55,8 @@ class Metrics:
         self.digests = Counter("radar_digests", "Digest deliveries by status", ["status"], registry=r)
         self.outbox_pending = Gauge("radar_outbox_pending", "Digests written but not sent yet", registry=r)
         self.children = Gauge("radar_crawl_children", "Crawl child processes running now", registry=r)
+        self.waiting = Gauge("radar_crawls_waiting", "Crawls due and waiting for a slot (max_concurrent_crawls)",
+                             registry=r)
         self.started = Gauge("radar_daemon_start_time_seconds", "When the daemon started (Unix time)", registry=r)
         self._worst = 0.0
         self._lock = threading.Lock()
@@ -97,6 +99,10 @@ class Metrics:
     def track_children(self, count: Callable[[], int]) -> None:
         """Report the running crawl children through ``count``."""
         self.children.set_function(lambda: float(count()))
+
+    def track_waiting(self, count: Callable[[], int]) -> None:
+        """Report the crawls waiting for a slot through ``count``."""
+        self.waiting.set_function(lambda: float(count()))
 
     def close(self) -> None:
         """Stop serving."""

@@ -40,6 +40,7 @@ def _config(replica: Any, db_url: str, tmp_path: Path, sources: dict[str, str],
             subscriptions: list[dict[str, Any]] | None = None, extra_sources: list[dict[str, Any]] | None = None,
             **settings: Any) -> Path:
     """The demo config cut down to ``sources`` (name → schedule), with ``subscriptions``."""
+    settings.setdefault("schedule_jitter", 0)  # runs on the dot: the tests wait for them
     path = write_config(replica.urls, db_url, tmp_path, **settings)
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     data["sources"] = [{**s, "schedule": sources[s["name"]]} for s in data["sources"] if s["name"] in sources]

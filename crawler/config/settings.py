@@ -410,6 +410,13 @@ class Settings:
     crawl_memory_mb: int = option(2048, "address-space limit of a crawl process, in MiB (0: none)", minimum=0)
     warm_crawls: bool = option(True, "the daemon forks each crawl from a process that loaded Scrapy and "
                                "SQLAlchemy once (Linux); `false`: a new Python process per crawl")
+    max_concurrent_crawls: int = option(0, "crawls the daemon runs at once; the ones due beyond it wait, the "
+                                        "most overdue starts first. `0`: two per CPU, fewer if the available "
+                                        "memory holds fewer at 256 MiB each (read at daemon start)", minimum=0)
+    schedule_jitter: int = option(600, "each source's crawls start a fixed delay after their scheduled time, "
+                                  "under this many seconds and under the schedule's period, taken from the "
+                                  "source's name, so sources on one schedule do not all start in the same "
+                                  "second; `0`: on the dot", minimum=0)
     digest_weekday: str = option("mon", "weekly subscriptions: the digest is due from this day (`mon`…`sun`) "
                                  "of each ISO week", check=_weekday)
     digest_retry_base: int = option(60, "seconds before the first retry of an unsent digest; doubles per "
