@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -100,9 +101,12 @@ def notify_url(value: str) -> str:
                          f"e.g. {scheme}://${{{scheme.upper()}_TOKEN}}/")
     if scheme in PLAIN_SCHEMES and re.match(r"[^/@]*:[^/@]*@", rest) and not _PLACEHOLDER.search(rest.split("@")[0]):
         raise ValueError("a password in the URL must come from the environment: write user:${NAME}@host")
-    from apprise import Apprise  # only here: loading a config without notify: URLs needs no Apprise
+    with warnings.catch_warnings():  # only here: a config without notify: URLs needs no Apprise
+        warnings.simplefilter("ignore", DeprecationWarning)  # Apprise imports imghdr, deprecated since 3.11
+        from apprise import Apprise
 
-    if Apprise.instantiate(expand(value, lambda _name: "0123456789abcdef0123456789abcdef")) is None:
+        plugin = Apprise.instantiate(expand(value, lambda _name: "0123456789abcdef0123456789abcdef"))
+    if plugin is None:
         raise ValueError(f"Apprise does not accept {value!r} (see the Apprise wiki for the {scheme}:// form)")
     return value
 

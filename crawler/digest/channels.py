@@ -11,9 +11,14 @@ from __future__ import annotations
 import logging
 import os
 import re
+import warnings
 from urllib.parse import quote
 
-import apprise
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)  # Apprise imports imghdr, deprecated since 3.11
+    import apprise
+
+    apprise.Apprise.instantiate("json://localhost/")  # Apprise loads its plugins (and imghdr) on first use
 
 from crawler.config.subscriptions import PLAIN_SCHEMES, expand, placeholders
 from crawler.errors import DigestError

@@ -22,6 +22,7 @@ from datetime import tzinfo
 from typing import Any
 
 from crawler.digest.labels import say
+from crawler.events.model import STAGE_OF_SUBTYPE
 from storage import outbox
 
 TYPES = ("signing", "opening", "trade")
@@ -88,9 +89,14 @@ def figures(view: outbox.EventView, language: str = "en") -> str:
     return " · ".join(parts)
 
 
+def _stage(view: outbox.EventView) -> str:
+    """The event's stage, from its subtype when it was stored without one (older rows)."""
+    return view.event.stage or STAGE_OF_SUBTYPE.get(view.event.subtype, "")
+
+
 def stage_label(view: outbox.EventView, language: str) -> str:
     """签约 / 开工 / 投产 / 竣工 / 开业 (or their English), 外贸 for a trade figure."""
-    stage = view.event.stage or ("trade" if view.event.type == "trade" else "")
+    stage = _stage(view) or ("trade" if view.event.type == "trade" else "")
     return say(language, f"stage.{stage}") if stage else say(language, f"type.{view.event.type}")
 
 
@@ -153,7 +159,7 @@ def background_sql(article_ids: Sequence[int]) -> str:
 
 def counts_line(views: Sequence[outbox.EventView], language: str) -> str:
     """"12 events: signed 3, started 5, trade figure 2" — counts by stage (trade by type)."""
-    per = Counter(v.event.stage or ("trade" if v.event.type == "trade" else v.event.type) for v in views)
+    per = Counter(_stage(v) or ("trade" if v.event.type == "trade" else v.event.type) for v in views)
     order = list(dict.fromkeys([*STAGES, "trade", *TYPES]))
     parts = [f"{say(language, f'stage.{s}') if s in (*STAGES, 'trade') else s} {per[s]}" for s in order if per.get(s)]
     sep = "：" if language == "zh" else ": "
