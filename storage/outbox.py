@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from crawler.events.model import STAGE_OF_SUBTYPE
 from storage.models import ArticleRow, DigestEventRow, DigestRow, EventMentionRow, EventRow
 
 
@@ -65,8 +66,10 @@ def unclaimed_events(session: Session, recipient: str, *, types: Sequence[str] =
         query = query.where(EventRow.id.not_in(list(exclude)))
     if sources is not None:
         query = query.where(ArticleRow.source.in_(list(sources)))
-    if stages:
-        query = query.where(EventRow.stage.in_(list(stages)))
+    if stages:  # rows stored before stages were recorded have none: their subtype tells it
+        subtypes = [sub for sub, stage in STAGE_OF_SUBTYPE.items() if stage in stages]
+        query = query.where(or_(EventRow.stage.in_(list(stages)),
+                                and_(EventRow.stage == "", EventRow.subtype.in_(subtypes))))
     if min_amount_cny > 0:
         query = query.where(EventRow.amount_cny >= min_amount_cny)
     if news_only:

@@ -172,3 +172,28 @@ def test_chinese_chat_urls_parse(url: str, service: str) -> None:
 def test_bad_notify_urls_are_named(url: str) -> None:
     with pytest.raises(ValueError):
         notify_url(url)
+
+
+def test_subscription_filters_pick_sources_tags_stages_amounts_and_news(sqlite_url: str) -> None:
+    engine, factory = open_database(sqlite_url)
+    _fill(factory)  # source "park": an opening of 772.67亿元, a signing, a trade figure
+    _fill(factory, [("旧闻：2021年签约", "http://old.test/1", Event(
+        type="signing", subtype="aggregate", stage="signed", project_count=9, region="江西省", period="2021年",
+        retrospective=True, evidence="2021年签约9个项目", rule="r"))])
+    subs = [{"name": "big", "to": "a@example.org", "min_amount_cny": 1e11},
+            {"name": "started", "to": "b@example.org", "stages": ["started"]},
+            {"name": "news", "to": "c@example.org", "retrospective": "exclude"},
+            {"name": "other-source", "to": "d@example.org", "sources": ["elsewhere"]},
+            {"name": "bg", "to": "e@example.org", "language": "zh"}]
+    config = _config(sqlite_url, {}, subs)
+    got = {r.recipient: r for r in deliver(factory, config, dry_run=True, now=NOW)}
+    assert got["a@example.org"].event_count == 1 and "7369" in got["a@example.org"].subject + str(
+        got["a@example.org"].message)
+    assert got["b@example.org"].event_count == 1
+    assert got["c@example.org"].event_count == 3
+    assert got["d@example.org"].status == "nothing"
+    bg = got["e@example.org"]
+    assert bg.event_count == 4 and bg.subject.endswith("；背景 1 项")
+    text = str(bg.message.get_body(preferencelist=("plain",)).get_content()) if bg.message else ""
+    assert "== 背景：往期回顾数据 ==" in text and "旧闻：2021年签约" in text
+    engine.dispose()

@@ -106,3 +106,21 @@ def test_weekday_setting_is_validated() -> None:
     assert load_settings({"digest_weekday": "Friday"}, env={}).digest_weekday == "fri"
     with pytest.raises(ConfigError, match="digest_weekday"):
         load_settings({"digest_weekday": "someday"}, env={})
+
+
+def test_filters_language_and_notify_load_and_bad_values_are_named() -> None:
+    (sub,) = _load([{"name": "news", "notify": ["json://127.0.0.1:9/hook"], "sources": ["jxnews"],
+                     "tags": ["investment"], "stages": ["started", "signed"], "min_amount_cny": 100000000,
+                     "retrospective": "exclude", "language": "zh"}]).subscriptions
+    assert sub.recipients == () and sub.targets == ("json://127.0.0.1:9/hook",)
+    assert (sub.stages, sub.min_amount_cny, sub.retrospective, sub.language) == (
+        ("started", "signed"), 1e8, "exclude", "zh")
+    assert sub.describe() == ("all events from jxnews, #investment at started, signed of at least 1亿元, "
+                              "news only, daily")
+    for key, value, why in [("stages", ["built"], "built"), ("retrospective", "maybe", "maybe"),
+                            ("language", "fr", "fr"), ("min_amount_cny", -1, "0"),
+                            ("notify", ["tgram://123:abc/456"], "NAME")]:
+        with pytest.raises(ConfigError, match=rf"subscription 'x', key '{key}'.*{why}"):
+            _load([{"name": "x", "to": "a@example.org", key: value}])
+    with pytest.raises(ConfigError, match=r"subscription 'x', key 'to'.*notify"):
+        _load([{"name": "x"}])
