@@ -194,7 +194,7 @@ def parse_subscription(raw: Any, index: int) -> Subscription:
     if "types" in values:  # in the catalogue's order, whatever the file's
         values["types"] = tuple(t for t in EVENT_TYPES if t in values["types"]) or EVENT_TYPES
     if not values.get("recipients") and not values.get("notify"):
-        fail("to", "is required (one address or a list), unless notify: lists Apprise URLs")
+        fail("to", "is required (one address or a list of addresses)")  # or notify: (docs/digest.md)
     return Subscription(**values)
 
 
