@@ -75,6 +75,9 @@ RETROSPECTIVE = ("include", "background", "exclude")
 LANGUAGES = ("zh", "en")
 #: Apprise schemes that carry no token of their own (a local webhook): may be written literally.
 PLAIN_SCHEMES = ("json", "jsons", "form", "forms", "xml", "xmls")
+_ZH_WORDS = {"signing": "签约", "opening": "开工投产", "trade": "外贸", "signed": "签约", "started": "开工",
+             "producing": "投产", "completed": "竣工", "opened": "开业", "immediate": "即时", "daily": "每日",
+             "weekly": "每周"}
 _PLACEHOLDER = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
 FREQUENCIES = ("immediate", "daily", "weekly")
 DEFAULT_NAME = "mail_to"
@@ -162,22 +165,29 @@ class Subscription:
         recipient: its own digest, its own claims)."""
         return self.recipients + self.notify
 
-    def describe(self) -> str:
-        """"signing, opening in 江西省 matching 半导体, immediate" — for dry runs and logs."""
-        text = ", ".join(self.types) if set(self.types) != set(EVENT_TYPES) else "all events"
+    def describe(self, language: str = "en") -> str:
+        """"signing, opening in 江西省 mentioning 半导体, immediate" (or in Chinese: "签约、开工投产
+        · 江西省 · 含 半导体 · 即时") — for dry runs, logs and the digest's heading."""
+        zh = language == "zh"
+        every = set(self.types) == set(EVENT_TYPES)
+        names = [_ZH_WORDS.get(t, t) for t in self.types] if zh else list(self.types)
+        text = ("全部动态" if zh else "all events") if every else ("、" if zh else ", ").join(names)
+        extra: list[str] = []
         if self.regions:
-            text += " in " + "、".join(self.regions)
+            extra.append(("" if zh else "in ") + "、".join(self.regions))
         if self.keywords:
-            text += " mentioning " + "、".join(self.keywords)
+            extra.append(("含 " if zh else "mentioning ") + "、".join(self.keywords))
         if self.sources or self.tags:
-            text += " from " + ", ".join((*self.sources, *(f"#{t}" for t in self.tags)))
+            extra.append(("来源 " if zh else "from ") + ", ".join((*self.sources, *(f"#{t}" for t in self.tags))))
         if self.stages:
-            text += " at " + ", ".join(self.stages)
+            stages = [_ZH_WORDS.get(s, s) for s in self.stages] if zh else list(self.stages)
+            extra.append(("阶段 " if zh else "at ") + ("、" if zh else ", ").join(stages))
         if self.min_amount_cny:
-            text += f" of at least {self.min_amount_cny / 1e8:g}亿元"
-        if self.retrospective == "exclude":
-            text += ", news only"
-        return f"{text}, {self.frequency}"
+            extra.append(("金额 ≥ " if zh else "of at least ") + f"{self.min_amount_cny / 1e8:g}亿元")
+        news_only = self.retrospective == "exclude"
+        if zh:
+            return " · ".join([text, *extra, *(["仅新动态"] if news_only else []), _ZH_WORDS[self.frequency]])
+        return " ".join([text, *extra]) + (", news only" if news_only else "") + f", {self.frequency}"
 
 
 def parse_subscription(raw: Any, index: int) -> Subscription:

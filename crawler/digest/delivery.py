@@ -259,7 +259,7 @@ def _plan(factory: sessionmaker[Session], config: Config, subscriptions: list[Su
                     this_period = f"immediate:{views[0].event.id}" if sub.frequency == "immediate" else period
                     key = key or idempotency_key(sub.name, recipient, this_period)
                     heading = "" if sub.name == "mail_to" else say(sub.language, "subscription", name=sub.name,
-                                                                   what=sub.describe())
+                                                                   what=sub.describe(sub.language))
                     channel = channels.is_channel(recipient)
                     rendered = render(views, settings=settings, now=now, key=key, alerts=health,
                                       sources=len(sources) if with_health else 0, heading=heading,
