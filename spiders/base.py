@@ -15,10 +15,11 @@ from scrapy.utils.defer import deferred_from_coro
 
 from crawler.config.sources import Config, Source, load_config
 from crawler.errors import ConfigError
-from crawler.ingest.ingestor import Ingestor, validators_of
+from crawler.ingest.ingestor import Ingestor
 from crawler.items import FetchedFile, PageItem
 from spiders.content import HTML, PDF, page_kind
 from spiders.guard import Refused
+from spiders.known import CONDITIONAL, RECHECK, VALIDATORS, response_headers
 from storage.queries import Validators
 
 
@@ -39,6 +40,9 @@ class RadarSpider(scrapy.Spider):
     With ``recheck`` it fetches no listing at all: it re-requests the source's recent stored
     articles (``Source.recheck_days``) with their validators, so an unchanged page costs a 304
     and a changed one is stored as a revision.
+
+    Callbacks only parse: which links are stored already, and the validators requests send, are
+    ``spiders.known``'s (a spider middleware).
     """
 
     kind = ""
@@ -72,42 +76,35 @@ class RadarSpider(scrapy.Spider):
         return self._ingestor
 
     async def start(self) -> Any:
-        """The start pages, conditionally (see :meth:`conditional`); in re-check mode the stored
-        articles that are due instead."""
+        """The start pages, conditionally (see :meth:`listing_request`); in re-check mode the
+        stored articles that are due instead, with their validators."""
         if self.recheck:
             due = self.ingestor.due_for_recheck(self.source, datetime.now(UTC))
             self.logger.info("re-checking %d stored articles of %s", len(due), self.source.name)
             # marks the run in crawl_runs.stats: it reads no listing page, so finds no links
             self.crawler.stats.set_value("radar/recheck", len(due))
             for item in due:
-                yield self.conditional(item.url, Validators(item.etag, item.last_modified),
-                                       callback=self.parse_recheck, dont_filter=True)
+                yield scrapy.Request(item.url, callback=self.parse_recheck, dont_filter=True, meta={
+                    VALIDATORS: Validators(item.etag, item.last_modified), RECHECK: True})
             return
-        saved = self.ingestor.page_validators(self.start_urls)
         self.crawler.stats.inc_value("radar/listing_requests", len(self.start_urls))
         for url in self.start_urls:
-            yield self.conditional(url, saved.get(url), callback=self.parse, errback=self.listing_failed,
-                                   dont_filter=True)
+            yield self.listing_request(url, callback=self.parse, errback=self.listing_failed, dont_filter=True)
 
-    def conditional(self, url: str, validators: Validators | None, **kwargs: Any) -> scrapy.Request:
-        """A request that sends ``validators`` back (If-None-Match / If-Modified-Since) and lets a
-        304 Not Modified answer reach its callback."""
-        headers: dict[str, str] = {}
-        if validators is not None and validators.etag:
-            headers["If-None-Match"] = validators.etag
-        if validators is not None and validators.last_modified:
-            headers["If-Modified-Since"] = validators.last_modified
-        meta = {**kwargs.pop("meta", {}), "handle_httpstatus_list": [304]}
-        return scrapy.Request(url, headers=headers, meta=meta, **kwargs)
+    @staticmethod
+    def listing_request(url: str, *, conditional: bool = True, **kwargs: Any) -> scrapy.Request:
+        """A request for a listing or index page that lets a 304 Not Modified answer reach its
+        callback; with ``conditional``, ``spiders.known`` sends the validators saved for it."""
+        meta = {**kwargs.pop("meta", {}), CONDITIONAL: conditional, "handle_httpstatus_list": [304]}
+        return scrapy.Request(url, meta=meta, **kwargs)
 
     def follow_listing(self, response: Response, href: str, *, conditional: bool = True) -> scrapy.Request:
-        """A request for the next listing page, conditional when its validators are saved (and
-        ``conditional``); it walks on in the walk of ``response``, one page deeper."""
-        url = response.urljoin(href)
-        saved = self.ingestor.page_validators([url]).get(url) if conditional else None
+        """A request for a page that goes on from ``response`` (see :meth:`listing_request`); it
+        walks on in the walk of ``response``, one page deeper. ``spiders.known`` counts it when
+        it is made."""
         meta = {"walk": response.meta.get("walk", "head"), "walk_depth": response.meta.get("walk_depth", 1) + 1}
-        self.crawler.stats.inc_value("radar/listing_requests")
-        return self.conditional(url, saved, callback=self.parse, errback=self.listing_failed, meta=meta)
+        return self.listing_request(response.urljoin(href), conditional=conditional, callback=self.parse,
+                                    errback=self.listing_failed, meta=meta)
 
     def listing_failed(self, failure: Any) -> None:
         """A listing or index page could not be fetched (counted: when most listing requests of
@@ -122,26 +119,13 @@ class RadarSpider(scrapy.Spider):
         self.crawler.stats.inc_value("radar/not_modified")
         return True
 
-    def listing_complete(self, response: Response) -> None:
-        """Every article this listing page links to is stored: save its validators, so the next
-        crawl can ask "changed since?" and stop at a 304."""
-        self.ingestor.save_page_validators(response.url, self.source.name, validators_of(self.page_headers(response)),
-                                           datetime.now(UTC))
-
     def parse_recheck(self, response: Response) -> list[Any]:
-        """A stored article fetched again: a 304 only moves its check time; a page goes through
-        the pipelines (where an unchanged text only moves its check time too, and a changed one
-        becomes a revision). A list: see :meth:`with_attachments`."""
+        """A stored article fetched again: a 304 only moves its check time (``spiders.known``);
+        a page goes through the pipelines (where an unchanged text only moves its check time too,
+        and a changed one becomes a revision). A list: see :meth:`with_attachments`."""
         if self.not_modified(response):
-            self.ingestor.touch(response.url, datetime.now(UTC), validators_of(self.page_headers(response)))
             return []
         return list(self.with_attachments(response, self.page_item(response)))
-
-    @staticmethod
-    def page_headers(response: Response) -> dict[str, str]:
-        """Response headers as ``{lower-case name: value}``."""
-        return {k.decode("latin-1").lower(): (v[-1] if v else b"").decode("latin-1")
-                for k, v in response.headers.items()}
 
     def closed(self, reason: str) -> None:
         """Record how many request fingerprints Scrapy's duplicate filter held at the end: it
@@ -158,22 +142,11 @@ class RadarSpider(scrapy.Spider):
         """Record what fetching pending links did that no listing page has recorded yet (the
         listing spider keeps a frontier; see ``spiders.listing``)."""
 
-    def fresh(self, urls: list[str]) -> list[str]:
-        """``urls`` (the article links of a listing or index page) minus those already stored,
-        order kept, duplicates dropped. All of them count as links seen: a page that suddenly
-        has none is how a changed template shows (the ``no_links`` health rule)."""
-        unique = list(dict.fromkeys(urls))
-        self.crawler.stats.inc_value("radar/links_seen", len(unique))
-        known = self.ingestor.known(unique)
-        fresh = [u for u in unique if u not in known]
-        self.fresh_links += len(fresh)
-        return fresh
-
     def page_item(self, response: Response, kind: str = "article") -> PageItem:
         """The fetched page as an item, raw bytes and headers included."""
         return PageItem(
             source=self.source.name, url=response.url, body=response.body,
-            fetched_at=datetime.now(UTC), status=response.status, headers=self.page_headers(response), kind=kind,
+            fetched_at=datetime.now(UTC), status=response.status, headers=response_headers(response), kind=kind,
             referer=(response.request.headers.get("Referer") or b"").decode("latin-1")
             if response.request else "",
         )

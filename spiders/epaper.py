@@ -11,6 +11,7 @@ from scrapy.linkextractors import LinkExtractor
 
 from crawler.config.kinds import EpaperKind
 from spiders.base import RadarSpider
+from spiders.known import Links
 
 
 class EpaperSpider(RadarSpider):
@@ -29,7 +30,8 @@ class EpaperSpider(RadarSpider):
         self.pages_seen = 0
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
-        """An index or 版面 page: its new stories, and further pages while there is news."""
+        """An index or 版面 page: its stories and further pages, as :class:`Links` (of which
+        ``spiders.known`` requests the new stories and, while there are any, the pages)."""
         self.pages_seen += 1
         if self.not_modified(response):
             return
@@ -37,16 +39,9 @@ class EpaperSpider(RadarSpider):
             self.logger.warning("e-paper page %s is not HTML; skipped", response.url)
             return
         urls = [link.url for link in self.stories.extract_links(response)]
-        fresh = self.fresh(urls)
-        for url in fresh:
-            yield scrapy.Request(url, callback=self.parse_story)
-        if urls and not fresh:
-            self.listing_complete(response)
-            return
-        if self.pages_seen >= self.source.max_pages:
-            return
-        for link in self.pages.extract_links(response):
-            yield self.follow_listing(response, link.url)
+        onward = [self.follow_listing(response, link.url) for link in self.pages.extract_links(response)] \
+            if self.pages_seen < self.source.max_pages else []
+        yield Links([scrapy.Request(url, callback=self.parse_story) for url in dict.fromkeys(urls)], onward)
 
     def parse_story(self, response: Response) -> list[Any]:
         """A story page (a list: see ``RadarSpider.with_attachments``)."""

@@ -17,6 +17,7 @@ from crawler.config.kinds import ListingKind
 from crawler.errors import brief
 from spiders.base import RadarSpider
 from spiders.guard import Refused
+from spiders.known import Links, WalkStep
 from storage.frontier import Walk
 
 
@@ -32,7 +33,9 @@ class ListingSpider(RadarSpider):
     ``next_page`` until a listing page holds only stored articles or ``max_pages`` is reached.
 
     Listing pages are requested conditionally: a page whose articles were all stored last time
-    has its ETag / Last-Modified saved, and a 304 answer to them ends the crawl there.
+    has its ETag / Last-Modified saved, and a 304 answer to them ends the crawl there. The
+    callbacks only parse: ``spiders.known`` drops the stored links, records the frontier and the
+    walk, and sends the validators.
 
     Nothing an interrupted crawl found is lost (``storage.frontier``): the article links a
     listing page shows are pending until their articles are stored, and the next crawl requests
@@ -100,7 +103,8 @@ class ListingSpider(RadarSpider):
         return requests
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
-        """A listing page: requests for new articles and, while there are any, the next page."""
+        """A listing page: its article links and the next page, as :class:`Links` (of which
+        ``spiders.known`` requests the new articles and, while there are any, the next page)."""
         self.listing_pages += 1
         if self.not_modified(response):
             self.logger.info("pagination stops at %s: not modified since its articles were stored", response.url)
@@ -118,65 +122,13 @@ class ListingSpider(RadarSpider):
         # a resumed walk of a source never walked to its end goes on past them (pages shift
         # as new articles push older ones down)
         stop_when_stored = walk == "head" or self.walk.completed
-        owner = walk == "resume" or not self.resuming  # the walk whose progress is recorded
-        go_on = False
-
-        def then(fresh: list[str]) -> tuple[str, int] | None:
-            nonlocal go_on
-            go_on = bool(next_url) and depth < self.source.max_pages and bool(fresh or not stop_when_stored)
-            if not owner:
-                return None
-            if go_on:
-                return next_url, depth + 1
-            return None if self.walk.completed and not self.walk.resume_url and depth == 1 else ("", 0)
-
-        fresh = self.fresh(urls, then)
-        self.crawler.stats.inc_value("radar/links_known", len(set(urls)) - len(fresh))
-        for url in fresh:
-            yield scrapy.Request(url, callback=self.parse_article, errback=self.article_failed)
-        if not fresh:
-            reason = "no article links" if not urls else "every article already stored"
-            self.logger.info("pagination %s at %s: %s", "goes on" if go_on else "stops", response.url, reason)
-            if urls:
-                self.listing_complete(response)
-        if go_on:
-            yield self.follow_listing(response, next_url, conditional=stop_when_stored)
-
-    def fresh(self, urls: list[str], then: Any = None) -> list[str]:
-        """``urls`` minus the stored and given-up ones (see :meth:`RadarSpider.fresh`); they are
-        pending in the frontier from now on, and the walk advances with ``then`` (see
-        ``Ingestor.discover``), in one transaction with what earlier links' fetching did."""
-        unique = list(dict.fromkeys(urls))
-        self.crawler.stats.inc_value("radar/links_seen", len(unique))
-        errors, self.link_errors = self.link_errors, {}
-        give_up, self.not_articles = self.not_articles, {}
-        settled, self.redirected = self.redirected, set()
-        step = then if then is not None else (lambda fresh: None)
-        try:
-            fresh = self.ingestor.discover(self.source.name, unique, datetime.now(UTC), step,
-                                           errors=errors, give_up=give_up, settled=settled)
-        except OperationalError as exc:
-            fresh = self._fresh_unrecorded(unique, exc)
-            step(fresh)  # decides whether the walk goes on; where it stands is not recorded
-            # kept for the next listing page's transaction
-            self.link_errors, self.not_articles = {**errors, **self.link_errors}, {**give_up, **self.not_articles}
-            self.redirected |= settled
-        self.fresh_links += len(fresh)
-        return fresh
-
-    def _fresh_unrecorded(self, urls: list[str], exc: OperationalError) -> list[str]:
-        """The database could not record a listing page's links (a full disk, say): they are
-        fetched all the same, as before the frontier, and the store pipeline decides whether
-        the crawl goes on (it stops a crawl whose batches cannot be stored). Links it cannot
-        even read as stored are all fetched: a failing database stores none of them anyway."""
-        self.logger.warning("the links of a listing page could not be recorded as pending (%s); "
-                            "fetching them without", brief(exc))
-        self.crawler.stats.inc_value("radar/frontier_failed")
-        try:
-            known = self.ingestor.known(urls)
-        except OperationalError:
-            known = set()
-        return [u for u in urls if u not in known]
+        step = WalkStep(depth, stop_when_stored,
+                        owner=walk == "resume" or not self.resuming,  # the walk whose progress is recorded
+                        record_end=not (self.walk.completed and not self.walk.resume_url and depth == 1))
+        onward = [self.follow_listing(response, next_url, conditional=stop_when_stored)] \
+            if next_url and depth < self.source.max_pages else []
+        yield Links([scrapy.Request(url, callback=self.parse_article, errback=self.article_failed)
+                     for url in dict.fromkeys(urls)], onward, step)
 
     def parse_article(self, response: Response) -> list[Any]:
         """An article page: the raw page, with its attachments (a list: see

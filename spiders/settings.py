@@ -70,6 +70,11 @@ TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False
 LOG_LEVEL = "INFO"
 
+# Nearest the spiders (Scrapy's own end at 900): the callbacks only parse; which links are stored
+# already, and the validators a request sends, are spiders.known's.
+SPIDER_MIDDLEWARES = {
+    "spiders.known.KnownPages": 950,
+}
 ITEM_PIPELINES = {
     "spiders.pipelines.ExtractPipeline": 100,
     "spiders.pipelines.StorePipeline": 200,
