@@ -130,13 +130,15 @@ class Daemon:
         signal.signal(signal.SIGINT, self.request_stop)
         signal.signal(signal.SIGHUP, self.request_reload)
         settings = self.config.settings
+        dispatch = self._queue_dispatch()
         engine, factory = open_database(settings.database_url)  # migrated once, before any child starts
         metrics = Metrics()
         metrics.started.set(time.time())
         children = jobs.ChildRegistry()
         metrics.track_children(lambda: len(children.running()))
         self.ctx = jobs.DaemonContext(config=self.config, factory=factory, children=children,
-                                      delivery_lock=DatabaseLock(settings.database_url, "digest"), metrics=metrics)
+                                      delivery_lock=DatabaseLock(settings.database_url, "digest"), metrics=metrics,
+                                      dispatch=dispatch)
         now = datetime.now(UTC)
         with transaction(factory) as session:
             runs.daemon_started(session, pid=self.pid, host=socket.gethostname(), now=now,
@@ -210,9 +212,28 @@ class Daemon:
         if left:
             log.info("%d crawl(s) still waiting for a slot will run at the next start", len(left))
 
+    def _queue_dispatch(self) -> Any:
+        """``executor: queue``: the function that puts a due crawl on its queue (PostgreSQL only)."""
+        settings = self.config.settings
+        if settings.executor != "queue":
+            return None
+        from scheduler import queue  # Celery is loaded only by a daemon that uses it
+
+        try:
+            queue.require_shared_database(settings)
+        except RadarError:
+            self.lock.close()
+            raise
+        log.info("crawls go to the queue at %s (default queue %s) for radar workers",
+                 queue.hide_password(settings.broker_url), settings.crawl_queue)
+
+        def dispatch(config: Config, source: str, recheck: bool, scheduled: datetime) -> str:
+            return queue.dispatch(config, source, recheck=recheck, scheduled=scheduled)
+        return dispatch
+
     def _start_launcher(self) -> Launcher | None:
         """The process crawls are forked from (``warm_crawls``), loaded before the first crawl."""
-        if not self.config.settings.warm_crawls:
+        if not self.config.settings.warm_crawls or self.config.settings.executor == "queue":
             return None
         if not supported():
             log.info("warm crawls need Linux; each crawl starts a new process")

@@ -110,5 +110,5 @@ def report_job_event(event: SchedulerEvent, metrics: Metrics | None) -> None:
     if metrics is not None:
         metrics.jobs.labels(kind, outcome).inc()
     line = {"job": retval.pop("job", kind), **{k: v for k, v in retval.items()}, "lateness": lateness}
-    level = logging.INFO if outcome in ("finished", "done", "skipped", "interrupted") else logging.WARNING
+    level = logging.INFO if outcome in ("finished", "done", "skipped", "interrupted", "queued") else logging.WARNING
     log.log(level, logfmt(line))

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -280,6 +280,9 @@ class DaemonContext:
     metrics: Metrics | None = None
     stopping: threading.Event = field(default_factory=threading.Event)
     launcher: Launcher | None = None  # forks crawls warm (``warm_crawls``); None: new processes
+    #: ``executor: queue``: puts a crawl on its queue for a worker (source, recheck, scheduled)
+    #: and returns the queue's name; None: crawls run here
+    dispatch: Callable[[Config, str, bool, datetime], str] | None = None
 
 
 _context: DaemonContext | None = None
@@ -338,6 +341,9 @@ def _crawl_source(job: str, source: str, *, recheck: bool) -> dict[str, Any]:
     configured = cfg.sources.get(source)
     if configured is None or not configured.enabled or (recheck and configured.recheck is None):
         return _outcome(job, started, source=source, outcome="skipped", reason="no longer configured")
+    if ctx.dispatch is not None:
+        queue = ctx.dispatch(cfg, source, recheck, started)
+        return _outcome(job, started, source=source, outcome="queued", queue=queue)
     result = run_crawl(source, cfg.path, cfg.settings, ctx.children, ctx.factory, recheck=recheck,
                        launcher=ctx.launcher)
     fields = _outcome(job, started, source=source, outcome=result.status, run=result.run_id,

@@ -151,19 +151,25 @@ def test_an_offset_trigger_fires_late_by_its_offset_and_survives_the_job_store()
 # --------------------------------------------------------------------------- the daemon, real processes
 
 
-class _Site(BaseHTTPRequestHandler):
-    """A small news site that answers slowly, as a remote one does."""
+_TOPICS = ("春季森林防火", "农村饮水安全", "校园食品安全", "汛期地质灾害防治", "老旧小区改造")
+
+
+class NoticeSite(BaseHTTPRequestHandler):
+    """A small site of notices behind /index.html that answers slowly, as a remote one does: its
+    server's ``notices`` (2) distinct notices, each page after its ``delay`` (0.3 s)."""
 
     def do_GET(self) -> None:
-        time.sleep(0.3)
+        time.sleep(getattr(self.server, "delay", 0.3))
         if self.path.startswith("/a/"):
             n = self.path.rsplit("/", 1)[-1].split(".")[0]
-            body = (f"<html><head><title>通知 {n}</title></head><body><h1>关于开展工作的通知 {n}</h1>"
-                    f"<div class='content'><p>{'各有关单位：现将有关事项通知如下。' * 20}</p>"
-                    f"<p>发布时间：2026-01-0{n}</p></div></body></html>")
-        elif self.path in ("/", "/index.html"):
-            body = "<html><body><ul>" + "".join(f"<li><a href='/a/{i}.html'>通知 {i}</a></li>" for i in (1, 2)) + \
-                   "</ul></body></html>"
+            topic = _TOPICS[int(n) % len(_TOPICS)]
+            text = "".join(f"第{k}条：{topic}工作第{k}项要求，{n}号文件。" for k in range(30))
+            body = (f"<html><head><title>{topic}通知</title></head><body><h1>关于{topic}的通知</h1>"
+                    f"<div class='content'><p>{text}</p><p>发布时间：2026-01-0{n}</p></div></body></html>")
+        elif self.path == "/index.html":
+            count = getattr(self.server, "notices", 2)
+            links = "".join(f"<a href='/a/{i}.html'>通知 {i}</a>" for i in range(1, count + 1))
+            body = f"<html><body>{links}</body></html>"
         else:
             self.send_error(404)
             return
@@ -178,22 +184,31 @@ class _Site(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def sites() -> Iterator[list[str]]:
-    """20 site roots: the first two on one host (two ports of 127.0.0.2), the others each on a
-    loopback address of its own."""
-    servers = [ThreadingHTTPServer(("127.0.0.2", 0), _Site)]
-    servers += [ThreadingHTTPServer((f"127.0.0.{i}", 0), _Site) for i in range(2, 21)]
+def serve(servers: list[ThreadingHTTPServer]) -> list[ThreadingHTTPServer]:
+    """Start ``servers``, each on a thread."""
     for s in servers:
         threading.Thread(target=s.serve_forever, daemon=True).start()
-    yield [f"http://{s.server_address[0]!s}:{s.server_address[1]}" for s in servers]
-    stoppers = [threading.Thread(target=s.shutdown) for s in servers]  # each waits for its poll
+    return servers
+
+
+def close(servers: list[ThreadingHTTPServer]) -> None:
+    """Stop ``servers`` together (each waits for its poll interval)."""
+    stoppers = [threading.Thread(target=s.shutdown) for s in servers]
     for t in stoppers:
         t.start()
     for t in stoppers:
         t.join()
     for s in servers:
         s.server_close()
+
+
+@pytest.fixture
+def sites() -> Iterator[list[str]]:
+    """20 site roots: the first two on one host (two ports of 127.0.0.2), the others each on a
+    loopback address of its own."""
+    servers = serve([ThreadingHTTPServer((f"127.0.0.{i}", 0), NoticeSite) for i in [2, *range(2, 21)]])
+    yield [f"http://{s.server_address[0]!s}:{s.server_address[1]}" for s in servers]
+    close(servers)
 
 
 def _threads(pid: int) -> int:

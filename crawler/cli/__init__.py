@@ -13,3 +13,7 @@ __all__ = ["main"]
 from crawler.cli import search as _search  # noqa: E402  (issue 22)
 
 main.add_command(_search.search)
+
+from crawler.cli import worker as _worker  # noqa: E402  (issue 25)
+
+main.add_command(_worker.worker)

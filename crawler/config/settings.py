@@ -417,6 +417,13 @@ class Settings:
                                   "under this many seconds and under the schedule's period, taken from the "
                                   "source's name, so sources on one schedule do not all start in the same "
                                   "second; `0`: on the dot", minimum=0)
+    executor: str = option("local", "`local`: the daemon runs each crawl itself; `queue`: it puts each due crawl "
+                           "on a Celery queue at `broker_url` for `radar worker` processes, on any machine, "
+                           "to run (needs PostgreSQL); see docs/operations.md", choices=("local", "queue"))
+    broker_url: str = option("amqp://guest:guest@127.0.0.1:5672//", "`executor: queue`: the Celery broker, "
+                             "RabbitMQ (`amqp://…`) or Redis (`redis://…`)", check=_one_line)
+    crawl_queue: str = option("crawl", "`executor: queue`: the queue of sources without a `queue:NAME` tag",
+                              check=_one_line)
     digest_weekday: str = option("mon", "weekly subscriptions: the digest is due from this day (`mon`…`sun`) "
                                  "of each ISO week", check=_weekday)
     digest_retry_base: int = option(60, "seconds before the first retry of an unsent digest; doubles per "

@@ -1,0 +1,160 @@
+"""Crawls on other machines: the daemon puts each due crawl on a Celery queue (``executor:
+queue``), and ``radar worker`` processes on any machine take them and run them against the same
+PostgreSQL database.
+
+Why Celery, on RabbitMQ: it is the task queue the operators already know (``celery inspect``,
+Flower), it routes by queue name natively, and on RabbitMQ a message a worker took is given
+back by the broker the moment that worker's connection drops. Tasks are acknowledged late
+(after the crawl) and rejected when the worker process is lost, so a worker killed mid-crawl
+has its crawl redelivered to another: at least once. The per-source crawl lock (PostgreSQL
+advisory lock, taken by the crawl process) keeps a redelivered or a doubly scheduled crawl
+from running while another crawl of the source does: never twice at the same time. Redis works
+too, where the redelivery waits for its visibility timeout (set above ``crawl_timeout``).
+
+The routing: a source tagged ``queue:NAME`` goes to queue NAME, the others to ``crawl_queue``;
+``radar worker --queue NAME`` takes only the crawls of the queues it names.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import socket
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from celery import Celery
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from crawler.config.settings import Settings
+from crawler.config.sources import Config, Source
+from crawler.errors import ConfigError
+from scheduler.jobs import ChildRegistry, run_crawl
+from scheduler.metrics import logfmt
+
+log = logging.getLogger("radar.worker")
+
+TASK = "radar.crawl"
+QUEUE_TAG = "queue:"
+#: Redis only: how long past ``crawl_timeout`` a taken crawl stays invisible before the broker
+#: hands it to another worker (RabbitMQ gives it back as soon as the worker's connection drops)
+VISIBILITY_MARGIN = 600
+
+
+def hide_password(url: str) -> str:
+    """``amqp://user:***@host//``: a broker URL fit for a log line."""
+    return re.sub(r"://([^:@/]*):[^@/]*@", r"://\1:***@", url)
+
+
+def require_shared_database(settings: Settings) -> None:
+    """Refuse a database that workers on other machines cannot reach: a SQLite file."""
+    backend = make_url(settings.database_url).get_backend_name()
+    if backend == "sqlite":
+        raise ConfigError(
+            "executor: queue runs crawls on workers that may be on other machines, and they cannot share a "
+            f"SQLite file ({settings.database_url}); use a PostgreSQL database_url, or executor: local")
+
+
+def queue_of(source: Source, settings: Settings) -> str:
+    """The queue ``source``'s crawls go to: its ``queue:NAME`` tag, else ``crawl_queue``."""
+    for tag in source.tags:
+        if tag.startswith(QUEUE_TAG) and tag[len(QUEUE_TAG):]:
+            return tag[len(QUEUE_TAG):]
+    return settings.crawl_queue
+
+
+def make_app(settings: Settings) -> Celery:
+    """The Celery app on ``broker_url``: late acknowledgement, one message prefetched per worker
+    thread, JSON only, no result backend (results are in crawl_runs)."""
+    app = Celery("radar", broker=settings.broker_url, set_as_current=False)
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_default_queue=settings.crawl_queue,
+        task_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": settings.crawl_timeout + VISIBILITY_MARGIN},
+        worker_hijack_root_logger=False,
+        worker_redirect_stdouts=False,
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+    )
+    app.task(name=TASK, acks_late=True, reject_on_worker_lost=True)(crawl_task)
+    return app
+
+
+# --------------------------------------------------------------------------- the daemon's side
+
+
+_apps: dict[str, Celery] = {}
+_apps_lock = threading.Lock()
+
+
+def dispatch(config: Config, source: str, *, recheck: bool, scheduled: datetime) -> str:
+    """Put one crawl of ``source`` on its queue; returns the queue's name."""
+    settings = config.settings
+    with _apps_lock:
+        app = _apps.get(settings.broker_url + "|" + settings.crawl_queue)
+        if app is None:
+            app = _apps[settings.broker_url + "|" + settings.crawl_queue] = make_app(settings)
+    queue = queue_of(config.sources[source], settings)
+    app.send_task(TASK, args=(source, recheck, scheduled.isoformat()), queue=queue,
+                  retry=True, retry_policy={"max_retries": 5, "interval_start": 1, "interval_step": 2})
+    return queue
+
+
+# --------------------------------------------------------------------------- the worker's side
+
+
+@dataclass
+class WorkerContext:
+    """What a worker's crawls need: its config, the database, its crawl children."""
+
+    config: Config
+    factory: sessionmaker[Session]
+    name: str
+    children: ChildRegistry = field(default_factory=ChildRegistry)
+
+
+_worker: WorkerContext | None = None
+
+
+def install_worker(ctx: WorkerContext | None) -> None:
+    """Make ``ctx`` the context of this worker process's crawl tasks."""
+    global _worker
+    _worker = ctx
+
+
+def worker_name(queues: list[str]) -> str:
+    """``radar@HOST-PID``: unique per process, as Celery wants worker names to be."""
+    return f"radar@{socket.gethostname()}-{os.getpid()}"
+
+
+def crawl_task(source: str, recheck: bool = False, scheduled: str = "") -> dict[str, Any]:
+    """One crawl taken from the queue, run as the daemon would run it (a child process within
+    the time and memory limits, its crawl_runs row closed however it ends)."""
+    ctx = _worker
+    if ctx is None:
+        raise RuntimeError("no radar worker is running in this process")
+    cfg = ctx.config
+    started = datetime.now(UTC)
+    configured = cfg.sources.get(source)
+    fields: dict[str, Any] = {"job": "recheck" if recheck else "crawl", "source": source, "worker": ctx.name}
+    if configured is None or (recheck and configured.recheck is None):
+        log.info(logfmt({**fields, "outcome": "skipped", "reason": "not configured on this worker"}))
+        return {**fields, "outcome": "skipped"}
+    result = run_crawl(source, cfg.path, cfg.settings, ctx.children, ctx.factory, recheck=recheck)
+    lateness = (started - datetime.fromisoformat(scheduled)).total_seconds() if scheduled else None
+    fields.update(outcome=result.status, run=result.run_id, exit=result.exit_code, seconds=result.seconds,
+                  pages=result.counts.get("pages", 0), items=result.counts.get("items", 0),
+                  new=result.counts.get("new", 0), queued=lateness,
+                  reason=result.reason if result.status != "finished" else None)
+    log.info(logfmt(fields))
+    return fields
