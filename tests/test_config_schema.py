@@ -257,7 +257,7 @@ _TEXT = {"timezone": ("UTC", "UTC"), "digest_schedule": ("every: 2h", "every: 2h
          "digest_weekday": ("Sunday", "sun"), "mail_from": ("r@x.org", "r@x.org"),
          "mail_to": ("a@x.org, b@x.org", ("a@x.org", "b@x.org")),
          "signal_rules": ("one.yaml,two.yaml", ("one.yaml", "two.yaml")),
-         "data_dir": ("/srv/radar", Path("/srv/radar"))}
+         "data_dir": ("/srv/radar", Path("/srv/radar")), "executor": ("queue", "queue")}
 _TYPED: dict[Any, tuple[str, Any]] = {bool: ("false", False), int: ("7", 7), float: ("0.25", 0.25)}
 
 
