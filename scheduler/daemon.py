@@ -46,7 +46,7 @@ from crawler.errors import RadarError, brief
 from crawler.health.rules import alerts_of
 from scheduler import jobs
 from scheduler.engine import QuietScheduler, RadarScheduler, report_job_event
-from scheduler.gate import CrawlGate, GatedExecutor, default_limit, hosts_of
+from scheduler.gate import CrawlGate, GatedExecutor, default_limit, give_back, hosts_of
 from scheduler.launcher import Launcher, LauncherError, supported
 from scheduler.metrics import Metrics
 from scheduler.plan import JobSpec, desired_jobs, reconcile
@@ -197,20 +197,8 @@ class Daemon:
         return hosts_of(source.start_urls) if source is not None else frozenset()
 
     def _requeue_waiting(self) -> None:
-        """Crawls still waiting for a slot at shutdown never ran: their jobs fall due again at
-        their scheduled time, so the next start catches each up once."""
-        if self.gate is None or self.scheduler is None:
-            return
-        left = self.gate.close(wait=False)
-        for ticket in left:
-            try:
-                job = self.scheduler.get_job(ticket.key)
-                if job is not None and (job.next_run_time is None or ticket.due < job.next_run_time):
-                    self.scheduler.modify_job(ticket.key, next_run_time=ticket.due)
-            except Exception as exc:  # the job store may be away; the run is then lost, and said so
-                log.warning("could not keep the waiting crawl %s for the next start: %s", ticket.key, brief(exc))
-        if left:
-            log.info("%d crawl(s) still waiting for a slot will run at the next start", len(left))
+        if self.gate is not None and self.scheduler is not None:
+            give_back(self.scheduler, self.gate.close(wait=False))
 
     def _queue_dispatch(self) -> Any:
         """``executor: queue``: the function that puts a due crawl on its queue (PostgreSQL only)."""
@@ -226,10 +214,7 @@ class Daemon:
             raise
         log.info("crawls go to the queue at %s (default queue %s) for radar workers",
                  queue.hide_password(settings.broker_url), settings.crawl_queue)
-
-        def dispatch(config: Config, source: str, recheck: bool, scheduled: datetime) -> str:
-            return queue.dispatch(config, source, recheck=recheck, scheduled=scheduled)
-        return dispatch
+        return queue.dispatch
 
     def _start_launcher(self) -> Launcher | None:
         """The process crawls are forked from (``warm_crawls``), loaded before the first crawl."""
@@ -275,6 +260,8 @@ class Daemon:
             if now >= next_health:
                 next_health = now + HEALTH_SECONDS
                 self._refresh_health()
+                if self.ctx.dispatch is not None:
+                    self._refresh_queues()
 
     def _heartbeat(self) -> None:
         assert self.ctx is not None
@@ -304,6 +291,15 @@ class Daemon:
             self.ctx.metrics.outbox_pending.set(pending)
         except Exception as exc:
             log.warning("health refresh failed: %s", brief(exc))
+
+    def _refresh_queues(self) -> None:
+        assert self.ctx is not None
+        from scheduler import queue
+
+        try:
+            queue.report_state(self.ctx.config, self.ctx.metrics)
+        except Exception as exc:  # the broker may be away; crawls sent meanwhile say so themselves
+            log.warning("could not ask the broker about its queues: %s", brief(exc))
 
     def _shutdown(self, engine: Any) -> None:
         if self.ctx is not None:

@@ -28,6 +28,8 @@ from urllib.parse import urlsplit
 
 from apscheduler.executors.base import BaseExecutor, run_job
 
+from crawler.errors import brief
+
 log = logging.getLogger("radar.daemon")
 
 #: what one crawl process is reckoned to need, for the default limit
@@ -182,3 +184,17 @@ class GatedExecutor(BaseExecutor):  # type: ignore[misc]  # APScheduler 3 is unt
 
     def shutdown(self, wait: bool = True) -> None:
         self.left += self.gate.close(wait)
+
+
+def give_back(scheduler: Any, left: list[Ticket]) -> None:
+    """Crawls still waiting for a slot at shutdown never ran: their jobs fall due again at
+    their scheduled time, so the next start catches each up once."""
+    for ticket in left:
+        try:
+            job = scheduler.get_job(ticket.key)
+            if job is not None and (job.next_run_time is None or ticket.due < job.next_run_time):
+                scheduler.modify_job(ticket.key, next_run_time=ticket.due)
+        except Exception as exc:  # the job store may be away; the run is then lost, and said so
+            log.warning("could not keep the waiting crawl %s for the next start: %s", ticket.key, brief(exc))
+    if left:
+        log.info("%d crawl(s) still waiting for a slot will run at the next start", len(left))

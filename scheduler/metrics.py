@@ -57,6 +57,10 @@ class Metrics:
         self.children = Gauge("radar_crawl_children", "Crawl child processes running now", registry=r)
         self.waiting = Gauge("radar_crawls_waiting", "Crawls due and waiting for a slot (max_concurrent_crawls)",
                              registry=r)
+        self.queue_depth = Gauge("radar_queue_depth", "executor: queue: crawls waiting on each queue", ["queue"],
+                                 registry=r)
+        self.workers_seen = Gauge("radar_workers_seen", "executor: queue: radar workers that answered a ping",
+                                  registry=r)
         self.started = Gauge("radar_daemon_start_time_seconds", "When the daemon started (Unix time)", registry=r)
         self._worst = 0.0
         self._lock = threading.Lock()

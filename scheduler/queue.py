@@ -17,6 +17,7 @@ The routing: a source tagged ``queue:NAME`` goes to queue NAME, the others to ``
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -34,7 +35,7 @@ from crawler.config.settings import Settings
 from crawler.config.sources import Config, Source
 from crawler.errors import ConfigError
 from scheduler.jobs import ChildRegistry, run_crawl
-from scheduler.metrics import logfmt
+from scheduler.metrics import Metrics, logfmt
 
 log = logging.getLogger("radar.worker")
 
@@ -97,17 +98,76 @@ _apps: dict[str, Celery] = {}
 _apps_lock = threading.Lock()
 
 
-def dispatch(config: Config, source: str, *, recheck: bool, scheduled: datetime) -> str:
+def _app(settings: Settings) -> Celery:
+    """One Celery app per broker and default queue in this process (it pools its connections)."""
+    key = settings.broker_url + "|" + settings.crawl_queue
+    with _apps_lock:
+        app = _apps.get(key)
+        if app is None:
+            app = _apps[key] = make_app(settings)
+        return app
+
+
+def dispatch(config: Config, source: str, recheck: bool, scheduled: datetime) -> str:
     """Put one crawl of ``source`` on its queue; returns the queue's name."""
     settings = config.settings
-    with _apps_lock:
-        app = _apps.get(settings.broker_url + "|" + settings.crawl_queue)
-        if app is None:
-            app = _apps[settings.broker_url + "|" + settings.crawl_queue] = make_app(settings)
+    app = _app(settings)
     queue = queue_of(config.sources[source], settings)
     app.send_task(TASK, args=(source, recheck, scheduled.isoformat()), queue=queue,
                   retry=True, retry_policy={"max_retries": 5, "interval_start": 1, "interval_step": 2})
     return queue
+
+
+@dataclass(frozen=True)
+class QueueState:
+    """What the broker says: crawls waiting per queue, and the workers that answered a ping
+    with the queues each takes."""
+
+    depth: dict[str, int]
+    workers: dict[str, list[str]]
+
+    def unserved(self) -> list[str]:
+        """Queues with crawls waiting and no worker seen that takes them."""
+        taken = {q for qs in self.workers.values() for q in qs}
+        return sorted(q for q, n in self.depth.items() if n and q not in taken)
+
+
+def queue_state(config: Config, timeout: float = 1.0) -> QueueState:
+    """Ask the broker how many crawls wait on each of ``config``'s queues, and which workers
+    answer within ``timeout`` seconds."""
+    settings = config.settings
+    app = _app(settings)
+    names = sorted({settings.crawl_queue} | {queue_of(s, settings) for s in config.select()})
+    depth: dict[str, int] = {}
+    with app.connection_for_read() as conn:
+        for name in names:
+            channel = conn.channel()  # a queue that does not exist yet closes the channel that asked
+            try:
+                depth[name] = int(channel.queue_declare(queue=name, passive=True).message_count)
+            except Exception:
+                depth[name] = 0
+            finally:
+                with contextlib.suppress(Exception):
+                    channel.close()
+    replies = app.control.inspect(timeout=timeout).active_queues() or {}
+    workers = {name: sorted(q["name"] for q in queues) for name, queues in replies.items()}
+    return QueueState(depth, workers)
+
+
+def report_state(config: Config, metrics: Metrics | None) -> QueueState:
+    """Log (and put in the metrics) the queues' depths and the workers seen; warn about a queue
+    whose crawls wait with no worker to take them."""
+    state = queue_state(config)
+    if metrics is not None:
+        for name, n in state.depth.items():
+            metrics.queue_depth.labels(name).set(n)
+        metrics.workers_seen.set(len(state.workers))
+    log.info(logfmt({"queues": " ".join(f"{q}={n}" for q, n in state.depth.items()),
+                     "workers": " ".join(sorted(state.workers)) or "none"}))
+    for name in state.unserved():
+        log.warning("%d crawl(s) wait on queue %s and no radar worker seen takes it: start one with "
+                    "radar worker --queue %s", state.depth[name], name, name)
+    return state
 
 
 # --------------------------------------------------------------------------- the worker's side

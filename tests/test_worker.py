@@ -139,6 +139,9 @@ def test_the_daemon_queues_crawls_and_each_worker_takes_only_its_queues(
     with factory() as session:  # the three sites serve the same notices: stored once
         assert session.scalar(select(func.count()).select_from(ArticleRow)) == 4
     assert "outcome=queued" in daemon.log and f"queue={gov}" in daemon.log
+    # the daemon asks the broker: the queues' depths and the two workers seen
+    queue_line = next(line for line in daemon.log.splitlines() if "queues=" in line)
+    assert f"{default}=" in queue_line and f"{gov}=" in queue_line and queue_line.count("radar@") == 2, queue_line
     general, county = workers[0].log, workers[1].log
     assert "source=s0 " in general and "source=s1 " in general and "source=s2 " not in general
     assert "source=s2 " in county and "source=s0 " not in county
@@ -152,7 +155,7 @@ def test_a_worker_killed_mid_crawl_has_its_crawl_completed_by_another_nothing_tw
     engine, factory = open_database(postgres_url)
     try:
         _start_workers(workers, config, queues[0], queues[0])
-        dispatch(load_config(config), "s0", recheck=False, scheduled=datetime.now(UTC))
+        dispatch(load_config(config), "s0", False, datetime.now(UTC))
         running = wait(lambda: [r for r in _runs(factory) if r.status == "running" and r.pid], 60,
                        "the crawl running")
         parent = int(Path(f"/proc/{running[0].pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
@@ -183,7 +186,7 @@ def test_the_per_source_lock_holds_across_workers(
         _start_workers(workers, config, queues[0], queues[0])
         cfg = load_config(config)
         for _ in range(2):  # two ticks of one source at once, on two workers
-            dispatch(cfg, "s0", recheck=False, scheduled=datetime.now(UTC))
+            dispatch(cfg, "s0", False, datetime.now(UTC))
         wait(lambda: sum(w.log.count("source=s0 ") for w in workers) == 2, 90, "both crawls ended")
         assert sorted(w.log.count("source=s0 ") for w in workers) == [1, 1], [w.log for w in workers]
         # the second took the lock when the first let it go: it found the articles stored, or
