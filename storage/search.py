@@ -38,23 +38,44 @@ NEWEST_WINDOW = 5000
 RELEVANCE_POOL = 500  # relevance ranks this many newest hits
 
 
-def _sqlite_match(query: str) -> str:
-    return fts_expression(parse_query(query))
+# a token no index holds (private use characters are not word characters): an empty query matches nothing
+_NOTHING = '"\ue000"'
 
 
-def _sqlite_hit(title: str | None, body: str | None, query: str) -> int:
-    return int(parse_query(query).matches(fold(title or "") + "\n" + fold(body or "")))
+def _sqlite_match(query: str | None) -> str:
+    try:
+        return fts_expression(parse_query(query or "")) or _NOTHING
+    except ValueError:
+        return _NOTHING
+
+
+def _sqlite_snippet(title: str | None, body: str | None, query: str | None) -> str:
+    try:
+        parsed = parse_query(query or "")
+    except ValueError:
+        return ""
+    body = body or ""
+    return highlight_snippet(body if any(t in fold(body) for t in parsed.include) else title or "", parsed)
+
+
+def _sqlite_hit(title: str | None, body: str | None, query: str | None) -> int:
+    try:
+        parsed = parse_query(query or "")
+    except ValueError:
+        return 0
+    return int(parsed.matches(fold(title or "") + "\n" + fold(body or "")))
 
 
 def register_functions(conn: sqlite3.Connection) -> None:
     """Give a SQLite connection the search functions: ``search_fold(text)``,
     ``search_tokens(title, body)`` (the index triggers call it), ``search_match(query)`` (an FTS5
-    MATCH expression for ``article_search``) and ``search_hit(title, body, query)`` (1 when the
-    article contains every term and no excluded one)."""
+    MATCH expression for ``article_search``), ``search_hit(title, body, query)`` (1 when the
+    article contains every term and no excluded one) and ``search_snippet(title, body, query)``."""
     conn.create_function("search_fold", 1, lambda t: None if t is None else fold(t), deterministic=True)
     conn.create_function("search_tokens", 2, lambda a, b: index_text(a or "", b or ""), deterministic=True)
     conn.create_function("search_match", 1, _sqlite_match, deterministic=True)
     conn.create_function("search_hit", 3, _sqlite_hit, deterministic=True)
+    conn.create_function("search_snippet", 3, _sqlite_snippet, deterministic=True)
 
 
 def fts_expression(query: Query) -> str:

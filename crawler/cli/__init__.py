@@ -17,3 +17,7 @@ main.add_command(_search.search)
 from crawler.cli import worker as _worker  # noqa: E402  (issue 25)
 
 main.add_command(_worker.worker)
+
+from crawler.cli import browse as _browse  # noqa: E402  (issue 22)
+
+main.add_command(_browse.browse)

@@ -1,0 +1,1 @@
+"""Datasette plugins that ``radar browse`` loads (``--plugins-dir`` points here)."""
