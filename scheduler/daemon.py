@@ -156,7 +156,8 @@ class Daemon:
         jobs.install(self.ctx)
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
         logging.getLogger("apscheduler.scheduler").addFilter(QuietScheduler())
-        logging.getLogger("apscheduler.executors.default").addFilter(QuietScheduler())
+        for executor in ("default", CRAWLS):
+            logging.getLogger(f"apscheduler.executors.{executor}").addFilter(QuietScheduler())
         self.scheduler = RadarScheduler(
             timezone=settings.timezone,
             jobstores={"default": SQLAlchemyJobStore(engine=make_engine(settings.database_url))},
