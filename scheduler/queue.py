@@ -35,6 +35,7 @@ from crawler.config.settings import Settings
 from crawler.config.sources import Config, Source
 from crawler.errors import ConfigError
 from scheduler.jobs import ChildRegistry, run_crawl
+from scheduler.launcher import Launcher, LauncherError, supported
 from scheduler.metrics import Metrics, logfmt
 
 log = logging.getLogger("radar.worker")
@@ -181,6 +182,7 @@ class WorkerContext:
     factory: sessionmaker[Session]
     name: str
     children: ChildRegistry = field(default_factory=ChildRegistry)
+    launcher: Launcher | None = None  # forks crawls warm (``warm_crawls``); None: new processes
 
 
 _worker: WorkerContext | None = None
@@ -190,6 +192,20 @@ def install_worker(ctx: WorkerContext | None) -> None:
     """Make ``ctx`` the context of this worker process's crawl tasks."""
     global _worker
     _worker = ctx
+
+
+def start_launcher(settings: Settings) -> Launcher | None:
+    """The process a worker forks its crawls from, as the daemon does (``warm_crawls``); None
+    where it cannot start: each crawl is then a new process."""
+    if not settings.warm_crawls or not supported():
+        return None
+    launcher = Launcher()
+    try:
+        launcher.start()
+    except LauncherError as exc:
+        log.warning("each crawl starts a new process: %s", exc)
+        return None
+    return launcher
 
 
 def worker_name(queues: list[str]) -> str:
@@ -210,7 +226,8 @@ def crawl_task(source: str, recheck: bool = False, scheduled: str = "") -> dict[
     if configured is None or (recheck and configured.recheck is None):
         log.info(logfmt({**fields, "outcome": "skipped", "reason": "not configured on this worker"}))
         return {**fields, "outcome": "skipped"}
-    result = run_crawl(source, cfg.path, cfg.settings, ctx.children, ctx.factory, recheck=recheck)
+    result = run_crawl(source, cfg.path, cfg.settings, ctx.children, ctx.factory, recheck=recheck,
+                       launcher=ctx.launcher)
     lateness = (started - datetime.fromisoformat(scheduled)).total_seconds() if scheduled else None
     fields.update(outcome=result.status, run=result.run_id, exit=result.exit_code, seconds=result.seconds,
                   pages=result.counts.get("pages", 0), items=result.counts.get("items", 0),

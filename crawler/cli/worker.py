@@ -24,7 +24,14 @@ def worker(ctx: click.Context, queues: tuple[str, ...], concurrency: int) -> Non
     worker. SIGTERM: take nothing new, let running crawls finish, exit 0.
     """
     from scheduler.gate import default_limit
-    from scheduler.queue import WorkerContext, install_worker, make_app, require_shared_database, worker_name
+    from scheduler.queue import (
+        WorkerContext,
+        install_worker,
+        make_app,
+        require_shared_database,
+        start_launcher,
+        worker_name,
+    )
     from storage.db import open_database
 
     set_log_level(logging.INFO)
@@ -36,9 +43,14 @@ def worker(ctx: click.Context, queues: tuple[str, ...], concurrency: int) -> Non
     threads = concurrency or settings.max_concurrent_crawls or default_limit()
     _engine, factory = open_database(settings.database_url, migrate_schema=False)  # the daemon migrates
     name = worker_name(names)
-    install_worker(WorkerContext(cfg, factory, name))
+    launcher = start_launcher(settings)
+    install_worker(WorkerContext(cfg, factory, name, launcher=launcher))
     app = make_app(settings)
-    logging.getLogger("radar.worker").info("worker %s: queues %s, %d crawl(s) at once", name, ",".join(names),
-                                           threads)
-    app.worker_main(["worker", "--queues", ",".join(names), "--concurrency", str(threads), "--pool", "threads",
-                     "--hostname", name, "--without-gossip", "--without-mingle", "--loglevel", "INFO"])
+    logging.getLogger("radar.worker").info("worker %s: queues %s, %d crawl(s) at once, %s", name, ",".join(names),
+                                           threads, "warm" if launcher else "each crawl a new process")
+    try:
+        app.worker_main(["worker", "--queues", ",".join(names), "--concurrency", str(threads), "--pool", "threads",
+                         "--hostname", name, "--without-gossip", "--without-mingle", "--loglevel", "INFO"])
+    finally:
+        if launcher is not None:
+            launcher.close()
