@@ -136,9 +136,11 @@ def sample_terms(pool: list[str], docs: list[str], count: int, seed: int = 11) -
         out += [(t, "common", length) for t in ranked[:half]]
         out += [(t, "rare", length) for t in ranked[-(per_length - half):]]
     commons = [t for t, kind, n in out if kind == "common" and n == 2]
-    rares = [t for t, kind, n in out if kind != "common" and n >= 2]
+    rares = [t for t, kind, n in out if kind == "rare" and n >= 3]
+    # ANDs: two common terms (many hits), or two rare ones (few or none: the whole index is searched)
     while len(out) < count:
-        out.append((f"{rng.choice(commons)} {rng.choice(commons + rares)}", "and", 0))
+        pick = commons if len(out) % 2 else rares
+        out.append((f"{rng.choice(pick)} {rng.choice(pick)}", "and-common" if pick is commons else "and-rare", 0))
     return out
 
 
@@ -260,7 +262,7 @@ def report(name: str, built: dict[str, float], measured: dict[str, Any], exact: 
     rows = measured["rows"]
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in rows:
-        key = ("AND" if r["kind"] == "and" else str(r["length"]), "common" if r["kind"] == "and" else r["kind"])
+        key = ("AND", r["kind"][4:]) if r["kind"].startswith("and") else (str(r["length"]), r["kind"])
         groups.setdefault(key, []).append(r)
     for length in [str(n) for n in LENGTHS] + ["AND"]:
         for kind in ("common", "rare"):
@@ -277,7 +279,7 @@ def report(name: str, built: dict[str, float], measured: dict[str, Any], exact: 
                          f"{sum(r['like_hits'] for r in group) / len(group):9.1f} {' '.join(tri)}")
     by_length: dict[str, list[float]] = {}
     for r in rows:
-        by_length.setdefault(str(r["length"]) if r["kind"] != "and" else "AND", []).append(r["ms"])
+        by_length.setdefault("AND" if r["kind"].startswith("and") else str(r["length"]), []).append(r["ms"])
     worst = {k: _percentiles(v) for k, v in by_length.items()}
     lines.append("per length p50/p95 ms: " + ", ".join(f"{k}: {a:.1f}/{b:.1f}" for k, (a, b) in worst.items()))
     return lines
