@@ -268,17 +268,14 @@ def _candidates(conn: Connection, query: Query, filters: Filters) -> Iterator[An
     floor = int(newest) - NEWEST_WINDOW
     params["floor"] = floor
     stream = {"stream_results": True, "yield_per": 50}
-    yield from conn.execute(text(
-        f"SELECT {_COLUMNS} FROM article_search s JOIN articles a ON a.id = s.article_id "
-        f"WHERE s.article_id > :floor AND s.tokens @> CAST(:tokens AS integer[]){where} "
-        f"ORDER BY s.article_id DESC"), params, execution_options=stream)
+    select = (f"SELECT {_COLUMNS} FROM article_search s JOIN articles a ON a.id = s.article_id "
+              f"WHERE s.article_id {{}} :floor AND s.tokens @> CAST(:tokens AS integer[]){where} "
+              f"ORDER BY s.article_id DESC")
+    yield from conn.execute(text(select.format(">")), params, execution_options=stream)
     # older articles: the GIN index finds every candidate, newest first after a sort
     conn.execute(text("SET LOCAL enable_indexscan = off"))
     try:
-        yield from conn.execute(text(
-            f"SELECT {_COLUMNS} FROM article_search s JOIN articles a ON a.id = s.article_id "
-            f"WHERE s.article_id <= :floor AND s.tokens @> CAST(:tokens AS integer[]){where} "
-            f"ORDER BY s.article_id DESC"), params, execution_options=stream)
+        yield from conn.execute(text(select.format("<=")), params, execution_options=stream)
     finally:
         conn.execute(text("SET LOCAL enable_indexscan = on"))
 
