@@ -142,14 +142,19 @@ class Attributes:
 
         The event's time is the latest year (and month, quarter or half) its sentence states; 去年,
         上年 and a review without dates are read against the document's own year when its head
-        states one ("2022年吉林省政府工作报告"), else against ``published``.  An event that states
-        no time, in a document that states no year of its own, is taken as news.
+        states one ("2022年吉林省政府工作报告"), else against ``published``.  A sentence that states
+        no time takes its article opening's; an event with no time anywhere, in a document that
+        states no year of its own, is taken as news.
         """
         rs = self.rules
         head = f"{title}\n{doc.text[:rs.doc_lead]}"
         m = rs.document_year.search(head)
         doc_year = int(next(g for g in m.groups() if g)) if m else None
         end = _period_end(cand.sentence.text, doc_year or published.year, rs)
+        if end is None and not cand.in_title:
+            # a sentence that states no time belongs to the time its article's opening states
+            # ("2024年4月，南宁市…集中开工" then "…等8个项目集中开工"): one article, one time
+            end = _period_end(doc.text[:rs.doc_lead], doc_year or published.year, rs)
         if end is None:
             if doc_year is None or cand.in_title:
                 return False
