@@ -266,6 +266,8 @@ class Layout:
             best = min(vs, key=lambda v: _magnitude([v]))
             stated = best.event.amount_cny or best.event.amount or best.event.project_count
             lead = clean(figures(best, self.language)) if stated else ""
+            n_sources = max(v.source_count for v in vs)
             lines.append({**self._page(vs[0]), "counts": counts_line(vs, self.language),
-                          "lead": f"{stage_label(best, self.language)} {lead}".strip() if lead else ""})
+                          "lead": f"{stage_label(best, self.language)} {lead}".strip() if lead else "",
+                          "reported": say(self.language, "sources", n_sources) if n_sources > 1 else ""})
         return lines, [vs[0].event.article_id for vs in pages[BACKGROUND_TOP:]]
