@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from apscheduler.triggers.base import BaseTrigger
@@ -62,6 +63,7 @@ class OffsetTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler 3 is unty
         self.seconds = state["seconds"]
 
 
+@lru_cache(maxsize=1024)  # hundreds of sources share a handful of schedules
 def period_seconds(schedule: Schedule, timezone: str) -> int:
     """The shortest gap between two runs of ``schedule`` (over a sample of its fire times from
     a fixed date, so the same schedule always gives the same period)."""

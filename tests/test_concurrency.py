@@ -18,7 +18,7 @@ import yaml
 from sqlalchemy import select
 
 from crawler.config.sources import parse_schedule
-from scheduler.gate import CrawlGate, default_limit, hosts_of
+from scheduler.gate import CrawlGate, default_limit, give_back, hosts_of
 from scheduler.plan import JobSpec, OffsetTrigger, jitter_seconds, period_seconds, trigger_for
 from storage.db import open_database
 from storage.models import CrawlRunRow
@@ -93,7 +93,8 @@ def test_sources_on_one_host_run_one_at_a_time_and_others_pass_them() -> None:
     gate.close()
 
 
-def test_close_returns_what_never_started() -> None:
+def _occupied() -> tuple[CrawlGate, threading.Event]:
+    """A gate of one slot, taken by a crawl that runs until the event is set."""
     gate = CrawlGate(1)
     hold = threading.Event()
 
@@ -102,6 +103,11 @@ def test_close_returns_what_never_started() -> None:
 
     gate.submit("busy", T0, frozenset(), busy)
     wait(lambda: gate.running(), 10, "the first crawl running")
+    return gate, hold
+
+
+def test_close_returns_what_never_started() -> None:
+    gate, hold = _occupied()
     gate.submit("later", T0 + timedelta(minutes=2), frozenset(), lambda: None)
     gate.submit("sooner", T0 + timedelta(minutes=1), frozenset(), lambda: None)
     left = gate.close(wait=False)
@@ -110,6 +116,30 @@ def test_close_returns_what_never_started() -> None:
     gate.close()
     with pytest.raises(RuntimeError):
         gate.submit("after", T0, frozenset(), lambda: None)
+
+
+def _noop() -> None:
+    pass
+
+
+def test_crawls_left_waiting_at_shutdown_fall_due_again_at_their_time() -> None:
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.start(paused=True)
+    try:
+        later = datetime.now(UTC) + timedelta(hours=1)
+        for job_id in ("crawl:a", "crawl:b"):
+            scheduler.add_job(_noop, "interval", hours=1, id=job_id, next_run_time=later)
+        gate, hold = _occupied()
+        gate.submit("crawl:a", T0 + timedelta(minutes=5), frozenset(), _noop)
+        give_back(scheduler, gate.close(wait=False))
+        hold.set()
+        gate.close()
+        assert scheduler.get_job("crawl:a").next_run_time == T0 + timedelta(minutes=5)  # runs once at the start
+        assert scheduler.get_job("crawl:b").next_run_time == later  # it was not waiting: untouched
+    finally:
+        scheduler.shutdown(wait=False)
 
 
 def test_the_default_limit_follows_cpus_and_memory() -> None:
