@@ -17,19 +17,10 @@ from typing import Any, NoReturn
 import yaml
 
 from crawler.config.kinds import KINDS, SourceKind, kind_keys
-from crawler.config.settings import (
-    Schedule,
-    Settings,
-    encoding,
-    load_settings,
-    located,
-    named_entries,
-    option,
-    read_mapping,
-    schedule_of,
-    schema,
-)
+from crawler.config.schema import located, named_entries, option, read_mapping, schema
+from crawler.config.settings import Settings, load_settings
 from crawler.config.subscriptions import Subscription, parse_subscriptions
+from crawler.config.values import Schedule, encoding, schedule_of
 from crawler.errors import ConfigError
 
 __all__ = ["Config", "Schedule", "Source", "load_config", "parse_config", "parse_schedule", "parse_source"]

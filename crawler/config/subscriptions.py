@@ -38,16 +38,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NoReturn
 
-from crawler.config.settings import (
-    WEEKDAYS,
-    Settings,
-    address,
-    is_address,
-    located,
-    named_entries,
-    option,
-    read_mapping,
-)
+from crawler.config.schema import located, named_entries, option, read_mapping
+from crawler.config.settings import Settings
+from crawler.config.values import WEEKDAYS, address, is_address
 from crawler.errors import ConfigError
 
 __all__ = [
