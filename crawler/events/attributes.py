@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from functools import lru_cache
 
 from crawler.events.candidates import Candidate
 from crawler.events.model import RegionFrom
@@ -147,9 +148,7 @@ class Attributes:
         states no year of its own, is taken as news.
         """
         rs = self.rules
-        head = f"{title}\n{doc.text[:rs.doc_lead]}"
-        m = rs.document_year.search(head)
-        doc_year = int(next(g for g in m.groups() if g)) if m else None
+        doc_year = _document_year(f"{title}\n{doc.text[:rs.doc_lead]}", rs)
         end = _period_end(cand.sentence.text, doc_year or published.year, rs)
         if end is None and not cand.in_title:
             # a sentence that states no time belongs to the time its article's opening states
@@ -182,6 +181,16 @@ class Attributes:
         return names[:6]
 
 
+# The document-level answers below are the same for every event of a document: cached, so a work
+# report with dozens of events reads its opening and counts its places once.
+@lru_cache(maxsize=16)
+def _document_year(head: str, rules: RuleSet) -> int | None:
+    """The year a document's head gives as its own ("2022年吉林省政府工作报告"), if any."""
+    m = rules.document_year.search(head)
+    return int(next(g for g in m.groups() if g)) if m else None
+
+
+@lru_cache(maxsize=16)
 def _dominant_place(doc_text: str, rules: RuleSet) -> str:
     """The first place name of the document's opening when the document keeps naming it (three
     times or more): the place a reposted report or release is about."""
@@ -195,6 +204,7 @@ def _chain_found(group: list[Place]) -> bool:
     return any(not (p.short and min(p.ranks) == 2) for p in group)
 
 
+@lru_cache(maxsize=256)
 def _period_end(text: str, year_now: int, rules: RuleSet) -> date | None:
     """The last day of the latest time ``text`` states (a year, a month or quarter of one),
     with 去年 and 过去五年 read against ``year_now``; None when it states none."""
