@@ -262,18 +262,14 @@ def test_upgrading_splits_old_claims_per_address(db_url: str) -> None:
     from sqlalchemy import text
 
     from storage.db import _alembic_config, make_engine
+    from tests.old_rows import OLD_TS, insert_old_article, insert_old_event
 
     engine = make_engine(db_url)
     command.upgrade(_alembic_config(engine), "0001")
-    ts = "2025-01-01 00:00:00+08:00"
+    ts = OLD_TS
     with engine.begin() as c:
-        c.execute(text("INSERT INTO articles (id, url, source, title, fetched_at, checked_at, source_name, author, "
-                       "doc_number, issuer, index_no, category, region, body, content_hash, encoding, garbled_score, "
-                       "epaper_page_name, provenance) VALUES (1, 'http://a.test/1', 's', 't', :ts, :ts, '', '', '', "
-                       "'', '', '', '', 'b', 'h', '', 0, '', '{}')"), {"ts": ts})
-        c.execute(text("INSERT INTO events (id, event_key, article_id, type, subtype, amount_text, currency, "
-                       "qualifier, period, region, parties, evidence, confidence, rule, first_seen_at) VALUES (1, "
-                       "'k', 1, 'signing', '', '', '', '', '', '', '[]', '', 0, '', :ts)"), {"ts": ts})
+        insert_old_article(c)
+        insert_old_event(c, 1, "signing")
         c.execute(text("INSERT INTO digests (id, idempotency_key, recipients, subject, text_body, html_body, status, "
                        "event_count, created_at, attempts, last_error) VALUES (1, 'old', 'a@x.org, b@x.org', 's', "
                        "'t', 'h', 'sent', 1, :ts, 1, '')"), {"ts": ts})

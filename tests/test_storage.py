@@ -105,24 +105,17 @@ def test_migrations_are_idempotent(db_url: str) -> None:
 def test_upgrading_gives_stored_events_their_stage(db_url: str) -> None:
     """Events stored before stages existed get theirs from the subtype, and count as news."""
     from alembic import command
-    from sqlalchemy import text
 
     from storage.db import _alembic_config, make_engine
+    from tests.old_rows import insert_old_article, insert_old_event
 
     engine = make_engine(db_url)
     command.upgrade(_alembic_config(engine), "0005")
-    ts = "2025-01-01 00:00:00+08:00"
     with engine.begin() as c:
-        c.execute(text("INSERT INTO articles (id, url, source, title, fetched_at, checked_at, source_name, author, "
-                       "doc_number, issuer, index_no, category, region, body, content_hash, encoding, garbled_score, "
-                       "epaper_page_name, provenance) VALUES (1, 'http://a.test/1', 's', 't', :ts, :ts, '', '', '', "
-                       "'', '', '', '', 'b', 'h', '', 0, '', '{}')"), {"ts": ts})
+        insert_old_article(c)
         for n, (etype, subtype) in enumerate([("opening", "groundbreaking"), ("signing", "aggregate"),
                                              ("trade", "total")], start=1):
-            c.execute(text("INSERT INTO events (id, event_key, article_id, type, subtype, amount_text, currency, "
-                           "qualifier, period, region, parties, evidence, confidence, rule, first_seen_at) VALUES "
-                           "(:n, :k, 1, :t, :s, '', '', '', '', '', '[]', '', 0, '', :ts)"),
-                      {"n": n, "k": f"k{n}", "t": etype, "s": subtype, "ts": ts})
+            insert_old_event(c, n, etype, subtype)
     command.upgrade(_alembic_config(engine), "head")
     engine.dispose()
     engine, factory = open_database(db_url)
