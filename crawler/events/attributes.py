@@ -201,7 +201,7 @@ def _dominant_place(doc_text: str, rules: RuleSet) -> str:
 
 
 def _chain_found(group: list[Place]) -> bool:
-    return any(not (p.short and min(p.ranks) == 2) for p in group)
+    return any(not p.short_county for p in group)
 
 
 @lru_cache(maxsize=256)

@@ -41,6 +41,12 @@ class Place:
     ranks: tuple[int, ...]
     short: bool  # written as a short form (杭州 for 杭州市)
 
+    @property
+    def short_county(self) -> bool:
+        """A county-level name written short (敦化, 和龙): such names collide with ordinary words,
+        so they count only inside a known context."""
+        return self.short and min(self.ranks) == 2
+
 
 def _prefix(code: str, rank: int) -> str:
     return code[: (rank + 1) * 2]
@@ -122,7 +128,7 @@ def _pick(place: Place, context: Sequence[str]) -> str | None:
     for code in place.codes:
         if any(_within(code, c) or _within(c, code) for c in context):
             return code
-    if place.short and min(place.ranks) == 2:
+    if place.short_county:
         return None
     return place.codes[0]
 
@@ -167,7 +173,7 @@ def _refine(current: str, others: Sequence[Place]) -> str:
 def _full_forms(places: Iterable[Place]) -> list[Place]:
     """``places`` without short county-level forms: read away from the event's own sentence,
     和龙 in "民营企业和龙头企业" or 东方 in "东方红" would name a county."""
-    return [p for p in places if not (p.short and min(p.ranks) == 2)]
+    return [p for p in places if not p.short_county]
 
 
 def coarsen(code: str, rank: int) -> str:
