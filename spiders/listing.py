@@ -113,11 +113,20 @@ class ListingSpider(RadarSpider):
             self.logger.warning("listing page %s is not HTML (%s); skipped", response.url,
                                 response.headers.get("Content-Type"))
             return
-        walk = response.meta.get("walk", "head")
-        depth = int(response.meta.get("walk_depth", 1))
+        yield self.walk_links(response, *self.links_on(response))
+
+    def links_on(self, response: TextResponse) -> tuple[list[str], str]:
+        """A listing page's article links, in page order, and the URL of the page after it ("" at
+        the last). Kinds whose listings are no HTML pages (a feed, an API) override it."""
         urls = [link.url for link in self.links.extract_links(response)]
         href = select_one(response, self.source.next_page) if self.source.next_page else None
-        next_url = response.urljoin(href.strip()) if href and href.strip() else ""
+        return urls, response.urljoin(href.strip()) if href and href.strip() else ""
+
+    def walk_links(self, response: Response, urls: list[str], next_url: str) -> Links:
+        """A page of the source's walk: its article links and the page after it, as :class:`Links`
+        (of which ``spiders.known`` requests the new articles and, while there are any, that page)."""
+        walk = response.meta.get("walk", "head")
+        depth = int(response.meta.get("walk_depth", 1))
         # the head walk (from the start pages) stops at a page whose articles are all stored;
         # a resumed walk of a source never walked to its end goes on past them (pages shift
         # as new articles push older ones down)
@@ -127,8 +136,8 @@ class ListingSpider(RadarSpider):
                         record_end=not (self.walk.completed and not self.walk.resume_url and depth == 1))
         onward = [self.follow_listing(response, next_url, conditional=stop_when_stored)] \
             if next_url and depth < self.source.max_pages else []
-        yield Links([scrapy.Request(url, callback=self.parse_article, errback=self.article_failed)
-                     for url in dict.fromkeys(urls)], onward, step)
+        return Links([scrapy.Request(url, callback=self.parse_article, errback=self.article_failed)
+                      for url in dict.fromkeys(urls)], onward, step)
 
     def parse_article(self, response: Response) -> list[Any]:
         """An article page: the raw page, with its attachments (a list: see
