@@ -606,3 +606,50 @@ def test_demo_config_writes_a_runnable_file(sites: ReplicaSites, tmp_path: Path)
     reloaded = load_config(path, env={})
     assert reloaded.sources == config.sources
     assert reloaded.sources["ganzhou-gov"].start_urls == (f"{sites.urls['gov']}/zwgk/zcwj/index.html",)
+
+
+def test_pages_keyed_by_query_and_handlers(http: requests.Session) -> None:
+    """A page may be keyed by path and query, or be a handler of the request (a CMS's data
+    endpoint, a challenge): exact path?query first, then the path; a handler's status and
+    headers are sent as given, and only a 200 may become a 304."""
+    from crawler.replica.resource import HTML_UTF8, Request, Resource, make_resource
+
+    when = datetime(2024, 5, 1, tzinfo=CST)
+    seen: list[Request] = []
+
+    def proxy(request: Request) -> Resource | None:
+        seen.append(request)
+        if request.query.get("page") == ["9"]:
+            return None
+        page = request.query.get("page", ["1"])[0]
+        cookie = request.headers.get("cookie", "")
+        return Resource(f"page {page} {cookie}".encode(), HTML_UTF8, '"x"', "Wed, 01 May 2024 00:00:00 GMT",
+                        status=521 if not cookie else 200, headers=(("Set-Cookie", "a=1; path=/"),))
+
+    pages = {"/404.html": make_resource(b"missing", HTML_UTF8, when),
+             "/list.html": make_resource(b"plain", HTML_UTF8, when),
+             "/list.html?page=2": make_resource(b"second", HTML_UTF8, when),
+             "/proxy.jsp": proxy}
+    with ReplicaSites(sites={"q": pages}) as site:
+        base = site.urls["q"]
+        assert get(http, f"{base}/list.html").content == b"plain"
+        assert get(http, f"{base}/list.html?page=2").content == b"second"
+        assert get(http, f"{base}/list.html?page=3").content == b"plain"  # a static page ignores the rest
+        first = requests.get(f"{base}/proxy.jsp?page=4&columnid=7", timeout=TIMEOUT)
+        assert (first.status_code, first.content, first.headers["Set-Cookie"]) == (521, b"page 4 ", "a=1; path=/")
+        again = requests.get(f"{base}/proxy.jsp?page=4", timeout=TIMEOUT, headers={"Cookie": "a=1",
+                                                                                     "If-None-Match": '"x"'})
+        assert (again.status_code, again.content) == (304, b"")
+        assert get(http, f"{base}/proxy.jsp?page=9").status_code == 404
+    assert seen[0].path == "/proxy.jsp" and seen[0].query == {"page": ["4"], "columnid": ["7"]}
+
+
+def test_pattern_sites_are_served_beside_the_demo_sites() -> None:
+    from crawler.replica.patterns import PATTERNS, build_patterns
+
+    with pytest.raises(ValueError, match="unknown pattern"):
+        build_patterns(["no-such-pattern"])
+    with ReplicaSites(patterns=list(PATTERNS)) as running:
+        assert running.names == (*build_sites(), *PATTERNS)
+        for name in PATTERNS:
+            assert requests.get(f"{running.urls[name]}/nowhere.html", timeout=TIMEOUT).status_code == 404

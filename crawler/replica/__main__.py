@@ -1,4 +1,5 @@
-"""``python -m crawler.replica``: serve the four replica sites until Ctrl-C."""
+"""``python -m crawler.replica``: serve the four replica sites (and, with ``--patterns``, the
+pattern sites of ``crawler.replica.patterns``) until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -18,12 +19,20 @@ def main(argv: list[str] | None = None) -> int:
         "--base-port",
         type=int,
         default=0,
-        help=f"serve {', '.join(SITES)} on this port and the next ones (default: ephemeral ports)",
+        help=f"serve {', '.join(SITES)} (then the pattern sites) on this port and the next ones "
+             "(default: ephemeral ports)",
     )
+    parser.add_argument("--patterns", nargs="*", metavar="NAME", default=None,
+                        help="also serve these pattern sites (all of them when no name is given)")
     args = parser.parse_args(argv)
-    ports = {site: args.base_port + i for i, site in enumerate(SITES)} if args.base_port else None
-    with ReplicaSites(args.host, ports) as sites:
-        for site in SITES:
+    patterns: list[str] = []
+    if args.patterns is not None:
+        from crawler.replica.patterns import PATTERNS
+        patterns = args.patterns or list(PATTERNS)
+    names = [*SITES, *patterns]
+    ports = {site: args.base_port + i for i, site in enumerate(names)} if args.base_port else None
+    with ReplicaSites(args.host, ports, patterns=patterns) as sites:
+        for site in sites.names:
             print(f"{site:7} {sites.urls[site]}", flush=True)
         print("serving; press Ctrl-C to stop", flush=True)
         with contextlib.suppress(KeyboardInterrupt):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import format_datetime, parsedate_to_datetime
@@ -26,7 +27,9 @@ class Resource:
     ``expected`` holds the answers for article pages (``title``, ``body`` with paragraphs joined by
     ``\\n`` and table cells by ``\\t``, ``published_at`` as an aware datetime, ``source``), used by
     tests and the extraction benchmark; it is None for every other page and takes no part in
-    equality.
+    equality. ``status`` and ``headers`` (extra response headers, e.g. ``Set-Cookie``) let a
+    pattern site answer as a real one does (a challenge's 521, say); a status other than 200
+    is never answered with 304.
     """
 
     body: bytes
@@ -34,6 +37,8 @@ class Resource:
     etag: str
     last_modified: str
     expected: dict[str, Any] | None = field(default=None, compare=False)
+    status: int = 200
+    headers: tuple[tuple[str, str], ...] = ()
 
     @property
     def last_modified_at(self) -> datetime:
@@ -59,3 +64,20 @@ def make_resource(
 ) -> Resource:
     """A :class:`Resource` whose validators are derived from ``body`` and ``modified``."""
     return Resource(body, content_type, etag_for(body), http_date(modified), expected)
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a :data:`Handler` is asked: the decoded path, the query's parameters (``parse_qs``)
+    and the request headers with lower-case names."""
+
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+
+
+Handler = Callable[[Request], Resource | None]
+"""A page computed per request (a CMS's data endpoint, a challenge); None answers 404."""
+
+Page = Resource | Handler
+"""What a replica site serves at a path: fixed bytes or a handler."""

@@ -2,9 +2,11 @@
 
 Each site answers GET and HEAD, honours ``If-None-Match`` / ``If-Modified-Since`` with 304, sends
 ``ETag`` and ``Last-Modified`` on every 200, serves ``/404.html`` with status 404 for unknown
-paths, and maps a path ending in ``/`` to its ``index.html``. Connections are kept alive as
-HTTP/1.1 says. Every request is recorded in :attr:`ReplicaSites.requests` so tests can check what
-a crawler fetched.
+paths, and maps a path ending in ``/`` to its ``index.html``. A page is found by its path and
+query (``/a.jsp?page=2``) first, then by its path alone; a page that is a handler
+(:data:`~crawler.replica.resource.Handler`) is computed per request, from the path, query and
+headers. Connections are kept alive as HTTP/1.1 says. Every request is recorded in
+:attr:`ReplicaSites.requests` so tests can check what a crawler fetched.
 
 The server is an asyncio protocol on an event loop of its own thread, answering from header
 blocks built once per page: it stands in for a remote site, so it should take as little as it
@@ -20,14 +22,15 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import formatdate, parsedate_to_datetime
-from functools import partial
+from functools import cache, partial
+from http import HTTPStatus
 from types import TracebackType
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
-from crawler.replica.resource import HTML_UTF8, Resource, make_resource
+from crawler.replica.resource import HTML_UTF8, Page, Request, Resource, make_resource
 from crawler.replica.sites import NOT_FOUND, build_sites
 
 __all__ = ["ReplicaSites", "build_sites"]
@@ -39,21 +42,30 @@ _MAX_HEAD = 64 * 1024  # a request head larger than this is refused (400)
 class _Site:
     """One site's pages, replaceable at run time under a lock."""
 
-    def __init__(self, name: str, pages: dict[str, Resource], log: _RequestLog) -> None:
+    def __init__(self, name: str, pages: dict[str, Page], log: _RequestLog) -> None:
         self.name = name
         self.pages = pages
         self.log = log
         self.lock = threading.Lock()
 
-    def lookup(self, path: str) -> Resource | None:
+    def lookup(self, target: str, headers: dict[str, str]) -> tuple[Resource | None, bool]:
+        """The answer to ``target`` (path and query) and whether it is a fixed page (whose
+        head may be kept) rather than one a handler computed."""
+        parts = urlsplit(target)
+        path = unquote(parts.path) or "/"
+        if path.endswith("/"):
+            path += "index.html"
         with self.lock:
-            if path.endswith("/"):
-                path += "index.html"
-            return self.pages.get(path)
+            page = (self.pages.get(f"{path}?{parts.query}") if parts.query else None) or self.pages.get(path)
+        if page is None or isinstance(page, Resource):
+            return page, True
+        return page(Request(path, parse_qs(parts.query), headers)), False
 
     def not_found(self) -> Resource:
         with self.lock:
-            return self.pages[NOT_FOUND]
+            page = self.pages[NOT_FOUND]
+        assert isinstance(page, Resource), "a site's /404.html is a fixed page"
+        return page
 
 
 class _RequestLog:
@@ -83,8 +95,10 @@ class _Heads:
             self._second, self._date = now, formatdate(now, usegmt=True).encode("ascii")
         return self._date
 
-    def of(self, status: int, resource: Resource, head: bool) -> bytes:
-        """Status line, headers and (unless ``head``) body of an answer with ``resource``."""
+    def of(self, status: int, resource: Resource, head: bool, keep: bool = True) -> bytes:
+        """Status line, headers and (unless ``head``) body of an answer with ``resource``; its
+        headers are kept for the next answer with it when ``keep`` (a handler's answers are not
+        kept: each is a new object)."""
         key = (status, id(resource))
         built = self._built.get(key)
         if built is None or built[0] is not resource:
@@ -93,17 +107,21 @@ class _Heads:
                 lines = []
             if status in (200, 304):
                 lines += [f"ETag: {resource.etag}", f"Last-Modified: {resource.last_modified}"]
-            built = (resource, ("".join(f"{line}\r\n" for line in lines) + "\r\n").encode("latin-1"))
-            self._built[key] = built
+            lines += [f"{name}: {value}" for name, value in resource.headers]
+            built = (resource, ("".join(f"{line}\r\n" for line in lines) + "\r\n").encode("utf-8"))
+            if keep:
+                self._built[key] = built
         start = _status_line(status) + b"Date: " + self.date() + b"\r\n" + built[1]
         return start if head or status == 304 else start + resource.body
 
 
-_REASONS = {200: "OK", 304: "Not Modified", 400: "Bad Request", 404: "Not Found", 501: "Not Implemented"}
-
-
+@cache
 def _status_line(status: int) -> bytes:
-    return f"HTTP/1.1 {status} {_REASONS[status]}\r\nServer: {SERVER}\r\n".encode("ascii")
+    try:
+        reason = HTTPStatus(status).phrase
+    except ValueError:  # 521 and the like: no standard phrase
+        reason = "Unknown"
+    return f"HTTP/1.1 {status} {reason}\r\nServer: {SERVER}\r\n".encode("ascii")
 
 
 def _not_modified(headers: dict[str, str], resource: Resource) -> bool:
@@ -188,39 +206,45 @@ class _Connection(asyncio.Protocol):
             return
         site = self.site
         site.log.add(site.name, target)
-        resource = site.lookup(unquote(urlsplit(target).path) or "/")
+        resource, fixed = site.lookup(target, headers)
         if resource is None:
             self._answer(404, site.not_found(), head=method == "HEAD", keep_alive=keep_alive)
-        elif _not_modified(headers, resource):
-            self._answer(304, resource, head=True, keep_alive=keep_alive)
+        elif resource.status == 200 and _not_modified(headers, resource):
+            self._answer(304, resource, head=True, keep_alive=keep_alive, keep=fixed)
         else:
-            self._answer(200, resource, head=method == "HEAD", keep_alive=keep_alive)
+            self._answer(resource.status, resource, head=method == "HEAD", keep_alive=keep_alive, keep=fixed)
 
-    def _answer(self, status: int, resource: Resource | None, *, head: bool, keep_alive: bool) -> None:
+    def _answer(self, status: int, resource: Resource | None, *, head: bool, keep_alive: bool,
+                keep: bool = True) -> None:
         assert self.transport is not None
         if resource is None:  # an error without a page
             self.transport.write(_status_line(status) + b"Date: " + self.heads.date()
                                  + b"\r\nContent-Length: 0\r\n\r\n")
         else:
-            self.transport.write(self.heads.of(status, resource, head))
+            self.transport.write(self.heads.of(status, resource, head, keep))
         if not keep_alive:
             self.transport.close()
 
 
 class ReplicaSites:
-    """Starts the four sites (or ``sites``) on 127.0.0.1 (ephemeral ports unless given), served
-    from one thread.
+    """Starts the four sites (or ``sites``), and the pattern sites named in ``patterns``
+    (``crawler.replica.patterns``), on 127.0.0.1 (ephemeral ports unless given), served from
+    one thread.
 
-    ``urls`` maps site name (``gov``, ``news``, ``park``, ``epaper``) to its base URL once
-    started; ``requests`` lists (site, raw request path incl. query) of every request served, in
+    ``urls`` maps site name (``gov``, ``news``, ``park``, ``epaper``, or a pattern's) to its
+    base URL once started; ``requests`` lists (site, raw request path incl. query) of every request served, in
     order. Use as a context manager, or call :meth:`start` and :meth:`stop`.
     """
 
     def __init__(self, host: str = "127.0.0.1", ports: dict[str, int] | None = None,
-                 sites: Mapping[str, dict[str, Resource]] | None = None) -> None:
+                 sites: Mapping[str, Mapping[str, Page]] | None = None,
+                 patterns: Iterable[str] = ()) -> None:
         # ``sites`` serves other pages instead of the four (the benchmarks' bulk site); each
         # needs a ``/404.html``.
-        pages = dict(sites) if sites is not None else build_sites()
+        pages: dict[str, Mapping[str, Page]] = dict(sites) if sites is not None else dict(build_sites())
+        if patterns:
+            from crawler.replica.patterns import build_patterns  # only when asked: they import more
+            pages.update(build_patterns(patterns))
         self.names = tuple(pages)
         unknown = set(ports or {}) - set(self.names)
         if unknown:
@@ -231,7 +255,7 @@ class ReplicaSites:
         self.urls: dict[str, str] = {}
         self._log = _RequestLog()
         self.requests: list[tuple[str, str]] = self._log.entries
-        self._sites = {site: _Site(site, pages[site], self._log) for site in self.names}
+        self._sites = {site: _Site(site, dict(pages[site]), self._log) for site in self.names}
         self._sockets: list[socket.socket] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -332,12 +356,12 @@ class ReplicaSites:
         now = datetime.now(UTC).replace(microsecond=0)
         with target.lock:
             old = target.pages.get(path)
-            if old is not None and old.last_modified_at >= now:
+            if isinstance(old, Resource) and old.last_modified_at >= now:
                 now = old.last_modified_at + timedelta(seconds=1)
             target.pages[path] = make_resource(body, content_type, now)
 
-    def pages(self, site: str) -> dict[str, Resource]:
-        """A snapshot of what ``site`` currently serves, keyed by path."""
+    def pages(self, site: str) -> dict[str, Page]:
+        """A snapshot of what ``site`` currently serves, keyed by path (and query)."""
         target = self._sites[site]
         with target.lock:
             return dict(target.pages)
