@@ -12,6 +12,9 @@ pages in ``shared/pages/gne/``, and draws passages three ways, each without look
 * **hard negative** — a passage of a family the definitions exclude: a plan or forecast word near
   a trigger, a loan/guarantee/labour contract, 开工率, 开幕, a share or asset sale agreement …;
 * **random** — any passage at all;
+* **reserve** (``--from-reserve``) — the reserve drawn beside the first draw, without near-copies
+  of drawn passages, split one in three to the audit set: the second draw, once the trigger
+  passages of the corpus were all drawn;
 * **supplement** (``--supplement``) — every passage not drawn before that holds an opening or
   trade word (开工, 投产, 竣工, 开业, 营业, 进出口, 出口, 顺差 …), because the first draw held
   few openings and no trade figures.
@@ -139,6 +142,32 @@ def more_dev(seed: int, drawn: set[str], n: int) -> list[dict[str, object]]:
              "audit": False, "text": text} for origin, text in rng.sample(pool, min(n, len(pool)))]
 
 
+def _shingles(text: str, k: int = 16) -> set[str]:
+    return {text[i:i + k] for i in range(max(1, len(text) - k + 1))}
+
+
+def from_reserve(seed: int, n_more_dev: int) -> list[dict[str, object]]:
+    """The reserve's passages as a second draw: every reserve passage that shares no 16-character
+    run with a passage already drawn (FewFC repeats a text under another lead), one in three
+    to the audit set by a hash of the id (``audit: true``), the rest to the dev set.
+
+    The earlier draws are recomputed from ``seed`` (they are the labelled drawn sets), so the
+    labelled files are never opened."""
+    chosen, reserve = draw(seed)
+    drawn = {str(c["text"]) for c in chosen}
+    drawn |= {str(c["text"]) for c in supplement(seed, drawn | {str(c["text"]) for c in reserve})}
+    drawn |= {str(c["text"]) for c in more_dev(seed, drawn | {str(c["text"]) for c in reserve}, n_more_dev)}
+    seen = set().union(*(_shingles(t) for t in drawn))
+    out: list[dict[str, object]] = []
+    for case in reserve:
+        text = str(case["text"])
+        if _shingles(text) & seen:
+            continue
+        cid = str(case["id"]).split("-", 1)[1]
+        out.append({**case, "drawn": f"reserve-{case['drawn']}", "audit": int(cid, 16) % 3 == 0})
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True)
@@ -146,7 +175,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches", type=int, default=5)
     parser.add_argument("--supplement", action="store_true", help="also write the opening/trade supplement")
     parser.add_argument("--more-dev", type=int, default=0, help="also draw this many dev-only passages")
+    parser.add_argument("--from-reserve", action="store_true",
+                        help="write the reserve, minus near-copies of drawn passages, as reserve_dev.yaml and "
+                             "reserve_audit.yaml (one in three, by hash) instead")
     args = parser.parse_args(argv)
+    if args.from_reserve:
+        cases = from_reserve(args.seed, args.more_dev)
+        args.out.mkdir(parents=True, exist_ok=True)
+        for name, audit in (("reserve_dev.yaml", False), ("reserve_audit.yaml", True)):
+            part = [c for c in cases if c["audit"] == audit]
+            (args.out / name).write_text(
+                yaml.safe_dump({"cases": part}, allow_unicode=True, sort_keys=False, width=1000), "utf-8")
+        print(f"{len(cases)} reserve passages: {sum(bool(c['audit']) for c in cases)} audit")
+        return 0
     chosen, reserve = draw(args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
     if args.supplement:
@@ -168,8 +209,8 @@ def main(argv: list[str] | None = None) -> int:
             yaml.safe_dump({"cases": part}, allow_unicode=True, sort_keys=False, width=1000), "utf-8")
     (args.out / "reserve.yaml").write_text(
         yaml.safe_dump({"cases": reserve}, allow_unicode=True, sort_keys=False, width=1000), "utf-8")
-    audit = sum(bool(c["audit"]) for c in chosen)
-    print(f"{len(chosen)} passages ({audit} audit, {len(chosen) - audit} dev), {len(reserve)} in reserve")
+    n_audit = sum(bool(c["audit"]) for c in chosen)
+    print(f"{len(chosen)} passages ({n_audit} audit, {len(chosen) - n_audit} dev), {len(reserve)} in reserve")
     return 0
 
 
