@@ -181,6 +181,32 @@ class TestDatesComeFromThePage:
         assert art.published_at is None, art.provenance
 
 
+class TestYearlessPostedDay:
+    """百家号 pages print "发布时间：10-08" (no year, or 18-03-08) and carry the full time only in
+    ``itemprop=dateUpdate``: a modification time, trusted only when it is the same day."""
+
+    @pytest.mark.parametrize("page", ["baijiahao-1.html", "baijiahao-2.html", "baijiahao-3.html",
+                                      "baijiahao-4.html"])
+    def test_modification_time_of_the_same_day_gives_the_year(self, page: str) -> None:
+        html, answer = gne(page)
+        art = run(html, answer)
+        assert art.published_at is not None
+        assert art.published_at.date().isoformat() == str(answer["published"])[:10]
+        assert art.provenance["published_at"] == "meta:dateupdate+posted-line"
+
+    def test_a_modification_time_of_another_day_is_not_the_publication_date(self) -> None:
+        html, answer = gne("baijiahao-1.html")
+        edited = html.replace(b'content="2019-10-08 12:00:57"', b'content="2019-10-09 12:00:57"')
+        assert edited != html
+        assert run(edited, answer).published_at is None
+
+    def test_a_modification_time_alone_is_not_the_publication_date(self) -> None:
+        html, answer = gne("baijiahao-1.html")
+        undated = html.replace("发布时间：10-08".encode(), "发布时间：".encode())
+        assert undated != html
+        assert run(undated, answer).published_at is None
+
+
 def test_cwced_pages_without_a_date_get_none_not_the_fetch_day() -> None:
     fetched = datetime(2026, 1, 1, 8, 0, tzinfo=SHANGHAI)
     for page in sorted((CWCED / "original").glob("*.html")):

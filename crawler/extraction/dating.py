@@ -83,6 +83,10 @@ def fill_dates(
     if scan and art.published_at is None:
         start = title_line if title_line >= 0 else max(body_line - 5, 0)
         _set_date(art, "published_at", _posted_line(lines, start, now), "rule:posted-line")
+        if art.published_at is None:
+            found = _yearless_posted_day(lines, start, metas, now)
+            if found is not None:
+                _set_date(art, "published_at", found[1], f"meta:{found[0]}+posted-line")
     if art.published_at is None:
         _set_date(art, "published_at", url_date(url, now=now), "rule:url")
     if scan and art.published_at is None:
@@ -153,6 +157,38 @@ def _posted_line(lines: list[str], start: int, now: datetime | None) -> DateMatc
             value = _first_date(line, now)
             if value is not None:
                 return value
+    return None
+
+
+# modification times: not a publication date on their own (a page edited later keeps its
+# publication date), but the same day as a year-less "发布时间：10-08" they give its year
+_MODIFIED_METAS = ("dateupdate", "datemodified", "article:modified_time", "og:updated_time", "lastmodified")
+_YEARLESS = re.compile(
+    r"(?:发表于|发表时间|发布时间|发布于|发表日期|发布日期)[:：]?\s*(?:\d{2}[-/.])?(\d{1,2})[-/.月]"
+    r"(0[1-9]|[12]\d|3[01]|[1-9](?!\d))(?![年/.-])"  # a time may follow unspaced: "10-0812:00"
+)
+
+
+def _yearless_posted_day(
+    lines: list[str], start: int, metas: dict[str, str], now: datetime | None
+) -> tuple[str, datetime] | None:
+    """A "发布时间：10-08" line that states no year (or a two-digit one), completed by a
+    modification-time meta of the same month and day: that meta's name and time. Portals such as
+    百家号 print only month and day and carry the full time in ``itemprop=dateUpdate``."""
+    modified = [(name, parse_date(metas[name], now=now)) for name in _MODIFIED_METAS if name in metas]
+    if not any(when for _, when in modified):
+        return None
+    for line in lines[start:start + 40]:
+        if len(line) > 120:
+            continue
+        m = _YEARLESS.search(line)
+        if m is None:
+            continue
+        month, day = int(m.group(1)), int(m.group(2))
+        for name, when in modified:
+            if when is not None and (when.month, when.day) == (month, day):
+                return meta_label(name), when
+        return None  # the page's own posted line disagrees with its metadata: trust neither
     return None
 
 
