@@ -4,6 +4,7 @@ transaction."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import insert, select
@@ -83,6 +84,32 @@ def record_events(
             if mention.event_id not in keep:
                 session.delete(mention)
     return created
+
+
+@dataclass(frozen=True)
+class Mention:
+    """An article that reports an event: where, from which source, since when."""
+
+    url: str
+    source: str
+    title: str
+    seen_at: datetime
+
+
+def mentions_of(session: Session, event_ids: Sequence[int]) -> dict[int, list[Mention]]:
+    """Each event's mentions (its first article and every repost), earliest first."""
+    out: dict[int, list[Mention]] = {}
+    ids = list(event_ids)
+    for i in range(0, len(ids), 500):  # stay under SQLite's bound-parameter limit
+        rows = session.execute(
+            select(EventMentionRow.event_id, ArticleRow.url, ArticleRow.source, ArticleRow.title,
+                   EventMentionRow.created_at)
+            .join(ArticleRow, ArticleRow.id == EventMentionRow.article_id)
+            .where(EventMentionRow.event_id.in_(ids[i : i + 500]))
+            .order_by(EventMentionRow.created_at, EventMentionRow.id))
+        for event_id, url, source, title, created_at in rows:
+            out.setdefault(int(event_id), []).append(Mention(url, source, title, created_at))
+    return out
 
 
 # Prepared once (see storage.neardup on why the hot path avoids building statements per call).

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from crawler.events.model import STAGE_OF_SUBTYPE
@@ -41,6 +41,29 @@ def _contains(column: ColumnElement[str] | InstrumentedAttribute[str], words: Se
     return or_(*(func.lower(column).like(_like(w.lower()), escape="\\") for w in words))
 
 
+def _filtered(query: Select[EventRow], *, types: Sequence[str] = (), regions: Sequence[str] = (),
+              keywords: Sequence[str] = (), sources: Sequence[str] | None = None, stages: Sequence[str] = (),
+              min_amount_cny: float = 0.0, news_only: bool = False) -> Select[EventRow]:
+    """``query`` (of events joined with their first article) narrowed by a subscription's filters."""
+    if types:
+        query = query.where(EventRow.type.in_(list(types)))
+    if regions:
+        query = query.where(_contains(EventRow.region, regions))
+    if keywords:
+        query = query.where(or_(_contains(ArticleRow.title, keywords), _contains(EventRow.evidence, keywords)))
+    if sources is not None:
+        query = query.where(ArticleRow.source.in_(list(sources)))
+    if stages:  # rows stored before stages were recorded have none: their subtype tells it
+        subtypes = [sub for sub, stage in STAGE_OF_SUBTYPE.items() if stage in stages]
+        query = query.where(or_(EventRow.stage.in_(list(stages)),
+                                and_(EventRow.stage == "", EventRow.subtype.in_(subtypes))))
+    if min_amount_cny > 0:
+        query = query.where(EventRow.amount_cny >= min_amount_cny)
+    if news_only:
+        query = query.where(EventRow.retrospective.is_(False))
+    return query
+
+
 def unclaimed_events(session: Session, recipient: str, *, types: Sequence[str] = (), regions: Sequence[str] = (),
                      keywords: Sequence[str] = (), exclude: Sequence[int] = (), sources: Sequence[str] | None = None,
                      stages: Sequence[str] = (), min_amount_cny: float = 0.0,
@@ -56,25 +79,24 @@ def unclaimed_events(session: Session, recipient: str, *, types: Sequence[str] =
     """
     claimed = exists().where(DigestEventRow.event_id == EventRow.id, DigestEventRow.recipient == recipient)
     query = select(EventRow).join(ArticleRow, ArticleRow.id == EventRow.article_id).where(~claimed)
-    if types:
-        query = query.where(EventRow.type.in_(list(types)))
-    if regions:
-        query = query.where(_contains(EventRow.region, regions))
-    if keywords:
-        query = query.where(or_(_contains(ArticleRow.title, keywords), _contains(EventRow.evidence, keywords)))
     if exclude:
         query = query.where(EventRow.id.not_in(list(exclude)))
-    if sources is not None:
-        query = query.where(ArticleRow.source.in_(list(sources)))
-    if stages:  # rows stored before stages were recorded have none: their subtype tells it
-        subtypes = [sub for sub, stage in STAGE_OF_SUBTYPE.items() if stage in stages]
-        query = query.where(or_(EventRow.stage.in_(list(stages)),
-                                and_(EventRow.stage == "", EventRow.subtype.in_(subtypes))))
-    if min_amount_cny > 0:
-        query = query.where(EventRow.amount_cny >= min_amount_cny)
-    if news_only:
-        query = query.where(EventRow.retrospective.is_(False))
+    query = _filtered(query, types=types, regions=regions, keywords=keywords, sources=sources, stages=stages,
+                      min_amount_cny=min_amount_cny, news_only=news_only)
     events = session.scalars(query.order_by(EventRow.first_seen_at, EventRow.id)).all()
+    return views_of(session, list(events))
+
+
+def recent_events(session: Session, *, since: datetime, limit: int, types: Sequence[str] = (),
+                  regions: Sequence[str] = (), keywords: Sequence[str] = (), sources: Sequence[str] | None = None,
+                  stages: Sequence[str] = (), min_amount_cny: float = 0.0, news_only: bool = False) -> list[EventView]:
+    """The newest ``limit`` events first seen at ``since`` or later that match the filters (as
+    :func:`unclaimed_events` reads them), newest first, whoever they were carried to (a feed)."""
+    query = select(EventRow).join(ArticleRow, ArticleRow.id == EventRow.article_id)
+    query = _filtered(query.where(EventRow.first_seen_at >= since), types=types, regions=regions,
+                      keywords=keywords, sources=sources, stages=stages, min_amount_cny=min_amount_cny,
+                      news_only=news_only)
+    events = session.scalars(query.order_by(EventRow.first_seen_at.desc(), EventRow.id.desc()).limit(limit)).all()
     return views_of(session, list(events))
 
 

@@ -21,3 +21,5 @@ main.add_command(_worker.worker)
 from crawler.cli import browse as _browse  # noqa: E402  (issue 22)
 
 main.add_command(_browse.browse)
+
+main.add_command(digest.feed)  # issue 24

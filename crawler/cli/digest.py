@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
@@ -58,3 +59,24 @@ def preview(message: Any, *, show_html: bool = False, raw: bool = False) -> str:
     other = "text/plain" if show_html else "text/html"
     return (f"{head}\n(dry run: nothing sent, nothing recorded; the {other} part is not shown)\n\n"
             f"{part.get_content() if part is not None else ''}\n")
+
+
+@click.command()
+@click.argument("name")
+@click.pass_context
+def feed(ctx: click.Context, name: str) -> None:
+    """Print the Atom feed of subscription NAME: its events (filters, retrospective policy) first
+    seen in the last feed_days days, at most feed_max_events, laid out as in its digest and in its
+    language. Entry ids stay the same across runs and reposts (docs/digest.md#atom-feeds)."""
+    from crawler.digest.feed import build_feed
+    from storage.db import open_database
+
+    cfg = ctx_config(ctx)
+    engine, factory = open_database(cfg.settings.database_url)
+    try:
+        with factory() as session:
+            document = build_feed(session, cfg, name)
+    finally:
+        engine.dispose()
+    sys.stdout.buffer.write(document)
+    sys.stdout.flush()

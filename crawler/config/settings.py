@@ -79,6 +79,11 @@ class Settings:
     digest_retry_base: int = option(60, "seconds before the first retry of an unsent digest; doubles per "
                                     "attempt", minimum=1)
     digest_retry_max: int = option(3600, "longest wait between two retries, in seconds", minimum=1)
+    feeds_dir: str = option("", "where the daemon writes each subscription's Atom feed, `NAME.xml`, after each "
+                            "crawl, and serves it from on the metrics port (`/feeds/NAME.xml`); relative to "
+                            "`data_dir`; empty: no feed files (`radar feed NAME` prints one)", check=one_line)
+    feed_days: int = option(30, "an Atom feed holds the events first seen in this many days", minimum=1)
+    feed_max_events: int = option(500, "an Atom feed holds at most this many events, the newest", minimum=1)
     outbox_interval: int = option(60, "seconds between the daemon's outbox runs (due retries, immediate "
                                   "subscriptions)", minimum=1)
     health_history: int = option(20, "recent runs per source the health rules look at", minimum=1)
