@@ -10,6 +10,7 @@ from scrapy.http import Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
 
 from crawler.config.kinds import EpaperKind
+from spiders.articles import ArticleLinks
 from spiders.base import RadarSpider
 from spiders.known import Links
 
@@ -26,7 +27,7 @@ class EpaperSpider(RadarSpider):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.pages = LinkExtractor(allow=self.source.pages)
-        self.stories = LinkExtractor(allow=self.source.allow, deny=self.source.deny or ())
+        self.stories = ArticleLinks(self, self.source, not_articles=self.source.pages)
         self.pages_seen = 0
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
@@ -38,7 +39,7 @@ class EpaperSpider(RadarSpider):
         if not isinstance(response, TextResponse):
             self.logger.warning("e-paper page %s is not HTML; skipped", response.url)
             return
-        urls = [link.url for link in self.stories.extract_links(response)]
+        urls = self.stories(response)
         onward = [self.follow_listing(response, link.url) for link in self.pages.extract_links(response)] \
             if self.pages_seen < self.source.max_pages else []
         yield Links([scrapy.Request(url, callback=self.parse_story) for url in dict.fromkeys(urls)], onward)

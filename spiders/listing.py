@@ -10,11 +10,11 @@ import scrapy
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response, TextResponse
-from scrapy.linkextractors import LinkExtractor
 from sqlalchemy.exc import OperationalError
 
 from crawler.config.kinds import ListingKind
 from crawler.errors import brief
+from spiders.articles import ArticleLinks
 from spiders.base import RadarSpider
 from spiders.guard import Refused
 from spiders.known import Links, WalkStep
@@ -49,7 +49,7 @@ class ListingSpider(RadarSpider):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.links = LinkExtractor(allow=self.source.allow, deny=self.source.deny or ())
+        self.article_links = ArticleLinks(self, self.source)
         self.listing_pages = 0
         self.walk = Walk()
         self.resuming = False  # a walk left unfinished is resumed by this crawl
@@ -118,7 +118,7 @@ class ListingSpider(RadarSpider):
     def links_on(self, response: TextResponse) -> tuple[list[str], str]:
         """A listing page's article links, in page order, and the URL of the page after it ("" at
         the last). Kinds whose listings are no HTML pages (a feed, an API) override it."""
-        urls = [link.url for link in self.links.extract_links(response)]
+        urls = self.article_links(response)
         href = select_one(response, self.source.next_page) if self.source.next_page else None
         return urls, response.urljoin(href.strip()) if href and href.strip() else ""
 

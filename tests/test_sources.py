@@ -43,7 +43,6 @@ def test_schedules(value: object, expected: tuple[object, object]) -> None:
 @pytest.mark.parametrize(("overrides", "key"), [
     ({"kind": "rss"}, "kind"),
     ({"allow": "("}, "allow"),
-    ({"allow": None}, "allow"),
     ({"schedule": "61 * * * *"}, "schedule"),
     ({"schedule": {"every": "0m"}}, "schedule"),
     ({"start_urls": ["ftp://x"]}, "start_urls"),
@@ -121,3 +120,11 @@ def test_a_key_of_another_kind_is_refused(overrides: dict[str, object], key: str
     with pytest.raises(ConfigError, match=why) as info:
         parse_config({"sources": [_entry(**overrides)]}, env={})
     assert (info.value.source, info.value.key) == ("site-a", key)
+
+
+def test_allow_may_be_left_out_for_every_kind() -> None:
+    entries = [{k: v for k, v in _entry(name=f"s-{kind}", kind=kind).items() if k != "allow"}
+               for kind in ("listing", "epaper")]
+    entries[1]["pages"] = r"/node_\d+\.htm$"
+    cfg = parse_config({"sources": entries}, env={})
+    assert [s.allow for s in cfg.sources.values()] == ["", ""]

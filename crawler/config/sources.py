@@ -100,8 +100,9 @@ class Source:
     name: str = option(help="unique; lower-case letters, digits, - and _", required=True, check=_name)
     kind: str = option(help=" | ".join(KINDS), file_default=SOURCE_KINDS[0], choices=SOURCE_KINDS)
     start_urls: tuple[str, ...] = option(help="one or more http(s) URLs", required=True, check=_url)
-    allow: str = option(help="a regular expression of article URLs", required=True, check=_regex)
     schedule: Schedule = option(help="cron string or 'every: 30m'", required=True)  # noqa: RUF009 - option() returns a dataclasses.field
+    # "" : inferred from each listing page (crawler.extraction.links.infer_allow)
+    allow: str = option("", "a regular expression of article URLs; inferred when left out", check=_regex)
     deny: str = option("", "regex of URLs never to follow", check=_regex)
     next_page: str = option("", "CSS, or XPath when it starts with / or (", check=_next_page)
     pages: str = option("", "epaper: a regular expression of issue / 版面 pages to follow", check=_regex)
