@@ -100,6 +100,38 @@ def test_quarters_and_month_ranges_end_where_they_say() -> None:
     assert detect_events(text, published=date(2024, 10, 15))[0].retrospective
 
 
+@pytest.mark.parametrize(("part", "last_month"), [
+    ("1-10月", 10), ("1至10月份", 10), ("一至十月", 10), ("1—10月", 10), ("前10个月", 10),
+    ("前三个月", 3), ("前三季度", 9), ("三季度", 9), ("第一季度", 3), ("上半年", 6), ("十一月", 11),
+    ("5月3日", 5), ("", 12),
+])
+def test_a_part_of_a_year_ends_at_its_last_month_in_digits_or_numerals(part: str, last_month: int) -> None:
+    # retrospective means more than six months after the last month of the stated part
+    text = f"2024年{part}，全省进出口总值500亿元。"
+    (event,) = detect_events(text, published=date(2024 + (last_month + 6) // 12, (last_month + 6) % 12 + 1, 15))
+    assert event.retrospective, part
+    (event,) = detect_events(text, published=date(2024 + (last_month + 5) // 12, (last_month + 5) % 12 + 1, 15))
+    assert not event.retrospective, part
+
+
+@pytest.mark.parametrize(("text", "period"), [
+    ("2024年一至十月，全省进出口总值500亿元。", "2024年1-10月"),
+    ("前三个月，全省进出口总值500亿元。", "1-3月"),
+    ("今年1—10月份，全省出口总值300亿元。", "1-10月"),
+    ("第1季度，全省进出口总值500亿元。", "一季度"),
+])
+def test_period_strings_take_one_form(text: str, period: str) -> None:
+    (event,) = detect_events(text)
+    assert event.period == period
+
+
+def test_a_year_said_relative_to_the_report_reads_its_part() -> None:
+    # 去年上半年 in a report of 2023 ended in June 2022; a comparison (比上年) is no time of its own
+    text = "2023年政府工作报告\n去年上半年，全省进出口总值500亿元。"
+    assert detect_events(text, published=date(2023, 2, 1))[0].retrospective
+    assert not detect_events("全省进出口总值500亿元，比上年同期增长5%。", published=date(2023, 2, 1))[0].retrospective
+
+
 # ------------------------------------------------------------------------------ stage
 @pytest.mark.parametrize(("text", "stage"), [
     ("会上，市政府与某某科技有限公司签署战略合作框架协议。", "signed"),

@@ -32,14 +32,6 @@ _PARTY_PAIR = re.compile(
     r"(?P<a>[^，。；,;、与和同跟]{2,30}?)(?:与|和|同|跟)(?P<b>[^，。；,;]{2,30}?)"
     r"(?=签|举行|就|正式|项目|在|的|合资|共同)"
 )
-_PERIOD_NORMAL = (
-    (re.compile(r"^(?:今|去|上)年"), ""),
-    (re.compile(r"第(?=[一二三四1-4]季度)"), ""),
-    (re.compile(r"\s*[—–~～至到]\s*"), "-"),
-    (re.compile(r"前(\d{1,2})个?月"), r"1-\1月"),  # 前5个月 → 1-5月
-    (re.compile(r"月份$"), "月"),
-)
-_QUARTER_DIGIT = str.maketrans("1234", "一二三四")
 
 
 class Attributes:
@@ -124,19 +116,19 @@ class Attributes:
         text = cand.sentence.text
         before = [m.group() for m in rs.periods.finditer(text, 0, cand.hit.start)]
         if before:
-            return _norm_period(before[-1])
+            return rs.period_grammar.norm(before[-1])
         m = rs.periods.search(text)
         if m:
-            return _norm_period(m.group())
+            return rs.period_grammar.norm(m.group())
         idx = cand.sentence.index
         if idx > 0 and not cand.in_title:
             prev = doc.sentences[idx - 1]
             if prev.paragraph == cand.sentence.paragraph:
                 found = list(rs.periods.finditer(prev.text))
                 if found:
-                    return _norm_period(found[-1].group())
+                    return rs.period_grammar.norm(found[-1].group())
         m = rs.periods.search(title) if title else None
-        return _norm_period(m.group()) if m else ""
+        return rs.period_grammar.norm(m.group()) if m else ""
 
     def retrospective(self, cand: Candidate, doc: Document, title: str, published: date) -> bool:
         """Whether the event's time ended more than ``retrospective_months`` before ``published``.
@@ -149,11 +141,11 @@ class Attributes:
         """
         rs = self.rules
         doc_year = _document_year(f"{title}\n{doc.text[:rs.doc_lead]}", rs)
-        end = _period_end(cand.sentence.text, doc_year or published.year, rs)
+        end = rs.period_grammar.end(cand.sentence.text, doc_year or published.year)
         if end is None and not cand.in_title:
             # a sentence that states no time belongs to the time its article's opening states
             # ("2024年4月，南宁市…集中开工" then "…等8个项目集中开工"): one article, one time
-            end = _period_end(doc.text[:rs.doc_lead], doc_year or published.year, rs)
+            end = rs.period_grammar.end(doc.text[:rs.doc_lead], doc_year or published.year)
         if end is None:
             if doc_year is None or cand.in_title:
                 return False
@@ -202,34 +194,3 @@ def _dominant_place(doc_text: str, rules: RuleSet) -> str:
 
 def _chain_found(group: list[Place]) -> bool:
     return any(not p.short_county for p in group)
-
-
-@lru_cache(maxsize=256)
-def _period_end(text: str, year_now: int, rules: RuleSet) -> date | None:
-    """The last day of the latest time ``text`` states (a year, a month or quarter of one),
-    with 去年 and 过去五年 read against ``year_now``; None when it states none."""
-    ends: list[date] = []
-    for m in rules.dated_period.finditer(text):
-        year = int(m.group(1))
-        months = re.findall(r"(1[0-2]|[1-9])\s*月", m.group())
-        month = 12
-        if months:
-            month = int(months[-1])
-        elif m.group(2):
-            month = 3 * ("一二三四".find(m.group(2)) + 1 if m.group(2) in "一二三四" else int(m.group(2)))
-        elif m.group(3):
-            month = 6
-        elif m.group(4):
-            month = 9
-        ends.append(date(year, month, 28))
-    if not ends and rules.relative_past.search(text):
-        ends.append(date(year_now - 1, 12, 28))
-    return max(ends) if ends else None
-
-
-def _norm_period(raw: str) -> str:
-    out = raw.strip()
-    for rx, repl in _PERIOD_NORMAL:
-        out = rx.sub(repl, out)
-    out = re.sub(r"([1-4])季度", lambda m: m.group(1).translate(_QUARTER_DIGIT) + "季度", out)
-    return out

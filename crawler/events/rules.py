@@ -18,6 +18,7 @@ from typing import Any, cast
 
 from crawler.events.model import EVENT_TYPES, EventType
 from crawler.events.numbers import NumberGrammar
+from crawler.events.periods import PeriodGrammar
 from crawler.events.prefilter import TriggerFilter, required_literals, shortest_literals
 from crawler.events.rulefile import DEFAULT_RULES, RuleError, merged_rules
 
@@ -107,8 +108,7 @@ class RuleSet:
     scope_city: re.Pattern[str]
     periods: re.Pattern[str]
     document_year: re.Pattern[str]
-    dated_period: re.Pattern[str]
-    relative_past: re.Pattern[str]
+    period_grammar: PeriodGrammar  # when a stated time ends; one form for period strings
     retrospective_months: int
     plan_start: re.Pattern[str]
     plan_end: re.Pattern[str]
@@ -258,6 +258,10 @@ def _build(merged: dict[str, Any], sources: tuple[str, ...]) -> RuleSet:
         numbers = NumberGrammar(_section(merged, "numbers"))
     except (ValueError, TypeError) as exc:
         raise RuleError("numbers", "numbers", str(exc)) from exc
+    try:
+        period_grammar = PeriodGrammar.from_spec(per)
+    except ValueError as exc:
+        raise RuleError("periods", str(exc).partition(":")[0].removeprefix("periods."), str(exc)) from exc
     not_places = reg.get("not_places", [])
     if not isinstance(not_places, list):
         raise RuleError("regions", "not_places", "expected a list of strings")
@@ -300,8 +304,7 @@ def _build(merged: dict[str, Any], sources: tuple[str, ...]) -> RuleSet:
         scope_city=_pattern(reg, "regions", "scope_city"),
         periods=_pattern(per, "periods", "patterns"),
         document_year=_pattern(per, "periods", "document_year"),
-        dated_period=_pattern(per, "periods", "dated"),
-        relative_past=_pattern(per, "periods", "relative_past"),
+        period_grammar=period_grammar,
         retrospective_months=_int(per, "periods", "retrospective_months"),
         plan_start=_heading(sec, "plan_start"),
         plan_end=_heading(sec, "plan_end"),
