@@ -44,7 +44,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from crawler.config.sources import Config, load_config
 from crawler.errors import RadarError, brief
 from crawler.health.rules import alerts_of
-from scheduler import jobs
+from scheduler import feeds, jobs
 from scheduler.engine import QuietScheduler, RadarScheduler, report_job_event
 from scheduler.gate import CrawlGate, GatedExecutor, default_limit, give_back, hosts_of
 from scheduler.launcher import Launcher, LauncherError, supported
@@ -148,7 +148,7 @@ class Daemon:
             log.warning("closed %d crawl run(s) left open by a process that died", abandoned)
         if self.metrics_port:
             try:
-                metrics.serve(self.metrics_port, self.metrics_host)
+                metrics.serve(self.metrics_port, self.metrics_host, {feeds.PREFIX: feeds.app(lambda: self.config)})
             except OSError as exc:
                 self.lock.close()
                 raise RadarError(f"cannot serve metrics on {self.metrics_host}:{self.metrics_port}: {exc}") from None

@@ -28,7 +28,9 @@ from crawler.config.settings import Settings
 from crawler.config.sources import Config
 from crawler.config.subscriptions import effective_subscriptions
 from crawler.digest.delivery import MAILED, DeliveryResult, deliver
+from crawler.errors import brief
 from crawler.health.rules import RunStatus
+from scheduler import feeds
 from scheduler.launcher import Launcher, LauncherError
 from scheduler.metrics import Metrics
 from storage import runs
@@ -351,6 +353,7 @@ def _crawl_source(job: str, source: str, *, recheck: bool) -> dict[str, Any]:
                       items=result.counts.get("items", 0), new=result.counts.get("new", 0),
                       errors=result.counts.get("errors", 0), events=result.new_events,
                       reason=result.reason if result.status != "finished" else None)
+    fields.update(_write_feeds(ctx))
     if recheck:  # crawl metrics and immediate mail follow the source's regular crawls
         return fields
     if ctx.metrics is not None:
@@ -359,6 +362,18 @@ def _crawl_source(job: str, source: str, *, recheck: bool) -> dict[str, Any]:
     if result.new_events and immediate and not ctx.stopping.is_set():
         fields.update(_mail_fields(_mail(ctx, ("immediate",), "none")))
     return fields
+
+
+def _write_feeds(ctx: DaemonContext) -> dict[str, int]:
+    """Rewrite the subscriptions' feed files (``feeds_dir``); a failure is logged, and the job's
+    outcome stands (the next crawl writes them again)."""
+    if not ctx.config.settings.feeds_dir:
+        return {}
+    try:
+        return {"feeds": len(feeds.write_feeds(ctx.factory, ctx.config))}
+    except Exception as exc:  # a full disk, a directory we may not write, the database away
+        log.warning("feeds not written to %s: %s", feeds.feeds_dir(ctx.config.settings), brief(exc))
+        return {}
 
 
 def digest_job() -> dict[str, Any]:
@@ -379,4 +394,6 @@ def outbox_job() -> dict[str, Any]:
     if ctx.stopping.is_set():
         return _outcome("outbox", started, outcome="skipped", reason="shutting down")
     results = _mail(ctx, ("immediate",), "due")
-    return _outcome("outbox", started, outcome="done", **_mail_fields(results))
+    # executor: queue: workers run the crawls, so the feeds follow the outbox's runs instead
+    written = _write_feeds(ctx) if ctx.dispatch is not None else {}
+    return _outcome("outbox", started, outcome="done", **_mail_fields(results), **written)

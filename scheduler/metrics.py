@@ -10,6 +10,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 from prometheus_client import (
     CollectorRegistry,
@@ -18,10 +19,21 @@ from prometheus_client import (
     Histogram,
     ProcessCollector,
     disable_created_metrics,
-    start_http_server,
+    make_wsgi_app,
 )
+from prometheus_client.exposition import ThreadingWSGIServer
 
 from crawler.health.rules import Alert
+
+#: a WSGI application: (environ, start_response) → body chunks
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class _Quiet(WSGIRequestHandler):
+    """No access log on stderr (the daemon's log is for its jobs)."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
 
 
 class Metrics:
@@ -95,9 +107,19 @@ class Metrics:
         for source in sources:
             self.source_ok.labels(source).set(0 if source in bad else 1)
 
-    def serve(self, port: int, host: str = "127.0.0.1") -> None:
-        """Serve ``/metrics`` on ``host:port`` in a thread."""
-        server, _thread = start_http_server(port, addr=host, registry=self.registry)
+    def serve(self, port: int, host: str = "127.0.0.1", routes: Mapping[str, WSGIApp] | None = None) -> None:
+        """Serve ``/metrics`` on ``host:port`` in a thread, and each of ``routes`` (path prefix →
+        WSGI application: the daemon's ``/feeds/``) beside it."""
+        metrics = make_wsgi_app(self.registry)
+        prefixes = dict(routes or {})
+
+        def dispatch(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+            path = str(environ.get("PATH_INFO", ""))
+            routed = next((a for prefix, a in prefixes.items() if path.startswith(prefix)), metrics)
+            return routed(environ, start_response)
+
+        server = make_server(host, port, dispatch, ThreadingWSGIServer, handler_class=_Quiet)
+        threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
         self._server = server
 
     def track_children(self, count: Callable[[], int]) -> None:
