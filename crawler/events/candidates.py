@@ -96,8 +96,8 @@ class CandidateFinder:
         after = text[hit.end:]
         if self.rules.anaphora.search(before):
             return True
-        attributive = bool(self.rules.attributive_after.search(after)) or bool(
-            self.rules.mention_before.search(before))
+        attributive = bool(self.rules.attributive_after.search(after)) or (
+            bool(self.rules.mention_before.search(before)) and not self.rules.held.search(before))
         return attributive and not self.rules.recent.search(text[clause[0]:clause[1]])
 
     def scope_amount(self, rule: Rule, text: str, lo: int, hi: int, *, skip_attributive: bool = False) -> Amount | None:

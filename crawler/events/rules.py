@@ -80,6 +80,7 @@ class RuleSet:
     anaphora: re.Pattern[str]
     anaphora_window: int
     recent: re.Pattern[str]
+    held: re.Pattern[str]
     breakdown: re.Pattern[str]
     distributive: re.Pattern[str]
     breakdown_part: re.Pattern[str]
@@ -276,6 +277,7 @@ def _build(merged: dict[str, Any], sources: tuple[str, ...]) -> RuleSet:
         anaphora=_pattern(st, "settings", "anaphora"),
         anaphora_window=_int(st, "settings", "anaphora_window"),
         recent=_pattern(st, "settings", "recent"),
+        held=_pattern(st, "settings", "held"),
         breakdown=_pattern(st, "settings", "breakdown"),
         distributive=_pattern(st, "settings", "distributive"),
         breakdown_part=_pattern(st, "settings", "breakdown_part"),
