@@ -55,6 +55,11 @@ class Attributes:
         group1 = sorted((p for p in in_clause if p.start < pos), key=lambda p: -p.start)
         group1 += [p for p in in_clause if p.start >= pos]
         groups: list[list[Place]] = [group1]
+        if cand.event.type == "signing":
+            # a public party's place outranks company names and venues in the clause
+            party = [p for p in group1 if p.start < pos and rs.party_after.match(text, p.end)]
+            if party:
+                groups.insert(0, party[:1])
         # earlier clauses that set the scene: short, locative, or ending on the place
         cuts = [0] + [m.end() for m in rs.clause_break.finditer(text, 0, c0)]
         leads: list[tuple[int, int]] = []

@@ -99,9 +99,10 @@ def _places_cached(text: str, rules: RuleSet) -> tuple[Place, ...]:
         if info.origin_value in _NOT_A_CITY or end - start < 2:
             continue  # a grouping row of the table (县 of 重庆市) or a lone character: not a place name
         after = text[end:end + rules.org_window]
-        cut = rules.clause_break.search(after)
-        if cut:
-            after = after[:cut.start()]
+        for stop in (rules.clause_break, rules.org_break):
+            cut = stop.search(after)
+            if cut:
+                after = after[:cut.start()]
         if rules.org_suffix.search(after) or rules.road_suffix.search(after):
             continue  # 福州海关, 四川瑞云集团, 新韶山南路: an organisation's home or a road, not a place
         attrs: Sequence[Any] = info.attr_infos

@@ -97,6 +97,8 @@ class RuleSet:
     amount_accept_after: re.Pattern[str]
     org_suffix: re.Pattern[str]
     org_window: int
+    org_break: re.Pattern[str]
+    party_after: re.Pattern[str]
     road_suffix: re.Pattern[str]
     not_places: tuple[str, ...]
     region_exclude: re.Pattern[str] | None
@@ -294,6 +296,8 @@ def _build(merged: dict[str, Any], sources: tuple[str, ...]) -> RuleSet:
         amount_accept_after=_pattern(amt, "amounts", "accept_after"),
         org_suffix=_pattern(reg, "regions", "org_suffix"),
         org_window=_int(reg, "regions", "org_window"),
+        org_break=_pattern(reg, "regions", "org_break"),
+        party_after=_pattern(reg, "regions", "party_after"),
         road_suffix=_pattern(reg, "regions", "road_suffix"),
         not_places=tuple(str(p) for p in not_places),
         region_exclude=exclude,

@@ -1,0 +1,66 @@
+"""Signing language by class: which agreements are investment signings, and whose place they are.
+
+Sentences written for these tests, one per class of wording found on the drawn dev parts
+(tests/data/events/README.md, decisions 8, 18 and 19).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from crawler.events.detect import detect_events
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a ceremony held is reported even when its project comes with 的
+        ("10月15日，南京市与某某集团举行了年产10万吨项目的签约仪式。", [("signing", "project")]),
+        # … but a ceremony that only sets the scene is not
+        ("在北京举行的工行与民营骨干企业合作协议签约仪式上，正泰与工行签署合作协议。", []),
+        # attending names the ceremony in its own clause; the signing reported beside it counts
+        ("辽宁省政府与某某集团战略合作签约仪式在沈阳举行，省长会见董事长并共同出席签约仪式。",
+         [("signing", "agreement")]),
+        ("某某集团董事长出席了签约仪式。", []),
+        # projects as the object of 签下
+        ("某某集团在座谈会上签下云南37个项目，总签约金额达到490亿元。", [("signing", "aggregate")]),
+        # an intention reached at a signing, with a project count: an aggregate
+        ("在签约仪式上，长春市政府与某某集团等14个项目达成合作意向，签约金额87.07亿元。",
+         [("signing", "aggregate")]),
+        # a joint venture's shareholding is not a share deal
+        ("公司与某某城建签订《合资协议》，共同设立合资公司，其中某某城建出资1.95亿元，持有合资公司39%股权。",
+         [("signing", "agreement")]),
+        # research and technology cooperation is not an investment signing
+        ("某某公司与某某农业大学合作的“植物提取物研究开发”项目签约仪式在长沙启动。", []),
+        ("公司签署了对外付费的研发合作合同1000多份。", []),
+        # bank short names and branches sign finance
+        ("8月19日，建行贺兰支行与贺兰县退役军人事务局综合金融服务平台签约。", []),
+        # contracts for work or land with a government
+        ("公司与某某县交通运输局签订《某某公路项目施工合同》。", []),
+        ("公司子公司与政府签署《老厂区整体搬迁补偿协议》。", []),
+        ("公司与某某市国土资源局签订了《国有建设用地使用权出让合同》。", []),
+        # a board (董事局) is no public bureau; 推动工业 holds no 动工
+        ("签约仪式在某某集团总部举行，月星集团董事局主席参加了仪式。", []),
+        ("两家公司签约，双方将共同推动工业大麻的产业发展。", []),
+        # a section that starts work first (先期开工段) is a noun, not a start
+        ("公司中标某某城际铁路站前工程施工（不含先期开工段）。", []),
+    ],
+)
+def test_signing_classes(text: str, expected: list[tuple[str, str]]) -> None:
+    assert [(e.type, e.subtype) for e in detect_events(text)] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "region"),
+    [
+        # the public party's place, not a company named after another place or the venue
+        ("5月23日上午，天全县人民政府与辽宁福鞍控股（集团）有限公司举行锂电池负极材料生产线项目签约仪式。",
+         "四川省雅安市天全县"),
+        ("7月26日，吉林省政府与中国航空工业集团在长春签署战略合作框架协议。", "吉林省"),
+        # a place as one side of the agreement is a party, not the home of the company after 与
+        ("10月15日，南京市与某某集团举行了年产10万吨项目的签约仪式。", "江苏省南京市"),
+    ],
+)
+def test_a_signing_is_its_public_partys(text: str, region: str) -> None:
+    (event,) = detect_events(text)
+    assert event.region == region
