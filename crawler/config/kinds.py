@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-__all__ = ["KINDS", "EpaperKind", "ListingKind", "SourceKind", "kind_keys", "kind_of", "rechecked_kinds"]
+__all__ = ["KINDS", "ApiKind", "EpaperKind", "FeedKind", "ListingKind", "SitemapKind", "SourceKind", "kind_keys",
+           "kind_of", "rechecked_kinds"]
 
 #: name → kind, in declaration order (the first is the default kind).
 KINDS: dict[str, type[SourceKind]] = {}
@@ -72,6 +73,36 @@ class EpaperKind(SourceKind):
     spider = "spiders.epaper.EpaperSpider"
     required = ("pages",)
     not_rechecked = "e-paper pages are printed once"
+
+
+class FeedKind(SourceKind):
+    """An RSS or Atom feed whose entries link articles."""
+
+    name = "feed"
+    help = "an RSS or Atom feed whose entries link articles"
+    spider = "spiders.feed.FeedSpider"
+    optional = ("max_age_days", "recheck", "recheck_days")
+    rechecked = True
+
+
+class SitemapKind(SourceKind):
+    """A sitemap index, news sitemap or plain sitemap listing article URLs."""
+
+    name = "sitemap"
+    help = "a sitemap (index, news or plain) listing article URLs"
+    spider = "spiders.sitemap.SitemapSpider"
+    optional = ("max_age_days", "recheck", "recheck_days")
+    rechecked = True
+
+
+class ApiKind(SourceKind):
+    """A JSON listing endpoint: items with their article URLs, paged by a query parameter."""
+
+    name = "api"
+    help = "a JSON listing endpoint whose items link articles"
+    spider = "spiders.api.ApiSpider"
+    optional = ("items", "fields", "page_param", "max_age_days", "recheck", "recheck_days")
+    rechecked = True
 
 
 def rechecked_kinds() -> list[type[SourceKind]]:

@@ -27,6 +27,8 @@ __all__ = ["Config", "Schedule", "Source", "load_config", "parse_config", "parse
 
 SOURCE_KINDS = tuple(KINDS)
 SELECTOR_FIELDS = ("title", "body", "published_at", "source", "author")
+#: What an api source's ``fields`` may name in each item
+API_FIELDS = ("url", "title", "date")
 #: What a source name may be: lower-case ASCII, digits, "-" and "_" (it names files and locks too).
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _HOST_RE = re.compile(r"^(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]{0,62}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,62}[a-z0-9_])?)*$")
@@ -84,6 +86,23 @@ def _selector(value: str, xpath_prefixes: tuple[str, ...]) -> str:
     return value
 
 
+def _jmespath(value: str) -> str:
+    import jmespath
+    from jmespath.exceptions import JMESPathError
+
+    if not value:
+        return value
+    try:
+        jmespath.compile(value)
+    except JMESPathError as exc:
+        where = getattr(exc, "lex_position", None)
+        token = getattr(exc, "token_value", None)
+        why = f"unexpected {token!r}" if token is not None else "incomplete expression"
+        at = f" at character {where + 1}" if isinstance(where, int) else ""
+        raise ValueError(f"invalid JMESPath {value!r}: {why}{at}") from None
+    return value
+
+
 def _next_page(value: str) -> str:
     return _selector(value, ("/", "("))  # spiders.listing.select_one's rule
 
@@ -107,6 +126,13 @@ class Source:
     next_page: str = option("", "CSS, or XPath when it starts with / or (", check=_next_page)
     pages: str = option("", "epaper: a regular expression of issue / 版面 pages to follow", check=_regex)
     selectors: Mapping[str, str] = option({}, "field → CSS/XPath", choices=SELECTOR_FIELDS, check=_field_selector)
+    # feed, sitemap and api sources (spiders.entries, spiders.api)
+    items: str = option("", "api: JMESPath of the list of items; inferred when left out", check=_jmespath)
+    fields: Mapping[str, str] = option({}, "api: url, title, date → JMESPath in an item; inferred when left out",
+                                       choices=API_FIELDS, check=_jmespath)
+    page_param: str = option("", "api: the query parameter of the page number; inferred when left out")
+    max_age_days: int | None = option(None, "feed, sitemap, api: skip entries dated more than this many days ago",
+                                      minimum=1)
     region: str = option("", "where the source's news is, when a page does not say")
     tags: tuple[str, ...] = option((), "free labels")
     encoding: str = option("", "a charset hint for sites that lie about theirs", check=encoding)
@@ -186,10 +212,10 @@ def check_kind(kind: type[SourceKind], values: Mapping[str, Any], fail: Callable
     kind requires are given, and those only other kinds take are not."""
     helps = {k.name: k.rule.help for k in schema(Source)}
     for key in kind.required:
-        if values.get(key) in (None, "", ()):
+        if values.get(key) in (None, "", (), {}):
             fail(key, f"is required for {kind.name} sources ({helps[key].removeprefix(kind.name + ': ')})")
     for key, kinds in kind_keys().items():
-        if kind.name in kinds or values.get(key) in (None, "", ()):
+        if kind.name in kinds or values.get(key) in (None, "", (), {}):
             continue
         if key.startswith("recheck") and not kind.rechecked:
             fail(key, kind.refuses_recheck())

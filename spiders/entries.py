@@ -1,0 +1,77 @@
+"""What the spiders of listings that are no HTML pages share (feeds, sitemaps, JSON APIs): which
+entries they keep, and the dates entries carry.
+
+Their entries link articles, which go the listing spider's way from there (``spiders.listing``):
+the links are pending in the frontier until stored, stored ones are never fetched again, and the
+listing documents are requested conditionally. An entry is kept when its URL matches the
+source's ``allow`` (when given) and not its ``deny``, and, with ``max_age_days``, when it is not
+dated earlier than that (an undated entry is kept).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from crawler.extraction.dates import parse_date
+from spiders.listing import ListingSpider
+
+#: a Unix time in seconds or milliseconds (JSON APIs send ``"ptime": 1752768000000``)
+_EPOCH = re.compile(r"^\d{10}(\d{3})?$")
+
+
+def entry_date(value: Any) -> datetime | None:
+    """An entry's date, aware, or None: an RFC 822 date (RSS), a W3C / ISO 8601 date (Atom,
+    sitemaps), a Unix time in seconds or milliseconds, or a date as Chinese pages write it
+    (``2025.07.18``, ``2025年7月18日``; China Standard Time when no zone is given)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    text = str(value).strip()
+    if isinstance(value, int | float) or _EPOCH.match(text):
+        number = float(text)
+        seconds = number / 1000 if number > 1e11 else number
+        try:
+            return datetime.fromtimestamp(seconds, UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    if not text:
+        return None
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        when = None
+    if when is not None and when.tzinfo is not None:
+        return when
+    try:
+        return parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return parse_date(text)
+
+
+class EntrySpider(ListingSpider):
+    """A listing spider whose listings are documents of entries (see the module's docstring)."""
+
+    name = kind = ""  # a base: Scrapy's spider loader lists only named spiders
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.allow_re = re.compile(self.source.allow) if self.source.allow else None
+        self.deny_re = re.compile(self.source.deny) if self.source.deny else None
+        days = self.source.max_age_days
+        self.oldest = datetime.now(UTC) - timedelta(days=days) if days else None
+
+    def kept(self, url: str, when: datetime | None = None) -> bool:
+        """Whether an entry linking ``url``, dated ``when``, is followed; one too old is counted."""
+        if self.allow_re is not None and not self.allow_re.search(url):
+            return False
+        if self.deny_re is not None and self.deny_re.search(url):
+            return False
+        if self.oldest is not None and when is not None and when < self.oldest:
+            self.crawler.stats.inc_value("radar/entries_too_old")
+            return False
+        return True
+
+
+__all__ = ["EntrySpider", "entry_date"]
