@@ -1,4 +1,5 @@
-"""Signing language by class: which agreements are investment signings, and whose place they are.
+"""Signing and opening language by class: which agreements are investment signings, whose place
+they are, and which starts of operation open a facility.
 
 Sentences written for these tests, one per class of wording found on the drawn dev parts
 (tests/data/events/README.md, decisions 8, 18 and 19).
@@ -64,3 +65,21 @@ def test_signing_classes(text: str, expected: list[tuple[str, str]]) -> None:
 def test_a_signing_is_its_public_partys(text: str, region: str) -> None:
     (event,) = detect_events(text)
     assert event.region == region
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # mass production begun at a plant or line opens it; a product in mass production does not
+        ("公司新建的生产线已实现量产。", [("opening", "production")]),
+        ("公司5G芯片已实现量产。", []),
+        # a fund or a company that starts operating is no facility
+        ("该基金于2019年正式运营。", []),
+        ("公司旗下第100家门店正式开业。", [("opening", "business")]),
+        # 以来 dates what follows from a start reported elsewhere
+        ("项目投产以来，累计实现产值50亿元。", []),
+        ("工程竣工以来，运行平稳。", []),
+    ],
+)
+def test_opening_classes(text: str, expected: list[tuple[str, str]]) -> None:
+    assert [(e.type, e.subtype) for e in detect_events(text)] == expected
