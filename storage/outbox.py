@@ -13,10 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from crawler.events.model import STAGE_OF_SUBTYPE
+from crawler.health.channels import ChannelState
 from storage.models import ArticleRow, DigestEventRow, DigestRow, EventMentionRow, EventRow
 
 
@@ -198,3 +199,21 @@ def claimed_by(session: Session, recipient: str, event_ids: Sequence[int]) -> se
     return set(session.scalars(select(DigestEventRow.event_id).where(
         and_(DigestEventRow.recipient == recipient, DigestEventRow.event_id.in_(list(event_ids))))))
 
+def channel_counts(session: Session) -> list[ChannelState]:
+    """Per channel recipient (a ``notify:`` URL as written), its digests by state, by URL."""
+    channel = DigestRow.recipients.contains("://")
+    pending = DigestRow.status == "pending"
+    errors: dict[str, str] = {}
+    for recipient, error in session.execute(select(DigestRow.recipients, DigestRow.last_error)
+                                            .where(channel, pending, DigestRow.last_error != "")
+                                            .order_by(DigestRow.id)):
+        errors[recipient] = error  # the latest failure's, per channel
+    rows = session.execute(
+        select(DigestRow.recipients,
+               func.sum(case((DigestRow.status == "sent", 1), else_=0)),
+               func.sum(case((pending, 1), else_=0)),
+               func.sum(case((and_(pending, DigestRow.attempts > 0), 1), else_=0)),
+               func.max(DigestRow.sent_at))
+        .where(channel).group_by(DigestRow.recipients).order_by(DigestRow.recipients))
+    return [ChannelState(url, int(sent or 0), int(waiting or 0), int(failing or 0), last, errors.get(url, ""))
+            for url, sent, waiting, failing, last in rows]

@@ -64,4 +64,5 @@ def status_data(session: Session, config: Config, *, now: datetime, runs_shown: 
         frontier=[_frontier(session, name) for name in names],
         pending=pending,
         last_sent=last_sent,
+        channels=outbox.channel_counts(session),
     )

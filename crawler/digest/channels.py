@@ -26,6 +26,7 @@ from crawler.errors import DigestError
 #: Used when Apprise does not say how long a message may be.
 DEFAULT_LIMIT = 4000
 _URL = re.compile(r"https?://\S+")  # a service's URL may embed its token: never in an error
+_LOG_PREFIX = re.compile(r"(?m)^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ - [A-Z]+ - ")
 _DUMMY = "0123456789abcdef0123456789abcdef"  # a token-shaped stand-in: limits do not depend on secrets
 
 
@@ -75,6 +76,7 @@ def send(url: str, subject: str, body: str, key: str) -> None:
         ok = target.notify(body=body, title=subject, body_format=apprise.NotifyFormat.MARKDOWN)
         text = str(logs.getvalue())
     if not ok:
+        text = _LOG_PREFIX.sub("", text)  # Apprise's "2025-07-02 09:00:00,123 - WARNING - "
         reason = " ".join(text.split())[-300:] or "the service refused the message"
         for secret in secrets:
             reason = reason.replace(secret, "***")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
 from crawler.config.sources import Config
+from crawler.health.channels import ChannelState, channel_lines, masked
 from crawler.health.rules import FAILED, Alert, RunStats, human, top_errors, trend_arrow
 from crawler.text.tables import column_widths, pad_row
 
@@ -78,6 +79,7 @@ class StatusData:
     frontier: Sequence[FrontierState] = ()
     pending: Sequence[PendingDigest] = ()
     last_sent: SentDigest | None = None
+    channels: Sequence[ChannelState] = ()
 
 
 def daemon_line(daemon: DaemonState | None, tz: tzinfo, now: datetime) -> str:
@@ -157,13 +159,15 @@ def render_status(data: StatusData, config: Config, *, now: datetime, runs_shown
     else:
         lines.append("alerts: none")
     lines.append("")
+    lines += channel_lines(data.channels, config.settings.tz)
     if data.pending:
         for d in data.pending:
             nxt = f", next attempt {_when(d.next_attempt_at, config)}" if d.next_attempt_at else ""
-            lines.append(f"digest {d.id} to {d.recipients} ({d.subscription or 'mail_to'} {d.period}): NOT SENT "
+            lines.append(f"digest {d.id} to {masked(d.recipients)} "
+                         f"({d.subscription or 'mail_to'} {d.period}): NOT SENT "
                          f"after {d.attempts} attempt(s){nxt}: {d.last_error or 'not tried yet'}")
     else:
         last_sent = data.last_sent
-        lines.append(f"digests: all sent; last {_when(last_sent.sent_at, config)} to {last_sent.recipients}"
+        lines.append(f"digests: all sent; last {_when(last_sent.sent_at, config)} to {masked(last_sent.recipients)}"
                      if last_sent else "digests: none sent yet")
     return "\n".join(lines)
