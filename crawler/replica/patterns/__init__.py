@@ -14,12 +14,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 
 from crawler.replica.markup import SITE_EPOCH
+from crawler.replica.patterns.feeds import build_feeds
 from crawler.replica.resource import HTML_UTF8, Page, make_resource
 from crawler.replica.sites import NOT_FOUND
 
 Builder = Callable[[], Mapping[str, Page]]
 
 PATTERNS: dict[str, Builder] = {
+    "feeds": build_feeds,
 }
 """Pattern site name → builder of its pages."""
 

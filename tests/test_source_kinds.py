@@ -1,0 +1,205 @@
+"""Issue 23: the feed, sitemap and api source kinds, crawled over real HTTP from the ``feeds``
+pattern site (an RSS 2.0 channel, an Atom feed, a sitemap index with a news sitemap and a gzipped
+plain sitemap, a paged JSON API), each from a minimal entry (start URL and kind); re-crawls
+fetch no article again, an interrupted crawl catches up, and their config mistakes are one line
+naming the file, line and key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy import select
+
+from crawler.config.sources import load_config
+from crawler.errors import ConfigError
+from crawler.replica.patterns import build_patterns
+from crawler.replica.patterns.feeds import API_START, ATOM_PATH, INDEX_PATH, RSS_PATH, listed
+from crawler.replica.resource import Resource
+from crawler.replica.server import ReplicaSites
+from spiders.api import find_items, next_page_url, page_param_of, url_field
+from spiders.entries import entry_date
+from storage.db import open_database
+from storage.models import ArticleRow
+from tests.e2e import radar
+
+FAST = {"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "CONCURRENT_REQUESTS_PER_DOMAIN": 8}
+LISTED = listed()
+EXPECTED = {"rss": {p for p, _ in LISTED["rss"]}, "atom": {p for p, _ in LISTED["atom"]},
+            "maps": {p for p, _ in LISTED["sitemap_news"] + LISTED["sitemap_plain"]},
+            "api": {p for p, _ in LISTED["api"]}}
+ARTICLES = set().union(*EXPECTED.values())
+
+
+@pytest.fixture(scope="module")
+def feeds() -> Iterator[ReplicaSites]:
+    with ReplicaSites(sites={}, patterns=["feeds"]) as sites:
+        yield sites
+
+
+def _config(directory: Path, db_url: str, sources: list[dict[str, Any]]) -> Path:
+    path = directory / "radar.yaml"
+    entries = [{"schedule": "every: 1h", **s} for s in sources]
+    settings = {"database_url": db_url, "data_dir": str(directory), "workers": 0, "scrapy": FAST}
+    path.write_text(yaml.safe_dump({"settings": settings, "sources": entries}, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def _crawl(config: Path) -> None:
+    done = radar("--config", str(config), "crawl")
+    assert done.returncode == 0, done.stderr + done.stdout
+
+
+def _stored(db_url: str) -> dict[str, dict[str, str]]:
+    """source → {path: title} of the stored articles."""
+    engine, factory = open_database(db_url, migrate_schema=False)
+    with factory() as s:
+        rows = list(s.scalars(select(ArticleRow)))
+    engine.dispose()
+    out: dict[str, dict[str, str]] = {}
+    for row in rows:
+        out.setdefault(row.source, {})["/" + row.url.split("/", 3)[3]] = row.title
+    return out
+
+
+def _articles_fetched(sites: ReplicaSites, since: int) -> list[str]:
+    return [path for _site, path in sites.requests[since:] if path in ARTICLES]
+
+
+@pytest.mark.slow
+def test_each_kind_crawls_completely_and_a_recrawl_fetches_nothing_new(feeds: ReplicaSites, db_url: str,
+                                                                       tmp_path: Path) -> None:
+    base = feeds.urls["feeds"]
+    config = _config(tmp_path, db_url, [
+        {"name": "rss", "kind": "feed", "start_urls": [base + RSS_PATH]},
+        {"name": "atom", "kind": "feed", "start_urls": [base + ATOM_PATH]},
+        {"name": "maps", "kind": "sitemap", "start_urls": [base + INDEX_PATH]},
+        {"name": "api", "kind": "api", "start_urls": [base + API_START]},
+    ])
+    mark = len(feeds.requests)
+    _crawl(config)
+    stored = _stored(db_url)
+    assert {source: set(pages) for source, pages in stored.items()} == EXPECTED
+    titles = {path: r.expected["title"] for items in LISTED.values() for path, r in items if r.expected}
+    assert all(title == titles[path] for pages in stored.values() for path, title in pages.items())
+    served = [path for _site, path in feeds.requests[mark:]]
+    assert sorted(p for p in served if p.startswith("/search-gov/")) == [
+        API_START, API_START.replace("p=1", "p=2"), API_START.replace("p=1", "p=3")]  # p=3 lists no items
+    assert "/sitemap_zwgk.xml.gz" in served and "/sitemap_news.xml" in served
+
+    mark = len(feeds.requests)
+    _crawl(config)
+    assert _articles_fetched(feeds, mark) == []
+    assert _stored(db_url) == stored
+
+
+@pytest.mark.slow
+def test_an_interrupted_crawl_catches_up_and_entries_are_picked(sqlite_url: str, tmp_path: Path) -> None:
+    """Articles a crawl could not fetch stay pending: the next crawl fetches them even though the
+    feed no longer lists them. Beside it, a sitemap source read from robots.txt's Sitemap: line
+    keeps what ``allow`` and ``deny`` let through and ``max_age_days`` does not drop: the newer of
+    the two 政策文件 (dated by their <lastmod>), not its .docx."""
+    pages = build_patterns(["feeds"])["feeds"]
+    first = sorted(EXPECTED["rss"])[:2]
+    for path in first:
+        page = pages[path]
+        assert isinstance(page, Resource)
+        pages[path] = Resource(b"busy", "text/html", page.etag, page.last_modified, status=404)
+    dated = sorted((r.expected["published_at"], path) for path, r in LISTED["sitemap_plain"] if r.expected)
+    (older, _), (newer, newer_path) = dated
+    days = (datetime.now(UTC) - (older + (newer - older) / 2)).days  # the cut-off falls between the two
+    with ReplicaSites(sites={"feeds": pages}) as sites:
+        base = sites.urls["feeds"]
+        config = _config(tmp_path, sqlite_url, [
+            {"name": "rss", "kind": "feed", "start_urls": [base + RSS_PATH]},
+            {"name": "maps", "kind": "sitemap", "start_urls": [base + "/robots.txt"], "allow": "/zwgk/",
+             "deny": r"\.docx$", "max_age_days": days}])
+        _crawl(config)
+        stored = _stored(sqlite_url)
+        assert set(stored["rss"]) == EXPECTED["rss"] - set(first)
+        assert set(stored["maps"]) == {newer_path}
+        for path in first:
+            original = build_patterns(["feeds"])["feeds"][path]
+            assert isinstance(original, Resource)
+            sites.set_page("feeds", path, original.body, original.content_type)
+        sites.set_page("feeds", RSS_PATH, b'<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0"><channel>'
+                       b"<title>yqzx</title><link>" + base.encode() + b"/news/</link><description/></channel></rss>",
+                       "text/xml; charset=utf-8")
+        mark = len(sites.requests)
+        _crawl(config)
+        assert sorted(_articles_fetched(sites, mark)) == first
+    assert set(_stored(sqlite_url)["rss"]) == EXPECTED["rss"]
+
+
+# --- configuration ---------------------------------------------------------------------------
+
+
+def _refused(tmp_path: Path, text: str, *fragments: str) -> None:
+    path = tmp_path / "radar.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    message = str(info.value)
+    assert "\n" not in message and message.startswith(f"{path}:"), message
+    for fragment in fragments:
+        assert fragment in message, message
+
+
+_API = "sources:\n  - name: gov-api\n    kind: api\n    start_urls: ['http://127.0.0.1/data?p=1']\n" \
+       "    schedule: 'every: 1h'\n"
+
+
+def test_kind_mistakes_are_one_line_with_file_line_and_key(tmp_path: Path) -> None:
+    _refused(tmp_path, _API + "    items: 'searchVO.catMap.[gongwen'\n",
+             ":6:5: source 'gov-api', key 'items': invalid JMESPath 'searchVO.catMap.[gongwen'",
+             "incomplete expression")
+    _refused(tmp_path, _API + "    fields: {url: 'url', date: 'a[?x==]'}\n", ":6:5:", "key 'fields'",
+             "unexpected ']' at character 7")
+    _refused(tmp_path, _API + "    fields: {link: url}\n", "key 'fields'",
+             "unknown field(s) link; known: url, title, date")
+    _refused(tmp_path, _API + "    max_age_days: 0\n", ":6:5:", "key 'max_age_days'", "must be at least 1")
+    _refused(tmp_path, _API.replace("kind: api", "kind: feed") + "    items: 'list'\n", ":6:5:", "key 'items'",
+             "is for api sources only, not feed ones")
+    no_urls = _API.replace("kind: api", "kind: sitemap").replace("    start_urls: ['http://127.0.0.1/data?p=1']\n", "")
+    _refused(tmp_path, no_urls, ":2:5:", "source 'gov-api', key 'start_urls'", "is required")
+    loaded = load_config(_write(tmp_path, _API + "    items: searchVO.catMap.gongwen.listVO\n    page_param: p\n"),
+                         env={}).sources["gov-api"]
+    assert (loaded.items, loaded.page_param, loaded.allow) == ("searchVO.catMap.gongwen.listVO", "p", "")
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "ok.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# --- what the spiders read from entries -----------------------------------------------------
+
+
+def test_entry_dates_in_the_forms_feeds_sitemaps_and_apis_write() -> None:
+    cst = datetime.fromisoformat("2025-07-02T11:48:00+08:00")
+    for text in ("2025-07-02 11:48:00", "2025-07-02T11:48:00+08:00", "Wed, 02 Jul 2025 03:48:00 GMT",
+                 "1751428080000", "1751428080", 1751428080000):
+        assert entry_date(text) == cst, text
+    assert entry_date("2025.07.02") == datetime.fromisoformat("2025-07-02T00:00:00+08:00")
+    assert entry_date("") is None and entry_date(None) is None and entry_date("最新") is None
+
+
+def test_api_items_url_and_page_are_inferred() -> None:
+    data = {"code": 200, "nav": [{"name": "首页", "href": "/index.html"}],
+            "searchVO": {"catMap": {"gongwen": {"listVO": [
+                {"title": "a", "pic": "/img/a.jpg", "url": "http://x/zhengce/a.htm", "pubtimeStr": "2025.07.02"},
+                {"title": "b", "pic": "/img/b.jpg", "url": "/zhengce/b.htm", "pubtimeStr": "2025.07.01"}]}}}}
+    items = find_items(data)
+    assert [i["title"] for i in items] == ["a", "b"] and url_field(items) == "url"
+    assert url_field([{"thumb": "/a.png", "link": "a.shtml"}]) == "link"
+    assert page_param_of("http://x/data?t=zhengcelibrary&p=1&n=20") == "p"
+    assert page_param_of("http://x/api/list?columnId=7&pageNum=0") == "pageNum"
+    assert page_param_of("http://x/api/list?id=3") == "" and page_param_of("http://x/a", "page") == "page"
+    assert next_page_url("http://x/data?t=z&p=1&n=20", "p") == "http://x/data?t=z&p=2&n=20"
+    assert next_page_url("http://x/api/list?pageNum=0", "pageNum") == "http://x/api/list?pageNum=1"
+    assert next_page_url("http://x/api/list", "page") == "http://x/api/list?page=2"
