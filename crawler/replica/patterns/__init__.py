@@ -14,14 +14,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 
 from crawler.replica.markup import SITE_EPOCH
+from crawler.replica.patterns.challenge import build_challenge
 from crawler.replica.patterns.feeds import build_feeds
+from crawler.replica.patterns.scripted import build_scripted
 from crawler.replica.resource import HTML_UTF8, Page, make_resource
 from crawler.replica.sites import NOT_FOUND
 
 Builder = Callable[[], Mapping[str, Page]]
 
 PATTERNS: dict[str, Builder] = {
+    "challenge": build_challenge,
     "feeds": build_feeds,
+    "scripted": build_scripted,
 }
 """Pattern site name → builder of its pages."""
 
