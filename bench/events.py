@@ -114,6 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     if drawn:
         results["audit"] = _report("AUDIT set, drawn (blind labels, never read while changing a rule)",
                                    drawn, audited)
+        first = [c for c in drawn if c.file == "audit_drawn.yaml"]
+        if len(first) < len(drawn):
+            results["audit_first"] = _report("  of it, the first draw (audit_drawn.yaml)", first, score(first, detect))
+            second = [c for c in drawn if c.file != "audit_drawn.yaml"]
+            results["audit_second"] = _report("  of it, the second draw (audit_drawn2.yaml)", second,
+                                              score(second, detect))
     if earlier:
         results["audit_earlier"] = _report(
             "earlier audit set (cwced + seeds; its misses were read once, so it is no longer blind)",

@@ -43,6 +43,9 @@ from crawler.events.detect import detect_events
         # a board (董事局) is no public bureau; 推动工业 holds no 动工
         ("签约仪式在某某集团总部举行，月星集团董事局主席参加了仪式。", []),
         ("两家公司签约，双方将共同推动工业大麻的产业发展。", []),
+        # an announcement of a signing reports it; a signing as an attribute does not
+        ("关于与宜兴市人民政府签订投资协议的公告", [("signing", "agreement")]),
+        ("签订投资协议的企业可享受优惠。", []),
         # a section that starts work first (先期开工段) is a noun, not a start
         ("公司中标某某城际铁路站前工程施工（不含先期开工段）。", []),
     ],
