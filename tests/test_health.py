@@ -113,6 +113,18 @@ def test_garbled_text_ratio() -> None:
     assert rules(hist(runs, garbled_scores=[0.3] * 3)) == []  # too few articles
 
 
+def test_a_blocked_source_is_blocked_whatever_the_thresholds() -> None:
+    blocked = run(0, "blocked", challenges=4, finish_reason="blocked: every answer was a challenge page (jiasule ×4)")
+    assert rules(hist([blocked, run(1)])) == ["blocked"]  # not "challenge" as well
+    quiet = Thresholds(crawl_timeout=timedelta(minutes=10), challenge_pages=0)  # challenge alerts off
+    alert = evaluate(hist([blocked, run(1)]), quiet, now=NOW, timezone="Asia/Shanghai")[0]
+    assert alert.rule == "blocked" and "jiasule ×4" in alert.message
+    # a crawl that got through again ends it; one skipped (it fetched nothing) does not
+    assert rules(hist([run(0), blocked])) == []
+    assert rules(hist([run(0, "skipped", pages=0, requests=0, links=0), blocked])) == ["blocked"]
+    assert rules(hist([blocked, run(1, "blocked"), run(2, "blocked")]))[:2] == ["blocked", "failing"]
+
+
 def test_challenge_pages() -> None:
     blocked = run(0, challenges=3, errors_by_kind={"challenge_jiasule": 3})
     alerts = evaluate(hist([blocked, run(1)]), TH, now=NOW, timezone="Asia/Shanghai")

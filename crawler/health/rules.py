@@ -15,6 +15,7 @@ threshold setting (``crawler.config.settings.DEFAULTS``, documented in the READM
 | | of its listing requests failed (also on a first run) | |
 | ``garbled`` | the share of garbled articles among the last 20 ≥ the threshold | ``health_garbled_ratio`` |
 | ``challenge`` | the latest run met challenge / WAF pages | ``health_challenge_pages`` |
+| ``blocked`` | the latest run met only challenge pages: shown whatever the thresholds | |
 """
 
 from __future__ import annotations
@@ -252,9 +253,21 @@ def _rule_garbled(h: SourceHistory, th: Thresholds) -> Alert | None:
                  "set the source's `encoding`", "health_garbled_ratio")
 
 
+def _rule_blocked(h: SourceHistory) -> Alert | None:
+    """A source whose latest crawl got nothing but challenge pages is blocked, never ``ok``,
+    whatever ``health_challenge_pages`` says."""
+    latest = next((r for r in h.runs if r.status not in ("queued", "running", "skipped", "interrupted")), None)
+    if latest is None or latest.status != "blocked":
+        return None
+    return Alert(h.source, "blocked", f"the latest crawl got only challenge pages ({latest.finish_reason}); "
+                 "try `render: auto` or `render: browser`, or a `proxy:`", "render")
+
+
 def _rule_challenge(h: SourceHistory, th: Thresholds) -> Alert | None:
     latest = next((r for r in h.runs if r.status not in ("running", "skipped")), None)  # skipped: fetched nothing
     if latest is None or th.challenge_pages <= 0 or latest.challenges < th.challenge_pages:
+        return None
+    if latest.status == "blocked":  # the blocked rule says it
         return None
     kinds = {k.removeprefix("challenge_"): v for k, v in latest.errors_by_kind.items() if k.startswith("challenge_")}
     what = f" ({top_errors(kinds)})" if kinds else ""
@@ -266,6 +279,7 @@ def evaluate(history: SourceHistory, thresholds: Thresholds, *, now: datetime, t
     """Every rule that fires for ``history``, most serious first."""
     interval = schedule_interval(history.schedule, timezone, now)
     found = [
+        _rule_blocked(history),
         _rule_failing(history, thresholds),
         _rule_overdue(history, thresholds, now, interval),
         _rule_no_links(history, thresholds),
