@@ -178,7 +178,7 @@ class StorePipeline(_CrawlerPipeline):
             self._start_writer()
         # the article stays sealed: opened where it is stored, by the writer when there is one
         self.pending.append(Pending(None, self.spider.source.name, item.page.fetched_at,
-                                    validators_of(item.page.headers), item.sealed))
+                                    validators_of(item.page.headers), item.sealed, self.spider.source.tags))
         if len(self.pending) >= self.batch_size:
             self.flush()
         elif self._timer is None:
@@ -221,7 +221,7 @@ class StorePipeline(_CrawlerPipeline):
             joined = join_continuations([p.article for p in self.parts])
             self.parts.clear()
             self.pending = [Pending(a, spider.source.name, fetched[a.url].fetched_at,
-                                    validators_of(fetched[a.url].headers)) for a in joined]
+                                    validators_of(fetched[a.url].headers), tags=spider.source.tags) for a in joined]
             self.flush()
         if self.writer is None:
             return None

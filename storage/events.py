@@ -14,6 +14,7 @@ from crawler.events.keys import event_key, same_event
 from crawler.events.model import Event
 from storage import neardup
 from storage.models import ArticleRow, EventMentionRow, EventRow
+from storage.tags import merged, tags_text
 
 
 def _story_event(session: Session, story_id: int, article_id: int, ev: Event) -> EventRow | None:
@@ -35,6 +36,7 @@ def record_events(
     seen_at: datetime,
     story_id: int | None = None,
     new_article: bool = False,
+    tags: Sequence[str] = (),
 ) -> int:
     """Attach ``events`` (detected in article ``article_id``) to their real-world event rows.
 
@@ -42,8 +44,8 @@ def record_events(
     another member of ``story_id`` reports (same type and figures), even when its key differs —
     a repost credited to another region or dated in another month is still one event. Otherwise
     a new event row is made. Mentions this article held before and no longer states are removed
-    (a revised page; ``new_article`` says there can be none). Returns how many new event rows
-    were created.
+    (a revised page; ``new_article`` says there can be none). The event carries ``tags`` (the
+    article's source's) besides those it had. Returns how many new event rows were created.
     """
     if not events and new_article:  # most articles state no event: no statement to make
         return 0
@@ -53,12 +55,13 @@ def record_events(
     cur, mark = neardup.cursor(session)
     for ev in events:
         key = event_key(ev, published)
-        cur.execute(f"SELECT id FROM events WHERE event_key = {mark}", (key,))
+        cur.execute(f"SELECT id, tags FROM events WHERE event_key = {mark}", (key,))
         found = cur.fetchone()
         event_id: int | None = int(found[0]) if found else None
+        had = str(found[1]) if found else None
         if event_id is None and story_id is not None:
             twin = _story_event(session, story_id, article_id, ev)
-            event_id = twin.id if twin is not None else None
+            event_id, had = (twin.id, twin.tags) if twin is not None else (None, None)
         if event_id is None:
             event_id = conn.execute(_NEW_EVENT, {
                 "event_key": key, "article_id": article_id, "type": ev.type, "subtype": ev.subtype,
@@ -68,8 +71,11 @@ def record_events(
                 "region_from": ev.region_from, "stage": ev.stage, "retrospective": ev.retrospective,
                 "details": list(ev.details),
                 "evidence": ev.evidence, "confidence": ev.confidence, "rule": ev.rule, "first_seen_at": seen_at,
+                "tags": tags_text(tags),
             }).scalar_one()
             created += 1
+        elif had is not None and merged(had, tags) != had:  # reported by a source of other tags too
+            cur.execute(f"UPDATE events SET tags = {mark} WHERE id = {mark}", (merged(had, tags), event_id))
         if event_id not in keep:
             cur.execute(f"SELECT 1 FROM event_mentions WHERE event_id = {mark} AND article_id = {mark}",
                         (event_id, article_id))

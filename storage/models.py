@@ -60,6 +60,8 @@ class ArticleRow(Base):
     epaper_page: Mapped[int | None] = mapped_column(Integer)
     epaper_page_name: Mapped[str] = mapped_column(String(200), default="")
     provenance: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # the source's tags when the article was stored, as ",a,b," (storage.tags)
+    tags: Mapped[str] = mapped_column(String(500), default="", server_default="")
     # dedupe (issue 5): the story the article belongs to, how it joined it ("first" = it opened
     # the story, "near" = near-duplicate of a member, "document" = same 发文字号 and issuer) and
     # the exact Jaccard similarity to the member it matched; the 发文字号 key; the page's HTTP
@@ -135,6 +137,8 @@ class EventRow(Base):
     stage: Mapped[str] = mapped_column(String(16), default="", server_default="")
     retrospective: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     details: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
+    # the tags of every source that reported it, as ",a,b," (storage.tags)
+    tags: Mapped[str] = mapped_column(String(500), default="", server_default="")
     parties: Mapped[list[str]] = mapped_column(JSON, default=list)
     evidence: Mapped[str] = mapped_column(Text, default="")
     confidence: Mapped[float] = mapped_column(Float, default=0.0)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from crawler.events.model import STAGE_OF_SUBTYPE
 from crawler.health.channels import ChannelState
 from storage.models import ArticleRow, DigestEventRow, DigestRow, EventMentionRow, EventRow
+from storage.tags import any_tag
 
 
 @dataclass
@@ -44,7 +45,8 @@ def _contains(column: ColumnElement[str] | InstrumentedAttribute[str], words: Se
 
 def _filtered(query: Select[EventRow], *, types: Sequence[str] = (), regions: Sequence[str] = (),
               keywords: Sequence[str] = (), sources: Sequence[str] | None = None, stages: Sequence[str] = (),
-              min_amount_cny: float = 0.0, news_only: bool = False) -> Select[EventRow]:
+              min_amount_cny: float = 0.0, news_only: bool = False, tags: Sequence[str] = (),
+              tagged_sources: Sequence[str] = ()) -> Select[EventRow]:
     """``query`` (of events joined with their first article) narrowed by a subscription's filters."""
     if types:
         query = query.where(EventRow.type.in_(list(types)))
@@ -54,6 +56,9 @@ def _filtered(query: Select[EventRow], *, types: Sequence[str] = (), regions: Se
         query = query.where(or_(_contains(ArticleRow.title, keywords), _contains(EventRow.evidence, keywords)))
     if sources is not None:
         query = query.where(ArticleRow.source.in_(list(sources)))
+    if tags:  # rows stored before tags were recorded have none: their source's tags today tell it
+        query = query.where(or_(any_tag(EventRow.tags, tags),
+                                and_(EventRow.tags == "", ArticleRow.source.in_(list(tagged_sources)))))
     if stages:  # rows stored before stages were recorded have none: their subtype tells it
         subtypes = [sub for sub, stage in STAGE_OF_SUBTYPE.items() if stage in stages]
         query = query.where(or_(EventRow.stage.in_(list(stages)),
@@ -68,14 +73,17 @@ def _filtered(query: Select[EventRow], *, types: Sequence[str] = (), regions: Se
 def unclaimed_events(session: Session, recipient: str, *, types: Sequence[str] = (), regions: Sequence[str] = (),
                      keywords: Sequence[str] = (), exclude: Sequence[int] = (), sources: Sequence[str] | None = None,
                      stages: Sequence[str] = (), min_amount_cny: float = 0.0,
-                     news_only: bool = False) -> list[EventView]:
+                     news_only: bool = False, tags: Sequence[str] = (),
+                     tagged_sources: Sequence[str] = ()) -> list[EventView]:
     """Events no digest has carried to ``recipient`` yet that match the filters, oldest first.
 
     ``types``: any of these (all when empty). ``regions``: the event's region contains one of
     them (江西 matches 江西省赣州市). ``keywords``: the article title or the evidence sentence (which
     names the parties) contains one of them, case-insensitively. ``exclude``: ids to leave out (a dry run's
     earlier claims). ``sources``: the event's article comes from one of them (None: any; empty:
-    none). ``stages``: any of these. ``min_amount_cny``: the event states at least this many yuan.
+    none). ``tags``: the event carries one of them (an event stored untagged, before tags were
+    stored: its article's source is one of ``tagged_sources``). ``stages``: any of these.
+    ``min_amount_cny``: the event states at least this many yuan.
     ``news_only``: no retrospective events. The filters run in SQL, so events an address never wants are never loaded.
     """
     claimed = exists().where(DigestEventRow.event_id == EventRow.id, DigestEventRow.recipient == recipient)
@@ -83,20 +91,21 @@ def unclaimed_events(session: Session, recipient: str, *, types: Sequence[str] =
     if exclude:
         query = query.where(EventRow.id.not_in(list(exclude)))
     query = _filtered(query, types=types, regions=regions, keywords=keywords, sources=sources, stages=stages,
-                      min_amount_cny=min_amount_cny, news_only=news_only)
+                      min_amount_cny=min_amount_cny, news_only=news_only, tags=tags, tagged_sources=tagged_sources)
     events = session.scalars(query.order_by(EventRow.first_seen_at, EventRow.id)).all()
     return views_of(session, list(events))
 
 
 def recent_events(session: Session, *, since: datetime, limit: int, types: Sequence[str] = (),
                   regions: Sequence[str] = (), keywords: Sequence[str] = (), sources: Sequence[str] | None = None,
-                  stages: Sequence[str] = (), min_amount_cny: float = 0.0, news_only: bool = False) -> list[EventView]:
+                  stages: Sequence[str] = (), min_amount_cny: float = 0.0, news_only: bool = False,
+                  tags: Sequence[str] = (), tagged_sources: Sequence[str] = ()) -> list[EventView]:
     """The newest ``limit`` events first seen at ``since`` or later that match the filters (as
     :func:`unclaimed_events` reads them), newest first, whoever they were carried to (a feed)."""
     query = select(EventRow).join(ArticleRow, ArticleRow.id == EventRow.article_id)
     query = _filtered(query.where(EventRow.first_seen_at >= since), types=types, regions=regions,
                       keywords=keywords, sources=sources, stages=stages, min_amount_cny=min_amount_cny,
-                      news_only=news_only)
+                      news_only=news_only, tags=tags, tagged_sources=tagged_sources)
     events = session.scalars(query.order_by(EventRow.first_seen_at.desc(), EventRow.id.desc()).limit(limit)).all()
     return views_of(session, list(events))
 
@@ -198,6 +207,8 @@ def claimed_by(session: Session, recipient: str, event_ids: Sequence[int]) -> se
         return set()
     return set(session.scalars(select(DigestEventRow.event_id).where(
         and_(DigestEventRow.recipient == recipient, DigestEventRow.event_id.in_(list(event_ids))))))
+
+
 
 def channel_counts(session: Session) -> list[ChannelState]:
     """Per channel recipient (a ``notify:`` URL as written), its digests by state, by URL."""

@@ -25,6 +25,7 @@ from storage.models import (
     AttachmentRow,
     EventRow,
 )
+from storage.tags import tags_text
 
 StoreStatus = Literal["new", "duplicate", "unchanged", "updated"]
 _ARTICLE_FIELDS = (
@@ -100,13 +101,14 @@ class ToStore:
     validators: Validators | None = None
     digest: str | None = None
     near: Fingerprint | None = None
+    tags: tuple[str, ...] = ()  # the source's, stored with a new article (storage.tags)
 
 
 def store_article(session: Session, article: Article, *, source: str, fetched_at: datetime,
                   validators: Validators | None = None, digest: str | None = None,
-                  near: Fingerprint | None = None) -> StoreOutcome:
+                  near: Fingerprint | None = None, tags: tuple[str, ...] = ()) -> StoreOutcome:
     """:func:`store_articles` for one article."""
-    return store_articles(session, [ToStore(article, source, fetched_at, validators, digest, near)])[0]
+    return store_articles(session, [ToStore(article, source, fetched_at, validators, digest, near, tags)])[0]
 
 
 def store_articles(session: Session, items: Sequence[ToStore]) -> list[StoreOutcome]:
@@ -256,6 +258,7 @@ def _insert_articles(session: Session, items: Sequence[ToStore], urls: Sequence[
         values.update(url=urls[n], source=item.source, fetched_at=item.fetched_at, checked_at=item.fetched_at,
                       content_hash=keys[n][0], doc_key=document_key(item.article.doc_number, item.article.issuer),
                       story_id=match.story_id, story_match=match.match, story_similarity=match.similarity,
+                      tags=tags_text(item.tags),
                       etag=(item.validators.etag if item.validators else "")[:300],
                       last_modified=(item.validators.last_modified if item.validators else "")[:64])
         rows.append(values)

@@ -31,6 +31,7 @@ from crawler.text.search_tokens import (
     parse_query,
     token_number,
 )
+from storage.tags import TAG_ESCAPE, tag_like
 
 # PostgreSQL: the newest index rows scanned first, in id order; a query that finds its page of
 # hits there never touches the GIN index (common terms); otherwise the GIN index finds them all.
@@ -203,13 +204,14 @@ def reindex(conn: Connection, article_id: int, title: str, body: str) -> None:
 @dataclass(frozen=True)
 class Filters:
     """What else a hit must be: events of ``event_type``, a region containing ``region``, from
-    ``source`` (its id or its 来源), published (or else fetched) in [since, until)."""
+    ``source`` (its id or its 来源), published (or else fetched) in [since, until), carrying ``tag``."""
 
     event_type: str | None = None
     region: str | None = None
     source: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    tag: str | None = None  # stored with the article from its source's tags (storage.tags)
 
 
 @dataclass(frozen=True)
@@ -243,6 +245,9 @@ def _filters(filters: Filters, params: dict[str, Any]) -> str:
     if filters.source:
         params["source"] = filters.source
         sql += " AND (a.source = :source OR a.source_name = :source)"
+    if filters.tag:
+        params["tag"] = tag_like(filters.tag)
+        sql += f" AND a.tags LIKE :tag ESCAPE '{TAG_ESCAPE}'"
     if filters.since:
         params["since"] = filters.since
         sql += " AND coalesce(a.published_at, a.fetched_at) >= :since"

@@ -11,13 +11,14 @@ from sqlalchemy import text
 OLD_TS = "2025-01-01 00:00:00+08:00"
 
 
-def insert_old_article(conn: Any, article_id: int = 1) -> None:
+def insert_old_article(conn: Any, article_id: int = 1, title: str = "t", body: str = "b") -> None:
     """An article row with the columns of revision 0001."""
     conn.execute(text("INSERT INTO articles (id, url, source, title, fetched_at, checked_at, source_name, author, "
                       "doc_number, issuer, index_no, category, region, body, content_hash, encoding, garbled_score, "
-                      "epaper_page_name, provenance) VALUES (:id, :url, 's', 't', :ts, :ts, '', '', '', "
-                      "'', '', '', '', 'b', :hash, '', 0, '', '{}')"),
-                 {"id": article_id, "url": f"http://a.test/{article_id}", "hash": f"h{article_id}", "ts": OLD_TS})
+                      "epaper_page_name, provenance) VALUES (:id, :url, 's', :title, :ts, :ts, '', '', '', "
+                      "'', '', '', '', :body, :hash, '', 0, '', '{}')"),
+                 {"id": article_id, "url": f"http://a.test/{article_id}", "hash": f"h{article_id}", "ts": OLD_TS,
+                  "title": title, "body": body})
 
 
 def insert_old_event(conn: Any, event_id: int, etype: str, subtype: str = "", article_id: int = 1) -> None:

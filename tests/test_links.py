@@ -14,7 +14,7 @@ from sqlalchemy import select
 from crawler.extraction.links import infer_allow, page_links
 from crawler.replica.sites import build_sites
 from storage.db import open_database
-from storage.models import ArticleUrlRow, CrawlRunRow
+from storage.models import ArticleRow, ArticleUrlRow, CrawlRunRow
 from tests.e2e import radar, write_config
 
 BASE = "http://127.0.0.1:8000"
@@ -140,7 +140,10 @@ def test_demo_sites_crawl_completely_without_allow(replica: Any, tmp_path: Path)
     with factory() as s:
         stored = set(s.execute(select(ArticleUrlRow.source, ArticleUrlRow.url)).all())
         inferred = {run.source: run.stats.get("radar/inferred_allow") for run in s.scalars(select(CrawlRunRow))}
+        tagged = set(s.execute(select(ArticleRow.source, ArticleRow.tags)).all())  # the sources' tags: stored
     engine.dispose()
+    assert tagged == {("ganzhou-gov", ",policy,"), ("jxnews", ",news,"), ("cnip-park", ",investment,"),
+                      ("jxdaily-epaper", ",epaper,")}
     assert len(expected) > 10 and stored == expected
     assert inferred == {"ganzhou-gov": r"/zwgk/zcwj/\d+/t\d+_\d+\.html$", "jxnews": r"/system/\d+/\d+/\d+/\d+\.shtml$",
                         "cnip-park": r"/news/\d+-\d+-\d+/\d+\.html$",

@@ -137,19 +137,16 @@ def test_radar_search_command(db, db_url):
 
 def test_migration_indexes_articles_stored_before(db_url, capsys):
     from alembic import command
-    from sqlalchemy import insert
 
     from storage.db import _alembic_config, make_engine
-    from storage.models import ArticleRow
+    from tests.old_rows import insert_old_article
 
     engine = make_engine(db_url)
     command.upgrade(_alembic_config(engine), "0006")
     rows = {n: (f"旧文章{n}", f"第{n}篇：光伏与簽約" if n % 2 else f"第{n}篇：芯片") for n in range(1, 41)}
     with engine.begin() as conn:
-        conn.execute(insert(ArticleRow), [
-            {"id": n, "url": f"https://example.gov.cn/old/{n}", "source": "test", "title": t, "body": b,
-             "fetched_at": NOW, "checked_at": NOW, "content_hash": str(n), "provenance": {}}
-            for n, (t, b) in rows.items()])
+        for n, (t, b) in rows.items():
+            insert_old_article(conn, n, t, b)
     command.upgrade(_alembic_config(engine), "head")
     with engine.connect() as conn:
         for query in ("光伏", "签约", "芯片", "伏", "第3篇", "旧文章1"):

@@ -15,6 +15,7 @@ from crawler.cli.sql import format_rows
 @click.option("--type", "event_type", help="Only articles with an event of this type (signing, opening, trade …).")
 @click.option("--region", help="Only articles whose region (or an event's) contains this (江西 matches 江西省赣州市).")
 @click.option("--source", help="Only articles of this source (its id or its 来源).")
+@click.option("--tag", help="Only articles stored with this tag (their source's tags when stored).")
 @click.option("--since", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%d %H:%M"]),
               help="Published (else fetched) on or after this day.")
 @click.option("--until", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%d %H:%M"]), help="Published before this day.")
@@ -24,8 +25,8 @@ from crawler.cli.sql import format_rows
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.pass_context
 def search(ctx: click.Context, query: tuple[str, ...], event_type: str | None, region: str | None,
-           source: str | None, since: datetime | None, until: datetime | None, sort: str, limit: int,
-           fmt: str) -> None:
+           source: str | None, tag: str | None, since: datetime | None, until: datetime | None, sort: str,
+           limit: int, fmt: str) -> None:
     """Find articles containing every term of QUERY: terms are ANDed, "quoted phrases" are kept
     whole, -term excludes. Any term length works (1 character, 5G, BYD); traditional characters
     match simplified ones. Snippets mark hits with 【】."""
@@ -43,7 +44,7 @@ def search(ctx: click.Context, query: tuple[str, ...], event_type: str | None, r
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     filters = Filters(event_type, region, source, since and since.replace(tzinfo=zone),
-                      until and until.replace(tzinfo=zone))
+                      until and until.replace(tzinfo=zone), tag)
     engine, _factory = open_database(cfg.settings.database_url)
     try:
         with engine.connect() as conn:

@@ -56,6 +56,12 @@ def _regex(value: str) -> str:
     return value
 
 
+def _tag(value: str) -> str:
+    if "," in value or not value.strip():
+        raise ValueError(f"a tag is a word without commas (storage.tags keeps them between commas), got {value!r}")
+    return value.strip()
+
+
 def _host(value: str) -> str:
     host = value.lower().lstrip(".")
     if not _HOST_RE.match(host):
@@ -134,7 +140,7 @@ class Source:
     max_age_days: int | None = option(None, "feed, sitemap, api: skip entries dated more than this many days ago",
                                       minimum=1)
     region: str = option("", "where the source's news is, when a page does not say")
-    tags: tuple[str, ...] = option((), "free labels")
+    tags: tuple[str, ...] = option((), "free labels, stored with its articles and events", check=_tag)
     encoding: str = option("", "a charset hint for sites that lie about theirs", check=encoding)
     max_pages: int = option(50, "listing pages (or e-paper pages) per crawl at most", minimum=1)
     enabled: bool = option(True, "false: crawled only when named")

@@ -10,7 +10,7 @@ subscriptions:
     frequency: immediate              # immediate | daily | weekly (default daily)
     health: true                      # daily/weekly digests carry the crawl-health section (default true)
     sources: [jxnews]                 # default: every source
-    tags: [investment]                # default: any; else the event's source must have one of these tags
+    tags: [investment]                # default: any; else the event must carry one of these tags (its sources')
     stages: [signed, started]         # default: any; signed | started | producing | completed | opened
     min_amount_cny: 100000000         # default: none; else only events stating at least this many yuan
     retrospective: background         # include | background (default) | exclude: events about past periods
@@ -139,7 +139,8 @@ class Subscription:
     frequency: str = option("daily", "immediate | daily | weekly", choices=FREQUENCIES)
     health: bool = option(True, "daily/weekly digests carry the crawl-health section")
     sources: tuple[str, ...] = option((), "only events from these sources (default: all)")
-    tags: tuple[str, ...] = option((), "only events from sources with one of these tags (default: any)")
+    tags: tuple[str, ...] = option((), "only events carrying one of these tags, stored from their sources' "
+                                       "(default: any)")
     stages: tuple[str, ...] = option((), "signed | started | producing | completed | opened (default: any)",
                                      choices=STAGES)
     min_amount_cny: float = option(0.0, "only events stating at least this many yuan (default 0: any)",

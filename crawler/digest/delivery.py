@@ -196,12 +196,12 @@ def deliver(
             guard.release()
 
 
-def _source_names(config: Config, sub: Subscription) -> list[str] | None:
-    """The sources a subscription's ``sources:`` and ``tags:`` allow (None: any)."""
-    if not sub.sources and not sub.tags:
-        return None
-    return [s.name for s in config.select() if (not sub.sources or s.name in sub.sources)
-            and (not sub.tags or set(s.tags) & set(sub.tags))]
+def source_filter(config: Config, sub: Subscription) -> tuple[list[str] | None, list[str]]:
+    """The sources a subscription's ``sources:`` allows (None: any), and the sources that carry one
+    of its ``tags:`` today (for events stored before tags were: ``storage.outbox``)."""
+    sources = config.select()
+    wanted = [s.name for s in sources if s.name in sub.sources] if sub.sources else None
+    return wanted, [s.name for s in sources if set(s.tags) & set(sub.tags)]
 
 
 def _plan(factory: sessionmaker[Session], config: Config, subscriptions: list[Subscription],
@@ -228,7 +228,7 @@ def _plan(factory: sessionmaker[Session], config: Config, subscriptions: list[Su
         if sub.frequency not in frequencies:
             continue
         period = period_of(sub.frequency, local, settings.digest_weekday)
-        wanted = _source_names(config, sub)
+        wanted, tagged = source_filter(config, sub)
         for recipient in sub.targets:
             if period is None:
                 results.append(DeliveryResult("not-due", sub.name, recipient,
@@ -241,7 +241,8 @@ def _plan(factory: sessionmaker[Session], config: Config, subscriptions: list[Su
                     views = outbox.unclaimed_events(
                         session, recipient, types=sub.types, regions=sub.regions, keywords=sub.keywords,
                         exclude=planned.get(recipient, ()), sources=wanted, stages=sub.stages,
-                        min_amount_cny=sub.min_amount_cny, news_only=sub.retrospective == "exclude")
+                        min_amount_cny=sub.min_amount_cny, news_only=sub.retrospective == "exclude",
+                        tags=sub.tags, tagged_sources=tagged)
                     if key and (done := outbox.digest_by_key(session, key)) is not None:
                         waiting = f"{len(views)} new event(s) wait for the next one" if views else "no new events"
                         results.append(DeliveryResult("exists", sub.name, recipient, key, done.id, note=(

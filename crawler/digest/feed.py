@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from crawler.config.sources import Config
 from crawler.config.subscriptions import Subscription, effective_subscriptions
+from crawler.digest.delivery import source_filter
 from crawler.digest.labels import labels, say
 from crawler.digest.layout import DOCUMENT_MIN_EVENTS, Layout, clean, safe_href
 from crawler.errors import RadarError
@@ -199,14 +200,12 @@ def build_feed(session: Session, config: Config, name: str, *, now: datetime | N
     sub = subscription(config, name)
     settings = config.settings
     now = now or datetime.now(UTC)
-    wanted = None
-    if sub.sources or sub.tags:
-        wanted = [s.name for s in config.select() if (not sub.sources or s.name in sub.sources)
-                  and (not sub.tags or set(s.tags) & set(sub.tags))]
+    wanted, tagged = source_filter(config, sub)
     views = outbox.recent_events(
         session, since=now - timedelta(days=settings.feed_days), limit=settings.feed_max_events, types=sub.types,
         regions=sub.regions, keywords=sub.keywords, sources=wanted, stages=sub.stages,
-        min_amount_cny=sub.min_amount_cny, news_only=sub.retrospective == "exclude")
+        min_amount_cny=sub.min_amount_cny, news_only=sub.retrospective == "exclude", tags=sub.tags,
+        tagged_sources=tagged)
     entries = entries_of(views, sub.retrospective, mentions_of(session, [v.event.id for v in views]))
     language = sub.language
     feed = ET.Element(f"{{{ATOM}}}feed", {_XML_LANG: "zh-CN" if language == "zh" else "en"})

@@ -45,6 +45,7 @@ class Pending:
     fetched_at: datetime
     validators: Validators | None = None
     prepared: Prepared | Sealed | None = None
+    tags: tuple[str, ...] = ()  # the source's: stored with the article and its events
 
     @property
     def url(self) -> str:
@@ -178,7 +179,7 @@ class Ingestor:
             articles.append(article)
             prepared.append(ready if ready is not None else prepare_article(article, detect=False))
         outcomes = queries.store_articles(session, [
-            queries.ToStore(article, p.source, p.fetched_at, p.validators, ready.digest, ready.near)
+            queries.ToStore(article, p.source, p.fetched_at, p.validators, ready.digest, ready.near, p.tags)
             for p, article, ready in zip(batch, articles, prepared, strict=True)])
         # stored: no longer pending (committed with the articles, so a link is never neither)
         frontier.forget(session, [article.url for article in articles])
@@ -199,7 +200,8 @@ class Ingestor:
             joined = outcome.story_match in JOINED or outcome.status == "updated"
             result.new_events = record_events(
                 session, outcome.article_id, events, published=published, seen_at=fetched_at,
-                story_id=outcome.story_id if joined else None, new_article=outcome.status == "new")
+                story_id=outcome.story_id if joined else None, new_article=outcome.status == "new",
+                tags=pending.tags)
         return result
 
     def touch(self, url: str, checked_at: datetime, validators: Validators | None = None) -> bool:
