@@ -52,7 +52,8 @@ def listed() -> dict[str, list[tuple[str, Resource]]]:
     park = [(p, r) for p, r in pages["park"].items() if r.expected is not None]
     news = [(p, r) for p, r in pages["news"].items() if r.expected is not None]
     gov = [(p, r) for p, r in pages["gov"].items() if r.expected is not None]
-    return {"rss": park[:3], "sitemap_news": park[3:6], "api": park[6:], "atom": news, "sitemap_plain": gov}
+    park = park[3:]  # not the three 政府工作报告: long reports, slow to extract in every test crawl
+    return {"rss": park[:2], "sitemap_news": park[2:4], "api": park[4:], "atom": news, "sitemap_plain": gov}
 
 
 def _when(page: Resource) -> datetime:
