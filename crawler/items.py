@@ -33,3 +33,6 @@ class PageItem:
     kind: str = "article"  # "article" (listing sources) or "epaper" (newspaper story pages)
     referer: str = ""
     files: list[FetchedFile] = field(default_factory=list)
+    # what a feed, sitemap or API entry said of the page (``title``, ``published_at`` in ISO 8601):
+    # it fills what the page itself does not say (``crawler.ingest.prepare``)
+    hints: dict[str, str] = field(default_factory=dict)

@@ -3,7 +3,9 @@
 Which part of the JSON is the list, and which field of an item is its article's URL (title,
 date), are JMESPath expressions (the source's ``items`` and ``fields``). Left out, they are
 inferred: the items are the largest list of objects that hold a link, the URL is the field
-holding a link in most of them (not an image's), the date the field that reads as a date in most.
+holding a link in most of them (not an image's), the date the field that is a date in most, the
+title the ``title`` field. An item's title and date go with its page as hints
+(``spiders.entries``).
 Relative URLs are resolved against the endpoint's.
 
 Pages: the source's ``page_param`` names the query parameter of the page number; left out, it is
@@ -62,11 +64,21 @@ def url_field(items: list[dict[str, Any]]) -> str | None:
     return max(counts, key=lambda k: (counts[k], k.lower() in ("url", "link", "href")))
 
 
+def _is_date(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return False
+    if isinstance(value, str) and (len(value.strip()) > 30 or _is_link(value)):
+        return False  # a text or a link that holds a date is no date
+    return entry_date(value) is not None
+
+
 def date_field(items: list[dict[str, Any]]) -> str | None:
-    """The field of ``items`` that reads as a date in most of them, or None."""
-    counts = Counter(k for item in items for k, v in item.items()
-                     if isinstance(v, str | int) and not isinstance(v, bool) and entry_date(v) is not None)
-    return max(counts, key=lambda k: counts[k]) if counts else None
+    """The field of ``items`` that is a date in most of them ("…time", "…date" first among
+    equals), or None."""
+    counts = Counter(k for item in items for k, v in item.items() if _is_date(v))
+    if not counts:
+        return None
+    return max(counts, key=lambda k: (counts[k], any(w in k.lower() for w in ("time", "date"))))
 
 
 def find_items(data: Any) -> list[dict[str, Any]]:
@@ -124,8 +136,8 @@ class ApiSpider(EntrySpider):
         items = [x for x in found if isinstance(x, dict)] if isinstance(found, list) else []
         url_of = self.field_paths.get("url")
         url_key = None if url_of is not None else url_field(items)
-        date_of = self.field_paths.get("date")
-        date_key = None if date_of is not None or self.oldest is None else date_field(items)
+        title_of, date_of = self.field_paths.get("title"), self.field_paths.get("date")
+        date_key = None if date_of is not None else date_field(items)
         urls = []
         for item in items:
             link = url_of.search(item) if url_of is not None else item.get(url_key) if url_key else None
@@ -133,10 +145,11 @@ class ApiSpider(EntrySpider):
                 continue
             when = entry_date(date_of.search(item) if date_of is not None else item.get(date_key) if date_key else None)
             url = response.urljoin(link.strip())
-            if url.startswith(("http://", "https://")) and self.kept(url, when):
+            title = title_of.search(item) if title_of is not None else item.get("title")
+            if url.startswith(("http://", "https://")) and self.kept(url, when, title):
                 urls.append(url)
         param = page_param_of(self.start_urls[0], self.source.page_param)
         return urls, next_page_url(response.url, param) if items and param else ""
 
 
-__all__ = ["PAGE_PARAMS", "ApiSpider", "find_items", "next_page_url", "page_param_of", "url_field"]
+__all__ = ["PAGE_PARAMS", "ApiSpider", "date_field", "find_items", "next_page_url", "page_param_of", "url_field"]

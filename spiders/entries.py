@@ -5,7 +5,8 @@ Their entries link articles, which go the listing spider's way from there (``spi
 the links are pending in the frontier until stored, stored ones are never fetched again, and the
 listing documents are requested conditionally. An entry is kept when its URL matches the
 source's ``allow`` (when given) and not its ``deny``, and, with ``max_age_days``, when it is not
-dated earlier than that (an undated entry is kept).
+dated earlier than that (an undated entry is kept). What an entry says of its page (title, date)
+goes with the page as :attr:`crawler.items.PageItem.hints`, for what the page does not say.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from scrapy.http import Response
+
 from crawler.extraction.dates import parse_date
+from crawler.items import PageItem
 from spiders.listing import ListingSpider
 
 #: a Unix time in seconds or milliseconds (JSON APIs send ``"ptime": 1752768000000``)
@@ -61,9 +65,11 @@ class EntrySpider(ListingSpider):
         self.deny_re = re.compile(self.source.deny) if self.source.deny else None
         days = self.source.max_age_days
         self.oldest = datetime.now(UTC) - timedelta(days=days) if days else None
+        self.hints: dict[str, dict[str, str]] = {}  # article URL → what its entry said of it
 
-    def kept(self, url: str, when: datetime | None = None) -> bool:
-        """Whether an entry linking ``url``, dated ``when``, is followed; one too old is counted."""
+    def kept(self, url: str, when: datetime | None = None, title: Any = "") -> bool:
+        """Whether an entry linking ``url``, dated ``when``, is followed (one too old is counted);
+        a followed entry's title and date are kept for its page (:meth:`page_item`)."""
         if self.allow_re is not None and not self.allow_re.search(url):
             return False
         if self.deny_re is not None and self.deny_re.search(url):
@@ -71,7 +77,19 @@ class EntrySpider(ListingSpider):
         if self.oldest is not None and when is not None and when < self.oldest:
             self.crawler.stats.inc_value("radar/entries_too_old")
             return False
+        hints = {"title": title.strip()} if isinstance(title, str) and title.strip() else {}
+        if when is not None:
+            hints["published_at"] = when.isoformat()
+        if hints:
+            self.hints[url] = hints
         return True
+
+    def page_item(self, response: Response, kind: str = "article") -> PageItem:
+        """See :meth:`RadarSpider.page_item`; with the hints of the entry that linked the page."""
+        item = super().page_item(response, kind)
+        asked = (response.request.meta.get("redirect_urls") or [response.url])[0] if response.request else ""
+        item.hints = dict(self.hints.get(asked) or self.hints.get(response.url) or {})
+        return item
 
 
 __all__ = ["EntrySpider", "entry_date"]

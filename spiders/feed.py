@@ -46,7 +46,7 @@ class FeedSpider(EntrySpider):
         urls = []
         for entry in feed.entries:
             link = entry.get("link") or entry.get("id") or ""
-            if link.startswith(("http://", "https://")) and self.kept(link, _published(entry)):
+            if link.startswith(("http://", "https://")) and self.kept(link, _published(entry), entry.get("title")):
                 urls.append(link)
         next_url = next((link.get("href", "") for link in feed.feed.get("links", []) if link.get("rel") == "next"), "")
         return urls, next_url

@@ -15,8 +15,11 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from crawler.config.sources import load_config
+from crawler.config.sources import load_config, parse_source
 from crawler.errors import ConfigError
+from crawler.ingest.prepare import page_to_article
+from crawler.items import PageItem
+from crawler.replica.bulk import seed_paragraphs
 from crawler.replica.patterns import build_patterns
 from crawler.replica.patterns.feeds import API_START, ATOM_PATH, INDEX_PATH, RSS_PATH, listed
 from crawler.replica.resource import Resource
@@ -212,3 +215,27 @@ def test_api_items_url_and_page_are_inferred() -> None:
     assert next_page_url("http://x/data?t=z&p=1&n=20", "p") == "http://x/data?t=z&p=2&n=20"
     assert next_page_url("http://x/api/list?pageNum=0", "pageNum") == "http://x/api/list?pageNum=1"
     assert next_page_url("http://x/api/list", "page") == "http://x/api/list?page=2"
+
+
+def _page(head: str, hints: dict[str, str]) -> PageItem:
+    paragraphs = "".join(f"<p>{p}</p>" for p in seed_paragraphs()[10:14])
+    html = (f'<html><head><meta charset="utf-8">{head}</head><body><div class="nav"><a href="/">首页</a></div>'
+            f'<div id="zoom">{paragraphs}</div></body></html>')
+    return PageItem(source="rss", url="http://127.0.0.1/art/1.html", body=html.encode(),
+                    fetched_at=datetime(2026, 1, 5, tzinfo=UTC), hints=hints)
+
+
+def test_an_entrys_title_and_date_fill_what_its_page_does_not_say() -> None:
+    """A page with no title and no date of its own takes its entry's; a page's own metadata
+    outranks the entry's date."""
+    source = parse_source({"name": "rss", "kind": "feed", "start_urls": ["http://127.0.0.1/rss.xml"],
+                           "schedule": "every: 1h"}, 0)
+    hints = {"title": "深化农业农村改革", "published_at": "2025-07-02T11:48:00+08:00"}
+    bare = page_to_article(_page("", hints), source)
+    assert (bare.title, bare.published_at) == ("深化农业农村改革", datetime.fromisoformat(hints["published_at"]))
+    assert (bare.provenance["title"], bare.provenance["published_at"]) == ("entry", "entry")
+    assert page_to_article(_page("", {}), source).published_at is None
+    dated = page_to_article(_page('<title>农业农村</title><meta name="PubDate" content="2025-06-30 09:00">', hints),
+                            source)
+    assert dated.published_at == datetime.fromisoformat("2025-06-30T09:00:00+08:00")
+    assert dated.provenance["published_at"] != "entry" and dated.title == "农业农村"

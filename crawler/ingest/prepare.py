@@ -13,6 +13,7 @@ import logging
 import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -75,6 +76,8 @@ def page_to_article(page: PageItem, source: Source) -> Article:
         page.body, page.url, headers=page.headers, fetched_at=page.fetched_at,
         selectors=source.selectors or None, encoding_hint=source.encoding, region_hint=source.region,
     )
+    if page.hints:
+        use_hints(article, page.hints)
     for file in page.files:
         try:
             text = attachment_text(file.body, file.name, file.content_type)
@@ -91,6 +94,22 @@ def page_to_article(page: PageItem, source: Source) -> Article:
     if not article.body.strip():
         raise EmptyPage(f"no article text found at {page.url}")
     return article
+
+
+def use_hints(article: Article, hints: dict[str, str]) -> None:
+    """What a feed, sitemap or API entry said of the page (:attr:`PageItem.hints`) fills what the
+    page does not say: its title when it has none, and its date when it has none or only one
+    guessed from its text (a ``rule:`` provenance); the page's own metadata, labels and
+    selectors outrank the entry. Provenance ``entry``."""
+    title = hints.get("title", "").strip()
+    if title and not article.title.strip():
+        article.title = title
+        article.provenance["title"] = "entry"
+    when = hints.get("published_at", "")
+    guessed = article.provenance.get("published_at", "").startswith("rule:")
+    if when and (article.published_at is None or guessed):
+        article.published_at = datetime.fromisoformat(when)
+        article.provenance["published_at"] = "entry"
 
 
 @dataclass
