@@ -8,17 +8,17 @@ from datetime import timedelta
 from typing import Any
 
 import feedparser
+from click.testing import CliRunner
 from sqlalchemy import select
 
 from crawler.article import Article
+from crawler.cli import main
 from crawler.digest.feed import ATOM, build_feed
 from crawler.events.model import Event
 from storage import queries
 from storage.db import open_database, transaction
 from storage.events import record_events
 from storage.models import ArticleRow
-from tests.conftest import MailSink, smtp_env
-from tests.e2e import radar
 from tests.test_digest import NOW, _config, _fill
 
 A = f"{{{ATOM}}}"
@@ -139,7 +139,7 @@ def test_filters_window_and_retrospective_policy(sqlite_url: str) -> None:
     engine.dispose()
 
 
-def test_radar_feed_prints_it_and_names_an_unknown_subscription(tmp_path: Any, smtp_server: MailSink) -> None:
+def test_radar_feed_prints_it_and_names_an_unknown_subscription(tmp_path: Any) -> None:
     db = f"sqlite:///{tmp_path / 'f.sqlite3'}"
     engine, factory = open_database(db)
     _fill(factory, at=NOW.replace(year=2099))  # within the window, whenever the test runs
@@ -147,9 +147,8 @@ def test_radar_feed_prints_it_and_names_an_unknown_subscription(tmp_path: Any, s
     config = tmp_path / "radar.yaml"
     config.write_text(f"settings:\n  database_url: {db}\nsources: []\nsubscriptions:\n"
                       "  - {name: zh, to: a@example.org, language: zh}\n", encoding="utf-8")
-    env = {k: v for k, v in smtp_env(smtp_server).items() if k != "RADAR_MAIL_TO"}
-    out = radar("--config", str(config), "feed", "zh", env=env)
-    assert out.returncode == 0, out.stderr
-    assert len(feedparser.parse(out.stdout.encode()).entries) == 3
-    bad = radar("--config", str(config), "feed", "../etc/passwd", env=env)
-    assert bad.returncode == 1 and "no subscription named '../etc/passwd'" in bad.stderr
+    out = CliRunner().invoke(main, ["--config", str(config), "feed", "zh"], env={"RADAR_MAIL_TO": ""})
+    assert out.exit_code == 0, out.output
+    assert len(feedparser.parse(out.stdout_bytes).entries) == 3
+    bad = CliRunner().invoke(main, ["--config", str(config), "feed", "../etc/passwd"], env={"RADAR_MAIL_TO": ""})
+    assert bad.exit_code == 1 and "no subscription named '../etc/passwd'" in bad.output

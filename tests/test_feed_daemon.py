@@ -11,9 +11,11 @@ from typing import Any
 import feedparser
 import pytest
 
+from crawler.config.sources import load_config
+from crawler.digest.feed import build_feed
 from scheduler.feeds import write_atomically
+from storage.db import open_database
 from tests.conftest import free_port
-from tests.e2e import radar
 from tests.test_daemon import Daemon, _config, daemons, wait
 
 __all__ = ["daemons"]  # the fixture, used by name
@@ -56,8 +58,10 @@ def test_daemon_writes_each_feed_after_a_crawl_and_serves_it(
     assert status == 200 and b"radar_crawl_runs_total" in body
 
     # the same database gives the same feed, whoever builds it and when
-    printed = radar("--config", str(config), "feed", "zh-news")
-    assert printed.returncode == 0 and printed.stdout.encode() == written, printed.stderr
+    engine, factory = open_database(sqlite_url, migrate_schema=False)
+    with factory() as session:
+        assert build_feed(session, load_config(config), "zh-news") == written
+    engine.dispose()
     assert d.stop() == 0, d.log
 
 
