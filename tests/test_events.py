@@ -329,6 +329,7 @@ def _write(tmp_path: Path, body: str, name: str = "mine.yaml") -> Path:
         ("rules:\n  - id: signing.ceremony\n    negative_after: ['(unclosed']\n", "signing.ceremony", "negative_after"),
         ("rules:\n  - id: signing.ceremony\n    +triggers: '签约'\n", "signing.ceremony", "+triggers"),
         ("colours: {}\n", "<top>", "colours"),
+        ("rules:\n  - id: signing.ceremony\n    yields: 3\n", "signing.ceremony", "yields"),
         ("periods:\n  ends: [{pattern: '^上半年', month: 13}]\n", "periods", "ends"),
         ("periods:\n  ends: [{pattern: '^(前)月', quarter_group: 2}]\n", "periods", "ends"),
         ("periods:\n  dated: '(年'\n", "periods", "dated"),

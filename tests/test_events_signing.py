@@ -43,6 +43,10 @@ from crawler.events.detect import detect_events
         # a board (董事局) is no public bureau; 推动工业 holds no 动工
         ("签约仪式在某某集团总部举行，月星集团董事局主席参加了仪式。", []),
         ("两家公司签约，双方将共同推动工业大麻的产业发展。", []),
+        # a ceremony and the agreement signed at it, in one sentence, are one signing
+        ("广东博智林机器人有限公司、华为技术有限公司及顺德区政府在碧桂园集团总部举行三方战略合作签约仪式，三方签约。",
+         [("signing", "agreement")]),
+        ("某某市政府与某某集团签约仪式在京举行，双方签署了战略合作框架协议。", [("signing", "agreement")]),
         # an announcement of a signing reports it; a signing as an attribute does not
         ("关于与宜兴市人民政府签订投资协议的公告", [("signing", "agreement")]),
         ("签订投资协议的企业可享受优惠。", []),

@@ -33,7 +33,7 @@ _RULE_KEYS = {
     "id", "type", "subtype", "triggers", "require_any", "require_clause", "negative", "negative_sentence",
     "negative_before",
     "negative_after", "figures", "requires_figure", "requires_count", "count_subtype", "amount_label",
-    "confidence", "description",
+    "confidence", "description", "yields",
 }
 _PATTERN_LIST_KEYS = ("triggers", "require_any", "require_clause", "negative", "negative_sentence",
                       "negative_before", "negative_after", "amount_label")
@@ -57,6 +57,7 @@ class Rule:
     figures: str
     requires_figure: bool
     requires_count: bool
+    yields: bool  # names the act another rule's trigger in the sentence names (签约仪式 beside 签署协议)
     count_subtype: str
     amount_label: re.Pattern[str] | None
     confidence: float
@@ -180,7 +181,7 @@ def _compile_rule(raw: Mapping[str, Any], contexts: Mapping[str, Any]) -> Rule:
     figures = raw.get("figures", "scope")
     if figures not in ("scope", "adjacent"):
         raise RuleError(rid, "figures", f"must be 'scope' or 'adjacent', got {figures!r}", source)
-    for key in ("requires_figure", "requires_count"):
+    for key in ("requires_figure", "requires_count", "yields"):
         if not isinstance(raw.get(key, False), bool):
             raise RuleError(rid, key, "must be true or false", source)
     confidence = raw.get("confidence", 0.7)
@@ -196,6 +197,7 @@ def _compile_rule(raw: Mapping[str, Any], contexts: Mapping[str, Any]) -> Rule:
         negative_after=compiled["negative_after"], figures=str(figures),
         requires_figure=bool(raw.get("requires_figure", False)),
         requires_count=bool(raw.get("requires_count", False)), count_subtype=str(count_subtype),
+        yields=bool(raw.get("yields", False)),
         amount_label=compiled["amount_label"], confidence=float(confidence),
         trigger_literals=shortest_literals(required_literals(triggers.pattern)),
     )
