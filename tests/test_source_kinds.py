@@ -21,8 +21,8 @@ from crawler.ingest.prepare import page_to_article
 from crawler.items import PageItem
 from crawler.replica.bulk import seed_paragraphs
 from crawler.replica.patterns import build_patterns
-from crawler.replica.patterns.feeds import API_START, ATOM_PATH, INDEX_PATH, RSS_PATH, listed
-from crawler.replica.resource import Resource
+from crawler.replica.patterns.feeds import API_START, ATOM_PATH, INDEX_PATH, NEWS_SITEMAP, RSS_PATH, listed
+from crawler.replica.resource import Request, Resource
 from crawler.replica.server import ReplicaSites
 from spiders.api import find_items, next_page_url, page_param_of, url_field
 from spiders.entries import entry_date
@@ -239,3 +239,17 @@ def test_an_entrys_title_and_date_fill_what_its_page_does_not_say() -> None:
                             source)
     assert dated.published_at == datetime.fromisoformat("2025-06-30T09:00:00+08:00")
     assert dated.provenance["published_at"] != "entry" and dated.title == "农业农村"
+
+
+def test_a_news_sitemap_keeps_its_publication_date_and_title() -> None:
+    """Scrapy's sitemap parser reads one level deep; ours keeps the <news:…> fields too."""
+    from spiders.sitemap import _Sitemap
+
+    page = build_patterns(["feeds"])["feeds"][NEWS_SITEMAP]
+    assert callable(page)
+    answer = page(Request(NEWS_SITEMAP, {}, {"host": "127.0.0.1:8000"}))
+    assert answer is not None
+    entries = list(_Sitemap(answer.body))
+    assert [(e["loc"], e["news_title"], entry_date(e["news_publication_date"])) for e in entries] == [
+        (f"http://127.0.0.1:8000{p}", r.expected["title"], r.expected["published_at"])
+        for p, r in LISTED["sitemap_news"] if r.expected]
