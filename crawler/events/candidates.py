@@ -210,16 +210,16 @@ class CandidateFinder:
                 out[key].mention = out[key].mention and cand.mention
             else:
                 out[key] = cand
-        for key, cand in list(out.items()):
+        for pair, found in list(out.items()):
             # 签约仪式 beside 签署…协议 in one sentence is one signing: the yielding trigger's figures
             # go to the other event
-            rule = cand.hit.rule
-            if rule.yields and cand.event.subtype == rule.subtype:
-                other = next((c for k, c in out.items() if k != key and k[0] == key[0]
+            rule = found.hit.rule
+            if rule.yields and found.event.subtype == rule.subtype:
+                other = next((c for k, c in out.items() if k != pair and k[0] == pair[0]
                               and not c.hit.rule.yields), None)
                 if other is not None:
-                    fill(other.event, cand.event)
-                    del out[key]
+                    fill(other.event, found.event)
+                    del out[pair]
         return sorted(out.values(), key=lambda c: c.hit.start)
 
     def candidate(
