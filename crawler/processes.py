@@ -80,7 +80,9 @@ def limit_memory(memory_mb: int) -> None:
         # (SQLite calls a shared-memory mapping it cannot make a disk I/O error): say so now
         raise RadarError(f"Cannot allocate memory: this crawl's limit of {memory_mb} MiB is below the "
                          f"{used} MiB of address space it already has; raise crawl_memory_mb")
-    resource.setrlimit(resource.RLIMIT_AS, (memory_mb * 1024 * 1024,) * 2)
+    # the soft limit only: a crawl that renders pages lifts it for the browser it starts, whose
+    # engine reserves far more address space than it uses (spiders.browser)
+    resource.setrlimit(resource.RLIMIT_AS, (memory_mb * 1024 * 1024, resource.getrlimit(resource.RLIMIT_AS)[1]))
     with contextlib.suppress(OSError, AttributeError):  # not glibc: no such setting, no such arenas
         ctypes.CDLL(None).mallopt(_M_ARENA_MAX, 1)
 

@@ -20,6 +20,7 @@ from crawler.items import FetchedFile, PageItem
 from spiders.content import HTML, PDF, page_kind
 from spiders.guard import Refused
 from spiders.known import CONDITIONAL, RECHECK, VALIDATORS, response_headers
+from spiders.render import render_settings
 from storage.queries import Validators
 
 
@@ -67,6 +68,13 @@ class RadarSpider(scrapy.Spider):
         self.recheck = recheck if isinstance(recheck, bool) else recheck.lower() in ("1", "true", "yes")
         if self.recheck and not source.rechecked:
             raise ConfigError(source.kind_class.refuses_recheck(), source=source.name, key="recheck")
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Any:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        if not crawler.settings.frozen:  # Scrapy applies the settings after creating the spider
+            render_settings(crawler.settings, spider.source)
+        return spider
 
     @property
     def ingestor(self) -> Ingestor:

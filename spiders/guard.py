@@ -267,16 +267,29 @@ class FetchGuard:
     async def process_request(self, request: Request) -> None:
         """Raise :class:`Refused` for a request the source may not make."""
         parts = urlparse_cached(request)
-        key = (parts.scheme, parts.netloc)
-        if key in self._verdicts:
-            reason = self._verdicts[key]
-        else:
-            reason = await self.judge(request.url)
-            if len(self._verdicts) >= _MAX_VERDICTS:  # a page of random host names
-                self._verdicts.clear()
-            self._verdicts[key] = reason
+        reason = await self._verdict(parts.scheme, parts.netloc, request.url)
         if reason is not None:
             self._refuse(reason, request.url)
+
+    async def refusal(self, url: str) -> str | None:
+        """Why ``url`` may not be fetched, counted and logged as a refused request is, or None:
+        the check of a request the browser makes for a rendered page (``spiders.browser``)."""
+        parts = urlsplit(url)
+        reason = await self._verdict(parts.scheme, parts.netloc, url)
+        if reason is not None:
+            with contextlib.suppress(Refused):
+                self._refuse(reason, url)
+        return reason
+
+    async def _verdict(self, scheme: str, netloc: str, url: str) -> str | None:
+        key = (scheme, netloc)
+        if key in self._verdicts:
+            return self._verdicts[key]
+        reason = await self.judge(url)
+        if len(self._verdicts) >= _MAX_VERDICTS:  # a page of random host names
+            self._verdicts.clear()
+        self._verdicts[key] = reason
+        return reason
 
     async def judge(self, url: str) -> str | None:
         """Why ``url`` may not be fetched (``scheme``, ``offsite``, ``private_address``), or None."""

@@ -82,3 +82,10 @@ ITEM_PIPELINES = {
 EXTENSIONS = {
     "spiders.extensions.CrawlRunRecorder": 100,
 }
+
+# Rendering sources (render: browser | auto; spiders.render, spiders.browser): the OS's Chromium,
+# a new browser context every RADAR_BROWSER_RECYCLE pages, and how long a page may take to go
+# quiet (a challenge's reload, a list filled by script) before it is read.
+RADAR_BROWSER_EXECUTABLE = "/usr/bin/chromium"
+RADAR_BROWSER_RECYCLE = 200
+RADAR_BROWSER_SETTLE = 10.0

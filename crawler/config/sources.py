@@ -19,7 +19,7 @@ import yaml
 from crawler.config.kinds import KINDS, SourceKind, kind_keys
 from crawler.config.schema import located, named_entries, option, read_mapping, schema
 from crawler.config.settings import Settings, load_settings
-from crawler.config.subscriptions import Subscription, parse_subscriptions
+from crawler.config.subscriptions import Subscription, parse_subscriptions, placeholders
 from crawler.config.values import Schedule, encoding, schedule_of
 from crawler.errors import ConfigError
 
@@ -27,6 +27,8 @@ __all__ = ["Config", "Schedule", "Source", "load_config", "parse_config", "parse
 
 SOURCE_KINDS = tuple(KINDS)
 SELECTOR_FIELDS = ("title", "body", "published_at", "source", "author")
+#: How a source's pages are fetched: plainly, in a browser, or plainly until a challenge page answers.
+RENDER_MODES = ("plain", "browser", "auto")
 #: What an api source's ``fields`` may name in each item
 API_FIELDS = ("url", "title", "date")
 #: What a source name may be: lower-case ASCII, digits, "-" and "_" (it names files and locks too).
@@ -109,6 +111,17 @@ def _jmespath(value: str) -> str:
     return value
 
 
+def _proxy(value: str) -> str:
+    if not value:
+        return value
+    if not re.match(r"^https?://[^/\s?#]+/?$", value, re.I):
+        raise ValueError(f"expected an http(s) proxy URL (http://host:port), got {value!r}")
+    userinfo, at, _host = value.split("://", 1)[1].rpartition("@")
+    if at and ":" in userinfo and not placeholders(userinfo.split(":", 1)[1]):
+        raise ValueError("a password in the URL must come from the environment: write user:${NAME}@host")
+    return value
+
+
 def _next_page(value: str) -> str:
     return _selector(value, ("/", "("))  # spiders.listing.select_one's rule
 
@@ -151,6 +164,10 @@ class Source:
     # hosts (and their subdomains) this source may fetch besides its start URLs' registered
     # domains, e.g. a CDN that serves its attachments
     allowed_domains: tuple[str, ...] = option((), "hosts fetched besides the start URLs' own domains", check=_host)
+    # pages fetched in Chromium (browser), or plainly until a challenge page answers (auto):
+    # spiders.render and spiders.browser
+    render: str = option("plain", "plain | browser | auto", choices=RENDER_MODES)
+    proxy: str = option("", "an http(s) proxy URL for this source; a password as ${NAME}", check=_proxy)
 
     @property
     def kind_class(self) -> type[SourceKind]:

@@ -1,0 +1,233 @@
+"""Rendering in a real browser (``render: browser | auto``), per-source proxies and ``blocked``.
+
+One crawl (a ``radar crawl`` child process, real Chromium) of five sources against the replica
+pattern sites is shared by the tests, then crawled again:
+
+- ``challenge-auto``: the 加速乐-style challenge with ``render: auto``;
+- ``challenge-plain``: the same site without rendering: blocked;
+- ``scripted``: the list filled by script from JSON, ``render: browser``, through a proxy whose
+  password comes from the environment, under a host name only the proxy knows;
+- ``guarded``: ``render: browser`` on a page whose scripts and frames try other loopback ports,
+  a name resolving to a private address, a redirect there, ``file://`` and a WebSocket.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sqlite3
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+from crawler.config.sources import parse_source
+from crawler.errors import ConfigError
+from crawler.replica.bulk import build_bulk_site
+from crawler.replica.markup import SITE_EPOCH
+from crawler.replica.patterns import build_patterns
+from crawler.replica.resource import HTML_UTF8, Resource, make_resource
+from crawler.replica.server import ReplicaSites
+from spiders.render import proxy_url
+from tests.e2e import radar
+
+ARTICLE = r"/system/\d{4}/\d{2}/\d{2}/\d+\.shtml$"
+PROXY_HOST = "scripted.replica.test"  # resolves nowhere: only through the proxy
+PASSWORD = "s3cret-from-env"
+FAST = {"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "CONCURRENT_REQUESTS": 8,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": 8, "RADAR_BROWSER_SETTLE": 3}
+
+
+class _Proxy(BaseHTTPRequestHandler):
+    """An HTTP forward proxy that asks for Basic credentials and serves PROXY_HOST from the
+    scripted replica; it records (host, path) of what it forwarded."""
+
+    upstream = ""
+    seen: ClassVar[list[tuple[str, str]]] = []
+
+    def do_GET(self) -> None:
+        expected = "Basic " + base64.b64encode(f"radar:{PASSWORD}".encode()).decode()
+        if self.headers.get("Proxy-Authorization") != expected:
+            self.send_response(407)
+            self.send_header("Proxy-Authenticate", 'Basic realm="replica"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        target = urlsplit(self.path)
+        self.seen.append((target.hostname or "", target.path))
+        path = target.path + (f"?{target.query}" if target.query else "")
+        request = urllib.request.Request(self.upstream + path, headers={"User-Agent": self.headers["User-Agent"]})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                status, headers, body = answer.status, answer.headers, answer.read()
+        except urllib.error.HTTPError as exc:
+            status, headers, body = exc.code, exc.headers, exc.read()
+        self.send_response(status)
+        self.send_header("Content-Type", headers.get("Content-Type", "text/html"))
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def _guarded_site(other: int) -> dict[str, Resource]:
+    """Two articles from the seeds, listed on a page whose scripts and frames probe what a
+    rendered page must not reach: another loopback port (directly, by a redirect from its own
+    site, and by WebSocket), a name resolving to loopback, and a local file."""
+    site = build_bulk_site(2, seed=7, repost_every=0)
+    articles = {p: r for p, r in site.items() if r.expected is not None}
+    items = "".join(f'<li><a href="{p}">{r.expected["title"]}</a></li>' for p, r in articles.items()
+                    if r.expected is not None)
+    listing = f"""<html><head><meta charset="utf-8"><title>通知公告</title></head><body>
+<ul class="list">{items}</ul>
+<img src="http://127.0.0.1:{other}/img.png">
+<img src="/hop">
+<iframe src="file:///etc/hostname"></iframe>
+<iframe src="http://localhost:{other}/frame"></iframe>
+<script>
+fetch("http://127.0.0.1:{other}/xhr").catch(function () {{}});
+fetch("http://localhost:{other}/named").catch(function () {{}});
+try {{ new WebSocket("ws://127.0.0.1:{other}/ws"); }} catch (e) {{}}
+</script>
+</body></html>"""
+    hop = make_resource(b"", HTML_UTF8, SITE_EPOCH)
+    return {**site, "/guard/index.html": make_resource(listing.encode(), HTML_UTF8, SITE_EPOCH),
+            "/hop": Resource(hop.body, hop.content_type, hop.etag, hop.last_modified, status=302,
+                             headers=(("Location", f"http://127.0.0.1:{other}/redirected"),))}
+
+
+@dataclass
+class Crawled:
+    """The shared crawl: the sites, the proxy's log, the config and the two runs' outputs."""
+
+    sites: ReplicaSites
+    proxied: list[tuple[str, str]]
+    config: Path
+    db: Path
+    first: Any
+    again: Any
+    again_from: int  # index into sites.requests where the second crawl's requests begin
+    proxied_from: int  # the same, into proxied
+
+    def query(self, sql: str, *args: Any) -> list[Any]:
+        with sqlite3.connect(self.db) as db:
+            return db.execute(sql, args).fetchall()
+
+    def runs(self, source: str) -> list[tuple[str, dict[str, Any]]]:
+        rows = self.query("SELECT status, stats FROM crawl_runs WHERE source = ? ORDER BY id", source)
+        return [(status, json.loads(stats)) for status, stats in rows]
+
+
+@pytest.fixture(scope="module")
+def crawled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crawled]:
+    tmp = tmp_path_factory.mktemp("render")
+    other = ReplicaSites(sites={"other": {"/404.html": make_resource(b"", HTML_UTF8, SITE_EPOCH)}}).start()
+    port = urlsplit(other.urls["other"]).port
+    assert port is not None
+    patterns = build_patterns(["challenge", "scripted"])
+    sites = ReplicaSites(sites={**patterns, "guarded": _guarded_site(port)}).start()
+    sites.other = other  # type: ignore[attr-defined]
+    _Proxy.upstream, _Proxy.seen = sites.urls["scripted"], []
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), _Proxy)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    db = tmp / "radar.sqlite3"
+    challenge = f"{sites.urls['challenge']}/bulk/index.html"
+    entry = {"allow": ARTICLE, "schedule": "every: 1h"}
+    config = tmp / "radar.yaml"
+    config.write_text(yaml.safe_dump({
+        "settings": {"database_url": f"sqlite:///{db}", "data_dir": str(tmp), "scrapy": FAST},
+        "sources": [
+            {"name": "challenge-auto", "start_urls": [challenge], "render": "auto", **entry},
+            {"name": "challenge-plain", "start_urls": [challenge], **entry},
+            {"name": "scripted", "start_urls": [f"http://{PROXY_HOST}/col/col2981/index.html"], "render": "browser",
+             "proxy": f"http://radar:${{PROXY_PASS}}@127.0.0.1:{proxy.server_address[1]}", **entry},
+            {"name": "guarded", "start_urls": [f"{sites.urls['guarded']}/guard/index.html"], "render": "browser",
+             "allowed_domains": ["localhost"], **entry},
+        ]}), encoding="utf-8")
+    env = {"PROXY_PASS": PASSWORD}
+    try:
+        first = radar("--config", str(config), "crawl", env=env, timeout=240)
+        mark, proxied_mark = len(sites.requests), len(_Proxy.seen)
+        again = radar("--config", str(config), "crawl", "challenge-auto", "scripted", env=env, timeout=240)
+        yield Crawled(sites, _Proxy.seen, config, db, first, again, mark, proxied_mark)
+    finally:
+        proxy.shutdown()
+        sites.stop()
+        other.stop()
+
+
+def test_a_proxy_password_comes_from_the_environment() -> None:
+    entry = {"name": "s", "start_urls": ["http://example.cn/"], "allow": "x", "schedule": "every: 1h"}
+    with pytest.raises(ConfigError, match=r"user:\$\{NAME\}@host"):
+        parse_source({**entry, "proxy": "http://radar:hunter2@10.0.0.1:3128"}, 0)
+    source = parse_source({**entry, "proxy": "http://radar:${PROXY_PASS}@10.0.0.1:3128", "render": "auto"}, 0)
+    assert proxy_url(source, {"PROXY_PASS": "p@ss"}) == "http://radar:p%40ss@10.0.0.1:3128"
+    with pytest.raises(ConfigError, match="PROXY_PASS"):
+        proxy_url(source, {})
+
+
+def test_the_challenge_is_passed_in_the_browser_then_plain_http_resumes(crawled: Crawled) -> None:
+    assert crawled.first.returncode != 0  # challenge-plain is blocked
+    stored = {u for (u,) in crawled.query("SELECT url FROM articles WHERE source = 'challenge-auto'")}
+    site = build_patterns(["challenge"])["challenge"]
+    assert len(stored) == 12 == sum(1 for p in site if p.startswith("/system/"))
+    status, stats = crawled.runs("challenge-auto")[0]
+    assert status == "finished"
+    # one page went to the browser (the listing, after its plain 521); the articles plainly with its cookies
+    assert stats["radar/render/challenge_retried"] == 1
+    assert stats["radar/render/plain_resumed"] == 1
+    assert stats["playwright/page_count"] == 1
+    assert stats.get("radar/challenge", 0) == 0
+
+
+def test_without_rendering_the_challenged_source_is_blocked(crawled: Crawled) -> None:
+    assert crawled.query("SELECT count(*) FROM articles WHERE source = 'challenge-plain'") == [(0,)]
+    assert [status for status, _ in crawled.runs("challenge-plain")] == ["blocked"]
+    status = radar("--config", str(crawled.config), "status")
+    line = next(line for line in status.stdout.splitlines() if line.startswith("challenge-plain "))
+    assert "BLOCKED" in line and " ok " not in line
+    assert "challenge-plain: blocked — the latest crawl got only challenge pages" in status.stdout
+
+
+def test_the_digest_health_section_says_blocked(crawled: Crawled) -> None:
+    digest = radar("--config", str(crawled.config), "digest", "--dry-run", env={"RADAR_MAIL_TO": "a@example.org"})
+    assert digest.returncode == 0, digest.stderr
+    assert "challenge-plain: blocked" in digest.stdout
+
+
+def test_a_list_filled_by_script_is_read_in_the_browser_through_the_proxy(crawled: Crawled) -> None:
+    stored = {urlsplit(u).path for (u,) in crawled.query("SELECT url FROM articles WHERE source = 'scripted'")}
+    site = build_patterns(["scripted"])["scripted"]
+    assert stored == {p for p in site if p.startswith("/system/")} and len(stored) == 15
+    # every page of the source went through the proxy, the JSON the page's script asked for too
+    assert {host for host, _ in crawled.proxied} == {PROXY_HOST}
+    assert "/common/list.json" in {path for _, path in crawled.proxied}
+
+
+def test_the_fetch_guard_holds_in_the_browser(crawled: Crawled) -> None:
+    assert crawled.query("SELECT count(*) FROM articles WHERE source = 'guarded'") == [(2,)]
+    assert crawled.sites.other.requests == []  # type: ignore[attr-defined]
+    _status, stats = crawled.runs("guarded")[0]
+    assert stats["radar/refused/offsite"] >= 2  # the other port: img, fetch, redirect
+    assert stats["radar/refused/private_address"] >= 1  # localhost, allowed by name, is loopback
+    assert stats["radar/refused/scheme"] >= 1  # the WebSocket
+
+
+def test_a_second_crawl_fetches_nothing_new(crawled: Crawled) -> None:
+    assert crawled.again.returncode == 0, crawled.again.stderr
+    again = [path for site, path in crawled.sites.requests[crawled.again_from:] if site == "challenge"]
+    again += [path for _host, path in crawled.proxied[crawled.proxied_from:]]
+    assert again and not any("/system/" in p for p in again)
+    for source in ("challenge-auto", "scripted"):
+        status, stats = crawled.runs(source)[-1]
+        assert status == "finished" and stats.get("radar/new", 0) == 0
