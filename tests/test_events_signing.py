@@ -47,6 +47,12 @@ from crawler.events.detect import detect_events
         ("广东博智林机器人有限公司、华为技术有限公司及顺德区政府在碧桂园集团总部举行三方战略合作签约仪式，三方签约。",
          [("signing", "agreement")]),
         ("某某市政府与某某集团签约仪式在京举行，双方签署了战略合作框架协议。", [("signing", "agreement")]),
+        # projects settling: a count makes an aggregate; a trend, a stock of firms, a perk are none
+        ("今年以来，共有15个亿元以上项目落户该区。", [("signing", "aggregate")]),
+        ("某某科技的研发中心已落户苏州。", [("signing", "project")]),
+        ("随着越来越多的企业落户园区，产业集聚效应逐步显现。", []),
+        ("园区已落户企业200余家。", []),
+        ("落户该区的企业可享受税收优惠。", []),
         # an announcement of a signing reports it; a signing as an attribute does not
         ("关于与宜兴市人民政府签订投资协议的公告", [("signing", "agreement")]),
         ("签订投资协议的企业可享受优惠。", []),
