@@ -138,7 +138,7 @@ class ApiSpider(EntrySpider):
         url_key = None if url_of is not None else url_field(items)
         title_of, date_of = self.field_paths.get("title"), self.field_paths.get("date")
         date_key = None if date_of is not None else date_field(items)
-        urls = []
+        urls, skipped = [], self.too_old
         for item in items:
             link = url_of.search(item) if url_of is not None else item.get(url_key) if url_key else None
             if not isinstance(link, str) or not link.strip():
@@ -149,7 +149,7 @@ class ApiSpider(EntrySpider):
             if url.startswith(("http://", "https://")) and self.kept(url, when, title):
                 urls.append(url)
         param = page_param_of(self.start_urls[0], self.source.page_param)
-        return urls, next_page_url(response.url, param) if items and param else ""
+        return urls, self.onward(urls, skipped, next_page_url(response.url, param) if items and param else "")
 
 
 __all__ = ["PAGE_PARAMS", "ApiSpider", "date_field", "find_items", "next_page_url", "page_param_of", "url_field"]

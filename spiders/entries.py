@@ -66,6 +66,7 @@ class EntrySpider(ListingSpider):
         days = self.source.max_age_days
         self.oldest = datetime.now(UTC) - timedelta(days=days) if days else None
         self.hints: dict[str, dict[str, str]] = {}  # article URL → what its entry said of it
+        self.too_old = 0  # entries skipped by max_age_days
 
     def kept(self, url: str, when: datetime | None = None, title: Any = "") -> bool:
         """Whether an entry linking ``url``, dated ``when``, is followed (one too old is counted);
@@ -76,6 +77,7 @@ class EntrySpider(ListingSpider):
             return False
         if self.oldest is not None and when is not None and when < self.oldest:
             self.crawler.stats.inc_value("radar/entries_too_old")
+            self.too_old += 1
             return False
         hints = {"title": title.strip()} if isinstance(title, str) and title.strip() else {}
         if when is not None:
@@ -83,6 +85,15 @@ class EntrySpider(ListingSpider):
         if hints:
             self.hints[url] = hints
         return True
+
+    def onward(self, urls: list[str], skipped_before: int, next_url: str) -> str:
+        """``next_url``, unless the page's entries were all too old (``max_age_days``): listings
+        run newest first, so the pages after it hold older ones still, even in a backfill."""
+        if not urls and self.too_old > skipped_before:
+            self.logger.info("%s: the entries of a page are all older than %d days; the walk ends there",
+                             self.source.name, self.source.max_age_days)
+            return ""
+        return next_url
 
     def page_item(self, response: Response, kind: str = "article") -> PageItem:
         """See :meth:`RadarSpider.page_item`; with the hints of the entry that linked the page."""

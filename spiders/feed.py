@@ -43,13 +43,13 @@ class FeedSpider(EntrySpider):
             self.crawler.stats.inc_value("radar/not_a_feed")
             self.logger.warning("%s is not a feed: %s", response.url, feed.get("bozo_exception"))
             return [], ""
-        urls = []
+        urls, skipped = [], self.too_old
         for entry in feed.entries:
             link = entry.get("link") or entry.get("id") or ""
             if link.startswith(("http://", "https://")) and self.kept(link, _published(entry), entry.get("title")):
                 urls.append(link)
         next_url = next((link.get("href", "") for link in feed.feed.get("links", []) if link.get("rel") == "next"), "")
-        return urls, next_url
+        return urls, self.onward(urls, skipped, next_url)
 
 
 __all__ = ["FeedSpider"]

@@ -105,7 +105,7 @@ def test_each_kind_crawls_completely_and_a_recrawl_fetches_nothing_new(feeds: Re
         rows = s.scalars(select(PageValidatorRow))
         kept = sorted((row.source, row.url.split("/", 3)[3].split("?")[0]) for row in rows)
     engine.dispose()
-    assert kept == [("api", "search-gov/data"), ("atom", "atom/jxxw.xml"), ("maps", "sitemap_news.xml"),
+    assert kept == [("api", "search-gov/data"), ("atom", "atom/news.xml"), ("maps", "sitemap_news.xml"),
                     ("maps", "sitemap_zwgk.xml.gz"), ("rss", "rss/yqzx.xml")]
 
 
@@ -114,7 +114,8 @@ def test_an_interrupted_crawl_catches_up_and_entries_are_picked(sqlite_url: str,
     """Articles a crawl could not fetch stay pending: the next crawl fetches them even though the
     feed no longer lists them. Beside it, a sitemap source read from robots.txt's Sitemap: line
     keeps what ``allow`` and ``deny`` let through and ``max_age_days`` does not drop: the newer of
-    the two 政策文件 (dated by their <lastmod>), not its .docx."""
+    the two 政策文件 (dated by their <lastmod>), not its .docx; and an API source's walk ends at a
+    page whose items are all older than ``max_age_days``."""
     pages = build_patterns(["feeds"])["feeds"]
     first = sorted(EXPECTED["rss"])[:1]
     for path in first:
@@ -124,16 +125,23 @@ def test_an_interrupted_crawl_catches_up_and_entries_are_picked(sqlite_url: str,
     dated = sorted((r.expected["published_at"], path) for path, r in LISTED["sitemap_plain"] if r.expected)
     (older, _), (newer, newer_path) = dated
     days = (datetime.now(UTC) - (older + (newer - older) / 2)).days  # the cut-off falls between the two
+    api = sorted((r.expected["published_at"], path) for path, r in LISTED["api"] if r.expected)
+    api_days = (datetime.now(UTC) - (api[0][0] + (api[1][0] - api[0][0]) / 2)).days  # 2022 | 2025
     with ReplicaSites(sites={"feeds": pages}) as sites:
         base = sites.urls["feeds"]
         config = _config(tmp_path, sqlite_url, [
             {"name": "rss", "kind": "feed", "start_urls": [base + RSS_PATH]},
             {"name": "maps", "kind": "sitemap", "start_urls": [base + "/robots.txt"], "allow": "/zwgk/",
-             "deny": r"\.docx$", "max_age_days": days}])
+             "deny": r"\.docx$", "max_age_days": days},
+            {"name": "api", "kind": "api", "start_urls": [base + API_START], "max_age_days": api_days}])
         _crawl(config)
         stored = _stored(sqlite_url)
         assert set(stored["rss"]) == EXPECTED["rss"] - set(first)
         assert set(stored["maps"]) == {newer_path}
+        assert set(stored["api"]) == {path for _, path in api[1:]}
+        # page 2 lists only the 2022 article: too old, so the walk ends there, backfill or not
+        assert [p for _site, p in sites.requests if p.startswith("/search-gov/")] == [
+            API_START, API_START.replace("p=1", "p=2")]
         for path in first:
             original = build_patterns(["feeds"])["feeds"][path]
             assert isinstance(original, Resource)

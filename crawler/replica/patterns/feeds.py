@@ -3,7 +3,7 @@
 - ``/rss/yqzx.xml``: an RSS 2.0 channel (产业园区网's 园区资讯), as Chinese CMSs export it: titles
   and descriptions in CDATA, ``<pubDate>`` written ``2025-07-02 11:48:00`` (China time, not the
   RFC 822 date the RSS 2.0 spec asks for: TRS and PHPCMS feeds write it so), a permalink guid.
-- ``/atom/jxxw.xml``: an Atom 1.0 feed (RFC 4287; 大江网's 江西新闻): ``<updated>`` and
+- ``/atom/news.xml``: an Atom 1.0 feed (RFC 4287; 产业园区网's news): ``<updated>`` and
   ``<published>`` as RFC 3339 dates with the +08:00 offset, ``<link rel="alternate">``.
 - ``/sitemap.xml``: a sitemap index (sitemaps.org 0.9) naming a Google news sitemap
   (``/sitemap_news.xml``: ``<news:publication_date>``, ``<news:language>zh-cn``) and a plain
@@ -32,7 +32,7 @@ from crawler.replica.markup import ROBOTS_TXT, SITE_EPOCH
 from crawler.replica.resource import CST, DOCX, Page, Request, Resource, make_resource
 from crawler.replica.sites import build_sites
 
-RSS_PATH, ATOM_PATH = "/rss/yqzx.xml", "/atom/jxxw.xml"
+RSS_PATH, ATOM_PATH = "/rss/yqzx.xml", "/atom/news.xml"
 INDEX_PATH, NEWS_SITEMAP, PLAIN_SITEMAP = "/sitemap.xml", "/sitemap_news.xml", "/sitemap_zwgk.xml.gz"
 API_PATH = "/search-gov/data"
 API_START = f"{API_PATH}?t=zhengcelibrary&q=&sort=pubtime&p=1&n=2"
@@ -53,7 +53,8 @@ def listed() -> dict[str, list[tuple[str, Resource]]]:
     news = [(p, r) for p, r in pages["news"].items() if r.expected is not None]
     gov = [(p, r) for p, r in pages["gov"].items() if r.expected is not None]
     park = park[3:]  # not the three 政府工作报告: long reports, slow to extract in every test crawl
-    return {"rss": park[:2], "sitemap_news": park[2:4], "api": park[4:], "atom": news, "sitemap_plain": gov}
+    # the API lists 大江网's three, of 2025 and 2022: two pages of two items are years apart
+    return {"rss": park[:2], "sitemap_news": park[2:4], "atom": park[4:], "api": news, "sitemap_plain": gov}
 
 
 def _when(page: Resource) -> datetime:
@@ -110,12 +111,12 @@ def _atom(base: str, items: list[tuple[str, Resource]]) -> str:
   </entry>""" for p, r in items)
     return f"""<?xml version="1.0" encoding="utf-8"?>
 <feed xmlns="http://www.w3.org/2005/Atom" xml:lang="zh-CN">
-  <title>江西新闻_大江网</title>
+  <title>产业园区网</title>
   <link rel="self" type="application/atom+xml" href="{base}{ATOM_PATH}"/>
-  <link rel="alternate" type="text/html" href="{base}/jxxw/"/>
-  <id>{base}/jxxw/</id>
+  <link rel="alternate" type="text/html" href="{base}/news/"/>
+  <id>{base}/news/</id>
   <updated>{max(_when(r) for _, r in items).isoformat()}</updated>
-  <author><name>大江网</name></author>{entries}
+  <author><name>产业园区网</name></author>{entries}
 </feed>
 """
 
