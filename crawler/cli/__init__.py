@@ -23,3 +23,7 @@ from crawler.cli import browse as _browse  # noqa: E402  (issue 22)
 main.add_command(_browse.browse)
 
 main.add_command(digest.feed)  # issue 24
+
+from crawler.cli import sources as _sources  # noqa: E402  (issue 23)
+
+main.add_command(_sources.source)
