@@ -89,6 +89,10 @@ def test_a_signing_is_its_public_partys(text: str, region: str) -> None:
         # a fund or a company that starts operating is no facility
         ("该基金于2019年正式运营。", []),
         ("公司旗下第100家门店正式开业。", [("opening", "business")]),
+        # accounting and paperwork named after completion
+        ("公司收到工程竣工结算款1.2亿元。", []),
+        ("工程完工百分比法确认收入。", []),
+        ("公司新厂房于上月竣工。", [("opening", "completion")]),
         # 以来 dates what follows from a start reported elsewhere
         ("项目投产以来，累计实现产值50亿元。", []),
         ("工程竣工以来，运行平稳。", []),
