@@ -53,6 +53,11 @@ from crawler.events.detect import detect_events
         ("随着越来越多的企业落户园区，产业集聚效应逐步显现。", []),
         ("园区已落户企业200余家。", []),
         ("落户该区的企业可享受税收优惠。", []),
+        # words that hold 局, 政府 or 市 name no public party
+        ("公司与某某科技签署战略合作协议，进一步完善公司产业布局。", []),
+        ("公司与某某科技签署战略合作协议，本年度获得政府补助500万元。", []),
+        ("公司与某某科技签署合作协议，推动产品与国际市场接轨。", []),
+        ("公司与某某市商务局签署投资合作协议。", [("signing", "agreement")]),
         # an announcement of a signing reports it; a signing as an attribute does not
         ("关于与宜兴市人民政府签订投资协议的公告", [("signing", "agreement")]),
         ("签订投资协议的企业可享受优惠。", []),
