@@ -12,7 +12,7 @@ goes with the page as :attr:`crawler.items.PageItem.hints`, for what the page do
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -22,6 +22,8 @@ from crawler.extraction.dates import parse_date
 from crawler.items import PageItem
 from spiders.listing import ListingSpider
 
+CST = timezone(timedelta(hours=8), "Asia/Shanghai")
+"""China Standard Time: what a date written without a zone means on a Chinese site."""
 #: a Unix time in seconds or milliseconds (JSON APIs send ``"ptime": 1752768000000``)
 _EPOCH = re.compile(r"^\d{10}(\d{3})?$")
 
@@ -49,9 +51,10 @@ def entry_date(value: Any) -> datetime | None:
     if when is not None and when.tzinfo is not None:
         return when
     try:
-        return parsedate_to_datetime(text)
+        when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
         return parse_date(text)
+    return when if when.tzinfo is not None else when.replace(tzinfo=CST)
 
 
 class EntrySpider(ListingSpider):

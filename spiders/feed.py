@@ -22,11 +22,15 @@ from crawler.config.kinds import FeedKind
 from spiders.entries import EntrySpider, entry_date
 
 
-def _published(entry: Any) -> datetime | None:
+def published_of(entry: Any) -> datetime | None:
+    """An entry's date, aware. Read from its text first: feedparser takes a date written without
+    a zone (``2025-07-02 11:48:00``, as Chinese CMSs write ``<pubDate>``) for UTC, where the
+    site means China Standard Time (:func:`spiders.entries.entry_date`)."""
+    when = entry_date(entry.get("published") or entry.get("updated"))
+    if when is not None:
+        return when
     parsed = entry.get("published_parsed") or entry.get("updated_parsed")
-    if parsed:
-        return datetime.fromtimestamp(timegm(parsed), UTC)
-    return entry_date(entry.get("published") or entry.get("updated"))
+    return datetime.fromtimestamp(timegm(parsed), UTC) if parsed else None
 
 
 class FeedSpider(EntrySpider):
@@ -46,10 +50,10 @@ class FeedSpider(EntrySpider):
         urls, skipped = [], self.too_old
         for entry in feed.entries:
             link = entry.get("link") or entry.get("id") or ""
-            if link.startswith(("http://", "https://")) and self.kept(link, _published(entry), entry.get("title")):
+            if link.startswith(("http://", "https://")) and self.kept(link, published_of(entry), entry.get("title")):
                 urls.append(link)
         next_url = next((link.get("href", "") for link in feed.feed.get("links", []) if link.get("rel") == "next"), "")
         return urls, self.onward(urls, skipped, next_url)
 
 
-__all__ = ["FeedSpider"]
+__all__ = ["FeedSpider", "published_of"]

@@ -261,3 +261,21 @@ def test_a_news_sitemap_keeps_its_publication_date_and_title() -> None:
     assert [(e["loc"], e["news_title"], entry_date(e["news_publication_date"])) for e in entries] == [
         (f"http://127.0.0.1:8000{p}", r.expected["title"], r.expected["published_at"])
         for p, r in LISTED["sitemap_news"] if r.expected]
+
+
+@pytest.mark.parametrize(("path", "listing"), [(RSS_PATH, "rss"), (ATOM_PATH, "atom")])
+def test_feed_entries_are_dated_in_china_time_when_they_name_no_zone(path: str, listing: str) -> None:
+    """The RSS channel writes <pubDate>2025-07-02 11:48:00</pubDate>, the way Chinese CMSs do:
+    feedparser alone reads it as UTC, eight hours late."""
+    import feedparser
+
+    from spiders.feed import published_of
+
+    page = build_patterns(["feeds"])["feeds"][path]
+    assert callable(page)
+    answer = page(Request(path, {}, {"host": "127.0.0.1:8000"}))
+    assert answer is not None
+    feed = feedparser.parse(answer.body)
+    assert [(e.link, e.title, published_of(e)) for e in feed.entries] == [
+        (f"http://127.0.0.1:8000{p}", r.expected["title"], r.expected["published_at"])
+        for p, r in LISTED[listing] if r.expected]
