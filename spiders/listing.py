@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import scrapy
@@ -14,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 
 from crawler.config.kinds import ListingKind
 from crawler.errors import brief
+from crawler.extraction.pagination import listing_dates, next_listing_urls, script_article_urls
 from spiders.articles import ArticleLinks
 from spiders.base import RadarSpider
 from spiders.guard import Refused
@@ -29,8 +31,15 @@ def select_one(response: Response, selector: str) -> str | None:
 
 
 class ListingSpider(RadarSpider):
-    """Follows article links matching the source's ``allow`` pattern and paginates with
-    ``next_page`` until a listing page holds only stored articles or ``max_pages`` is reached.
+    """Follows article links matching the source's ``allow`` pattern (or inferred, and those a
+    CMS keeps in scripts: ``crawler.extraction.pagination``) and paginates with ``next_page``, or
+    by the CMS patterns that module knows when it is not given, until a listing page holds only
+    stored articles or ``max_pages`` is reached.
+
+    A source never walked to its end (its first crawl, or after ``radar crawl --backfill``)
+    is backfilled: its walk goes on through pages whose articles are all stored, unconditionally,
+    to the last page or ``max_pages``; with ``RADAR_BACKFILL_SINCE`` (a date) it ends at a page
+    whose dated articles are all older, and articles listed as older are not fetched.
 
     Listing pages are requested conditionally: a page whose articles were all stored last time
     has its ETag / Last-Modified saved, and a 304 answer to them ends the crawl there. The
@@ -53,6 +62,7 @@ class ListingSpider(RadarSpider):
         self.listing_pages = 0
         self.walk = Walk()
         self.resuming = False  # a walk left unfinished is resumed by this crawl
+        self.backfilling = False  # the head walk is a backfill: the source was never walked to its end
         # what fetching pending links did, recorded with the next listing page (or at the end)
         self.link_errors: dict[str, str] = {}
         self.not_articles: dict[str, str] = {}
@@ -70,6 +80,15 @@ class ListingSpider(RadarSpider):
         if not self.recheck:
             for request in self.catch_up():
                 yield request
+            if self.backfilling:  # not conditional: a 304 would end the backfill at its first page
+                self.logger.info("backfilling %s: walking its listing through stored pages, up to %d pages",
+                                 self.source.name, self.source.max_pages)
+                self.crawler.stats.set_value("radar/backfill", 1)
+                self.crawler.stats.inc_value("radar/listing_requests", len(self.start_urls))
+                for url in self.start_urls:
+                    yield self.listing_request(url, conditional=False, callback=self.parse,
+                                               errback=self.listing_failed, dont_filter=True)
+                return
         async for request in super().start():
             yield request
 
@@ -88,6 +107,7 @@ class ListingSpider(RadarSpider):
             self.logger.warning("%d link(s) of %s given up: requested %d times, never stored", caught.given_up,
                                 self.source.name, give_up_after)
         self.walk = caught.walk
+        self.backfilling = not (caught.walk.completed or caught.walk.resume_url)
         requests = [scrapy.Request(url, callback=self.parse_article, errback=self.article_failed, priority=1)
                     for url in caught.pending]
         self.fresh_links += len(caught.pending)
@@ -117,23 +137,63 @@ class ListingSpider(RadarSpider):
 
     def links_on(self, response: TextResponse) -> tuple[list[str], str]:
         """A listing page's article links, in page order, and the URL of the page after it ("" at
-        the last). Kinds whose listings are no HTML pages (a feed, an API) override it."""
-        urls = self.article_links(response)
-        href = select_one(response, self.source.next_page) if self.source.next_page else None
-        return urls, response.urljoin(href.strip()) if href and href.strip() else ""
+        the last). Kinds whose listings are no HTML pages (a feed, an API) override it.
+
+        The links are those the CMS keeps in scripts (Hanweb datastore records, a jpaas
+        ``articleList``; matching ``allow`` when given) and the anchors :class:`ArticleLinks`
+        picks, which are not looked for when the source gives no ``allow`` and the scripts
+        hold the list. The next page is ``next_page``'s, or the patterns' when it is not given.
+        """
+        held = self.script_links(response)
+        urls = held if held and not self.source.allow else list(dict.fromkeys(held + self.article_links(response)))
+        if self.source.next_page:
+            href = select_one(response, self.source.next_page)
+            return urls, response.urljoin(href.strip()) if href and href.strip() else ""
+        found = next_listing_urls(response.text, response.url)
+        return urls, found[0] if found else ""
+
+    def script_links(self, response: TextResponse) -> list[str]:
+        """The article URLs ``response`` keeps in scripts, less ``deny`` and those ``allow`` (when
+        given) does not match."""
+        held = script_article_urls(response.text, response.url)
+        allow, deny = self.source.allow, self.source.deny
+        return [u for u in held if (not allow or re.search(allow, u)) and not (deny and re.search(deny, u))]
+
+    @property
+    def since(self) -> date | None:
+        """``RADAR_BACKFILL_SINCE`` (``radar crawl --backfill --since``), or None."""
+        since = self.settings.get("RADAR_BACKFILL_SINCE") or ""
+        return date.fromisoformat(str(since)) if since else None
+
+    def since_filter(self, response: TextResponse, urls: list[str]) -> tuple[list[str], bool]:
+        """With ``RADAR_BACKFILL_SINCE``: ``urls`` less those the page dates before it, and
+        whether the walk ends here (the page dates its articles, all before it)."""
+        since = self.since
+        if since is None:
+            return urls, False
+        dates = listing_dates(response.text, response.url)
+        kept = [u for u in urls if u not in dates or dates[u] >= since]
+        dated = [dates[u] for u in urls if u in dates]
+        return kept, bool(dated) and max(dated) < since
 
     def walk_links(self, response: Response, urls: list[str], next_url: str) -> Links:
         """A page of the source's walk: its article links and the page after it, as :class:`Links`
         (of which ``spiders.known`` requests the new articles and, while there are any, that page)."""
         walk = response.meta.get("walk", "head")
         depth = int(response.meta.get("walk_depth", 1))
-        # the head walk (from the start pages) stops at a page whose articles are all stored;
-        # a resumed walk of a source never walked to its end goes on past them (pages shift
-        # as new articles push older ones down)
-        stop_when_stored = walk == "head" or self.walk.completed
+        # the head walk (from the start pages) stops at a page whose articles are all stored,
+        # unless it is a backfill; a resumed walk of a source never walked to its end goes on
+        # past them (pages shift as new articles push older ones down)
+        stop_when_stored = self.walk.completed or (walk == "head" and self.resuming)
         step = WalkStep(depth, stop_when_stored,
                         owner=walk == "resume" or not self.resuming,  # the walk whose progress is recorded
                         record_end=not (self.walk.completed and not self.walk.resume_url and depth == 1))
+        if isinstance(response, TextResponse):
+            urls, ended = self.since_filter(response, urls)
+            if ended:
+                self.logger.info("backfill of %s ends at %s: its articles are older than %s", self.source.name,
+                                 response.url, self.since)
+                next_url = ""
         onward = [self.follow_listing(response, next_url, conditional=stop_when_stored)] \
             if next_url and depth < self.source.max_pages else []
         return Links([scrapy.Request(url, callback=self.parse_article, errback=self.article_failed)

@@ -161,6 +161,13 @@ def advance_walk(session: Session, source: str, resume_url: str, depth: int, now
         conn.execute(insert(_WALKS).values(source=source, **values))
 
 
+def restart_walk(session: Session, source: str, now: datetime) -> None:
+    """Make the next crawl of ``source`` backfill: its walk starts again from the start pages, as
+    a walk of a source never walked to its end (``radar crawl --backfill``)."""
+    session.connection().execute(update(_WALKS).where(_WALKS.c.source == source).values(
+        resume_url="", resume_depth=0, completed_at=None, updated_at=now))
+
+
 def given_up(session: Session, source: str, limit: int = 3) -> tuple[int, list[GivenUp]]:
     """How many links of ``source`` were given up, and the latest ``limit`` of them."""
     count = int(session.scalar(select(func.count()).select_from(_FRONTIER).where(

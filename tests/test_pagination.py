@@ -3,11 +3,26 @@ the markup the CMSs emit, and the article URLs they keep in scripts."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import yaml
+from sqlalchemy import select
 
 from crawler.extraction.pagination import cms_of, next_listing_urls, script_article_urls
+from crawler.replica.patterns import hanweb, jpaas, pagenum, trs
+from crawler.replica.patterns.hanweb import build_hanweb
+from crawler.replica.patterns.jpaas import build_jpaas
+from crawler.replica.patterns.pagenum import build_pagenum
+from crawler.replica.patterns.trs import build_trs
+from crawler.replica.resource import Resource
+from crawler.replica.server import ReplicaSites
+from storage.db import open_database
+from storage.models import ArticleRow
+from tests.e2e import radar
 
 BASE = "http://gov.example"
 
@@ -196,3 +211,87 @@ def test_a_plain_page_has_no_script_articles_and_no_cms() -> None:
     assert script_article_urls(html, BASE) == []
     assert cms_of(html) == ""
     assert next_listing_urls(html, BASE + "/a/") == []
+
+
+# --------------------------------------------------------------------------- each replica, crawled
+
+PATTERN_SITES = {"hanweb": build_hanweb, "jpaas": build_jpaas, "trs": build_trs, "pagenum": build_pagenum}
+# (site, start path, the article paths of that column)
+COLUMNS = {
+    "hanweb": ("hanweb", hanweb.COLUMN, "/art/"),
+    "jpaas": ("jpaas", jpaas.COLUMN, "/col/col12345/content/"),
+    "trs": ("trs", trs.COLUMN + "index.html", trs.COLUMN + "20"),
+    "pagenum-query": ("pagenum", pagenum.NOTICES + "list.jsp", pagenum.NOTICES + "20"),
+}
+
+
+@pytest.fixture(scope="module")
+def pattern_sites() -> Iterator[ReplicaSites]:
+    with ReplicaSites(sites={name: build() for name, build in PATTERN_SITES.items()}) as running:
+        yield running
+
+
+def minimal_config(directory: Path, db_url: str, sources: dict[str, str], **extra: object) -> Path:
+    """A config of sources given only a name, ``kind``, start URL and schedule (plus ``extra``)."""
+    path = directory / "radar.yaml"
+    path.write_text(yaml.safe_dump({
+        "settings": {"database_url": db_url, "workers": 0,
+                     "scrapy": {"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "CONCURRENT_REQUESTS": 8,
+                                "CONCURRENT_REQUESTS_PER_DOMAIN": 8}},
+        "sources": [{"name": name, "kind": "listing", "start_urls": [url], "schedule": "every: 1h", **extra}
+                    for name, url in sources.items()]}, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def column_articles(sites: ReplicaSites, site: str, prefix: str) -> set[str]:
+    return {sites.urls[site] + path for path, page in sites.pages(site).items()
+            if isinstance(page, Resource) and page.expected and path.startswith(prefix)}
+
+
+def stored_urls(db_url: str) -> set[str]:
+    engine, factory = open_database(db_url, migrate_schema=False)
+    with factory() as s:
+        urls = set(s.scalars(select(ArticleRow.url)))
+    engine.dispose()
+    return urls
+
+
+@dataclass
+class Crawled:
+    """Two crawls of every column into one database: what each stored and fetched."""
+
+    db: str
+    first: set[str]
+    second: set[str]
+    refetched: list[str]
+
+
+@pytest.fixture(scope="module")
+def crawled(pattern_sites: ReplicaSites, tmp_path_factory: pytest.TempPathFactory) -> Crawled:
+    directory = tmp_path_factory.mktemp("patterns")
+    db = f"sqlite:///{directory / 'radar.sqlite3'}"
+    config = minimal_config(directory, db, {name: pattern_sites.urls[site] + start
+                                            for name, (site, start, _prefix) in COLUMNS.items()})
+    first = radar("--config", str(config), "crawl")
+    assert first.returncode == 0, first.stderr + first.stdout
+    stored = stored_urls(db)
+    mark = len(pattern_sites.requests)
+    again = radar("--config", str(config), "crawl")
+    assert again.returncode == 0, again.stderr
+    refetched = [path for _site, path in pattern_sites.requests[mark:]
+                 if any(path.startswith(prefix) for _s, _start, prefix in COLUMNS.values())]
+    return Crawled(db, stored, stored_urls(db), refetched)
+
+
+@pytest.mark.parametrize("column", list(COLUMNS))
+def test_each_pattern_crawls_completely_from_a_minimal_entry(pattern_sites: ReplicaSites, crawled: Crawled,
+                                                             column: str) -> None:
+    """Start URL and kind only: no allow, no next_page. Every article of the column is stored;
+    a second crawl fetches no article again and stores nothing."""
+    site, _start, prefix = COLUMNS[column]
+    expected = column_articles(pattern_sites, site, prefix)
+    assert len(expected) >= 12
+    base = pattern_sites.urls[site]
+    assert {u for u in crawled.first if u.startswith(base + prefix)} == expected
+    assert not [p for p in crawled.refetched if p.startswith(prefix)]
+    assert crawled.second == crawled.first

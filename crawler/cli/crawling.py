@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -40,14 +41,24 @@ def print_crawl_table(summaries: Sequence[Any]) -> None:
 @click.option("--wait", type=click.FloatRange(min=0), default=0.0, metavar="SECONDS",
               help="When another process (the daemon) is crawling a source, wait up to SECONDS for it to finish "
                    "instead of skipping that source.")
+@click.option("--backfill", is_flag=True,
+              help="Walk the sources' listings again from their first page to max_pages, through pages of "
+                   "stored articles, fetching what was never stored.")
+@click.option("--since", "since", type=click.DateTime(["%Y-%m-%d"]), default=None, metavar="DATE",
+              help="With --backfill: end the walk at a listing page whose dated articles are all older than "
+                   "DATE (YYYY-MM-DD), and fetch no article it dates before DATE.")
 @click.pass_context
 def crawl(ctx: click.Context, sources: tuple[str, ...], quiet: bool, memory_mb: int | None, run_id: int,
-          watch_parent: bool, recheck: bool, wait: float) -> None:
+          watch_parent: bool, recheck: bool, wait: float, backfill: bool, since: datetime | None) -> None:
     """Crawl SOURCES now (all enabled sources when none are named).
 
     With --recheck, re-check stored articles instead (listing sources only; all enabled ones
     when none are named): an unchanged page costs a 304 or moves only its check time, a changed
     one is stored as a revision and its events are detected again.
+
+    A source's first crawl walks its listing to its last page or max_pages, through pages whose
+    articles are stored already (a backfill); later crawls stop at the first page whose articles
+    are all stored. --backfill walks it again so.
 
     One process at a time crawls a source: a source that the daemon (or another radar crawl)
     is crawling or re-checking right now is skipped, or waited for with --wait. The exit code
@@ -58,6 +69,10 @@ def crawl(ctx: click.Context, sources: tuple[str, ...], quiet: bool, memory_mb: 
         # half-way (its stack mapped, its Python state not: Thread.start() then waits for ever)
         # left a crawl hanging silently until the daemon's time limit
         stop_when_orphaned()
+    if since is not None and not backfill:
+        raise click.UsageError("--since goes with --backfill")
+    if backfill and recheck:
+        raise click.UsageError("--backfill and --recheck do not go together")
     cfg = ctx_config(ctx)
     if memory_mb is None:  # a manual crawl is held to the limit the daemon's crawls get
         memory_mb = cfg.settings.crawl_memory_mb
@@ -80,10 +95,14 @@ def crawl(ctx: click.Context, sources: tuple[str, ...], quiet: bool, memory_mb: 
         if len(selected) != 1:
             raise click.UsageError("--run-id needs exactly one source")
         overrides["RADAR_RUN_ID"] = run_id
+    if since is not None:
+        overrides["RADAR_BACKFILL_SINCE"] = since.date().isoformat()
     from crawler.ingest.ingestor import Ingestor
 
     ingestor = Ingestor.for_url(cfg.settings.database_url)
     try:
+        if backfill:
+            _restart_walks(selected, ingestor)
         if not recheck:
             _start_helpers_early(cfg, selected, ingestor)
         load_scrapy_tls()
@@ -103,6 +122,17 @@ def crawl(ctx: click.Context, sources: tuple[str, ...], quiet: bool, memory_mb: 
                        "--wait SECONDS waits for it)", err=True)
     if any(s.finish_reason not in ("finished",) for s in summaries):
         sys.exit(2)
+
+
+def _restart_walks(selected: Sequence[Source], ingestor: Ingestor) -> None:
+    """Make the crawl of each of ``selected`` a backfill (``storage.frontier.restart_walk``)."""
+    from storage.db import transaction
+    from storage.frontier import restart_walk
+
+    now = datetime.now(UTC)
+    with transaction(ingestor.factory) as session:
+        for source in selected:
+            restart_walk(session, source.name, now)
 
 
 def _start_helpers_early(cfg: Config, selected: Sequence[Source], ingestor: Ingestor) -> None:

@@ -31,13 +31,14 @@ import html as htmlmod
 import json
 import math
 import re
+from datetime import date
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from lxml import etree
 
 from crawler.extraction.dom import parse
 
-__all__ = ["cms_of", "next_listing_urls", "script_article_urls"]
+__all__ = ["cms_of", "listing_dates", "next_listing_urls", "script_article_urls"]
 
 DATAPROXY = "/module/web/jpage/dataproxy.jsp"
 """Where Hanweb's jpage plugin asks for a column's further records, unless the page says."""
@@ -58,6 +59,8 @@ _TRIM = " \t\r\n\u3000\xa0[]【】()（）<>《》«»‹›>＞→"
 _NUMBERED = re.compile(r"^(?P<stem>.+?)(?:(?P<sep>[_-])(?P<n>\d{1,4}))?\.(?P<ext>s?html?|jsp|php|aspx?)$", re.I)
 _PAGE_KEYS = ("page", "pageno", "pagenum", "pageindex", "curpage", "currentpage", "p", "pn")
 _SKIP = ("javascript:", "mailto:", "tel:", "#", "data:")
+_DATE = re.compile(r"((?:19|20)\d{2})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})")
+_ITEM_TAGS = ("li", "tr", "dd", "dt", "p")
 
 
 def _number(pattern: str, text: str) -> int | None:
@@ -121,35 +124,68 @@ _URLISH = re.compile(r"""["']((?:https?:)?/[^"'\s<>]+|[\w./-]+\.s?html?)["']""")
 _URL_KEYS = ("url", "link", "href", "pcurl", "linkurl", "docpuburl", "path")
 
 
-def _article_list(html: str) -> list[str]:
-    """The article URLs of a jpaas ``articleList:[…]`` array: per item its ``url`` (or ``link``,
-    ``href`` …) or, if it has none of those, its first URL-like string."""
-    out: list[str] = []
+def _article_items(html: str) -> list[tuple[str, str]]:
+    """(URL, the item's other text) of each item of a jpaas ``articleList:[…]`` array: its
+    ``url`` (or ``link``, ``href`` …) or, if it has none of those, its first URL-like string."""
+    out: list[tuple[str, str]] = []
     for m in _ARTICLE_LIST.finditer(html):
         array = _array_at(html, m.end() - 1)
         try:
             items = json.loads(array)
         except ValueError:  # a script literal, not JSON: its quoted URLs
-            out += _URLISH.findall(array)
+            out += [(u, "") for u in _URLISH.findall(array)]
             continue
         for item in items if isinstance(items, list) else []:
             if isinstance(item, str):
-                out.append(item)
+                out.append((item, ""))
             elif isinstance(item, dict):
                 lowered = {str(k).lower(): v for k, v in item.items() if isinstance(v, str)}
                 url = next((lowered[k] for k in _URL_KEYS if lowered.get(k)), "")
                 if not url:
                     url = next((v for v in lowered.values() if _URLISH.fullmatch(f'"{v}"')), "")
                 if url:
-                    out.append(url)
+                    out.append((url, " ".join(v for v in lowered.values() if v != url)))
     return out
 
 
 def script_article_urls(html: str, url: str) -> list[str]:
     """Absolute URLs of the articles a listing keeps in scripts, in page order, once each: the
     first link of each Hanweb datastore record and each item of a jpaas ``articleList`` array."""
-    hrefs = [m.group(1) for r in _records(html) if (m := _HREF.search(r))] + _article_list(html)
+    hrefs = [m.group(1) for r in _records(html) if (m := _HREF.search(r))] + [u for u, _ in _article_items(html)]
     return list(dict.fromkeys(u for h in hrefs if (u := _absolute(h, url))))
+
+
+def _date_in(text: str) -> date | None:
+    for m in _DATE.finditer(text):
+        try:
+            return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        except ValueError:
+            continue
+    return None
+
+
+def listing_dates(html: str, url: str) -> dict[str, date]:
+    """The date a listing page prints beside each article link it shows (absolute URL → date):
+    in the link's list item (``li``, ``tr``, ``dd`` …), its datastore record or its
+    ``articleList`` item. Links without one are left out."""
+    held: list[tuple[str, str]] = [(m.group(1), r) for r in _records(html) if (m := _HREF.search(r))]
+    held += _article_items(html)
+    out: dict[str, date] = {}
+    for href, text in held:
+        absolute, when = _absolute(href, url), _date_in(text)
+        if absolute and when:
+            out.setdefault(absolute, when)
+    try:
+        root = parse(html)
+    except (etree.ParserError, ValueError):
+        return out
+    for a in root.iter("a"):
+        absolute = _absolute(a.get("href") or "", url)
+        item = next((e for e in a.iterancestors() if e.tag in _ITEM_TAGS), None)
+        when = _date_in("".join(item.itertext())) if item is not None else None
+        if absolute and when:
+            out.setdefault(absolute.split("#", 1)[0], when)
+    return out
 
 
 # --------------------------------------------------------------------------- the CMS patterns

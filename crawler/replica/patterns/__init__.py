@@ -16,7 +16,11 @@ from collections.abc import Callable, Iterable, Mapping
 from crawler.replica.markup import SITE_EPOCH
 from crawler.replica.patterns.challenge import build_challenge
 from crawler.replica.patterns.feeds import build_feeds
+from crawler.replica.patterns.hanweb import build_hanweb
+from crawler.replica.patterns.jpaas import build_jpaas
+from crawler.replica.patterns.pagenum import build_pagenum
 from crawler.replica.patterns.scripted import build_scripted
+from crawler.replica.patterns.trs import build_trs
 from crawler.replica.resource import HTML_UTF8, Page, make_resource
 from crawler.replica.sites import NOT_FOUND
 
@@ -25,7 +29,11 @@ Builder = Callable[[], Mapping[str, Page]]
 PATTERNS: dict[str, Builder] = {
     "challenge": build_challenge,
     "feeds": build_feeds,
+    "hanweb": build_hanweb,
+    "jpaas": build_jpaas,
+    "pagenum": build_pagenum,
     "scripted": build_scripted,
+    "trs": build_trs,
 }
 """Pattern site name → builder of its pages."""
 
