@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -189,8 +190,14 @@ def _keep_locks(locks: dict[str, DatabaseLock], crawlers: list[tuple[Source, Cra
     LoopingCall(check).start(every, now=False)
 
 
+#: what a progress display is given, about twice a second: (source, counts) in crawl order, the
+#: counts as :func:`spiders.extensions.run_counts` makes them (pages, new, errors …)
+ProgressCallback = Callable[[list[tuple[str, dict[str, int]]]], None]
+
+
 def run_crawls(config: Config, sources: list[Source], *, overrides: dict[str, Any] | None = None,
-               ingestor: Ingestor | None = None, recheck: bool = False, wait: float = 0.0) -> list[CrawlSummary]:
+               ingestor: Ingestor | None = None, recheck: bool = False, wait: float = 0.0,
+               progress: ProgressCallback | None = None) -> list[CrawlSummary]:
     """Crawl ``sources`` concurrently (politeness is per host) and return a summary of each.
 
     With ``recheck``, fetch no listings: re-fetch each source's recent stored articles instead
@@ -199,6 +206,9 @@ def run_crawls(config: Config, sources: list[Source], *, overrides: dict[str, An
     A source is crawled (or re-checked) by one process at a time: one that another process is
     crawling is waited for up to ``wait`` seconds, then skipped, its summary's ``finish_reason``
     starting with "skipped" (see :class:`storage.locks.DatabaseLock`).
+
+    ``progress``, when given, is called with each source's counts while the crawl runs, and once
+    at its end.
     """
     if recheck:
         refused = [s for s in sources if not s.rechecked]
@@ -212,7 +222,8 @@ def run_crawls(config: Config, sources: list[Source], *, overrides: dict[str, An
         settings = scrapy_settings(config, overrides)
         held, skipped = _lock_sources(config, sources, wait, settings.getint("RADAR_RUN_ID", 0), ingestor)
         try:
-            summaries = _crawl(config, [s for s in sources if s.name in held], settings, ingestor, recheck, held)
+            summaries = _crawl(config, [s for s in sources if s.name in held], settings, ingestor, recheck, held,
+                               progress)
         finally:
             for lock in held.values():
                 with contextlib.suppress(Exception):  # the process's exit drops it all the same
@@ -227,8 +238,27 @@ def run_crawls(config: Config, sources: list[Source], *, overrides: dict[str, An
     return sorted(summaries + skipped, key=lambda s: order[s.source])
 
 
+def _counts(crawler: Crawler) -> dict[str, int]:
+    try:
+        return run_counts(crawler.stats.get_stats() if crawler.stats else {})
+    except RuntimeError:  # not started yet: Scrapy ≥ 2.13 sets its stats when it starts
+        return run_counts({})
+
+
+def _report(crawlers: list[tuple[Source, Crawler]], progress: ProgressCallback | None, every: float) -> None:
+    """Call ``progress`` with each source's counts every ``every`` seconds while the crawl runs."""
+    if progress is None:
+        return
+
+    def report() -> None:
+        progress([(source.name, _counts(crawler)) for source, crawler in crawlers])
+
+    LoopingCall(report).start(every, now=False)
+
+
 def _crawl(config: Config, sources: list[Source], settings: ScrapySettings, ingestor: Ingestor,
-           recheck: bool, locks: dict[str, DatabaseLock]) -> list[CrawlSummary]:
+           recheck: bool, locks: dict[str, DatabaseLock],
+           progress: ProgressCallback | None = None) -> list[CrawlSummary]:
     if not sources:
         return []
     if _shown_level() > logging.INFO:
@@ -248,7 +278,10 @@ def _crawl(config: Config, sources: list[Source], settings: ScrapySettings, inge
     gc.freeze()
     gc.set_threshold(*CRAWL_GC_THRESHOLD)
     _keep_locks(locks, crawlers, settings.getfloat("RADAR_LOCK_CHECK"))
+    _report(crawlers, progress, 0.5)
     process.start()
+    if progress is not None:
+        progress([(source.name, _counts(crawler)) for source, crawler in crawlers])
     summaries = []
     for source, crawler in crawlers:
         stats = crawler.stats.get_stats() if crawler.stats else {}

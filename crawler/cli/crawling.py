@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from crawler.cli.app import ctx_config, db_label
+from crawler.cli.progress import crawl_progress
 from crawler.config.sources import Config, Source
 from crawler.errors import ConfigError
 from crawler.processes import limit_memory, load_scrapy_tls, stop_when_orphaned
@@ -110,7 +111,9 @@ def crawl(ctx: click.Context, sources: tuple[str, ...], quiet: bool, memory_mb: 
 
         if not quiet:
             click.echo(f"crawling {len(selected)} source(s) into {db_label(cfg)} …", err=True)
-        summaries = run_crawls(cfg, selected, overrides=overrides, recheck=recheck, wait=wait, ingestor=ingestor)
+        with crawl_progress([s.name for s in selected], quiet=quiet) as progress:
+            summaries = run_crawls(cfg, selected, overrides=overrides, recheck=recheck, wait=wait, ingestor=ingestor,
+                                   progress=progress.update if progress else None)
     finally:
         # closed, not left to the process's exit: SQLite then folds its write-ahead log into the
         # database file, which alone holds the whole crawl

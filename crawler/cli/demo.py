@@ -9,6 +9,7 @@ import click
 
 from crawler.cli.app import db_label
 from crawler.cli.crawling import print_crawl_table
+from crawler.cli.progress import crawl_progress
 from crawler.config.sources import Config, load_config
 from crawler.errors import RadarError
 
@@ -48,7 +49,8 @@ def demo(ctx: click.Context, serve: bool, port_base: int) -> None:
         from spiders.runner import run_crawls
 
         click.echo(f"crawling {len(cfg.sources)} sources into {db_label(cfg)} …", err=True)
-        summaries = run_crawls(cfg, cfg.select())
+        with crawl_progress(list(cfg.sources)) as progress:
+            summaries = run_crawls(cfg, cfg.select(), progress=progress.update if progress else None)
         print_crawl_table(summaries)
         _print_totals(cfg)
         if serve:
