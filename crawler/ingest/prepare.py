@@ -96,17 +96,23 @@ def page_to_article(page: PageItem, source: Source) -> Article:
     return article
 
 
+#: where an article's date came from when it is only a guess: from the URL, or the first or
+#: last date its text holds (``crawler.extraction.dating``); a feed entry's date outranks these
+_GUESSED_DATES = ("rule:url", "rule:date-in-text", "rule:first-date")
+
+
 def use_hints(article: Article, hints: dict[str, str]) -> None:
     """What a feed, sitemap or API entry said of the page (:attr:`PageItem.hints`) fills what the
-    page does not say: its title when it has none, and its date when it has none or only one
-    guessed from its text (a ``rule:`` provenance); the page's own metadata, labels and
-    selectors outrank the entry. Provenance ``entry``."""
+    page does not say: its title when it has none, and its date when it has none or only a
+    guess (:data:`_GUESSED_DATES`); the page's own metadata, labels, selectors and the date by
+    its title outrank the entry, whose date is often a day without its time. Provenance
+    ``entry``."""
     title = hints.get("title", "").strip()
     if title and not article.title.strip():
         article.title = title
         article.provenance["title"] = "entry"
     when = hints.get("published_at", "")
-    guessed = article.provenance.get("published_at", "").startswith("rule:")
+    guessed = article.provenance.get("published_at", "") in _GUESSED_DATES
     if when and (article.published_at is None or guessed):
         article.published_at = datetime.fromisoformat(when)
         article.provenance["published_at"] = "entry"
