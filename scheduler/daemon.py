@@ -61,6 +61,8 @@ HEALTH_SECONDS = 60.0
 OTHER_JOB_THREADS = 4
 CRAWLS = "crawls"  # the executor crawl and re-check jobs run on
 CONFIG_POLL_SECONDS = 2.0
+#: ``executor: queue``: how often crawls the broker did not take are sent again
+UNSENT_SECONDS = 5.0
 
 
 class DaemonAlreadyRunning(RadarError):
@@ -215,7 +217,7 @@ class Daemon:
             raise
         log.info("crawls go to the queue at %s (default queue %s) for radar workers",
                  queue.hide_password(settings.broker_url), settings.crawl_queue)
-        return queue.dispatch
+        return queue.queue_tick
 
     def _start_launcher(self) -> Launcher | None:
         """The process crawls are forked from (``warm_crawls``), loaded before the first crawl."""
@@ -240,7 +242,7 @@ class Daemon:
 
     def _loop(self) -> None:
         assert self.ctx is not None
-        next_beat = next_health = next_poll = 0.0
+        next_beat = next_health = next_poll = next_send = 0.0
         seen_mtime = self._config_mtime
         while not self._stop.wait(0.5):
             now = time.monotonic()
@@ -258,11 +260,15 @@ class Daemon:
             if now >= next_beat:
                 next_beat = now + HEARTBEAT_SECONDS
                 self._heartbeat()
-            if now >= next_health:
+            report = now >= next_health
+            if report:
                 next_health = now + HEALTH_SECONDS
                 self._refresh_health()
-                if self.ctx.dispatch is not None:
-                    self._refresh_queues()
+            if self.ctx.dispatch is not None and (report or now >= next_send):  # executor: queue
+                next_send = now + UNSENT_SECONDS
+                from scheduler import queue
+
+                queue.tend(self.ctx, report=report)
 
     def _heartbeat(self) -> None:
         assert self.ctx is not None
@@ -292,15 +298,6 @@ class Daemon:
             self.ctx.metrics.outbox_pending.set(pending)
         except Exception as exc:
             log.warning("health refresh failed: %s", brief(exc))
-
-    def _refresh_queues(self) -> None:
-        assert self.ctx is not None
-        from scheduler import queue
-
-        try:
-            queue.report_state(self.ctx.config, self.ctx.metrics)
-        except Exception as exc:  # the broker may be away; crawls sent meanwhile say so themselves
-            log.warning("could not ask the broker about its queues: %s", brief(exc))
 
     def _shutdown(self, engine: Any) -> None:
         if self.ctx is not None:

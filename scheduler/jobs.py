@@ -211,17 +211,19 @@ class CrawlResult:
 
 def run_crawl(source: str, config_path: Path | None, settings: Settings, children: ChildRegistry,
               factory: sessionmaker[Session], *, recheck: bool = False,
-              launcher: Launcher | None = None) -> CrawlResult:
+              launcher: Launcher | None = None, run_id: int | None = None) -> CrawlResult:
     """Crawl ``source`` in a child process within the time and memory limits (forked by
     ``launcher`` when given: see :func:`start_child`).
 
     The crawl_runs row is opened here, before the child starts, and the child fills it in; when
     the child cannot (it crashed, ran out of memory, hung and was killed) this closes it with
-    the reason, so every run is on record however it ended.
+    the reason, so every run is on record however it ended. ``run_id``: a ``running`` row
+    opened already (a queued crawl a worker took).
     """
     started = time.monotonic()
-    with transaction(factory) as session:
-        run_id = runs.open_run(session, source, datetime.now(UTC))
+    if run_id is None:
+        with transaction(factory) as session:
+            run_id = runs.open_run(session, source, datetime.now(UTC))
     env = dict(os.environ, RADAR_DATABASE_URL=settings.database_url)
     try:
         proc = start_child(crawl_args(source, config_path, settings.crawl_memory_mb, run_id, recheck,
@@ -282,9 +284,9 @@ class DaemonContext:
     metrics: Metrics | None = None
     stopping: threading.Event = field(default_factory=threading.Event)
     launcher: Launcher | None = None  # forks crawls warm (``warm_crawls``); None: new processes
-    #: ``executor: queue``: puts a crawl on its queue for a worker (source, recheck, scheduled)
-    #: and returns the queue's name; None: crawls run here
-    dispatch: Callable[[Config, str, bool, datetime], str] | None = None
+    #: ``executor: queue``: puts a crawl on its queue for a worker (context, job, source,
+    #: recheck, scheduled) and returns the job's outcome fields; None: crawls run here
+    dispatch: Callable[[DaemonContext, str, str, bool, datetime], dict[str, Any]] | None = None
 
 
 _context: DaemonContext | None = None
@@ -344,8 +346,7 @@ def _crawl_source(job: str, source: str, *, recheck: bool) -> dict[str, Any]:
     if configured is None or not configured.enabled or (recheck and configured.recheck is None):
         return _outcome(job, started, source=source, outcome="skipped", reason="no longer configured")
     if ctx.dispatch is not None:
-        queue = ctx.dispatch(cfg, source, recheck, started)
-        return _outcome(job, started, source=source, outcome="queued", queue=queue)
+        return _outcome(job, started, **ctx.dispatch(ctx, job, source, recheck, started))
     result = run_crawl(source, cfg.path, cfg.settings, ctx.children, ctx.factory, recheck=recheck,
                        launcher=ctx.launcher)
     fields = _outcome(job, started, source=source, outcome=result.status, run=result.run_id,

@@ -27,16 +27,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from celery import Celery
+from celery import Celery, current_task
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.config.settings import Settings
 from crawler.config.sources import Config, Source
-from crawler.errors import ConfigError
-from scheduler.jobs import ChildRegistry, run_crawl
+from crawler.errors import ConfigError, brief
+from scheduler.jobs import ChildRegistry, DaemonContext, run_crawl
 from scheduler.launcher import Launcher, LauncherError, supported
 from scheduler.metrics import Metrics, logfmt
+from storage import runs
+from storage.db import transaction
 
 log = logging.getLogger("radar.worker")
 
@@ -82,7 +84,10 @@ def make_app(settings: Settings) -> Celery:
         accept_content=["json"],
         task_ignore_result=True,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": settings.crawl_timeout + VISIBILITY_MARGIN},
+        # confirm_publish: a send returns once RabbitMQ has the message, so a crawl marked sent
+        # is on the broker, and one that is not is sent again (send_unsent)
+        broker_transport_options={"visibility_timeout": settings.crawl_timeout + VISIBILITY_MARGIN,
+                                  "confirm_publish": True},
         worker_hijack_root_logger=False,
         worker_redirect_stdouts=False,
         worker_send_task_events=True,
@@ -109,14 +114,83 @@ def _app(settings: Settings) -> Celery:
         return app
 
 
-def dispatch(config: Config, source: str, recheck: bool, scheduled: datetime) -> str:
-    """Put one crawl of ``source`` on its queue; returns the queue's name."""
+def dispatch(config: Config, source: str, recheck: bool, scheduled: datetime, run_id: int | None = None,
+             retries: int = 5) -> str:
+    """Put one crawl of ``source`` on its queue (the queued crawl_runs row ``run_id``, when
+    there is one); returns the queue's name. Raises when the broker does not take it."""
     settings = config.settings
     app = _app(settings)
     queue = queue_of(config.sources[source], settings)
-    app.send_task(TASK, args=(source, recheck, scheduled.isoformat()), queue=queue,
-                  retry=True, retry_policy={"max_retries": 5, "interval_start": 1, "interval_step": 2})
+    app.send_task(TASK, args=(source, recheck, scheduled.isoformat(), run_id), queue=queue,
+                  retry=retries > 0, retry_policy={"max_retries": retries, "interval_start": 0.5, "interval_step": 1})
     return queue
+
+
+#: queued rows being sent by a thread of this process: the tick's and the resend's never both
+_sending: set[int] = set()
+_sending_lock = threading.Lock()
+#: retries of one send (a pooled connection the broker dropped is opened again by the retry)
+SEND_RETRIES = 1
+
+
+def queue_tick(ctx: DaemonContext, job: str, source: str, recheck: bool, scheduled: datetime) -> dict[str, Any]:
+    """The daemon's tick of ``source`` with ``executor: queue``: skipped while the source's
+    previous crawl is queued or running (coalesced, as a crawl run at home is), else recorded
+    as a ``queued`` crawl_runs row and put on the broker. A row the broker does not take now
+    stays unsent and :func:`send_unsent` sends it once the broker is back: the tick is kept."""
+    with transaction(ctx.factory) as session:
+        busy = runs.in_flight(session, source, recheck=recheck)
+        run_id = runs.queue_run(session, source, scheduled, recheck=recheck) if busy is None else busy
+    if busy is not None:
+        return {"source": source, "outcome": "skipped", "reason": "previous run still going", "run": busy}
+    sent = _send(ctx.config, ctx.factory, run_id, source, recheck, scheduled, SEND_RETRIES)
+    return {"source": source, "outcome": "queued", "queue": queue_of(ctx.config.sources[source], ctx.config.settings),
+            "run": run_id, "reason": None if sent else "the broker is away: sent when it is back"}
+
+
+def send_unsent(config: Config, factory: sessionmaker[Session]) -> int:
+    """Send the queued crawls the broker did not take (it was away), oldest first; stop at the
+    first it still refuses. Returns how many it sent."""
+    with factory() as session:
+        unsent = runs.unsent_runs(session)
+    sent = 0
+    for run_id, source, scheduled, recheck in unsent:
+        if source not in config.sources:
+            with transaction(factory) as session:
+                runs.close_run(session, run_id, status="skipped", reason="no longer configured",
+                               now=datetime.now(UTC), exit_code=None, force=True)
+            continue
+        if not _send(config, factory, run_id, source, recheck, scheduled, SEND_RETRIES):
+            break
+        sent += 1
+    if sent:
+        log.info("sent %d queued crawl(s) the broker had not taken", sent)
+    return sent
+
+
+def _send(config: Config, factory: sessionmaker[Session], run_id: int, source: str, recheck: bool,
+          scheduled: datetime, retries: int) -> bool:
+    """Send the queued row ``run_id`` once, unless another thread is sending it or it was sent."""
+    with _sending_lock:
+        if run_id in _sending:
+            return False
+        _sending.add(run_id)
+    try:
+        with factory() as session:  # sent meanwhile by the other path: not twice
+            if run_id not in {r[0] for r in runs.unsent_runs(session)}:
+                return True
+        try:
+            dispatch(config, source, recheck, scheduled, run_id, retries)
+        except Exception as exc:
+            log.warning("could not queue the crawl of %s (run %d), will send it again: %s", source, run_id,
+                        brief(exc))
+            return False
+        with transaction(factory) as session:
+            runs.mark_sent(session, run_id)
+        return True
+    finally:
+        with _sending_lock:
+            _sending.discard(run_id)
 
 
 @dataclass(frozen=True)
@@ -171,6 +245,20 @@ def report_state(config: Config, metrics: Metrics | None) -> QueueState:
     return state
 
 
+def tend(ctx: DaemonContext, *, report: bool) -> None:
+    """The daemon's care of the queue: send again the crawls the broker did not take and, with
+    ``report``, log the queues' depths and the workers seen. Failures are logged, not raised."""
+    try:
+        send_unsent(ctx.config, ctx.factory)
+    except Exception as exc:  # the database may be away too; the rows wait for the next try
+        log.warning("could not send the queued crawls the broker had not taken: %s", brief(exc))
+    if report:
+        try:
+            report_state(ctx.config, ctx.metrics)
+        except Exception as exc:  # the broker may be away; crawls sent meanwhile say so themselves
+            log.warning("could not ask the broker about its queues: %s", brief(exc))
+
+
 # --------------------------------------------------------------------------- the worker's side
 
 
@@ -213,21 +301,41 @@ def worker_name(queues: list[str]) -> str:
     return f"radar@{socket.gethostname()}-{os.getpid()}"
 
 
-def crawl_task(source: str, recheck: bool = False, scheduled: str = "") -> dict[str, Any]:
+def _redelivered() -> bool:
+    """Whether the broker delivered the running task before, to a worker that did not finish it."""
+    request = getattr(current_task, "request", None)
+    return bool((getattr(request, "delivery_info", None) or {}).get("redelivered"))
+
+
+def crawl_task(source: str, recheck: bool = False, scheduled: str = "", run_id: int | None = None) -> dict[str, Any]:
     """One crawl taken from the queue, run as the daemon would run it (a child process within
-    the time and memory limits, its crawl_runs row closed however it ends)."""
+    the time and memory limits, its crawl_runs row closed however it ends). ``run_id``: the
+    daemon's queued row, which this worker takes; a second delivery of a message whose row was
+    taken already is not run again, unless the broker redelivers it because the worker that
+    took it died (the crawl then runs on a row of its own)."""
     ctx = _worker
     if ctx is None:
         raise RuntimeError("no radar worker is running in this process")
     cfg = ctx.config
     started = datetime.now(UTC)
-    configured = cfg.sources.get(source)
     fields: dict[str, Any] = {"job": "recheck" if recheck else "crawl", "source": source, "worker": ctx.name}
+    with transaction(ctx.factory) as session:
+        if run_id is not None and not runs.take_queued_run(session, run_id, now=started, worker=ctx.name):
+            if not _redelivered():
+                log.info(logfmt({**fields, "outcome": "skipped", "run": run_id, "reason": "taken already"}))
+                return {**fields, "outcome": "skipped"}
+            run_id = None
+        if run_id is None:
+            run_id = runs.open_worker_run(session, source, started, worker=ctx.name)
+    configured = cfg.sources.get(source)
     if configured is None or (recheck and configured.recheck is None):
+        with transaction(ctx.factory) as session:
+            runs.close_run(session, run_id, status="skipped", reason="not configured on this worker",
+                           now=datetime.now(UTC), exit_code=None, force=True)
         log.info(logfmt({**fields, "outcome": "skipped", "reason": "not configured on this worker"}))
         return {**fields, "outcome": "skipped"}
     result = run_crawl(source, cfg.path, cfg.settings, ctx.children, ctx.factory, recheck=recheck,
-                       launcher=ctx.launcher)
+                       launcher=ctx.launcher, run_id=run_id)
     lateness = (started - datetime.fromisoformat(scheduled)).total_seconds() if scheduled else None
     fields.update(outcome=result.status, run=result.run_id, exit=result.exit_code, seconds=result.seconds,
                   pages=result.counts.get("pages", 0), items=result.counts.get("items", 0),

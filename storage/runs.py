@@ -51,6 +51,65 @@ def claim_run(session: Session, run_id: int, *, pid: int, host: str) -> None:
     session.execute(update(_RUNS).where(_RUNS.c.id == run_id).values(pid=pid, host=host))
 
 
+# --------------------------------------------------------------------------- queued crawls
+# With ``executor: queue`` the daemon records each crawl it puts on the broker as a ``queued``
+# row first: a worker takes that row (``running``) when it starts the crawl, the daemon skips a
+# tick while the source's previous crawl is queued or running, as it does when crawls run at
+# home, and a row the broker did not accept (it was away) is sent again once it is back.
+
+#: the finish_reason of a ``queued`` row the broker has not accepted yet
+UNSENT = "not sent yet: the broker did not answer"
+#: what a queued or running row carries in ``stats`` (the crawl process keeps the last two)
+RECHECK_KEY, WORKER_KEY, QUEUED_KEY = "radar/recheck", "radar/worker", "radar/queued_seconds"
+
+
+def queue_run(session: Session, source: str, scheduled: datetime, *, recheck: bool) -> int:
+    """A new ``queued`` row for a crawl of ``source`` due at ``scheduled``, not sent yet; its id."""
+    values = {"source": source, "started_at": scheduled, "status": "queued", "finish_reason": UNSENT,
+              "stats": {RECHECK_KEY: True} if recheck else {}}
+    return int(session.execute(insert(_RUNS).values(values).returning(_RUNS.c.id)).scalar_one())
+
+
+def mark_sent(session: Session, run_id: int) -> None:
+    """The broker accepted the queued run ``run_id``."""
+    session.execute(update(_RUNS).where(_RUNS.c.id == run_id, _RUNS.c.status == "queued").values(finish_reason=""))
+
+
+def unsent_runs(session: Session) -> list[tuple[int, str, datetime, bool]]:
+    """Queued rows the broker has not accepted: (id, source, scheduled, recheck), oldest first."""
+    rows = session.execute(select(_RUNS.c.id, _RUNS.c.source, _RUNS.c.started_at, _RUNS.c.stats).where(
+        _RUNS.c.status == "queued", _RUNS.c.finish_reason == UNSENT).order_by(_RUNS.c.id))
+    return [(int(i), str(s), at, bool((stats or {}).get(RECHECK_KEY))) for i, s, at, stats in rows]
+
+
+def in_flight(session: Session, source: str, *, recheck: bool) -> int | None:
+    """The id of a crawl (or, with ``recheck``, a re-check) of ``source`` queued or running now."""
+    rows = session.execute(select(_RUNS.c.id, _RUNS.c.stats).where(
+        _RUNS.c.source == source, _RUNS.c.status.in_(("queued", "running"))))
+    return next((int(i) for i, stats in rows if bool((stats or {}).get(RECHECK_KEY)) == recheck), None)
+
+
+def take_queued_run(session: Session, run_id: int, *, now: datetime, worker: str) -> bool:
+    """The worker ``worker`` starts the queued run ``run_id``: True if it was still queued (a run
+    already taken by another delivery of the same message is not run again)."""
+    row = session.execute(select(_RUNS.c.started_at, _RUNS.c.stats).where(
+        _RUNS.c.id == run_id, _RUNS.c.status == "queued")).first()
+    if row is None:
+        return False
+    stats = {**(row.stats or {}), WORKER_KEY: worker,
+             QUEUED_KEY: round((now - row.started_at).total_seconds(), 3)}
+    result = session.execute(update(_RUNS).where(_RUNS.c.id == run_id, _RUNS.c.status == "queued").values(
+        status="running", started_at=now, finish_reason="", stats=stats))
+    return bool(getattr(result, "rowcount", 0))
+
+
+def open_worker_run(session: Session, source: str, now: datetime, *, worker: str) -> int:
+    """A new ``running`` row of a crawl the worker ``worker`` starts without a queued row (a
+    message from an older daemon, or one redelivered after its first worker died)."""
+    values = {"source": source, "started_at": now, "status": "running", "stats": {WORKER_KEY: worker}}
+    return int(session.execute(insert(_RUNS).values(values).returning(_RUNS.c.id)).scalar_one())
+
+
 def this_host() -> str:
     """The name runs record their process's host by."""
     return socket.gethostname()[:255]
@@ -87,11 +146,14 @@ def abandon_dead_runs(session: Session, *, now: datetime, host: str | None = Non
 
 
 def finish_run(session: Session, run_id: int, record: RunRecord, *, finished_at: datetime) -> None:
-    """Close a run with the extension's counts (nothing, if the row is gone)."""
+    """Close a run with the extension's counts (nothing, if the row is gone); the worker that
+    ran it, and how long it was queued, stay in its stats."""
     values: dict[str, Any] = {name: int(record.counts.get(name, 0)) for name in COUNTERS}
+    before = session.scalar(select(_RUNS.c.stats).where(_RUNS.c.id == run_id)) or {}
+    kept = {k: before[k] for k in (WORKER_KEY, QUEUED_KEY) if k in before}
     values.update(finished_at=finished_at, status=record.status, finish_reason=record.reason[:200],
                   errors_by_kind=dict(record.errors_by_kind), status_counts=dict(record.status_counts),
-                  stats=dict(record.stats))
+                  stats={**record.stats, **kept})
     session.execute(update(_RUNS).where(_RUNS.c.id == run_id).values(values))
 
 
@@ -135,6 +197,7 @@ def run_stats(row: CrawlRunRow) -> RunStats:
         recheck=bool((row.stats or {}).get("radar/recheck")),
         listing_requests=int((row.stats or {}).get("radar/listing_requests", 0)),
         listing_failed=int((row.stats or {}).get("radar/listing_failed", 0)),
+        worker=str((row.stats or {}).get(WORKER_KEY, "")),
     )
 
 
@@ -148,7 +211,7 @@ def never_crawled(session: Session, sources: Sequence[str]) -> list[str]:
     """Those of ``sources`` that no crawl has run for yet (a run still running, or one skipped
     because another process was crawling the source, does not count)."""
     ran = set(session.scalars(select(_RUNS.c.source).distinct().where(
-        _RUNS.c.source.in_(list(sources)), _RUNS.c.status.not_in(("running", "skipped")))))
+        _RUNS.c.source.in_(list(sources)), _RUNS.c.status.not_in(("queued", "running", "skipped")))))
     return [name for name in sources if name not in ran]
 
 
@@ -168,6 +231,24 @@ def history(session: Session, source: Source, *, runs: int, garbled_sample: int 
 def histories(session: Session, sources: Sequence[Source], *, runs: int) -> list[SourceHistory]:
     """:func:`history` of each source."""
     return [history(session, s, runs=runs) for s in sources]
+
+
+def queued_runs(session: Session) -> list[tuple[str, datetime, bool]]:
+    """The crawls waiting for a worker: (source, queued at, on the broker yet), oldest first."""
+    rows = session.execute(select(_RUNS.c.source, _RUNS.c.started_at, _RUNS.c.finish_reason)
+                           .where(_RUNS.c.status == "queued").order_by(_RUNS.c.started_at))
+    return [(str(source), at, reason != UNSENT) for source, at, reason in rows]
+
+
+def workers_since(session: Session, since: datetime) -> dict[str, int]:
+    """The radar workers that started crawls since ``since``, with how many each."""
+    seen: dict[str, int] = {}
+    for (stats,) in session.execute(select(_RUNS.c.stats).where(_RUNS.c.started_at >= since,
+                                                                _RUNS.c.status != "queued")):
+        worker = (stats or {}).get(WORKER_KEY)
+        if worker:
+            seen[worker] = seen.get(worker, 0) + 1
+    return seen
 
 
 # --------------------------------------------------------------------------- daemon_status

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -12,6 +12,7 @@ from crawler.health.render import (
     DaemonState,
     FrontierState,
     PendingDigest,
+    QueueState,
     SentDigest,
     SourceRuns,
     StatusData,
@@ -19,6 +20,9 @@ from crawler.health.render import (
 from crawler.health.rules import alerts_of
 from storage import frontier, outbox, runs
 from storage.models import CrawlRunRow, DigestRow
+
+#: how far back ``radar status`` looks for the workers that ran crawls
+WORKERS_SEEN = timedelta(hours=1)
 
 
 def _daemon(session: Session) -> DaemonState | None:
@@ -65,4 +69,6 @@ def status_data(session: Session, config: Config, *, now: datetime, runs_shown: 
         pending=pending,
         last_sent=last_sent,
         channels=outbox.channel_counts(session),
+        queue=QueueState(runs.queued_runs(session), runs.workers_since(session, now - WORKERS_SEEN))
+        if config.settings.executor == "queue" else None,
     )

@@ -60,14 +60,14 @@ def queues() -> Iterator[list[str]]:
 
 
 def _config(tmp_path: Path, db_url: str, servers: list[Any], queue: str, tags: dict[int, list[str]] | None = None,
-            **settings: Any) -> Path:
+            schedule: str = "every: 1h", **settings: Any) -> Path:
     path = tmp_path / "radar.yaml"
     path.write_text(yaml.safe_dump({
         "settings": {"database_url": db_url, "executor": "queue", "broker_url": BROKER, "crawl_queue": queue,
                      "schedule_jitter": 0, "crawl_timeout": 120,
                      "scrapy": {"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False}, **settings},
         "sources": [{"name": f"s{i}", "start_urls": [f"{_root(s)}/index.html"], "allow": r"/a/\d+\.html$",
-                     "schedule": "every: 1h", "tags": (tags or {}).get(i, [])} for i, s in enumerate(servers)]}),
+                     "schedule": schedule, "tags": (tags or {}).get(i, [])} for i, s in enumerate(servers)]}),
         encoding="utf-8")
     return path
 
@@ -138,6 +138,7 @@ def test_the_daemon_queues_crawls_and_each_worker_takes_only_its_queues(
     try:
         wait(lambda: sum(r.status == "finished" for r in _runs(factory)) == 3, 90, "three crawls done", daemon)
         runs = _runs(factory)
+        wait(lambda: sum(w.log.count(" outcome=") for w in workers) == 3, 30, "the workers' lines")
     finally:
         daemon.proc.terminate()
         daemon.proc.wait(30)

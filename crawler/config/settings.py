@@ -101,6 +101,8 @@ class Settings:
     health_challenge_pages: int = option(1, "*challenge*: captcha / WAF / JS-check pages in the latest run",
                                          minimum=1)
     health_failures: int = option(3, "*failing*: failed or killed runs in a row", minimum=1)
+    health_queue_wait: int = option(1800, "*queued*: seconds a crawl may wait on the queue for a `radar worker` "
+                                    "(`executor: queue`)", minimum=1)
     sql_timeout: float = option(30.0, "seconds one `radar sql` query may run before it is stopped", above=0)
     # --- crawl knobs: each is also the Scrapy setting RADAR_<NAME> the spiders read -------------
     workers: int = option(-1, "worker processes that extract and detect events (-1: one per CPU, at most four; 0: in "

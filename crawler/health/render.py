@@ -6,13 +6,13 @@ digest outbox.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 
 from crawler.config.sources import Config
 from crawler.health.channels import ChannelState, channel_lines, masked
-from crawler.health.rules import FAILED, Alert, RunStats, human, top_errors, trend_arrow
+from crawler.health.rules import FAILED, PENDING, Alert, RunStats, human, top_errors, trend_arrow
 from crawler.text.tables import column_widths, pad_row
 
 HEARTBEAT_LATE = 120  # seconds without a heartbeat after which a daemon counts as gone
@@ -70,6 +70,15 @@ class SentDigest:
 
 
 @dataclass(frozen=True)
+class QueueState:
+    """``executor: queue``: the crawls waiting for a worker (source, queued at, on the broker
+    yet), oldest first, and the workers that ran crawls lately, with how many."""
+
+    queued: Sequence[tuple[str, datetime, bool]] = ()
+    workers: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class StatusData:
     """Everything ``radar status`` shows: the sources in table order."""
 
@@ -80,6 +89,7 @@ class StatusData:
     pending: Sequence[PendingDigest] = ()
     last_sent: SentDigest | None = None
     channels: Sequence[ChannelState] = ()
+    queue: QueueState | None = None
 
 
 def daemon_line(daemon: DaemonState | None, tz: tzinfo, now: datetime) -> str:
@@ -103,7 +113,7 @@ def _last_error(rows: Sequence[RunStats], config: Config) -> str:
     for r in rows:
         if r.status in FAILED:
             return f"{_when(r.started_at, config)} {r.status}: {r.finish_reason}"[:60]
-        if r.errors_by_kind and r.status != "running":
+        if r.errors_by_kind and r.status not in PENDING:
             kinds = {k: v for k, v in r.errors_by_kind.items() if k not in ("attachment_failed",)}
             if kinds:
                 return f"{_when(r.started_at, config)} {top_errors(kinds, 2)}"[:60]
@@ -120,6 +130,21 @@ def _frontier_lines(frontier: Sequence[FrontierState]) -> list[str]:
             lines.append(f"{f.name}: {f.given_up} article link(s) given up; latest:")
             lines += [f"  {url} ({reason})" for url, reason in f.latest]
     return [*lines, ""] if lines else []
+
+
+def _queue_lines(queue: QueueState | None, config: Config) -> list[str]:
+    """``executor: queue``: how many crawls wait for a worker, the oldest, the workers seen."""
+    if queue is None:
+        return []
+    unsent = sum(1 for *_, sent in queue.queued if not sent)
+    line = f"queue: {len(queue.queued)} crawl(s) waiting for a radar worker"
+    if queue.queued:
+        source, since, _ = queue.queued[0]
+        line += f", the oldest {source} since {_when(since, config)}"
+    if unsent:
+        line += f"; {unsent} not on the broker yet (the daemon sends them when it answers)"
+    workers = ", ".join(f"{name} ({n})" for name, n in sorted(queue.workers.items())) or "none"
+    return [line, f"workers that started crawls in the last hour (crawls): {workers}", ""]
 
 
 def _health(name: str, config: Config, alerts: Sequence[Alert], ran: bool) -> str:
@@ -143,15 +168,18 @@ def render_status(data: StatusData, config: Config, *, now: datetime, runs_shown
     for source in data.sources:
         rows, ok, name = source.runs, source.last_ok, source.name
         last = rows[0] if rows else None
-        items = [r.items for r in reversed(rows[:runs_shown]) if r.status != "running"]
+        items = [r.items for r in reversed(rows[:runs_shown]) if r.status not in PENDING]
         trend = (" ".join(str(n) for n in items) + " " + trend_arrow(items)).strip() or "-"
         last_run = f"{_when(last.started_at, config)} {last.status}" if last else "never"
+        if data.queue is not None:  # where the latest run that started ran
+            last_run += f" on {next((r.worker for r in rows if r.worker), '-')}"
         table.append([name, last_run, _when(ok.finished_at or ok.started_at, config) if ok else "never", trend,
                       _health(name, config, by_source.get(name, []), bool(rows)), _last_error(rows, config)])
     widths = column_widths(table)
     lines += [pad_row(r, widths).rstrip() for r in table]
     lines.append("")
     lines += _frontier_lines(data.frontier)
+    lines += _queue_lines(data.queue, config)
     if data.alerts:
         lines.append("alerts:")
         for a in data.alerts:

@@ -16,6 +16,7 @@ threshold setting (``crawler.config.settings.DEFAULTS``, documented in the READM
 | ``garbled`` | the share of garbled articles among the last 20 ≥ the threshold | ``health_garbled_ratio`` |
 | ``challenge`` | the latest run met challenge / WAF pages | ``health_challenge_pages`` |
 | ``blocked`` | the latest run met only challenge pages: shown whatever the thresholds | |
+| ``queued`` | a crawl put on the queue (``executor: queue``) has waited longer than N seconds | ``health_queue_wait`` |
 """
 
 from __future__ import annotations
@@ -33,8 +34,12 @@ from ahocorasick_rs import BytesAhoCorasick, Implementation
 from crawler.config.settings import Settings
 from crawler.config.sources import Schedule
 
-#: crawl_runs.status: ``running`` until the crawl ends; then how it ended (see below)
-RunStatus = Literal["running", "finished", "failed", "blocked", "killed", "abandoned", "interrupted", "skipped"]
+#: crawl_runs.status: ``queued`` while a crawl waits on the broker for a worker (``executor:
+#: queue``), ``running`` until the crawl ends; then how it ended (see below)
+RunStatus = Literal["queued", "running", "finished", "failed", "blocked", "killed", "abandoned", "interrupted",
+                    "skipped"]
+#: runs not ended yet
+PENDING: tuple[RunStatus, ...] = ("queued", "running")
 #: runs that count as failures: ``failed`` (also: fetched nothing it asked for), ``blocked``
 #: (every page was a challenge page), killed by the daemon, ``abandoned`` (its process is gone)
 FAILED: tuple[RunStatus, ...] = ("failed", "blocked", "killed", "abandoned")
@@ -67,6 +72,7 @@ class RunStats:
     error: str = ""
     listing_requests: int = 0  # listing / index pages requested
     listing_failed: int = 0  # of them not fetched (after retries)
+    worker: str = ""  # the radar worker that ran it (``executor: queue``)
 
 
 @dataclass(frozen=True)
@@ -93,6 +99,7 @@ class Thresholds:
     challenge_pages: int = 1
     failures: int = 3
     crawl_timeout: timedelta = timedelta(hours=1)
+    queue_wait: timedelta = timedelta(minutes=30)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Thresholds:
@@ -102,6 +109,7 @@ class Thresholds:
             error_rate=settings.health_error_rate, garbled_score=settings.health_garbled_score,
             garbled_ratio=settings.health_garbled_ratio, challenge_pages=settings.health_challenge_pages,
             failures=settings.health_failures, crawl_timeout=timedelta(seconds=settings.crawl_timeout),
+            queue_wait=timedelta(seconds=settings.health_queue_wait),
         )
 
 
@@ -172,7 +180,7 @@ def top_errors(kinds: Mapping[str, int], n: int = 3) -> str:
 
 
 def _rule_failing(h: SourceHistory, th: Thresholds) -> Alert | None:
-    done = [r for r in h.runs if r.status not in ("running", *NEUTRAL)]
+    done = [r for r in h.runs if r.status not in (*PENDING, *NEUTRAL)]
     recent = done[: th.failures]
     if th.failures <= 0 or len(recent) < th.failures or not all(r.status in FAILED for r in recent):
         return None
@@ -224,7 +232,7 @@ def _rule_no_links(h: SourceHistory, th: Thresholds) -> Alert | None:
 
 
 def _rule_error_spike(h: SourceHistory, th: Thresholds) -> Alert | None:
-    done = [r for r in h.runs if r.status not in ("running", *NEUTRAL)]
+    done = [r for r in h.runs if r.status not in (*PENDING, *NEUTRAL)]
     if done and done[0].listing_failed * 2 > done[0].listing_requests > 0:  # most listing pages: no history needed
         latest = done[0]
         return Alert(h.source, "error_spike", f"{latest.listing_failed} of {latest.listing_requests} listing requests "
@@ -264,7 +272,7 @@ def _rule_blocked(h: SourceHistory) -> Alert | None:
 
 
 def _rule_challenge(h: SourceHistory, th: Thresholds) -> Alert | None:
-    latest = next((r for r in h.runs if r.status not in ("running", "skipped")), None)  # skipped: fetched nothing
+    latest = next((r for r in h.runs if r.status not in (*PENDING, "skipped")), None)  # skipped: fetched nothing
     if latest is None or th.challenge_pages <= 0 or latest.challenges < th.challenge_pages:
         return None
     if latest.status == "blocked":  # the blocked rule says it
@@ -275,12 +283,24 @@ def _rule_challenge(h: SourceHistory, th: Thresholds) -> Alert | None:
                  f"page{what} in the latest crawl; it may be blocking the crawler", "health_challenge_pages")
 
 
+def _rule_queued(h: SourceHistory, th: Thresholds, now: datetime) -> Alert | None:
+    waiting = [r for r in h.runs if r.status == "queued"]
+    if not waiting:
+        return None
+    since = now - min(r.started_at for r in waiting)  # a queued row's start is when it was queued
+    if since <= th.queue_wait:
+        return None
+    return Alert(h.source, "queued", f"a crawl has waited {human(since)} on the queue for a radar worker; is a "
+                 "worker running that takes the source's queue, and are the workers keeping up?", "health_queue_wait")
+
+
 def evaluate(history: SourceHistory, thresholds: Thresholds, *, now: datetime, timezone: str) -> list[Alert]:
     """Every rule that fires for ``history``, most serious first."""
     interval = schedule_interval(history.schedule, timezone, now)
     found = [
         _rule_blocked(history),
         _rule_failing(history, thresholds),
+        _rule_queued(history, thresholds, now),
         _rule_overdue(history, thresholds, now, interval),
         _rule_no_links(history, thresholds),
         _rule_challenge(history, thresholds),
