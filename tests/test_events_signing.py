@@ -58,6 +58,9 @@ from crawler.events.detect import detect_events
         ("公司与某某科技签署战略合作协议，本年度获得政府补助500万元。", []),
         ("公司与某某科技签署合作协议，推动产品与国际市场接轨。", []),
         ("公司与某某市商务局签署投资合作协议。", [("signing", "agreement")]),
+        # a plain 协议书 whose terms say the company invests there
+        ("公司与某某县人民政府签订了《协议书》，约定公司在该县投资建设光伏电站。", [("signing", "agreement")]),
+        ("公司与某某县人民政府签订了《协议书》，约定由政府提供土地。", []),
         # an announcement of a signing reports it; a signing as an attribute does not
         ("关于与宜兴市人民政府签订投资协议的公告", [("signing", "agreement")]),
         ("签订投资协议的企业可享受优惠。", []),
