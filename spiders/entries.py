@@ -12,11 +12,11 @@ goes with the page as :attr:`crawler.items.PageItem.hints`, for what the page do
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from scrapy.http import Response
+from scrapy.http import Response, TextResponse
 
 from crawler.extraction.dates import parse_date
 from crawler.items import PageItem
@@ -88,6 +88,12 @@ class EntrySpider(ListingSpider):
         if hints:
             self.hints[url] = hints
         return True
+
+    def listed_dates(self, response: TextResponse) -> dict[str, date]:
+        """The dates of the entries kept so far (in China time), for ``radar crawl --backfill
+        --since`` (``spiders.listing``)."""
+        return {url: datetime.fromisoformat(hints["published_at"]).astimezone(CST).date()
+                for url, hints in self.hints.items() if "published_at" in hints}
 
     def onward(self, urls: list[str], skipped_before: int, next_url: str) -> str:
         """``next_url``, unless the page's entries were all too old (``max_age_days``): listings

@@ -171,10 +171,15 @@ class ListingSpider(RadarSpider):
         since = self.since
         if since is None:
             return urls, False
-        dates = listing_dates(response.text, response.url)
+        dates = self.listed_dates(response)
         kept = [u for u in urls if u not in dates or dates[u] >= since]
         dated = [dates[u] for u in urls if u in dates]
         return kept, bool(dated) and max(dated) < since
+
+    def listed_dates(self, response: TextResponse) -> dict[str, date]:
+        """The date the listing page gives each article link it shows (absolute URL → date; links
+        without one left out). Kinds whose entries carry their dates (a feed, an API) override it."""
+        return listing_dates(response.text, response.url)
 
     def walk_links(self, response: Response, urls: list[str], next_url: str) -> Links:
         """A page of the source's walk: its article links and the page after it, as :class:`Links`

@@ -281,3 +281,25 @@ def test_feed_entries_are_dated_in_china_time_when_they_name_no_zone(path: str, 
     assert [(e.link, e.title, published_of(e)) for e in feed.entries] == [
         (f"http://127.0.0.1:8000{p}", r.expected["title"], r.expected["published_at"])
         for p, r in LISTED[listing] if r.expected]
+
+
+def test_backfill_since_reads_the_dates_of_api_items(tmp_path: Path) -> None:
+    """``radar crawl --backfill --since`` ends a walk at a page listing only older articles; an
+    API's page is no HTML page, so its dates are its items' (``ListingSpider.listed_dates``)."""
+    from scrapy.http import TextResponse
+
+    from spiders.api import ApiSpider
+
+    config = load_config(_config(tmp_path, "sqlite://", [{"name": "api", "kind": "api",
+                                                          "start_urls": ["http://127.0.0.1:8000" + API_START]}]),
+                         env={})
+    spider = ApiSpider(source=config.sources["api"], config=config)
+    page = build_patterns(["feeds"])["feeds"]["/search-gov/data"]
+    assert callable(page)
+    for number in ("1", "2"):
+        answer = page(Request("/search-gov/data", {"p": [number], "n": ["2"]}, {"host": "127.0.0.1:8000"}))
+        assert answer is not None
+        spider.links_on(TextResponse(f"http://127.0.0.1:8000{API_START}", body=answer.body, encoding="utf-8"))
+    empty = TextResponse("http://127.0.0.1:8000/", body=b"{}", encoding="utf-8")
+    assert spider.listed_dates(empty) == {f"http://127.0.0.1:8000{p}": r.expected["published_at"].date()
+                                          for p, r in LISTED["api"] if r.expected}
