@@ -206,6 +206,26 @@ def test_jpaas_article_list_and_page_numbers() -> None:
     assert next_listing_urls(jpaas_page(urls, total=15), base) == []
 
 
+def test_listing_dates_beside_links_records_and_items() -> None:
+    """The date a listing prints beside each article: in its list item, its datastore record or
+    its articleList item; links without one (navigation) are left out."""
+    from datetime import date
+
+    from crawler.extraction.pagination import listing_dates
+
+    html = page('<a href="/about.html">关于 2024-01-01</a><ul>'
+                '<li><a href="/a/1.html">一</a><span>2025-06-30</span></li>'
+                '<li><span>[2025年6月3日]</span> <a href="/a/2.html">二</a></li>'
+                '<li><a href="/a/3.html">三</a></li></ul>'
+                '<table><tr><td><a href="/a/4.html">四</a></td><td>2025/05/09</td></tr></table>')
+    assert listing_dates(html, BASE) == {f"{BASE}/a/1.html": date(2025, 6, 30), f"{BASE}/a/2.html": date(2025, 6, 3),
+                                         f"{BASE}/a/4.html": date(2025, 5, 9)}
+    records = listing_dates(hanweb_column(3), f"{BASE}/col/col4296/index.html")
+    assert records == {f"{BASE}/art/2025/3/{i + 1}/art_4296_{90000 - i}.html": date(2025, 3, i + 1) for i in range(3)}
+    items = listing_dates(jpaas_page(["/col/col1/content/content_1790000000000000001.html"]), BASE)
+    assert items == {f"{BASE}/col/col1/content/content_1790000000000000001.html": date(2025, 6, 1)}
+
+
 def test_a_plain_page_has_no_script_articles_and_no_cms() -> None:
     html = page('<ul><li><a href="/a/1.html">一</a></li></ul><script>var x = {"url": "/b.html"};</script>')
     assert script_article_urls(html, BASE) == []
