@@ -80,6 +80,9 @@ class EntrySpider(ListingSpider):
             return False
         if self.oldest is not None and when is not None and when < self.oldest:
             self.crawler.stats.inc_value("radar/entries_too_old")
+            # seen all the same: a feed that only holds old entries has not lost its links
+            # (the ``no_links`` health rule)
+            self.crawler.stats.inc_value("radar/links_seen")
             self.too_old += 1
             return False
         hints = {"title": title.strip()} if isinstance(title, str) and title.strip() else {}

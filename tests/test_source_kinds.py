@@ -27,7 +27,7 @@ from crawler.replica.server import ReplicaSites
 from spiders.api import find_items, next_page_url, page_param_of, url_field
 from spiders.entries import entry_date
 from storage.db import open_database
-from storage.models import ArticleRow, PageValidatorRow
+from storage.models import ArticleRow, CrawlRunRow, PageValidatorRow
 from tests.e2e import radar
 
 FAST = {"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "CONCURRENT_REQUESTS_PER_DOMAIN": 8}
@@ -141,9 +141,15 @@ def test_an_interrupted_crawl_catches_up_and_entries_are_picked(sqlite_url: str,
         assert set(stored["rss"]) == EXPECTED["rss"] - set(first)
         assert set(stored["maps"]) == {newer_path}
         assert set(stored["api"]) == {path for _, path in api[1:]}
-        # page 2 lists only the 2022 article: too old, so the walk ends there, backfill or not
+        # page 2 lists only the 2022 article: too old, so the walk ends there, backfill or not;
+        # it counts as a link seen (the no_links health rule must not take it for a lost list)
         assert [p for _site, p in sites.requests if p.startswith("/search-gov/")] == [
             API_START, API_START.replace("p=1", "p=2")]
+        engine, factory = open_database(sqlite_url, migrate_schema=False)
+        with factory() as s:
+            run = s.scalars(select(CrawlRunRow).where(CrawlRunRow.source == "api")).one()
+        engine.dispose()
+        assert (run.stats["radar/links_seen"], run.stats["radar/entries_too_old"]) == (3, 1)
         for path in first:
             original = build_patterns(["feeds"])["feeds"][path]
             assert isinstance(original, Resource)
