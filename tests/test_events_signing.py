@@ -101,8 +101,7 @@ def test_a_signing_is_its_public_partys(text: str, region: str) -> None:
         ("公司收到工程竣工结算款1.2亿元。", []),
         ("工程完工百分比法确认收入。", []),
         ("公司新厂房于上月竣工。", [("opening", "completion")]),
-        # a company's plants as a stock (三大生产基地); 至今 dates, as 以来 does
-        ("公司已建成三大生产基地，产能位居行业前列。", []),
+        # 至今 dates, as 以来 does
         ("公司先后建成了苏州工厂、无锡工厂。", [("opening", "completion")]),
         ("公司自开业至今累计服务客户10万人次。", []),
         # 以来 dates what follows from a start reported elsewhere
