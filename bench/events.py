@@ -101,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     results["all"] = _report("dev set, all cases", dev, everything)
     real = [c for c in dev if not c.synthetic]
     results["real"] = _report("dev set, real passages only", real, score(real, detect))
+    first_dev = [c for c in dev if not c.drawn]
+    results["first_dev"] = _report("dev set, first part (seeds, cwced, synthetic)", first_dev, score(first_dev, detect))
     drawn_dev = [c for c in dev if c.drawn]
     if drawn_dev:
         results["drawn_dev"] = _report("dev set, drawn part (FewFC and GNE passages)", drawn_dev,
