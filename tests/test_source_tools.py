@@ -54,3 +54,12 @@ def test_source_test_walks_and_extracts_and_stores_nothing(replica: Any, tmp_pat
     assert "event: trade · total · 7369.0亿元 · 浙江省杭州市" in out
     assert out.count("    title: ") == 2
     assert not db.exists()  # the database was not even created
+
+
+def test_every_example_entry_says_its_cms_pattern() -> None:
+    text = (Path(__file__).resolve().parents[1] / "radar.example.yaml").read_text(encoding="utf-8")
+    entries = re.split(r"\n(?=  # [^\n]*\n(?:  #[^\n]*\n)*  - name: )", text.split("\nsources:\n", 1)[1])
+    named = [e for e in entries if "- name: " in e and "subscriptions:" not in e.split("- name: ")[0]]
+    assert len(named) == len(yaml.safe_load(text)["sources"]) == 5
+    for entry in named:
+        assert re.search(r"^  # CMS pattern: \S", entry, re.M), entry
