@@ -6,7 +6,7 @@ inferred: the items are the largest list of objects that hold a link, the URL is
 holding a link in most of them (not an image's), the date the field that is a date in most, the
 title the ``title`` field. An item's title and date go with its page as hints
 (``spiders.entries``).
-Relative URLs are resolved against the endpoint's.
+Relative URLs are resolved against the endpoint's. JSONP (``callback({…})``) is read as JSON.
 
 Pages: the source's ``page_param`` names the query parameter of the page number; left out, it is
 the start URL's parameter among :data:`PAGE_PARAMS` whose value is a number. The next page is the
@@ -34,6 +34,7 @@ from spiders.entries import EntrySpider, entry_date
 PAGE_PARAMS = ("page", "pageNo", "pageNum", "pageIndex", "pageindex", "currentPage", "curPage", "page_no",
                "pageno", "p", "pn")
 _LINK = re.compile(r"^(?:https?://|/|\.\.?/)[^\s<>\"']+$|^[\w./-]+\.s?html?(?:\?\S*)?$", re.I)
+_JSONP = re.compile(r"^\s*[\w$.]+\s*\(\s*(.*?)\s*\)\s*;?\s*$", re.S)
 _IMAGE = re.compile(r"\.(?:jpe?g|png|gif|webp|bmp|svg|ico)(?:\?|$)", re.I)
 
 
@@ -93,6 +94,18 @@ def find_items(data: Any) -> list[dict[str, Any]]:
     return best
 
 
+def json_of(text: str) -> Any:
+    """The JSON ``text`` holds, also when it comes as JSONP (``jQuery1123_456({…});``, as many
+    government sites' search endpoints answer); ValueError when it holds none."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        wrapped = _JSONP.match(text)
+        if wrapped is None:
+            raise
+        return json.loads(wrapped.group(1))
+
+
 def page_param_of(url: str, given: str = "") -> str:
     """The query parameter of the page number: ``given``, else the first of :data:`PAGE_PARAMS`
     that ``url`` carries with a number ("" when none: the API is not paged)."""
@@ -127,7 +140,7 @@ class ApiSpider(EntrySpider):
     def links_on(self, response: TextResponse) -> tuple[list[str], str]:
         """The page's item URLs, in order, and the next page's URL ("" when this page has none)."""
         try:
-            data = json.loads(response.text)
+            data = json_of(response.text)
         except ValueError as exc:
             self.crawler.stats.inc_value("radar/not_json")
             self.logger.warning("%s is not JSON: %s", response.url, exc)
@@ -152,4 +165,5 @@ class ApiSpider(EntrySpider):
         return urls, self.onward(urls, skipped, next_page_url(response.url, param) if items and param else "")
 
 
-__all__ = ["PAGE_PARAMS", "ApiSpider", "date_field", "find_items", "next_page_url", "page_param_of", "url_field"]
+__all__ = ["PAGE_PARAMS", "ApiSpider", "date_field", "find_items", "json_of", "next_page_url", "page_param_of",
+           "url_field"]

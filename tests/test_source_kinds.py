@@ -294,18 +294,42 @@ def test_backfill_since_reads_the_dates_of_api_items(tmp_path: Path) -> None:
     API's page is no HTML page, so its dates are its items' (``ListingSpider.listed_dates``)."""
     from scrapy.http import TextResponse
 
-    from spiders.api import ApiSpider
-
-    config = load_config(_config(tmp_path, "sqlite://", [{"name": "api", "kind": "api",
-                                                          "start_urls": ["http://127.0.0.1:8000" + API_START]}]),
-                         env={})
-    spider = ApiSpider(source=config.sources["api"], config=config)
-    page = build_patterns(["feeds"])["feeds"]["/search-gov/data"]
-    assert callable(page)
+    base = "http://127.0.0.1:8000"
+    spider = _spider(tmp_path, "api", base + API_START)
     for number in ("1", "2"):
-        answer = page(Request("/search-gov/data", {"p": [number], "n": ["2"]}, {"host": "127.0.0.1:8000"}))
-        assert answer is not None
-        spider.links_on(TextResponse(f"http://127.0.0.1:8000{API_START}", body=answer.body, encoding="utf-8"))
-    empty = TextResponse("http://127.0.0.1:8000/", body=b"{}", encoding="utf-8")
-    assert spider.listed_dates(empty) == {f"http://127.0.0.1:8000{p}": r.expected["published_at"].date()
+        body = _answer("/search-gov/data", {"p": [number], "n": ["2"]})
+        spider.links_on(TextResponse(base + API_START, body=body, encoding="utf-8"))
+    empty = TextResponse(base + "/", body=b"{}", encoding="utf-8")
+    assert spider.listed_dates(empty) == {base + p: r.expected["published_at"].date()
                                           for p, r in LISTED["api"] if r.expected}
+
+
+def _spider(tmp_path: Path, kind: str, start: str) -> Any:
+    from spiders.runner import spider_of
+
+    config = load_config(_config(tmp_path, "sqlite://", [{"name": kind, "kind": kind, "start_urls": [start]}]),
+                         env={})
+    return spider_of(config.sources[kind])(source=config.sources[kind], config=config)
+
+
+def _answer(path: str, query: dict[str, list[str]] | None = None) -> bytes:
+    page = build_patterns(["feeds"])["feeds"][path]
+    assert callable(page)
+    answer = page(Request(path, query or {}, {"host": "127.0.0.1:8000"}))
+    assert answer is not None
+    return answer.body
+
+
+def test_jsonp_answers_and_feeds_paged_by_rfc_5005(tmp_path: Path) -> None:
+    from scrapy.http import TextResponse, XmlResponse
+
+    base = "http://127.0.0.1:8000"
+    api = _spider(tmp_path, "api", base + API_START)
+    body = b"jQuery112306_1751428080({0});".replace(b"{0}", _answer("/search-gov/data", {"p": ["1"], "n": ["2"]}))
+    urls, next_url = api.links_on(TextResponse(base + API_START, body=body, encoding="utf-8"))
+    assert urls == [base + p for p, _ in LISTED["api"][:2]] and next_url == base + API_START.replace("p=1", "p=2")
+
+    feed = _spider(tmp_path, "feed", base + ATOM_PATH)
+    atom = _answer(ATOM_PATH).replace(b"<id>", f'<link rel="next" href="{base}{ATOM_PATH}?page=2"/><id>'.encode(), 1)
+    urls, next_url = feed.links_on(XmlResponse(base + ATOM_PATH, body=atom))
+    assert urls == [base + p for p, _ in LISTED["atom"]] and next_url == f"{base}{ATOM_PATH}?page=2"
