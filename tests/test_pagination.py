@@ -41,6 +41,7 @@ def query_of(url: str) -> dict[str, str]:
     '<a href="index_2.html">下一页</a>', '<a href="index_2.html">[下一页]</a>', '<a href="index_2.html"> 下页 </a>',
     '<a href="index_2.html">›</a>', '<a href="index_2.html">»</a>', '<a href="index_2.html">下一页&gt;&gt;</a>',
     '<a rel="next" href="index_2.html">2</a>', '<a href="index_2.html">Next</a>',
+    '<a class="page-btn next" href="index_2.html"><img src="n.gif"></a>', '<a title="下一页" href="index_2.html"></a>',
 ])
 def test_a_next_link_is_followed(anchor: str) -> None:
     html = page(f'<a href="/">首页</a><a href="more.html">更多»</a><div class="pager">{anchor}</div>')
@@ -165,6 +166,17 @@ def test_hanweb_column_pages_through_dataproxy_with_its_parameters() -> None:
     assert query_of(second)["columnid"] == "4296"
     assert next_listing_urls(answer.replace("<totalrecord>100", "<totalrecord>90"), first) == []
     assert next_listing_urls(answer, second) == []
+
+
+def test_hanweb_older_proxy_path_from_nextgroup() -> None:
+    """Older JCMS sites serve the proxy under /module/jslib/jquery/jpage/: the <nextgroup> link
+    says so when no jpage call gives proxyUrl."""
+    html = page("""<script type="text/xml"><datastore><nextgroup><![CDATA[<a href="/module/jslib/jquery/jpage/\
+dataproxy.jsp?page=1&appid=1&webid=60&path='/'&columnid=31685&unitid=80325&permissiontype=0"></a>]]></nextgroup>
+<recordset>""" + datastore(20, column=31685) + "</recordset></datastore></script>")
+    [nxt] = next_listing_urls(html, f"{BASE}/col/col31685/index.html")
+    assert nxt.startswith(f"{BASE}/module/jslib/jquery/jpage/dataproxy.jsp?startrecord=21&endrecord=40&perpage=20&")
+    assert query_of(nxt)["unitid"] == "80325"
 
 
 def test_hanweb_column_whose_records_all_fit_has_no_next() -> None:

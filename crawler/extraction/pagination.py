@@ -45,7 +45,7 @@ DATAPROXY = "/module/web/jpage/dataproxy.jsp"
 
 _DATASTORE = re.compile(r"<datastore>(.*?)</datastore>", re.S | re.I)
 _RECORD = re.compile(r"<record>\s*<!\[CDATA\[(.*?)\]\]>\s*</record>", re.S | re.I)
-_NEXTGROUP = re.compile(r"<nextgroup>\s*<!\[CDATA\[.*?href\s*=\s*[\"']([^\"']+)[\"']", re.S | re.I)
+_NEXTGROUP = re.compile(r"<nextgroup>\s*<!\[CDATA\[.*?href\s*=\s*([\"'])(.*?)\1", re.S | re.I)
 _HREF = re.compile(r"""href\s*=\s*["']([^"'\s]+)["']""", re.I)
 _AJAXPARAM = re.compile(r"ajaxParam\s*:\s*\{([^{}]*)\}", re.S)
 _JS_PAIR = re.compile(r"""["']?(\w+)["']?\s*:\s*(?:"([^"]*)"|'([^']*)'|([\w.\-/%]+))""")
@@ -55,6 +55,8 @@ _FUNCTION_BEFORE = re.compile(r"function\s*$")
 _JS_ARG = re.compile(r"""\s*(?:"([^"]*)"|'([^']*)'|(-?\d+)|([A-Za-z_$][\w$]*))\s*""")
 _NEXT_TEXTS = frozenset(("下一页", "下页", "next", "nextpage", "后一页"))
 _NEXT_SIGNS = frozenset(("›", "»", "＞", ">"))
+#: ``rel``, ``class`` or ``title`` words of a next-page anchor (``<a class="next">›</a>``)
+_NEXT_MARKS = frozenset(("next", "next-page", "nextpage", "page-next", "下一页", "下页"))
 _TRIM = " \t\r\n\u3000\xa0[]【】()（）<>《》«»‹›>＞→"
 _NUMBERED = re.compile(r"^(?P<stem>.+?)(?:(?P<sep>[_-])(?P<n>\d{1,4}))?\.(?P<ext>s?html?|jsp|php|aspx?)$", re.I)
 _PAGE_KEYS = ("page", "pageno", "pagenum", "pageindex", "curpage", "currentpage", "p", "pn")
@@ -215,7 +217,7 @@ def _hanweb_next(html: str, url: str) -> str:
     params: dict[str, str] = {}
     group = _NEXTGROUP.search(html)
     if group:
-        params.update(parse_qsl(urlsplit(htmlmod.unescape(group.group(1))).query, keep_blank_values=True))
+        params.update(parse_qsl(urlsplit(htmlmod.unescape(group.group(2))).query, keep_blank_values=True))
         params.pop("page", None)
     for block in _AJAXPARAM.findall(html):
         for key, dq, sq, bare in _JS_PAIR.findall(block):
@@ -232,7 +234,10 @@ def _hanweb_next(html: str, url: str) -> str:
             return ""
         end = min(end, total)
     proxy = re.search(r"proxyUrl\s*:\s*['\"]([^'\"]+)['\"]", html)
-    base = _absolute(proxy.group(1) if proxy else DATAPROXY, url)
+    # the jpage call's proxyUrl, else the <nextgroup> link's path (older sites serve it from
+    # /module/jslib/jquery/jpage/), else where current sites have it
+    path = proxy.group(1) if proxy else urlsplit(htmlmod.unescape(group.group(2))).path if group else ""
+    base = _absolute(path or DATAPROXY, url)
     query_text = urlencode({"startrecord": start, "endrecord": end, "perpage": per_page, **params})
     return f"{base}?{query_text}"
 
@@ -295,7 +300,8 @@ def _trs_next(html: str, url: str) -> str:
 # --------------------------------------------------------------------------- links of the page
 
 def _anchors(html: str, url: str) -> list[tuple[str, str, str]]:
-    """(absolute URL, text, rel) of each followable anchor, in page order."""
+    """(absolute URL, text, its ``rel``, ``class`` and ``title`` lower-cased) of each followable
+    anchor, in page order."""
     try:
         root = parse(html)
     except (etree.ParserError, ValueError):
@@ -305,7 +311,8 @@ def _anchors(html: str, url: str) -> list[tuple[str, str, str]]:
         href = a.get("href")
         absolute = _absolute(href, url) if href else ""
         if absolute:
-            out.append((absolute.split("#", 1)[0], "".join(a.itertext()), (a.get("rel") or "").lower()))
+            marks = " ".join(a.get(name) or "" for name in ("rel", "class", "title")).lower()
+            out.append((absolute.split("#", 1)[0], "".join(a.itertext()), marks))
     return out
 
 
@@ -319,10 +326,10 @@ def _same_page(a: str, b: str) -> bool:
 
 def _next_link(anchors: list[tuple[str, str, str]], url: str) -> str:
     host = urlsplit(url).netloc
-    for href, text, rel in anchors:
+    for href, text, marks in anchors:
         core = text.strip(_TRIM).replace(" ", "").lower()
         raw = text.strip()
-        if (core in _NEXT_TEXTS or raw in _NEXT_SIGNS or "next" in rel.split()) \
+        if (core in _NEXT_TEXTS or raw in _NEXT_SIGNS or not _NEXT_MARKS.isdisjoint(marks.split())) \
                 and urlsplit(href).netloc == host and not _same_page(href, url):
             return href
     return ""
