@@ -70,7 +70,7 @@ class ListingSpider(RadarSpider):
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> ListingSpider:
-        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider: ListingSpider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider.item_dropped, signal=signals.item_dropped)
         return spider
 
