@@ -72,6 +72,11 @@ def test_signing_classes(text: str, expected: list[tuple[str, str]]) -> None:
     assert [(e.type, e.subtype) for e in detect_events(text)] == expected
 
 
+def test_signed_funds_are_the_signings_amount() -> None:
+    (event,) = detect_events("某某县招商引资项目签约仪式举行，共签约项目8个，签约资金52亿元。")
+    assert (event.subtype, event.project_count, event.amount_cny) == ("aggregate", 8, 52e8)
+
+
 @pytest.mark.parametrize(
     ("text", "region"),
     [
