@@ -11,6 +11,7 @@ cannot download its own browser where Policy Radar runs), with three additions:
   cookies; after ``RADAR_BROWSER_RECYCLE`` pages a new context takes over, carrying the
   cookies, and the old one is closed once its pages are done (Chromium's memory grows with a
   long-lived context).
+- **Only what makes the text is fetched.** Images, media, fonts and style sheets are not.
 - **A page is read once it settles.** After the first answer the handler waits (up to
   ``RADAR_BROWSER_SETTLE`` seconds) for the network to go quiet: a challenge script's reload or
   a list filled from a JSON endpoint has happened by then. The response is the last document
@@ -29,7 +30,7 @@ import resource
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page, Route, WebSocketRoute
@@ -46,6 +47,10 @@ from spiders.guard import FetchGuard
 from spiders.render import COOKIES, proxy_url
 
 log = logging.getLogger(__name__)
+
+#: What a rendered page is not given: nothing of it is text, and no check we know of needs it.
+SKIPPED = frozenset({"image", "media", "font", "stylesheet"})
+MAX_HOPS = 10  # redirects of one request of a page, as browsers allow about 20
 
 
 @contextmanager
@@ -89,6 +94,7 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler, DeadlineHTTPDownlo
         self.carried: list[Any] = []  # the cookies of the last context, for the next
         self.browser_provider = None
         self.launch_lock = asyncio.Lock()
+        self.redirects: dict[str, tuple[int, str]] = {}  # page URL → its document's redirect
 
     async def _maybe_launch_in_thread(self) -> None:
         """Nothing at the engine's start: Playwright is started at the first page for the
@@ -126,7 +132,14 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler, DeadlineHTTPDownlo
         request.meta["playwright_context_kwargs"] = self._context_kwargs(source)
         self.open_pages[name] = self.open_pages.get(name, 0) + 1
         try:
-            response: Response = await super()._download_request(request, spider)
+            try:
+                response: Response = await super()._download_request(request, spider)
+            except PlaywrightError:
+                redirect = self.redirects.pop(request.url, None)
+                if redirect is None:
+                    raise
+                status, target = redirect  # for Scrapy's redirect middleware
+                return Response(request.url, status=status, headers={"Location": target}, request=request)
             wrapper = self.context_wrappers.get(name)
             if wrapper is not None:
                 request.meta[COOKIES] = await wrapper.context.cookies()
@@ -168,26 +181,43 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler, DeadlineHTTPDownlo
         await socket.close()
 
     def _make_request_handler(self, **kwargs: Any) -> Any:
-        """Every request of the page: judged by the guard, then fetched by Playwright without
-        following redirects and handed to the page; the browser then asks for a redirect's
-        target itself, which comes here again. (A request let go on to the network would have
-        its redirects followed unseen: a page of the source could redirect to another port.)
-        Through a source's proxy a request goes on as it is: the proxy reaches the sites, and
-        where a redirect leads is on its side (nothing bypasses it, loopback included)."""
+        """Every request of the page: judged by the guard, then fetched by Playwright one hop
+        at a time, each redirect's target judged too, and handed to the page. (Chromium follows
+        a redirect without asking the route again, whether the request went on to the network
+        or was answered here: a page could redirect it to another port.) A redirect of the
+        page's own document ends the page: the download answers with it, and Scrapy follows it
+        as any redirect, through the guard, back into the browser. Through a source's proxy a
+        request goes on as it is: the proxy reaches the sites, and where a redirect leads is on
+        its side (nothing bypasses it, loopback included)."""
+        page_url = kwargs["url"]
 
         async def guarded(route: Route, request: Any) -> None:
-            if await self.guard.refusal(request.url) is not None:
+            if request.resource_type in SKIPPED or await self.guard.refusal(request.url) is not None:
                 await route.abort("blockedbyclient")
                 return
             if self._source().proxy:  # everything goes to the proxy, loopback too: egress is its own
                 await route.continue_()
                 return
-            try:
-                answer = await route.fetch(max_redirects=0)
-            except PlaywrightError:
-                await route.abort("failed")
-                return
-            await route.fulfill(response=answer)
+            document = request.is_navigation_request() and request.frame.parent_frame is None
+            url = request.url
+            for _hop in range(MAX_HOPS):
+                try:
+                    answer = await route.fetch(url=url, max_redirects=0)
+                except PlaywrightError:
+                    await route.abort("failed")
+                    return
+                location = answer.headers.get("location")
+                if not (300 <= answer.status < 400 and location):
+                    await route.fulfill(response=answer)
+                    return
+                target = urljoin(url, location)
+                if document:
+                    self.redirects[page_url] = (answer.status, target)
+                    break
+                if await self.guard.refusal(target) is not None:
+                    break
+                url = target
+            await route.abort("blockedbyclient")
 
         return guarded
 
