@@ -123,6 +123,31 @@ def test_other_hosts_and_scripts_schemes_are_not_links() -> None:
     assert [link for link, *_ in page_links(html, BASE + "/")] == [BASE + "/a/2.html"]
 
 
+#: real saved pages (GeneralNewsExtractor's test pages, GPL-3.0: /work/shared/pages/gne/SOURCE.md),
+#: with the URL each was saved from and how many of its links are articles and how many are not
+#: (counted by reading them: section, home, contact and copyright links are not)
+GNE = Path("/work/shared/pages/gne")
+REAL = [
+    ("cjn-1.html", "http://news.cjn.cn/sywh/202010/t3714581.htm", 31, 9),  # four channels' t123.htm
+    ("xinhuanet-1.html", "http://www.xinhuanet.com/world/2019-12/10/c_1125327450.htm", 18, 5),
+    ("hexun-1.html", "https://stock.hexun.com/2019-09-26/198678130.html", 12, 7),
+]
+
+
+@pytest.mark.parametrize(("name", "url", "articles", "others"), REAL)
+def test_real_pages_give_their_article_links_and_not_their_nav(name: str, url: str, articles: int,
+                                                                others: int) -> None:
+    html = (GNE / name).read_bytes().decode("utf-8", "replace")
+    allow = infer_allow(html, url)
+    assert allow is not None
+    links = list(page_links(html, url))
+    matched = [(link, text) for link, text, *_ in links if re.search(allow, link)]
+    unmatched = [(link, text) for link, text, *_ in links if not re.search(allow, link)]
+    assert (len(matched), len(unmatched)) == (articles, others)
+    assert all(len(text) >= 6 for _link, text in matched)  # titles
+    assert all(len(text) <= 5 for _link, text in unmatched)  # 新闻, 首页, 联系我们 …
+
+
 def test_demo_sites_crawl_completely_without_allow(replica: Any, tmp_path: Path) -> None:
     """The demo's sources with their ``allow`` removed store every article page their sites
     serve (the ones the given patterns name), and each run keeps the pattern inferred."""

@@ -63,7 +63,7 @@ class LinkFamily:
     urls: list[str] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
     chrome: int = 0  # members linked only from navigation, header or footer
-    blocks: Counter[int] = field(default_factory=Counter)  # list block id → members in it
+    blocks: Counter[str] = field(default_factory=Counter)  # list block (its path) → members in it
     score: float = 0.0
 
     @property
@@ -141,14 +141,6 @@ def _pattern(shape: tuple[str, ...], urls: list[str]) -> str:
     return out + "$"
 
 
-@dataclass
-class _Link:
-    url: str
-    text: str
-    chrome: bool
-    block: int
-
-
 def _is_chrome(el: HtmlElement) -> bool:
     for anc in el.iterancestors():
         if anc.tag in _CHROME_TAGS:
@@ -159,23 +151,27 @@ def _is_chrome(el: HtmlElement) -> bool:
     return False
 
 
-def _block_of(el: HtmlElement) -> int:
-    """An id of the list block holding ``el``: the nearest ul/ol/table/dl, else its grandparent."""
+def _block_of(el: HtmlElement) -> HtmlElement:
+    """The list block holding ``el``: the nearest ul/ol/table/dl, else its grandparent."""
     for depth, anc in enumerate(el.iterancestors()):
         if anc.tag in _LIST_TAGS:
-            return id(anc)
+            return anc
         if depth >= 5:
             break
     parent = el.getparent()
     grand = parent.getparent() if parent is not None else None
-    return id(grand if grand is not None else parent if parent is not None else el)
+    return grand if grand is not None else parent if parent is not None else el
 
 
-def page_links(html: str, url: str) -> Iterator[tuple[str, str, bool, int]]:
+def page_links(html: str, url: str) -> Iterator[tuple[str, str, bool, str]]:
     """Each same-host http(s) link of the page: (absolute URL without fragment, its anchor text
-    or title, whether it sits in page chrome, an id of its list block). URLs quoted in scripts
-    come too (with the script as their block), since some CMSs build their list from them."""
+    or title, whether it sits in page chrome, the path of its list block). URLs quoted in
+    scripts come too (with the script as their block), since some CMSs build their list from
+    them."""
     root = parse(html)
+    # blocks are named by their path in the tree: lxml makes a new Python object for an element
+    # each time one is asked for, so an object's id() does not name an element
+    path_of = root.getroottree().getpath
     base = url
     for b in root.iter("base"):
         if b.get("href"):
@@ -187,13 +183,13 @@ def page_links(html: str, url: str) -> Iterator[tuple[str, str, bool, int]]:
             href = (el.get("href") or "").strip()
             text = " ".join("".join(el.itertext()).split()) or (el.get("title") or "").strip()
             found = [(href, text)]
-            chrome, block = _is_chrome(el), _block_of(el)
+            chrome, block = _is_chrome(el), path_of(_block_of(el))
         else:
             body = el.text or ""
             found = [(h, " ".join(t.split())) for h, t in _SCRIPT_HREF.findall(body)]
             seen = {h for h, _t in found}
             found += [(h, "") for h in _SCRIPT_URL.findall(body) if h not in seen]
-            chrome, block = False, id(el)
+            chrome, block = False, path_of(el)
         for raw, text in found:
             href = "".join(raw.split())  # " mailto : x" and line-broken hrefs
             if not href or href.lower().startswith(_SKIP_SCHEMES) or not _URL_CHARS.match(href):
@@ -254,9 +250,42 @@ def link_families(html: str, url: str) -> list[LinkFamily]:
         family.blocks[block] += 1
         seen[link] = family
     own = url_shape(page)
-    for family in families.values():
+    candidates = [*families.values(), *_sections_merged(list(families.values()))]
+    for family in candidates:
         family.score = _score(family, own)
-    return sorted(families.values(), key=lambda f: -f.score)
+    return sorted(candidates, key=lambda f: -f.score)
+
+
+def _section_key(shape: tuple[str, ...]) -> tuple[str, ...]:
+    """``shape`` with its wordy directories (no number in them: a channel, a column) as ``*``."""
+    end = shape.index("?") if "?" in shape else len(shape)
+    return tuple("*" if 0 < i < end - 1 and "\\d" not in part and "[" not in part else part
+                 for i, part in enumerate(shape))
+
+
+def _sections_merged(families: list[LinkFamily]) -> list[LinkFamily]:
+    """Families that differ only in a wordy directory (``/shxw/…/t123.htm`` and
+    ``/djak/…/t456.htm``: one template, several channels), each group as one more candidate
+    whose pattern names the directories it saw."""
+    groups: dict[tuple[str, ...], list[LinkFamily]] = defaultdict(list)
+    for family in families:
+        key = _section_key(family.shape)
+        if "*" in key:
+            groups[key].append(family)
+    merged = []
+    for key, members in groups.items():
+        if len(members) < 2:
+            continue
+        shape = tuple(part if part != "*" else "(?:" + "|".join(sorted({m.shape[i] for m in members})) + ")"
+                      for i, part in enumerate(key))
+        union = LinkFamily(shape)
+        for member in members:
+            union.urls += member.urls
+            union.texts += member.texts
+            union.chrome += member.chrome
+            union.blocks.update(member.blocks)
+        merged.append(union)
+    return merged
 
 
 def infer_allow(html: str, url: str) -> str | None:
