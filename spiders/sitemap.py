@@ -55,6 +55,13 @@ class SitemapSpider(EntrySpider):
         super().__init__(*args, **kwargs)
         self.sitemaps_requested = len(self.start_urls)
 
+    def catch_up(self) -> list[scrapy.Request]:
+        """See ``ListingSpider.catch_up``. Sitemaps are no walk, so there is none to backfill: each
+        crawl reads them whole (conditionally, but for the start URLs)."""
+        requests = super().catch_up()
+        self.backfilling = False
+        return requests
+
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
         """A robots.txt, sitemap index or sitemap: the sitemaps it names, or the article URLs it
         lists, as :class:`Links` (of which ``spiders.known`` requests what is new)."""

@@ -69,6 +69,18 @@ def _stored(db_url: str) -> dict[str, dict[str, tuple[str, datetime | None]]]:
     return out
 
 
+def _backfills(db_url: str) -> dict[str, tuple[Any, Any]]:
+    """source → the ``radar/backfill`` stat of its first and second runs."""
+    engine, factory = open_database(db_url, migrate_schema=False)
+    with factory() as s:
+        runs = list(s.scalars(select(CrawlRunRow).order_by(CrawlRunRow.id)))
+    engine.dispose()
+    out: dict[str, list[Any]] = {}
+    for run in runs:
+        out.setdefault(run.source, []).append((run.stats or {}).get("radar/backfill"))
+    return {source: (got[0], got[1]) for source, got in out.items()}
+
+
 def _articles_fetched(sites: ReplicaSites, since: int) -> list[str]:
     return [path for _site, path in sites.requests[since:] if path in ARTICLES]
 
@@ -100,6 +112,10 @@ def test_each_kind_crawls_completely_and_a_recrawl_fetches_nothing_new(feeds: Re
     _crawl(config)
     assert _articles_fetched(feeds, mark) == []
     assert _stored(db_url) == stored
+    # a first crawl is a backfill (spiders.listing), a second one is not: sitemaps have no walk
+    assert {source: backfill for source, (backfill, _again) in _backfills(db_url).items()} == {
+        "rss": 1, "atom": 1, "api": 1, "maps": None}
+    assert {again for _first, again in _backfills(db_url).values()} == {None}
     # every listing document now holds only stored articles: its validators are kept, so the
     # next crawl asks "changed since?" and stops at a 304
     engine, factory = open_database(db_url, migrate_schema=False)
