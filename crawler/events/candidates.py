@@ -215,8 +215,10 @@ class CandidateFinder:
             # go to the other event
             rule = found.hit.rule
             if rule.yields and found.event.subtype == rule.subtype:
+                # (to any other event of the type that is not a plain yielding one: 项目签约仪式举行，
+                # 共签约项目8个 is one aggregate)
                 other = next((c for k, c in out.items() if k != pair and k[0] == pair[0]
-                              and not c.hit.rule.yields), None)
+                              and not (c.hit.rule.yields and c.event.subtype == c.hit.rule.subtype)), None)
                 if other is not None:
                     fill(other.event, found.event)
                     del out[pair]
