@@ -82,8 +82,10 @@ class SitemapSpider(EntrySpider):
                 e["loc"] for e in sitemap
                 if oldest is None or (when := entry_date(e.get("lastmod"))) is None or when >= oldest)))
             return
-        urls = [e["loc"] for e in sitemap if self.kept(
-            e["loc"], entry_date(e.get("news_publication_date") or e.get("lastmod")), e.get("news_title"))]
+        # a <loc> must be absolute; a relative one (some CMSs write them) is read against the sitemap's
+        located = ((response.urljoin(e["loc"]), e) for e in sitemap)
+        urls = [url for url, e in located if url.startswith(("http://", "https://")) and self.kept(
+            url, entry_date(e.get("news_publication_date") or e.get("lastmod")), e.get("news_title"))]
         # links pending in the frontier; a sitemap is no step of a listing walk (owner=False)
         yield Links([scrapy.Request(url, callback=self.parse_article, errback=self.article_failed)
                      for url in dict.fromkeys(urls)], [], WalkStep(1, True, owner=False, record_end=False))

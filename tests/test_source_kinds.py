@@ -349,3 +349,15 @@ def test_jsonp_answers_and_feeds_paged_by_rfc_5005(tmp_path: Path) -> None:
     atom = _answer(ATOM_PATH).replace(b"<id>", f'<link rel="next" href="{base}{ATOM_PATH}?page=2"/><id>'.encode(), 1)
     urls, next_url = feed.links_on(XmlResponse(base + ATOM_PATH, body=atom))
     assert urls == [base + p for p, _ in LISTED["atom"]] and next_url == f"{base}{ATOM_PATH}?page=2"
+
+
+def test_a_sitemap_with_relative_locs_lists_absolute_urls(tmp_path: Path) -> None:
+    """The sitemaps.org protocol wants absolute <loc>s; some CMSs write paths, read against the
+    sitemap's own URL rather than failing the whole sitemap."""
+    from scrapy.http import XmlResponse
+
+    base = "http://127.0.0.1:8000"
+    spider = _spider(tmp_path, "sitemap", base + INDEX_PATH)
+    body = _answer(NEWS_SITEMAP).replace(f"<loc>{base}".encode(), b"<loc>")
+    (links,) = list(spider.parse(XmlResponse(base + NEWS_SITEMAP, body=body)))
+    assert [r.url for r in links.articles] == [base + p for p, _ in LISTED["sitemap_news"]]
