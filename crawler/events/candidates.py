@@ -210,7 +210,7 @@ class CandidateFinder:
                 out[key].mention = out[key].mention and cand.mention
             else:
                 out[key] = cand
-        for pair, found in list(out.items()):
+        for pair, found in list(out.items()) if len(out) > 1 else ():
             # 签约仪式 beside 签署…协议 in one sentence is one signing: the yielding trigger's figures
             # go to the other event
             rule = found.hit.rule
