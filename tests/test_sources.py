@@ -102,7 +102,7 @@ def test_source_kinds_are_a_family() -> None:
 
     from crawler.config.kinds import KINDS
 
-    assert list(KINDS) == ["listing", "epaper"]
+    assert list(KINDS) == ["listing", "epaper", "feed", "sitemap", "api"]
     for name, kind in KINDS.items():
         assert load_object(kind.spider).kind == name
     cfg = load_config(ROOT / "radar.example.yaml", env={})
