@@ -3,6 +3,7 @@ of the replica: each crawls its site's articles completely."""
 
 from __future__ import annotations
 
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -100,3 +101,15 @@ def test_suggested_entries_crawl_every_replica_completely(sites: ReplicaSites, t
     for name, (site, _start, wanted) in STARTS.items():
         expected = _articles(sites, site, wanted)
         assert expected and stored.get(name, set()) == expected, name
+
+
+def test_the_30_page_listing_suggests_its_articles_and_not_its_pages(sites: ReplicaSites) -> None:
+    """The page-number site's other column (30 pages: crawled whole by tests/test_backfill.py)."""
+    base = sites.urls["pagenum"]
+    found = suggest(base + pagenum.NEWS + "list.shtml", *_fetch(base + pagenum.NEWS + "list.shtml"))
+    assert found.kind == "listing" and found.allow and found.next_pages == [base + pagenum.NEWS + "list_2.shtml"]
+    paths = list(sites.pages("pagenum"))
+    articles = [p for p in paths if p.startswith(pagenum.NEWS) and "/list" not in p]
+    assert len(articles) == pagenum.NEWS_PAGES * pagenum.NEWS_PER_PAGE
+    assert all(re.search(found.allow, base + p) for p in articles)
+    assert not any(re.search(found.allow, base + p) for p in paths if p not in articles)
