@@ -3,11 +3,14 @@ with ``--quiet`` (how the daemon runs its crawls)."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pty
 import re
+import struct
 import subprocess
 import sys
+import termios
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +33,12 @@ def _config(replica: Any, tmp_path: Path) -> Path:
     return path
 
 
-def _on_a_terminal(*args: str) -> tuple[int, str]:
-    """Run ``radar ARGS`` with its stdout and stderr on a pseudo-terminal; its exit code and all
-    it wrote there."""
+def _on_a_terminal(*args: str, rows: int = 30) -> tuple[int, str]:
+    """Run ``radar ARGS`` with its stdout and stderr on a pseudo-terminal of 100 columns and
+    ``rows`` lines; its exit code and all it wrote there."""
     leader, follower = pty.openpty()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RADAR_")} | {"COLUMNS": "100"}
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", rows, 100, 0, 0))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RADAR_") and k not in ("COLUMNS", "LINES")}
     child = subprocess.Popen([sys.executable, "-m", "crawler.cli", *args], stdin=follower, stdout=follower,
                              stderr=follower, env=env, close_fds=True)
     os.close(follower)
@@ -71,3 +75,11 @@ def test_quiet_or_piped_crawls_show_no_progress(replica: Any, tmp_path: Path) ->
     piped = radar("--config", config, "crawl")
     assert piped.returncode == 0, piped.stderr
     assert SHOWN not in piped.stderr + piped.stdout and " pages " not in piped.stderr
+
+
+def test_more_sources_than_lines_share_one_line(replica: Any, tmp_path: Path) -> None:
+    code, shown = _on_a_terminal("--config", str(_config(replica, tmp_path)), "crawl", rows=3)
+    assert code == 0, shown
+    lines = shown.replace("\r", "\n").splitlines()
+    assert not any(line.startswith(("jxnews ", "ganzhou-gov ")) and " pages" in line for line in lines)
+    assert any(re.match(r"2 sources +12 pages, new 5, errors 0 ", line) for line in lines), shown

@@ -25,9 +25,12 @@ class Progress:
     def __init__(self, names: Sequence[str], stream: IO[str]) -> None:
         from tqdm import tqdm
 
-        width = max((len(n) for n in names), default=6)
         # a terminal that reports no size (a bare pseudo-terminal) would get no line at all
         size = shutil.get_terminal_size((100, 24))
+        # more sources than the terminal has lines: one line for them all
+        self.total = f"{len(names)} sources" if len(names) > max(size.lines - 2, 1) else ""
+        names = [self.total] if self.total else names
+        width = max((len(n) for n in names), default=6)
         columns, rows = size.columns or 100, max(size.lines, len(names) + 1)
         self.bars = {name: tqdm(total=None, desc=name.ljust(width), unit=" pages", position=i, file=stream,
                                 leave=True, ncols=columns, nrows=rows, mininterval=0.2,
@@ -37,7 +40,10 @@ class Progress:
             bar.set_postfix_str("new 0, errors 0", refresh=False)
 
     def update(self, rows: Sequence[tuple[str, dict[str, int]]]) -> None:
-        """Show the current counts of each source."""
+        """Show the current counts of each source (or their sums, on one line)."""
+        if self.total:
+            summed = {key: sum(counts.get(key, 0) for _name, counts in rows) for key in ("pages", "new", "errors")}
+            rows = [(self.total, summed)]
         for name, counts in rows:
             bar = self.bars.get(name)
             if bar is None:
