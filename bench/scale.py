@@ -33,6 +33,7 @@ one worker's (goal ≥ 0.8 × k), and each worker's CPU and peak RSS (with its l
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
@@ -43,7 +44,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -177,6 +178,26 @@ def _running(db_url: str) -> Generator[int, None, None]:
         engine.dispose()
 
 
+@contextlib.contextmanager
+def own_schema(db_url: str) -> Iterator[str]:
+    """``db_url`` in a PostgreSQL schema of its own, dropped afterwards (SQLite: as it is)."""
+    if not db_url.startswith("postgresql"):
+        yield db_url
+        return
+    from sqlalchemy import create_engine, text
+
+    schema = f"scale_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(db_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield f"{db_url}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
 def pct(values: list[float], q: float) -> float:
     """The ``q`` quantile (0–1) of ``values``, nearest rank."""
     if not values:
@@ -264,19 +285,13 @@ class Round:
 
 def one_round(args: argparse.Namespace, work: Path, db_url: str, sites: Sites, k: int) -> Round:
     from kombu.connection import Connection
-    from sqlalchemy import create_engine, func, select, text
+    from sqlalchemy import func, select
 
     from storage.db import open_database
     from storage.models import CrawlRunRow
 
-    # a fresh round in a schema of its own: no stored articles, no jobs, no runs
-    schema = f"scale_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(db_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    db_url = f"{db_url}?options=-csearch_path%3D{schema}"
     engine, factory = open_database(db_url)
-    queue = f"scale-{schema}"
+    queue = f"scale-{uuid.uuid4().hex[:8]}"
     config = _config(work, sites, db_url, "every: 1d", executor="queue", broker_url=BROKER, crawl_queue=queue)
     log = work / f"round-{k}.log"
     workers = [_radar(config, log, "worker", "--concurrency", str(args.concurrency)) for _ in range(k)]
@@ -304,9 +319,6 @@ def one_round(args: argparse.Namespace, work: Path, db_url: str, sites: Sites, k
         engine.dispose()
         with Connection(BROKER) as conn:  # type: ignore[no-untyped-call]
             conn.channel().queue_delete(queue)
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
     return Round(k, elapsed, finished, cpu, [p.tree_rss_mib for p in peaks])
 
 
@@ -317,7 +329,10 @@ def many_workers(args: argparse.Namespace, work: Path, db_url: str) -> int:
     counts = [int(k) for k in args.workers.split(",")]
     print(f"one round of {args.sources} sources, {args.notices} notices each, 200–400 ms a page, politeness on; "
           f"workers of --concurrency {args.concurrency}; {len(os.sched_getaffinity(0))} CPUs", flush=True)
-    rounds = [one_round(args, work, db_url, sites, k) for k in counts]
+    rounds = []
+    for k in counts:  # each round in a schema of its own: no stored articles, no jobs, no runs
+        with own_schema(db_url) as url:
+            rounds.append(one_round(args, work, url, sites, k))
     base = rounds[0].crawls / rounds[0].seconds / rounds[0].workers
     ok = True
     print("\n| workers | round | crawls | throughput | × one worker | goal ≥ 0.8 × k | CPU per worker | "
@@ -347,13 +362,17 @@ def main(argv: list[str] | None = None) -> int:
                         "of 60), the first tick the next minute")
     parser.add_argument("--workers", default="", help="e.g. 1,2,4: the many-workers bench instead")
     parser.add_argument("--concurrency", type=int, default=1, help="crawls at once per worker (many workers)")
-    parser.add_argument("--database", default="", help="default: SQLite in a temporary folder")
+    parser.add_argument("--database", default="", help="default: SQLite in a temporary folder; PostgreSQL: in a "
+                        "schema of its own, dropped afterwards")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, database)")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="radar-scale-"))
     db_url = args.database or f"sqlite:///{work / 'radar.sqlite3'}"
     try:
-        return many_workers(args, work, db_url) if args.workers else one_machine(args, work, db_url)
+        if args.workers:
+            return many_workers(args, work, db_url)
+        with own_schema(db_url) as url:
+            return one_machine(args, work, url)
     finally:
         print(f"kept {work}") if args.keep else shutil.rmtree(work, ignore_errors=True)
 
