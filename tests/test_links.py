@@ -3,6 +3,7 @@ pages, and on pages in the shapes the common CMSs give (Hanweb JCMS and jpaas, T
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,10 @@ def test_replica_listings_give_their_articles_and_not_their_nav(site: str, path:
     # a post id
     ([f"/content/post_{7000 + d}.html" for d in range(8)], '<a href="/content/index_2.html">2</a>',
      "/content/post_123456.html", "/content/index_3.html"),
+    # a 32-hex-digit id under a month (radar.example.yaml's ganzhou-gov), pages list_N.shtml
+    ([f"/zfxxgk/c100444/20220{d}/{hashlib.md5(bytes([d])).hexdigest()}.shtml" for d in range(1, 9)],
+     '<a href="/zfxxgk/c100444/list_2.shtml">下一页</a>',
+     "/zfxxgk/c100444/202501/0a1b2c3d4e5f60718293a4b5c6d7e8f9.shtml", "/zfxxgk/c100444/list_3.shtml"),
 ])
 def test_cms_shapes(items: list[str], pager: str, article: str, not_article: str) -> None:
     allow = infer_allow(_listing(items, pager), BASE + "/news/index.html")
