@@ -83,9 +83,11 @@ def _token_shape(token: str) -> str:
     ``iicezueu4076655``, ``d80b1f``) as a class, so members of one family share one shape."""
     if token.isdigit():
         return r"\d+"
+    if _PREFIXED_NUMBER.match(token):  # before the ids: ``c100444`` is a column, not a hash
+        return r"\d+".join(_escape(p) for p in _DIGITS.split(token))
     if _HEX_ID.match(token):
         return "[0-9a-f]+"
-    if _MIXED_ID.match(token) and not _PREFIXED_NUMBER.match(token):
+    if _MIXED_ID.match(token):
         return "[0-9a-zA-Z]+"
     return r"\d+".join(_escape(p) for p in _DIGITS.split(token))
 
