@@ -26,6 +26,7 @@ class ArticleLinks:
         self.spider = spider
         self.source = source
         self.deny = tuple(p for p in (source.deny, not_articles) if p)
+        self.pages_only = bool(not_articles)
         self.given = LinkExtractor(allow=source.allow, deny=self.deny) if source.allow else None
         self.inferred: dict[str | None, LinkExtractor | None] = {}  # pattern → its extractor
 
@@ -42,12 +43,13 @@ class ArticleLinks:
         if pattern not in self.inferred:
             self.inferred[pattern] = LinkExtractor(allow=pattern, deny=self.deny) if pattern else None
             if pattern:
-                self.spider.logger.info("%s: article links inferred from %s: allow %r", self.source.name, response.url,
-                                 pattern)
+                self.spider.logger.info("%s: article links inferred from %s: allow %r", self.source.name,
+                                        response.url, pattern)
                 self.spider.crawler.stats.set_value(INFERRED_STAT, pattern)
-            else:
-                self.spider.logger.warning("%s: no article list recognised on %s; give the source an allow pattern",
-                                    self.source.name, response.url)
+            else:  # an e-paper's issue index links only its pages: not worth a warning
+                log = self.spider.logger.info if self.pages_only else self.spider.logger.warning
+                log("%s: no article list recognised on %s; give the source an allow pattern", self.source.name,
+                    response.url)
         return pattern
 
     def __call__(self, response: TextResponse) -> list[str]:
