@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime
@@ -20,7 +21,8 @@ from spiders.articles import ArticleLinks
 from spiders.base import RadarSpider
 from spiders.guard import Refused
 from spiders.known import Links, WalkStep
-from storage.frontier import Walk
+from storage.db import transaction
+from storage.frontier import PAGING_STAT, Walk, paged_with, restart_walk
 
 
 def select_one(response: Response, selector: str) -> str | None:
@@ -36,10 +38,11 @@ class ListingSpider(RadarSpider):
     by the CMS patterns that module knows when it is not given, until a listing page holds only
     stored articles or ``max_pages`` is reached.
 
-    A source never walked to its end (its first crawl, or after ``radar crawl --backfill``)
-    is backfilled: its walk goes on through pages whose articles are all stored, unconditionally,
-    to the last page or ``max_pages``; with ``RADAR_BACKFILL_SINCE`` (a date) it ends at a page
-    whose dated articles are all older, and articles listed as older are not fetched.
+    A source never walked to its end (its first crawl, the first after its listing settings
+    changed, or after ``radar crawl --backfill``) is backfilled: its walk goes on through pages
+    whose articles are all stored, unconditionally, to the last page or ``max_pages``; with
+    ``RADAR_BACKFILL_SINCE`` (a date) it ends at a page whose dated articles are all older, and
+    articles listed as older are not fetched.
 
     Listing pages are requested conditionally: a page whose articles were all stored last time
     has its ETag / Last-Modified saved, and a 304 answer to them ends the crawl there. The
@@ -106,8 +109,8 @@ class ListingSpider(RadarSpider):
             stats.set_value("radar/given_up", caught.given_up)
             self.logger.warning("%d link(s) of %s given up: requested %d times, never stored", caught.given_up,
                                 self.source.name, give_up_after)
-        self.walk = caught.walk
-        self.backfilling = not (caught.walk.completed or caught.walk.resume_url)
+        self.walk = self.settings_changed(caught.walk)
+        self.backfilling = not (self.walk.completed or self.walk.resume_url)
         requests = [scrapy.Request(url, callback=self.parse_article, errback=self.article_failed, priority=1)
                     for url in caught.pending]
         self.fresh_links += len(caught.pending)
@@ -121,6 +124,28 @@ class ListingSpider(RadarSpider):
                 caught.walk.resume_url, callback=self.parse, errback=self.listing_failed, dont_filter=True,
                 meta={"walk": "resume", "walk_depth": caught.walk.resume_depth}))
         return requests
+
+    def settings_changed(self, walk: Walk) -> Walk:
+        """``walk``, or a walk started again (a backfill) when the source's listing settings
+        (``next_page``, ``allow``, ``deny``, ``max_pages``) are not those its last walk had: a
+        source whose pagination was added or fixed catches up. This crawl's are kept in its
+        stats (:data:`~storage.frontier.PAGING_STAT`)."""
+        source = self.source
+        key = json.dumps([source.next_page, source.allow, source.deny, source.max_pages], ensure_ascii=False)
+        self.crawler.stats.set_value(PAGING_STAT, key)
+        if not walk.completed or walk.resume_url:
+            return walk
+        try:
+            with transaction(self.ingestor.factory) as session:
+                before = paged_with(session, source.name)
+                if before is None or before == key:
+                    return walk
+                restart_walk(session, source.name, datetime.now(UTC))
+        except OperationalError as exc:
+            self.logger.error("could not compare the listing settings of %s: %s", source.name, brief(exc))
+            return walk
+        self.logger.info("the listing settings of %s changed since its last walk: walking it again", source.name)
+        return Walk()
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
         """A listing page: its article links and the next page, as :class:`Links` (of which

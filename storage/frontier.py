@@ -24,11 +24,14 @@ from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from crawler.dedupe.urls import canonical_url
-from storage.models import FrontierRow, ListingWalkRow
+from storage.models import CrawlRunRow, FrontierRow, ListingWalkRow
 from storage.queries import known_urls
 
 _FRONTIER = cast(Table, FrontierRow.__table__)
 _WALKS = cast(Table, ListingWalkRow.__table__)
+_RUNS = cast(Table, CrawlRunRow.__table__)
+PAGING_STAT = "radar/paging"
+"""The key of ``crawl_runs.stats`` that holds the listing settings a crawl walked with."""
 _CHUNK = 500  # stay under SQLite's bound-parameter limit
 
 
@@ -166,6 +169,14 @@ def restart_walk(session: Session, source: str, now: datetime) -> None:
     a walk of a source never walked to its end (``radar crawl --backfill``)."""
     session.connection().execute(update(_WALKS).where(_WALKS.c.source == source).values(
         resume_url="", resume_depth=0, completed_at=None, updated_at=now))
+
+
+def paged_with(session: Session, source: str, runs: int = 20) -> str | None:
+    """The listing settings (:data:`PAGING_STAT`) the latest of the last ``runs`` runs of
+    ``source`` that recorded them walked with, or None."""
+    rows = session.execute(select(_RUNS.c.stats).where(_RUNS.c.source == source)
+                           .order_by(_RUNS.c.id.desc()).limit(runs))
+    return next((str(stats[PAGING_STAT]) for (stats,) in rows if stats and PAGING_STAT in stats), None)
 
 
 def given_up(session: Session, source: str, limit: int = 3) -> tuple[int, list[GivenUp]]:

@@ -3,8 +3,10 @@ articles a page, one a day back from 2025-07-02, paged by number with no 下一�
 
 - a source's first crawl walks the whole listing, through pages whose articles are stored
   already (under another source here), and a re-crawl stops at the first page;
-- normal runs stop at known pages, whatever ``max_pages`` says now; ``radar crawl --backfill``
-  walks the listing again, and ``--since`` ends that walk where the listing's dates say;
+- a source whose pagination settings change (a ``next_page`` that found nothing, dropped)
+  catches up on its next crawl;
+- normal runs stop at known pages; ``radar crawl --backfill`` walks the listing again, and
+  ``--since`` ends that walk where the listing's dates say;
 - re-crawls fetch nothing new.
 """
 
@@ -113,22 +115,35 @@ def test_a_new_source_walks_through_pages_stored_already(site: ReplicaSites, sql
     assert both.stored("xwzx") == ARTICLES - 20 and both.stored() == ARTICLES
 
 
+def test_a_source_whose_pagination_is_fixed_catches_up(site: ReplicaSites, sqlite_url: str,
+                                                        tmp_path: Path) -> None:
+    """Its first crawls found no next page (a ``next_page`` that matches nothing, as every source
+    without one had before pagination was automatic); once that setting is gone, the next crawl
+    walks the whole listing, through the first page's stored articles."""
+    stuck = Crawls(site, sqlite_url, config(tmp_path, sqlite_url, site, {"name": "xwzx", "next_page": "a.nowhere"}))
+    listings, articles = stuck.run()
+    assert listings == [LISTING] and len(articles) == 2 and stuck.stored() == 2
+    assert stuck.run() == ([LISTING], [])  # the same settings: a normal run
+    fixed = Crawls(site, sqlite_url, config(tmp_path, sqlite_url, site, {"name": "xwzx"}))
+    listings, articles = fixed.run()
+    assert sorted(listings) == sorted(listing_pages(30))
+    assert len(articles) == ARTICLES - 2 and fixed.stored() == ARTICLES
+    assert fixed.last_run("xwzx").stats.get("radar/backfill") == 1
+
+
 def test_backfill_on_demand_and_since(site: ReplicaSites, sqlite_url: str, tmp_path: Path) -> None:
-    shallow = Crawls(site, sqlite_url, config(tmp_path, sqlite_url, site, {"name": "xwzx", "max_pages": 5}))
-    listings, _articles = shallow.run()
-    assert sorted(listings) == sorted(listing_pages(5)) and shallow.stored() == 10
-    # deeper max_pages: normal runs still stop at the first page, whose articles are known
     crawls = Crawls(site, sqlite_url, config(tmp_path, sqlite_url, site, {"name": "xwzx"}))
-    assert crawls.run() == ([LISTING], [])
     # --since 2025-06-16: page 9 lists days 16 and 17 back (06-16, 06-15), page 10 is all older
     listings, articles = crawls.run("--backfill", "--since", "2025-06-16", "xwzx")
     assert sorted(listings) == sorted(listing_pages(10))
-    assert len(articles) == 17 - 10 and crawls.stored() == 17
+    assert len(articles) == 17 and crawls.stored() == 17
     engine, factory = open_database(sqlite_url, migrate_schema=False)
     with factory() as s:
         oldest = s.scalar(select(func.min(ArticleRow.published_at)))
     engine.dispose()
     assert oldest is not None and f"{oldest:%Y-%m-%d}" == "2025-06-16"
+    # a normal run stops at the first page, whose articles are known
+    assert crawls.run() == ([LISTING], [])
     listings, articles = crawls.run("--backfill", "xwzx")
     assert sorted(listings) == sorted(listing_pages(30))
     assert len(articles) == ARTICLES - 17 and crawls.stored() == ARTICLES
