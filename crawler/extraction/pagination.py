@@ -49,8 +49,9 @@ _NEXTGROUP = re.compile(r"<nextgroup>\s*<!\[CDATA\[.*?href\s*=\s*([\"'])(.*?)\1"
 _HREF = re.compile(r"""href\s*=\s*["']([^"'\s]+)["']""", re.I)
 _AJAXPARAM = re.compile(r"ajaxParam\s*:\s*\{([^{}]*)\}", re.S)
 _JS_PAIR = re.compile(r"""["']?(\w+)["']?\s*:\s*(?:"([^"]*)"|'([^']*)'|([\w.\-/%]+))""")
-_ARTICLE_LIST = re.compile(r"""["']?articleList["']?\s*[:=]\s*\[""")
-_TRS_CALL = re.compile(r"(?<![\w.])createPageHTML\s*\(([^()]*)\)")
+# both start with their literal, which the regex engine then searches for fast
+_ARTICLE_LIST = re.compile(r"""articleList["']?\s*[:=]\s*\[""")
+_TRS_CALL = re.compile(r"createPageHTML\s*\(([^()]*)\)")
 _FUNCTION_BEFORE = re.compile(r"function\s*$")
 _JS_ARG = re.compile(r"""\s*(?:"([^"]*)"|'([^']*)'|(-?\d+)|([A-Za-z_$][\w$]*))\s*""")
 _NEXT_TEXTS = frozenset(("下一页", "下页", "next", "nextpage", "后一页"))
@@ -282,6 +283,8 @@ def _js_value(token: tuple[str, str, str, str], html: str) -> str | int | None:
 def _trs_next(html: str, url: str) -> str:
     """The next page a TRS ``createPageHTML(countPage, currentPage, name, ext)`` call writes."""
     for m in _TRS_CALL.finditer(html):
+        if m.start() and (html[m.start() - 1].isalnum() or html[m.start() - 1] in "_.$"):
+            continue  # another function's name (myCreatePageHTML, obj.createPageHTML)
         if _FUNCTION_BEFORE.search(html, max(0, m.start() - 20), m.start()):
             continue  # "function createPageHTML(_nPageCount, …)": the definition, not a call
         values = [_js_value(t, html) for t in _JS_ARG.findall(m.group(1))]
