@@ -26,8 +26,9 @@ each ``ok`` or ``MISS``.
 **Many workers** (``--workers 1,2,4``, PostgreSQL and RabbitMQ needed): for each count, a
 daemon with ``executor: queue`` and that many ``radar worker --concurrency C`` processes
 (``--concurrency``, default 1) run one round of the sources (``every: 1d``: each crawled once),
-timed from the daemon's start to the last crawl finished. Prints the throughput, its ratio to
-one worker's (goal ≥ 0.8 × k), and each worker's CPU and peak RSS (with its launcher and crawls).
+timed from the daemon's first tick (its start-up left out) to the last crawl finished. Prints
+the throughput, its ratio to one worker's (goal ≥ 0.8 × k), and each worker's CPU and peak RSS
+(with its launcher and crawls). ``--setting 'KEY: VALUE'`` sets any other setting, in both modes.
 """
 
 from __future__ import annotations
@@ -135,6 +136,11 @@ def _config(work: Path, sites: Sites, db_url: str, schedule: str, **settings: ob
     return path
 
 
+def _settings(args: argparse.Namespace) -> dict[str, object]:
+    """The settings given with ``--setting KEY: VALUE``."""
+    return dict(yaml.safe_load(f"{{{', '.join(args.setting)}}}")) if args.setting else {}
+
+
 def _env() -> dict[str, str]:
     """The environment of the daemon and the workers: this checkout's code, no RADAR_ settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RADAR_")}
@@ -221,6 +227,7 @@ def one_machine(args: argparse.Namespace, work: Path, db_url: str) -> int:
     settings: dict[str, object] = {"max_concurrent_crawls": args.cap} if args.cap else {}
     if args.jitter is not None:
         settings["schedule_jitter"] = args.jitter
+    settings.update(_settings(args))
     config = _config(work, sites, db_url, args.schedule, **settings)
     log = work / "daemon.log"
     cpus = len(os.sched_getaffinity(0))
@@ -292,15 +299,18 @@ def one_round(args: argparse.Namespace, work: Path, db_url: str, sites: Sites, k
 
     engine, factory = open_database(db_url)
     queue = f"scale-{uuid.uuid4().hex[:8]}"
-    config = _config(work, sites, db_url, "every: 1d", executor="queue", broker_url=BROKER, crawl_queue=queue)
+    config = _config(work, sites, db_url, "every: 1d", executor="queue", broker_url=BROKER, crawl_queue=queue,
+                     **_settings(args))
     log = work / f"round-{k}.log"
     workers = [_radar(config, log, "worker", "--concurrency", str(args.concurrency)) for _ in range(k)]
     peaks = [Peaks() for _ in workers]
     deadline = time.monotonic() + 120
     while log.read_text(errors="replace").count(" ready.") < k and time.monotonic() < deadline:
         time.sleep(0.5)
-    started = time.monotonic()
     daemon = _radar(config, log, "daemon")
+    while "daemon started" not in log.read_text(errors="replace") and daemon.poll() is None:
+        time.sleep(0.2)  # the round starts with the daemon's first tick, not with its start-up
+    started = time.monotonic()
     try:
         finished = 0
         while finished < args.sources and time.monotonic() - started < args.seconds:
@@ -358,6 +368,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--notices", type=int, default=3, help="notices per site")
     parser.add_argument("--cap", type=int, default=0, help="max_concurrent_crawls (default: the daemon's own)")
     parser.add_argument("--jitter", type=int, default=None, help="schedule_jitter (default: the daemon's own)")
+    parser.add_argument("--setting", action="append", default=[], metavar="KEY: VALUE",
+                        help="another setting, e.g. 'workers: 0'; repeatable")
     parser.add_argument("--period", type=int, default=0, help="instead of --schedule: every N minutes (a divisor "
                         "of 60), the first tick the next minute")
     parser.add_argument("--workers", default="", help="e.g. 1,2,4: the many-workers bench instead")
