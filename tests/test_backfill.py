@@ -87,32 +87,23 @@ def listing_pages(n: int) -> list[str]:
     return [LISTING] + [f"{pagenum.NEWS}list_{k}.shtml" for k in range(2, n + 1)]
 
 
-def test_first_crawl_walks_the_whole_listing_and_a_recrawl_stops_at_page_one(site: ReplicaSites, postgres_url: str,
-                                                                                tmp_path: Path) -> None:
-    """On PostgreSQL; the other cases run on SQLite."""
-    crawls = Crawls(site, postgres_url, config(tmp_path, postgres_url, site, {"name": "xwzx"}))
-    listings, articles = crawls.run()
-    assert sorted(listings) == sorted(listing_pages(30))
-    assert len(articles) == ARTICLES and crawls.stored() == ARTICLES
-    assert crawls.last_run("xwzx").stats.get("radar/backfill") == 1
-    listings, articles = crawls.run()
-    assert (listings, articles) == ([LISTING], [])
-    assert "radar/backfill" not in crawls.last_run("xwzx").stats
-
-
-def test_a_new_source_walks_through_pages_stored_already(site: ReplicaSites, sqlite_url: str,
-                                                         tmp_path: Path) -> None:
-    """Another source stored the first ten pages' articles; the new one, given no pagination
-    settings, walks past them to the end of the listing on its first crawl."""
-    first = Crawls(site, sqlite_url, config(tmp_path, sqlite_url, site, {"name": "xwzx-top", "max_pages": 10}))
-    first.run()
-    assert first.stored() == 20
-    both = Crawls(site, sqlite_url, config(tmp_path, sqlite_url, site, {"name": "xwzx-top", "max_pages": 10},
-                                           {"name": "xwzx"}))
+def test_first_crawl_walks_through_stored_pages_and_a_recrawl_stops_at_page_one(
+        site: ReplicaSites, postgres_url: str, tmp_path: Path) -> None:
+    """Another source stored the first ten pages' articles (its max_pages); the new one, given no
+    pagination settings, walks past them to the end of the listing on its first crawl, and its
+    next crawl stops at the first page. On PostgreSQL; the other cases run on SQLite."""
+    top = Crawls(site, postgres_url, config(tmp_path, postgres_url, site, {"name": "xwzx-top", "max_pages": 10}))
+    listings, _articles = top.run()
+    assert sorted(listings) == sorted(listing_pages(10)) and top.stored() == 20
+    both = Crawls(site, postgres_url, config(tmp_path, postgres_url, site, {"name": "xwzx-top", "max_pages": 10},
+                                             {"name": "xwzx"}))
     listings, articles = both.run("xwzx")
     assert sorted(listings) == sorted(listing_pages(30))
     assert len(articles) == ARTICLES - 20
     assert both.stored("xwzx") == ARTICLES - 20 and both.stored() == ARTICLES
+    assert both.last_run("xwzx").stats.get("radar/backfill") == 1
+    assert both.run("xwzx") == ([LISTING], [])
+    assert "radar/backfill" not in both.last_run("xwzx").stats
 
 
 def test_a_source_whose_pagination_is_fixed_catches_up(site: ReplicaSites, sqlite_url: str,
