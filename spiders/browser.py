@@ -91,7 +91,7 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler, DeadlineHTTPDownlo
         self.generation = 0
         self.pages_done = 0  # pages fetched in the current context
         self.open_pages: dict[str, int] = {}
-        self.carried: list[Any] = []  # the cookies of the last context, for the next
+        self.carried: list[Any] = []  # the cookies as the latest page left them, for a new context
         self.browser_provider = None
         self.launch_lock = asyncio.Lock()
         self.redirects: dict[str, tuple[int, str]] = {}  # page URL → its document's redirect
@@ -141,8 +141,8 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler, DeadlineHTTPDownlo
                 status, target = redirect  # for Scrapy's redirect middleware
                 return Response(request.url, status=status, headers={"Location": target}, request=request)
             wrapper = self.context_wrappers.get(name)
-            if wrapper is not None:
-                request.meta[COOKIES] = await wrapper.context.cookies()
+            if wrapper is not None:  # for plain requests, and for the context that takes over
+                request.meta[COOKIES] = self.carried = await wrapper.context.cookies()
             return response
         finally:
             self.open_pages[name] -= 1
@@ -156,11 +156,7 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler, DeadlineHTTPDownlo
             self.pages_done += 1
             if self.pages_done < self.recycle:
                 return
-            wrapper = self.context_wrappers.get(name)
-            if wrapper is not None:
-                with suppress(PlaywrightError):
-                    self.carried = await wrapper.context.cookies()
-            self.generation += 1
+            self.generation += 1  # the next page opens a new context, with the cookies carried
             self.pages_done = 0
             self.stats.inc_value("radar/browser/contexts_recycled")
         if self.open_pages.get(name, 0) == 0:

@@ -7,8 +7,10 @@
   (:func:`crawler.health.rules.challenge_kind`: 加速乐 521, 瑞数 412, "请开启JavaScript…") is
   fetched again in the browser, and so is every page after it until one fetched there passes;
   then plain requests resume, carrying the cookies the browser earned. A challenge met again
-  (the cookies expired) sends the source back to the browser. A challenged robots.txt cannot
-  be read: it is dropped, which Scrapy takes as "everything allowed", as for an unreachable one.
+  (the cookies expired) sends the source back to the browser.
+- With either, a robots.txt answered with a challenge (it is fetched plainly, before the browser
+  has earned a cookie) cannot be read: it is dropped, which Scrapy takes as "everything
+  allowed", as for an unreachable one, and is not counted as a challenge met.
 - ``proxy:``: plain requests go through it (``request.meta["proxy"]``), and so does the
   browser (its context's proxy, :mod:`spiders.browser`). ``${NAME}`` placeholders are read from
   the environment when the crawl starts.
@@ -167,15 +169,18 @@ class RenderMiddleware:
                 self._inc("radar/render/plain_resumed")
                 log.info("%s: the browser passed the check; plain requests resume with its cookies", self.source.name)
             return response
-        if self.source.render != "auto":
+        if self.source.render == "plain":
             return response
         kind = challenge_kind(response.status, response.body)
         if kind is None:
             return response
-        self.needs_browser = True
-        if _robots(request):
+        if _robots(request):  # fetched plainly first, before the browser has earned any cookie
+            self.needs_browser = True
             self._inc("radar/render/robots_challenged")
             raise IgnoreRequest(f"robots.txt answered with a challenge page ({kind})")
+        if self.source.render != "auto":
+            return response
+        self.needs_browser = True
         self._inc("radar/render/challenge_retried")
         log.info("%s: %s is a challenge page (%s); fetching it in the browser", self.source.name, request.url, kind)
         retry = request.replace(dont_filter=True, meta={**request.meta, BROWSER: True})

@@ -5,6 +5,7 @@ pattern sites is shared by the tests, then crawled again:
 
 - ``challenge-auto``: the 加速乐-style challenge with ``render: auto``;
 - ``challenge-plain``: the same site without rendering: blocked;
+- ``challenge-browser``: a copy of it, ``render: browser``, a new browser context every 5 pages;
 - ``scripted``: the list filled by script from JSON, ``render: browser``, through a proxy whose
   password comes from the environment, under a host name only the proxy knows;
 - ``guarded``: ``render: browser`` on a page whose scripts and frames try other loopback ports,
@@ -44,7 +45,7 @@ PROXY_HOST = "scripted.replica.test"  # resolves nowhere: only through the proxy
 PASSWORD = "s3cret-from-env"
 MOVED = "/system/2025/07/02/088888888.shtml"  # an article link of the guarded site that redirects elsewhere
 FAST = {"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "CONCURRENT_REQUESTS": 8,
-        "CONCURRENT_REQUESTS_PER_DOMAIN": 8, "RADAR_BROWSER_SETTLE": 3}
+        "CONCURRENT_REQUESTS_PER_DOMAIN": 8, "RADAR_BROWSER_SETTLE": 3, "RADAR_BROWSER_RECYCLE": 5}
 
 
 class _Proxy(BaseHTTPRequestHandler):
@@ -140,7 +141,9 @@ def crawled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crawled]:
     port = urlsplit(other.urls["other"]).port
     assert port is not None
     patterns = build_patterns(["challenge", "scripted"])
-    sites = ReplicaSites(sites={**patterns, "guarded": _guarded_site(port)}).start()
+    # a second copy of the challenge site for challenge-browser, whose requests are counted apart
+    copies = {"challenge2": patterns["challenge"], "guarded": _guarded_site(port)}
+    sites = ReplicaSites(sites={**patterns, **copies}).start()
     sites.other = other  # type: ignore[attr-defined]
     _Proxy.upstream, _Proxy.seen = sites.urls["scripted"], []
     proxy = ThreadingHTTPServer(("127.0.0.1", 0), _Proxy)
@@ -154,6 +157,8 @@ def crawled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crawled]:
         "sources": [
             {"name": "challenge-auto", "start_urls": [challenge], "render": "auto", **entry},
             {"name": "challenge-plain", "start_urls": [challenge], **entry},
+            {"name": "challenge-browser", "start_urls": [f"{sites.urls['challenge2']}/bulk/index.html"],
+             "render": "browser", **entry},
             {"name": "scripted", "start_urls": [f"http://{PROXY_HOST}/col/col2981/index.html"], "render": "browser",
              "proxy": f"http://radar:${{PROXY_PASS}}@127.0.0.1:{proxy.server_address[1]}", **entry},
             {"name": "guarded", "start_urls": [f"{sites.urls['guarded']}/guard/index.html"], "render": "browser",
@@ -193,6 +198,22 @@ def test_the_challenge_is_passed_in_the_browser_then_plain_http_resumes(crawled:
     assert stats["radar/render/plain_resumed"] == 1
     assert stats["playwright/page_count"] == 1
     assert stats.get("radar/challenge", 0) == 0
+
+
+def test_browser_contexts_are_recycled_and_keep_the_cookies(crawled: Crawled) -> None:
+    status, stats = crawled.runs("challenge-browser")[0]
+    # the same text as challenge-auto's articles: stored as duplicates of them
+    assert status == "finished" and stats.get("radar/new", 0) + stats.get("radar/duplicate", 0) == 12
+    assert stats["playwright/page_count"] == 13 and stats.get("radar/challenge", 0) == 0
+    # a new context every 5 pages (pages already open finish in the old one)
+    assert stats["radar/browser/contexts_recycled"] >= 1
+    assert stats["playwright/context_count"] in (stats["radar/browser/contexts_recycled"],
+                                                 stats["radar/browser/contexts_recycled"] + 1)
+    # the challenge was met once: every later context started with the cookies it earned
+    first = [path for site, path in crawled.sites.requests[:crawled.again_from] if site == "challenge2"]
+    assert first.count("/bulk/index.html") == 2  # the 521, then the reload with the cookie
+    assert sorted(p for p in first if p.startswith("/system/")) == sorted(
+        p for p in build_patterns(["challenge"])["challenge"] if p.startswith("/system/"))
 
 
 def test_without_rendering_the_challenged_source_is_blocked(crawled: Crawled) -> None:
