@@ -12,6 +12,9 @@ cannot download its own browser where Policy Radar runs), with three additions:
   cookies, and the old one is closed once its pages are done (Chromium's memory grows with a
   long-lived context).
 - **Only what makes the text is fetched.** Images, media, fonts and style sheets are not.
+- **What is not a web page is read as served.** A feed, a sitemap or JSON fetched in the
+  browser (a challenge sent it there) is answered with its bytes, not with the DOM of the
+  browser's viewer.
 - **A page is read once it settles.** After the first answer the handler waits (up to
   ``RADAR_BROWSER_SETTLE`` seconds) for the network to go quiet: a challenge script's reload or
   a list filled from a JSON endpoint has happened by then. The response is the last document
@@ -38,6 +41,7 @@ from playwright.async_api import Response as PlaywrightResponse
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler
 from scrapy.http import Response
+from scrapy.responsetypes import responsetypes
 from scrapy_playwright.handler import BrowserContextWrapper, ScrapyPlaywrightDownloadHandler
 from scrapy_playwright.provider import PlaywrightBrowserProvider
 
@@ -51,6 +55,12 @@ log = logging.getLogger(__name__)
 #: What a rendered page is not given: nothing of it is text, and no check we know of needs it.
 SKIPPED = frozenset({"image", "media", "font", "stylesheet"})
 MAX_HOPS = 10  # redirects of one request of a page, as browsers allow about 20
+RAW = "radar_browser_raw"  # request.meta: the bytes of an answer that is not a web page
+
+
+def _is_html(headers: dict[str, str]) -> bool:
+    kind = headers.get("content-type", "text/html").split(";")[0].strip().lower()
+    return kind in ("text/html", "application/xhtml+xml", "")
 
 
 @contextmanager
@@ -140,6 +150,10 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler, DeadlineHTTPDownlo
                     raise
                 status, target = redirect  # for Scrapy's redirect middleware
                 return Response(request.url, status=status, headers={"Location": target}, request=request)
+            raw = request.meta.pop(RAW, None)
+            if raw is not None:
+                response = response.replace(cls=responsetypes.from_args(headers=response.headers, url=response.url,
+                                                                        body=raw), body=raw)
             wrapper = self.context_wrappers.get(name)
             if wrapper is not None:  # for plain requests, and for the context that takes over
                 request.meta[COOKIES] = self.carried = await wrapper.context.cookies()
@@ -235,6 +249,9 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler, DeadlineHTTPDownlo
                     await page.wait_for_load_state("load", timeout=self.settle_ms)
                 if documents and documents[-1] is not response:
                     response = documents[-1]
+            if response is not None and download is None and not _is_html(await response.all_headers()):
+                with suppress(PlaywrightError):  # a feed, a sitemap, JSON: its bytes, not the viewer's DOM
+                    request.meta[RAW] = await response.body()
         finally:
             page.remove_listener("response", seen)
         return response, download

@@ -1,6 +1,6 @@
 """Rendering in a real browser (``render: browser | auto``), per-source proxies and ``blocked``.
 
-One crawl (a ``radar crawl`` child process, real Chromium) of five sources against the replica
+One crawl (a ``radar crawl`` child process, real Chromium) of six sources against the replica
 pattern sites is shared by the tests, then crawled again:
 
 - ``challenge-auto``: the 加速乐-style challenge with ``render: auto``;
@@ -8,6 +8,7 @@ pattern sites is shared by the tests, then crawled again:
 - ``challenge-browser``: a copy of it, ``render: browser``, a new browser context every 5 pages;
 - ``scripted``: the list filled by script from JSON, ``render: browser``, through a proxy whose
   password comes from the environment, under a host name only the proxy knows;
+- ``scripted-api``: its JSON endpoint as an ``api`` source, ``render: browser``;
 - ``guarded``: ``render: browser`` on a page whose scripts and frames try other loopback ports,
   a name resolving to a private address, a redirect there, ``file://`` and a WebSocket.
 """
@@ -161,6 +162,8 @@ def crawled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crawled]:
              "render": "browser", **entry},
             {"name": "scripted", "start_urls": [f"http://{PROXY_HOST}/col/col2981/index.html"], "render": "browser",
              "proxy": f"http://radar:${{PROXY_PASS}}@127.0.0.1:{proxy.server_address[1]}", **entry},
+            {"name": "scripted-api", "kind": "api", "start_urls": [f"{sites.urls['scripted']}/common/list.json"],
+             "render": "browser", "schedule": "every: 1h"},
             {"name": "guarded", "start_urls": [f"{sites.urls['guarded']}/guard/index.html"], "render": "browser",
              "allowed_domains": ["localhost"], **entry},
         ]}), encoding="utf-8")
@@ -232,12 +235,24 @@ def test_the_digest_health_section_says_blocked(crawled: Crawled) -> None:
 
 
 def test_a_list_filled_by_script_is_read_in_the_browser_through_the_proxy(crawled: Crawled) -> None:
-    stored = {urlsplit(u).path for (u,) in crawled.query("SELECT url FROM articles WHERE source = 'scripted'")}
     site = build_patterns(["scripted"])["scripted"]
-    assert stored == {p for p in site if p.startswith("/system/")} and len(stored) == 15
+    articles = {p for p in site if p.startswith("/system/")}
+    assert len(articles) == 15
+    status, stats = crawled.runs("scripted")[0]
+    # scripted-api crawls the same articles meanwhile: whichever stores one first owns it
+    assert status == "finished" and stats.get("radar/new", 0) + stats.get("radar/duplicate", 0) == 15
     # every page of the source went through the proxy, the JSON the page's script asked for too
+    proxied = [path for _, path in crawled.proxied[:crawled.proxied_from]]
+    assert {p for p in proxied if p.startswith("/system/")} == articles
+    assert "/common/list.json" in proxied
     assert {host for host, _ in crawled.proxied} == {PROXY_HOST}
-    assert "/common/list.json" in {path for _, path in crawled.proxied}
+
+
+def test_what_is_not_a_web_page_is_read_as_served_in_the_browser(crawled: Crawled) -> None:
+    status, stats = crawled.runs("scripted-api")[0]
+    # the JSON endpoint fetched in Chromium reaches the api spider as JSON, not as a viewer's DOM
+    assert status == "finished" and stats.get("radar/new", 0) + stats.get("radar/duplicate", 0) == 15
+    assert stats["radar/render/browser"] >= 16
 
 
 def test_the_fetch_guard_holds_in_the_browser(crawled: Crawled) -> None:
