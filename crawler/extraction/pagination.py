@@ -48,12 +48,14 @@ _RECORD = re.compile(r"<record>\s*<!\[CDATA\[(.*?)\]\]>\s*</record>", re.S | re.
 _NEXTGROUP = re.compile(r"<nextgroup>\s*<!\[CDATA\[.*?href\s*=\s*([\"'])(.*?)\1", re.S | re.I)
 _HREF = re.compile(r"""href\s*=\s*["']([^"'\s]+)["']""", re.I)
 _AJAXPARAM = re.compile(r"ajaxParam\s*:\s*\{([^{}]*)\}", re.S)
-_JS_PAIR = re.compile(r"""["']?(\w+)["']?\s*:\s*(?:"([^"]*)"|'([^']*)'|([\w.\-/%]+))""")
+# a key starts where no word or quote stands before it: a long word is then scanned once, not
+# again from each of its characters
+_JS_PAIR = re.compile(r"""(?<![\w"'])["']?(\w+)["']?\s*:\s*(?:"([^"]*)"|'([^']*)'|([\w.\-/%]+))""")
 # both start with their literal, which the regex engine then searches for fast
 _ARTICLE_LIST = re.compile(r"""articleList["']?\s*[:=]\s*\[""")
 _TRS_CALL = re.compile(r"createPageHTML\s*\(([^()]*)\)")
 _FUNCTION_BEFORE = re.compile(r"function\s*$")
-_JS_ARG = re.compile(r"""\s*(?:"([^"]*)"|'([^']*)'|(-?\d+)|([A-Za-z_$][\w$]*))\s*""")
+_JS_ARG = re.compile(r""""([^"]*)"|'([^']*)'|(-?\d+)|([A-Za-z_$][\w$]*)""")
 _NEXT_TEXTS = frozenset(("下一页", "下页", "next", "nextpage", "后一页"))
 _NEXT_SIGNS = frozenset(("›", "»", "＞", ">"))
 #: ``rel``, ``class`` or ``title`` words of a next-page anchor (``<a class="next">›</a>``)
