@@ -107,7 +107,9 @@ def _probe_class(base: type[scrapy.Spider], result: Probe, max_listing: int,
                 page.error = f"HTTP {response.status}" if response.status >= 400 else ""
                 return
             links = getattr(self, "article_links", None) or getattr(self, "stories", None)
-            if isinstance(response, TextResponse) and isinstance(links, ArticleLinks):
+            # a feed's, sitemap's or API's entries are its articles: no pattern is looked for
+            if isinstance(response, TextResponse) and isinstance(links, ArticleLinks) \
+                    and self.source.kind in ("listing", "epaper"):
                 page.allow = links.allow_for(response)
             for out in super().parse(response, **kwargs):
                 if not isinstance(out, Links):

@@ -113,3 +113,22 @@ def test_the_30_page_listing_suggests_its_articles_and_not_its_pages(sites: Repl
     assert len(articles) == pagenum.NEWS_PAGES * pagenum.NEWS_PER_PAGE
     assert all(re.search(found.allow, base + p) for p in articles)
     assert not any(re.search(found.allow, base + p) for p in paths if p not in articles)
+
+
+@pytest.mark.parametrize("name", ["rss", "maps", "api", "trs"])
+def test_source_test_of_a_url_walks_it_as_the_kind_suggest_finds(sites: ReplicaSites, tmp_path: Path,
+                                                                 name: str) -> None:
+    """``radar source test URL`` of a feed, a sitemap index, a JSON endpoint or a script-paged
+    column: it walks the URL as the kind suggest finds for it, and stores nothing."""
+    site, start, wanted = STARTS[name]
+    config = _config(tmp_path / "radar.yaml", tmp_path / "radar.db", [])
+    done = radar("--config", str(config), "source", "test", sites.urls[site] + start, "--articles", "1",
+                 timeout=120)
+    assert done.returncode == 0, done.stderr
+    kind = {"rss": "feed", "maps": "sitemap", "api": "api"}.get(name, "listing")
+    assert f"({kind}):" in done.stdout.splitlines()[0], done.stdout
+    linked = set(re.findall(r"^ {6}(http\S+)$", done.stdout, re.M))
+    assert linked and linked <= _articles(sites, site, wanted), done.stdout
+    assert "1 article(s) extracted" in done.stdout and "title: " in done.stdout, done.stdout
+    assert "no article list" not in done.stdout + done.stderr, done.stdout
+    assert not (tmp_path / "radar.db").exists()

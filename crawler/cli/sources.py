@@ -8,7 +8,7 @@ and prints what a crawl would store, storing nothing (``spiders.probe``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -16,20 +16,23 @@ from crawler.cli.app import ctx_config
 from crawler.config.sources import Config, Source, parse_source
 from crawler.errors import ConfigError
 
+if TYPE_CHECKING:
+    from crawler.extraction.suggest import Suggestion
+
 
 @click.group("source")
 def source() -> None:
     """Try a site: suggest its entry, or dry-run an entry (nothing is stored)."""
 
 
-def _source_of(cfg: Config, name_or_url: str, **keys: Any) -> Source:
-    """The configured source ``name_or_url``, or a listing source of that URL (``keys`` added)."""
+def _source_of(cfg: Config, name_or_url: str) -> Source:
+    """The configured source ``name_or_url``, or a listing source of that URL."""
     if "://" not in name_or_url:
         (found,) = cfg.select([name_or_url])
         return found
     from crawler.extraction.suggest import source_name
 
-    entry = {"name": source_name(name_or_url), "start_urls": [name_or_url], "schedule": "every: 1h", **keys}
+    entry = {"name": source_name(name_or_url), "start_urls": [name_or_url], "schedule": "every: 1h"}
     try:
         return parse_source(entry, 0)
     except ConfigError as exc:
@@ -57,6 +60,36 @@ def _sample_entries(kind: str, url: str, body: bytes) -> list[tuple[str, str]]:
     return []
 
 
+def _suggestion(cfg: Config, url: str) -> Suggestion:
+    """What ``radar source suggest`` infers for ``url``, from one fetch of it (through the
+    crawl's fetch guard and settings)."""
+    from crawler.extraction.suggest import suggest as suggest_entry
+    from spiders.probe import probe
+
+    seen = probe(cfg, _source_of(cfg, url), max_listing=0, max_articles=0)
+    if not seen.pages or (not seen.first_body and seen.pages[0].error):  # not fetched at all
+        error = seen.pages[0].error if seen.pages else "nothing was fetched (refused? see the log with -v)"
+        raise click.ClickException(f"could not fetch {url}: {error}")
+    found = suggest_entry(url, seen.first_status, seen.first_headers, seen.first_body)
+    if found.kind in ("feed", "api"):
+        found.sample = _sample_entries(found.kind, url, seen.first_body)
+    return found
+
+
+def _suggested_entry(cfg: Config, url: str) -> dict[str, object]:
+    """:func:`_suggestion`'s entry, worked out in a child process: a Scrapy crawl's reactor
+    cannot be started twice in one process, and ``radar source test URL`` crawls after it."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("fork")) as child:
+        return child.submit(_entry_of, cfg, url).result()
+
+
+def _entry_of(cfg: Config, url: str) -> dict[str, object]:
+    return _suggestion(cfg, url).entry()
+
+
 @source.command()
 @click.argument("url")
 @click.option("--name", help="The entry's name (default: from the host).")
@@ -65,20 +98,9 @@ def suggest(ctx: click.Context, url: str, name: str | None) -> None:
     """Fetch the listing page URL and print a source entry for it: the kind (feed, sitemap and JSON
     endpoints too), the article-link pattern with matched links and their titles, the CMS and
     its pagination, the encoding, and whether the page must be rendered in a browser."""
-    from crawler.extraction.suggest import suggest as suggest_entry
-    from spiders.probe import probe
-
-    cfg = ctx_config(ctx)
-    target = _source_of(cfg, url)
-    seen = probe(cfg, target, max_listing=0, max_articles=0)
-    if not seen.pages or (not seen.first_body and seen.pages[0].error):  # not fetched at all
-        error = seen.pages[0].error if seen.pages else "nothing was fetched (refused? see the log with -v)"
-        raise click.ClickException(f"could not fetch {url}: {error}")
-    found = suggest_entry(url, seen.first_status, seen.first_headers, seen.first_body)
+    found = _suggestion(ctx_config(ctx), url)
     if name:
         found.name = name
-    if found.kind in ("feed", "api"):
-        found.sample = _sample_entries(found.kind, url, seen.first_body)
     click.echo(found.yaml(), nl=False)
 
 
@@ -102,12 +124,22 @@ def test(ctx: click.Context, name_or_url: str, max_listing: int, max_articles: i
     from spiders.probe import probe
 
     cfg = ctx_config(ctx)
-    target = _source_of(cfg, name_or_url, **({"allow": allow} if allow else {}))
+    if "://" in name_or_url:  # what suggest would write for it: its kind, pattern and rendering
+        entry = {**_suggested_entry(cfg, name_or_url), **({"allow": allow} if allow else {})}
+        try:
+            target = parse_source(entry, 0)
+        except ConfigError as exc:
+            raise click.UsageError(str(exc)) from None
+    else:
+        target = _source_of(cfg, name_or_url)
     seen = probe(cfg, target, max_listing=max_listing, max_articles=max_articles)
     echo = click.echo
     echo(f"{target.name} ({target.kind}): {len(seen.pages)} listing page(s), nothing stored")
     for page in seen.pages:
-        how = f"allow {page.allow}" + ("" if target.allow else " (inferred)") if page.allow else "no article list"
+        if target.kind not in ("listing", "epaper"):
+            how = f"the {target.kind}'s entries"
+        else:
+            how = f"allow {page.allow}" + ("" if target.allow else " (inferred)") if page.allow else "no article list"
         echo(f"\n  {page.url}")
         if page.error:
             echo(f"    failed: {page.error}")
