@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -65,11 +66,39 @@ def served(tmp_path):
                 proc.kill()
                 pytest.fail(f"radar browse did not start: {proc.communicate()[0][-2000:]}")
             time.sleep(0.2)
+    servers = _children(proc.pid)
     try:
         yield f"http://127.0.0.1:{port}/radar"
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+    # radar browse passes SIGTERM on: its Datasette does not outlive it on the port
+    deadline = time.monotonic() + 20
+    while any(Path(f"/proc/{pid}").exists() and not _zombie(pid) for pid in servers):
+        assert time.monotonic() < deadline, f"Datasette {servers} outlived radar browse"
+        time.sleep(0.1)
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid``, from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    return found
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
 
 
 def test_browse_in_chromium(served, tmp_path):

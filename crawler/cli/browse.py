@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import signal
 import subprocess
 import sys
 import tempfile
@@ -114,7 +115,23 @@ def browse(ctx: click.Context, host: str, port: int, truncate: int) -> None:
                    "--plugins-dir", str(PLUGINS), "--setting", "truncate_cells_html", str(truncate),
                    "--host", host, "--port", str(port)]
         click.echo(f"Datasette on http://{host}:{port}/{DATABASE} (Ctrl-C stops it)", err=True)
+        raise SystemExit(_serve(command))
+
+
+def _serve(command: list[str]) -> int:
+    """Run Datasette until it ends; a SIGTERM or SIGHUP to ``radar browse`` is passed on to it,
+    so that a supervisor stopping radar browse stops Datasette too instead of orphaning it on
+    its port. Ctrl-C reaches both already (one foreground process group)."""
+    child = subprocess.Popen(command)
+
+    def forward(signum: int, _frame: object) -> None:
+        child.send_signal(signum)
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, forward)
+    while True:
         try:
-            raise SystemExit(subprocess.call(command))
+            code = child.wait()
         except KeyboardInterrupt:
-            raise SystemExit(0) from None
+            continue  # Datasette got it too: wait for it to end
+        return 0 if code in (-signal.SIGINT, -signal.SIGTERM, -signal.SIGHUP) else code
