@@ -128,13 +128,13 @@ class Ingestor:
             return frontier.catch_up(session, source, now, give_up_after=give_up_after)
 
     def ingest(self, article: Article, *, source: str, fetched_at: datetime, validators: Validators | None = None,
-               prepared: Prepared | None = None) -> IngestResult:
-        """Store ``article`` and, if it is new or changed, the events it states.
+               prepared: Prepared | None = None, tags: tuple[str, ...] = ()) -> IngestResult:
+        """Store ``article`` and, if it is new or changed, the events it states, with ``tags``.
 
         ``prepared`` (from :func:`prepare`, for this article) saves recomputing its hash,
         fingerprint and events; events are detected here when it carries none.
         """
-        result = self.ingest_many([Pending(article, source, fetched_at, validators, prepared)])[0]
+        result = self.ingest_many([Pending(article, source, fetched_at, validators, prepared, tags)])[0]
         assert not isinstance(result, Exception)  # a batch of one raises its error instead
         return result
 
