@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-__all__ = ["KINDS", "ApiKind", "EpaperKind", "FeedKind", "ListingKind", "SitemapKind", "SourceKind", "kind_keys",
-           "kind_of", "rechecked_kinds"]
+__all__ = ["KINDS", "RECHECK_KEYS", "ApiKind", "EpaperKind", "FeedKind", "ListingKind", "SitemapKind", "SourceKind",
+           "kind_keys", "kind_of", "rechecked_kinds"]
 
 #: name → kind, in declaration order (the first is the default kind).
 KINDS: dict[str, type[SourceKind]] = {}
+#: the keys of a re-check schedule, taken by every kind whose articles are re-checked
+RECHECK_KEYS = ("recheck", "recheck_days")
 
 
 class SourceKind:
@@ -29,7 +31,8 @@ class SourceKind:
     spider: ClassVar[str]
     #: keys a source of this kind must give, besides the keys every source must
     required: ClassVar[tuple[str, ...]] = ()
-    #: keys a source of this kind may give, besides the keys every source may
+    #: keys a source of this kind may give, besides the keys every source may (and the re-check
+    #: keys, which every re-checked kind takes)
     optional: ClassVar[tuple[str, ...]] = ()
     #: whether its stored articles are re-fetched for revisions (``recheck``, ``radar crawl --recheck``)
     rechecked: ClassVar[bool] = False
@@ -44,8 +47,8 @@ class SourceKind:
 
     @classmethod
     def own_keys(cls) -> tuple[str, ...]:
-        """The keys only this kind takes (required and optional)."""
-        return cls.required + cls.optional
+        """The keys only this kind takes (required, optional and, when re-checked, the re-check keys)."""
+        return cls.required + cls.optional + (RECHECK_KEYS if cls.rechecked else ())
 
     @classmethod
     def refuses_recheck(cls) -> str:
@@ -61,7 +64,7 @@ class ListingKind(SourceKind):
     name = "listing"
     help = "listing pages that link articles"
     spider = "spiders.listing.ListingSpider"
-    optional = ("next_page", "recheck", "recheck_days")
+    optional = ("next_page",)
     rechecked = True
 
 
@@ -81,7 +84,7 @@ class FeedKind(SourceKind):
     name = "feed"
     help = "an RSS or Atom feed whose entries link articles"
     spider = "spiders.feed.FeedSpider"
-    optional = ("max_age_days", "recheck", "recheck_days")
+    optional = ("max_age_days",)
     rechecked = True
 
 
@@ -91,7 +94,7 @@ class SitemapKind(SourceKind):
     name = "sitemap"
     help = "a sitemap (index, news or plain) listing article URLs"
     spider = "spiders.sitemap.SitemapSpider"
-    optional = ("max_age_days", "recheck", "recheck_days")
+    optional = ("max_age_days",)
     rechecked = True
 
 
@@ -101,7 +104,7 @@ class ApiKind(SourceKind):
     name = "api"
     help = "a JSON listing endpoint whose items link articles"
     spider = "spiders.api.ApiSpider"
-    optional = ("items", "fields", "page_param", "max_age_days", "recheck", "recheck_days")
+    optional = ("items", "fields", "page_param", "max_age_days")
     rechecked = True
 
 
