@@ -34,7 +34,6 @@ the throughput, its ratio to one worker's (goal ≥ 0.8 × k), and each worker's
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import re
 import shutil
@@ -45,7 +44,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +54,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.daemon_soak import tree_cpu  # noqa: E402
+from bench.dedupe import scratch_database  # noqa: E402
 from bench.scale_sites import Sites  # noqa: E402
 
 CRAWL_LINE = re.compile(r"job=crawl source=(\S+) outcome=(\w+)(.*)$", re.M)
@@ -182,26 +182,6 @@ def _running(db_url: str) -> Generator[int, None, None]:
                 yield 0
     finally:
         engine.dispose()
-
-
-@contextlib.contextmanager
-def own_schema(db_url: str) -> Iterator[str]:
-    """``db_url`` in a PostgreSQL schema of its own, dropped afterwards (SQLite: as it is)."""
-    if not db_url.startswith("postgresql"):
-        yield db_url
-        return
-    from sqlalchemy import create_engine, text
-
-    schema = f"scale_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(db_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        yield f"{db_url}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
 
 def pct(values: list[float], q: float) -> float:
@@ -341,7 +321,7 @@ def many_workers(args: argparse.Namespace, work: Path, db_url: str) -> int:
           f"workers of --concurrency {args.concurrency}; {len(os.sched_getaffinity(0))} CPUs", flush=True)
     rounds = []
     for k in counts:  # each round in a schema of its own: no stored articles, no jobs, no runs
-        with own_schema(db_url) as url:
+        with scratch_database(db_url, str(work)) as url:
             rounds.append(one_round(args, work, url, sites, k))
     base = rounds[0].crawls / rounds[0].seconds / rounds[0].workers
     ok = True
@@ -383,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.workers:
             return many_workers(args, work, db_url)
-        with own_schema(db_url) as url:
+        with scratch_database(db_url, str(work)) as url:
             return one_machine(args, work, url)
     finally:
         print(f"kept {work}") if args.keep else shutil.rmtree(work, ignore_errors=True)
