@@ -152,14 +152,9 @@ def send_unsent(config: Config, factory: sessionmaker[Session]) -> int:
     """Send the queued crawls the broker did not take (it was away), oldest first; stop at the
     first it still refuses. Returns how many it sent."""
     with factory() as session:
-        unsent = runs.unsent_runs(session)
+        unsent = _configured(config, factory, runs.unsent_runs(session))
     sent = 0
     for run_id, source, scheduled, recheck in unsent:
-        if source not in config.sources:
-            with transaction(factory) as session:
-                runs.close_run(session, run_id, status="skipped", reason="no longer configured",
-                               now=datetime.now(UTC), exit_code=None, force=True)
-            continue
         if not _send(config, factory, run_id, source, recheck, scheduled, SEND_RETRIES):
             break
         sent += 1
@@ -193,6 +188,75 @@ def _send(config: Config, factory: sessionmaker[Session], run_id: int, source: s
             _sending.discard(run_id)
 
 
+def _configured(config: Config, factory: sessionmaker[Session],
+                rows: list[tuple[int, str, datetime, bool]]) -> list[tuple[int, str, datetime, bool]]:
+    """``rows`` of sources still configured; the others' queued rows are closed ``skipped``."""
+    kept = []
+    for row in rows:
+        if row[1] in config.sources:
+            kept.append(row)
+            continue
+        with transaction(factory) as session:
+            runs.close_run(session, row[0], status="skipped", reason="no longer configured",
+                           now=datetime.now(UTC), exit_code=None, force=True)
+    return kept
+
+
+#: the sent queued rows the previous check found their queue short of (this daemon's checks)
+_short: set[int] = set()
+
+
+def resend_lost(config: Config, factory: sessionmaker[Session]) -> int:
+    """Send again the queued crawls whose message the broker no longer holds, so that no
+    source's ticks stay skipped behind a ``queued`` row no worker will ever take. Returns how
+    many it sent; raises when the broker or the database does not answer.
+
+    A message is lost when the broker loses what it held: a Redis without persistence
+    restarted, a queue purged or deleted by hand. Until a worker takes a sent row, its
+    message is on its queue, or in the hands of a worker about to take it (tasks are
+    acknowledged late and prefetched one per worker thread, so a worker holds no message it is
+    not starting). A queue that holds fewer messages than it has sent rows waiting has lost
+    the difference: the oldest that many rows are sent again (a broker loses what it held, the
+    oldest). A row counts as lost only when two checks in a row found its queue short of it,
+    since a message being handed to a worker is on neither side for a moment. A wrong guess
+    costs one message more, which the worker skips (its row was taken already), and the queue
+    stays short until the lost row is sent again."""
+    with factory() as session:
+        waiting = _configured(config, factory, runs.sent_runs(session))
+    if not waiting:
+        _short.clear()
+        return 0
+    by_queue: dict[str, list[tuple[int, str, datetime, bool]]] = {}
+    for row in waiting:
+        by_queue.setdefault(queue_of(config.sources[row[1]], config.settings), []).append(row)
+    depth = _depths(_app(config.settings), sorted(by_queue))
+    short = {row for name, rows in by_queue.items() for row in rows[:max(0, len(rows) - depth[name])]}
+    lost = [row for row in short if row[0] in _short]
+    _short.clear()
+    _short.update(row[0] for row in short if row not in lost)
+    for run_id, source, scheduled, recheck in sorted(lost):
+        log.warning("the broker no longer holds the queued crawl of %s (run %d): sending it again", source, run_id)
+        dispatch(config, source, recheck, scheduled, run_id, SEND_RETRIES)
+    return len(lost)
+
+
+def _depths(app: Celery, names: list[str]) -> dict[str, int]:
+    """How many messages wait on each of the queues ``names`` (0 for a queue that does not
+    exist); raises when the broker does not answer."""
+    depth: dict[str, int] = {}
+    with app.connection_for_read() as conn:
+        for name in names:
+            channel = conn.channel()  # a queue that does not exist yet closes the channel that asked
+            try:
+                depth[name] = int(channel.queue_declare(queue=name, passive=True).message_count)
+            except Exception:
+                depth[name] = 0
+            finally:
+                with contextlib.suppress(Exception):
+                    channel.close()
+    return depth
+
+
 @dataclass(frozen=True)
 class QueueState:
     """What the broker says: crawls waiting per queue, and the workers that answered a ping
@@ -213,17 +277,7 @@ def queue_state(config: Config, timeout: float = 1.0) -> QueueState:
     settings = config.settings
     app = _app(settings)
     names = sorted({settings.crawl_queue} | {queue_of(s, settings) for s in config.select()})
-    depth: dict[str, int] = {}
-    with app.connection_for_read() as conn:
-        for name in names:
-            channel = conn.channel()  # a queue that does not exist yet closes the channel that asked
-            try:
-                depth[name] = int(channel.queue_declare(queue=name, passive=True).message_count)
-            except Exception:
-                depth[name] = 0
-            finally:
-                with contextlib.suppress(Exception):
-                    channel.close()
+    depth = _depths(app, names)
     replies = app.control.inspect(timeout=timeout).active_queues() or {}
     workers = {name: sorted(q["name"] for q in queues) for name, queues in replies.items()}
     return QueueState(depth, workers)
@@ -246,12 +300,17 @@ def report_state(config: Config, metrics: Metrics | None) -> QueueState:
 
 
 def tend(ctx: DaemonContext, *, report: bool) -> None:
-    """The daemon's care of the queue: send again the crawls the broker did not take and, with
-    ``report``, log the queues' depths and the workers seen. Failures are logged, not raised."""
+    """The daemon's care of the queue: send again the crawls the broker did not take or lost and,
+    with ``report``, log the queues' depths and the workers seen. Failures are logged, not raised."""
     try:
         send_unsent(ctx.config, ctx.factory)
     except Exception as exc:  # the database may be away too; the rows wait for the next try
         log.warning("could not send the queued crawls the broker had not taken: %s", brief(exc))
+    try:
+        resend_lost(ctx.config, ctx.factory)
+    except Exception as exc:  # the broker may be away; lost crawls are found at a later try
+        _short.clear()
+        log.warning("could not check the broker still holds the queued crawls: %s", brief(exc))
     if report:
         try:
             report_state(ctx.config, ctx.metrics)

@@ -77,8 +77,19 @@ def mark_sent(session: Session, run_id: int) -> None:
 
 def unsent_runs(session: Session) -> list[tuple[int, str, datetime, bool]]:
     """Queued rows the broker has not accepted: (id, source, scheduled, recheck), oldest first."""
+    return _queued(session, sent=False)
+
+
+def sent_runs(session: Session) -> list[tuple[int, str, datetime, bool]]:
+    """Queued rows the broker accepted and no worker has taken yet: (id, source, scheduled,
+    recheck), oldest first."""
+    return _queued(session, sent=True)
+
+
+def _queued(session: Session, *, sent: bool) -> list[tuple[int, str, datetime, bool]]:
+    unsent = _RUNS.c.finish_reason == UNSENT
     rows = session.execute(select(_RUNS.c.id, _RUNS.c.source, _RUNS.c.started_at, _RUNS.c.stats).where(
-        _RUNS.c.status == "queued", _RUNS.c.finish_reason == UNSENT).order_by(_RUNS.c.id))
+        _RUNS.c.status == "queued", ~unsent if sent else unsent).order_by(_RUNS.c.id))
     return [(int(i), str(s), at, bool((stats or {}).get(RECHECK_KEY))) for i, s, at, stats in rows]
 
 

@@ -2,27 +2,32 @@
 worker`` processes: 30 sources on three workers, each tick run once and shown in ``radar status``
 with its worker; a tick whose crawl is still queued is coalesced and a crawl queued too long
 raises a health alert; crawls due while the broker is cut off are sent and run once when it is
-back."""
+back; a queued crawl whose message the broker lost is sent again by the daemon and runs once."""
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from kombu.connection import Connection
 from sqlalchemy import func, select
 
-from storage.db import open_database
+from crawler.config.sources import load_config
+from scheduler.queue import dispatch, resend_lost
+from storage import runs as run_rows
+from storage.db import open_database, transaction
 from storage.models import ArticleRow
 from storage.runs import UNSENT, WORKER_KEY
 from tests.e2e import radar
 from tests.sockets import TcpProxy
 from tests.test_concurrency import NoticeSite, close, serve
 from tests.test_daemon import Daemon, wait
-from tests.test_worker import Worker, _config, _runs, _start_workers, queues, sites, workers
+from tests.test_worker import BROKER, Worker, _config, _runs, _start_workers, queues, sites, workers
 
 pytestmark = pytest.mark.slow
 __all__ = ["queues", "sites", "workers"]  # fixtures this module uses
@@ -150,3 +155,60 @@ def test_crawls_due_while_the_broker_is_cut_off_run_once_when_it_is_back(
     assert "sent 2 queued crawl(s) the broker had not taken" in daemon.log or daemon.log.count(
         "sent 1 queued crawl(s)") == 2, daemon.log
     assert all(r.items == 4 for r in runs) and _stored_once(factory) >= 4
+
+
+def _purge(queue: str) -> int:
+    """Empty ``queue`` on RabbitMQ, as an operator's ``rabbitmqctl purge_queue`` does; how many
+    messages it held."""
+    with Connection(BROKER) as conn:  # type: ignore[no-untyped-call]
+        return int(conn.channel().queue_purge(queue) or 0)
+
+
+def test_a_queued_crawl_is_sent_again_only_once_two_checks_found_its_message_gone(
+        sites: list[Any], postgres_url: str, tmp_path: Path, queues: list[str]) -> None:
+    config = load_config(_config(tmp_path, postgres_url, sites[:2], queues[0]))
+    engine, factory = open_database(postgres_url)
+    try:
+        ids = []
+        for source in ("s0", "s1"):  # queued and sent, as a tick does
+            with transaction(factory) as session:
+                ids.append(run_rows.queue_run(session, source, datetime.now(UTC), recheck=False))
+            dispatch(config, source, False, datetime.now(UTC), ids[-1])
+            with transaction(factory) as session:
+                run_rows.mark_sent(session, ids[-1])
+        # the broker holds both messages: nothing is sent again, however often it is checked
+        assert [resend_lost(config, factory) for _ in range(3)] == [0, 0, 0]
+        assert _purge(queues[0]) == 2
+        # the first check finds the queue short, the second sends both again, then it is even
+        assert [resend_lost(config, factory) for _ in range(3)] == [0, 2, 0]
+        assert _purge(queues[0]) == 2
+        with transaction(factory) as session:  # one of them taken meanwhile by a worker
+            assert run_rows.take_queued_run(session, ids[0], now=datetime.now(UTC), worker="radar@t")
+        assert [resend_lost(config, factory) for _ in range(2)] == [0, 1]
+        assert _purge(queues[0]) == 1
+    finally:
+        engine.dispose()
+
+
+def test_a_queued_crawl_whose_message_the_broker_lost_is_sent_again_and_runs_once(
+        sites: list[Any], postgres_url: str, tmp_path: Path, queues: list[str], workers: list[Worker]) -> None:
+    config = _config(tmp_path, postgres_url, sites[:1], queues[0], workers=0)
+    engine, factory = open_database(postgres_url)
+    daemon = Daemon(config, {})
+    try:
+        queued = wait(lambda: [r for r in _runs(factory) if r.status == "queued" and r.finish_reason == ""], 60,
+                      "the crawl on the broker", daemon)
+        assert _purge(queues[0]) == 1  # the broker loses it: no worker will ever be given it
+        daemon.wait_for("the broker no longer holds the queued crawl of s0")
+        _start_workers(workers, config, queues[0])
+        wait(lambda: [r.status for r in _runs(factory)] == ["finished"], 60, "the crawl done", daemon)
+        wait(lambda: "outcome=finished" in workers[0].log, 30, "the worker's line")
+        runs = _runs(factory)
+    finally:
+        daemon.proc.terminate()
+        daemon.proc.wait(30)
+        engine.dispose()
+    assert [r.id for r in runs] == [queued[0].id] and runs[0].items == 4
+    assert daemon.log.count("the broker no longer holds") == 1, daemon.log
+    assert workers[0].log.count(" outcome=") == 1, workers[0].log
+    assert _stored_once(factory) >= 1
