@@ -152,3 +152,21 @@ def test_migration_indexes_articles_stored_before(db_url, capsys):
         for query in ("光伏", "签约", "芯片", "伏", "第3篇", "旧文章1"):
             assert {h.id for h in search(conn, query, limit=100)} == _brute(rows, query), query
     engine.dispose()
+
+
+def test_integer_tokens_are_the_text_tokens_numbered():
+    """PostgreSQL's integer tokens are computed apart from the text tokens SQLite indexes; they
+    must be the same tokens, or one database would find what the other misses."""
+    from pathlib import Path
+
+    from crawler.text.search_tokens import index_numbers, text_tokens, token_number
+
+    seeds = sorted((Path(__file__).resolve().parents[1] / "crawler" / "replica" / "seeds").iterdir())[:6]
+    cases = [(t, b) for t, b, _r in TEXTS] + [
+        ("", ""), ("a", ""), ("", "伏"), ("snake_case 下划线_分开", "emoji 🚀光伏🚀 ①② Ⅻ ٣٤ ＡＢＣ１２"),
+        ("Ünïcode café", "ﬁ ligature, 〇一二 and \u0301 a lone mark"),
+    ] + [("", p.read_text("utf-8", errors="replace")) for p in seeds]
+    assert len(cases) > 12
+    for title, body in cases:
+        assert index_numbers(title, body) == sorted({token_number(t) for t in text_tokens(title, body)}), title
+

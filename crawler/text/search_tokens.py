@@ -108,9 +108,23 @@ def token_number(token: str) -> int:
     return UNICODE_LIMIT + (ord(token[0]) * UNICODE_LIMIT + ord(token[1])) % _BIGRAM_SPACE
 
 
+_NOT_WORD = re.compile(r"[\W_]")  # Python's \w less "_" is exactly the letters and digits (L*, N*)
+
+
 def index_numbers(title: str, body: str) -> list[int]:
-    """The tokens of an article as sorted distinct integers (what the PostgreSQL index holds)."""
-    return sorted({token_number(t) for t in text_tokens(title, body)})
+    """The tokens of an article as sorted distinct integers (what the PostgreSQL index holds):
+    the same as ``token_number`` of each of :func:`text_tokens`."""
+    import numpy as np
+
+    # array arithmetic rather than a set of Python strings: this runs for every stored article,
+    # and the per-character loop cost more than the database's own work on the row
+    blanked = _NOT_WORD.sub("\0", fold(title) + "\n" + fold(body))
+    codes = np.frombuffer(blanked.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+    first, second = codes[:-1], codes[1:]
+    pair = (first != 0) & (second != 0)
+    bigrams = UNICODE_LIMIT + (first[pair] * UNICODE_LIMIT + second[pair]) % _BIGRAM_SPACE
+    numbers: list[int] = np.unique(np.concatenate([codes[codes != 0], bigrams])).tolist()
+    return numbers
 
 
 def term_tokens(folded_term: str) -> list[str]:
