@@ -33,9 +33,11 @@ from crawler.text.search_tokens import (
 )
 from storage.tags import TAG_ESCAPE, tag_like
 
-# PostgreSQL: the newest index rows scanned first, in id order; a query that finds its page of
-# hits there never touches the GIN index (common terms); otherwise the GIN index finds them all.
-NEWEST_WINDOW = 5000
+# PostgreSQL: the newest index rows are tested first, in id order; a query that finds its page of
+# hits there never touches the GIN index (common terms: a term in 2 % of the articles fills a page
+# of 20 from 1,000 rows); otherwise the GIN index finds them all. Testing a row decompresses its
+# tokens, so the window is what a rare term pays before the index, whatever the table's size.
+NEWEST_WINDOW = 1000
 RELEVANCE_POOL = 500  # relevance ranks this many newest hits
 
 
@@ -113,7 +115,7 @@ def postgres_schema() -> list[str]:
     return [
         "CREATE TABLE article_search (article_id integer PRIMARY KEY REFERENCES articles(id) ON DELETE CASCADE, "
         "tokens integer[] NOT NULL)",
-        "CREATE INDEX article_search_tokens ON article_search USING gin (tokens)",
+        POSTGRES_INDEX,
         f"CREATE FUNCTION search_fold(t text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS "
         f"$fold$ SELECT translate(t, $a${source}$a$, $b${target}$b$) $fold$",
         # the tokens of the query's included terms (whitespace-separated, '-term' excluded)
@@ -137,6 +139,16 @@ def postgres_schema() -> list[str]:
     ]
 
 
+# PostgreSQL's GIN index. An article brings about a thousand keys; GIN appends them to a pending
+# list and merges the list into the index once it passes gin_pending_list_limit, sorting the keys
+# in work_mem. At the 4 MB defaults a batch of articles is merged in many small sorts, and the
+# merges were most of the cost of storing an article. A larger list is also scanned by every
+# query until it is merged; 16 MB is the size bench/search.py measured both ways.
+PENDING_LIST_KB = 16384
+MERGE_WORK_MEM = "64MB"
+BUILD_WORK_MEM = "256MB"  # for building the whole index at once (fill)
+POSTGRES_INDEX = (f"CREATE INDEX article_search_tokens ON article_search USING gin (tokens) "
+                  f"WITH (gin_pending_list_limit = {PENDING_LIST_KB})")
 UNICODE = 0x110000
 SPACE = 2**31 - 1 - UNICODE
 POSTGRES_DROP = ["DROP FUNCTION IF EXISTS search_articles(text)",
@@ -146,14 +158,20 @@ POSTGRES_DROP = ["DROP FUNCTION IF EXISTS search_articles(text)",
 
 
 def fill(conn: Connection, progress: Callable[[int, int], None] | None = None, batch: int = 2000) -> int:
-    """Index every stored article (a new index); returns how many. ``progress(done, total)`` is
-    called after each batch."""
+    """Index every stored article (a new, empty index); returns how many. ``progress(done, total)``
+    is called after each batch."""
+    postgres = conn.dialect.name != "sqlite"
+    if postgres:  # one GIN build from all the rows is many times faster than keeping it row by row
+        conn.execute(text("DROP INDEX IF EXISTS article_search_tokens"))
     total = int(conn.execute(text("SELECT count(*) FROM articles")).scalar_one())
     done, last = 0, 0
     while True:
         rows = conn.execute(text("SELECT id, title, body FROM articles WHERE id > :last ORDER BY id LIMIT :n"),
                             {"last": last, "n": batch}).all()
         if not rows:
+            if postgres:
+                conn.execute(text(f"SET LOCAL maintenance_work_mem = '{BUILD_WORK_MEM}'"))
+                conn.execute(text(POSTGRES_INDEX))
             return done
         index_articles(conn, [(int(r[0]), r[1] or "", r[2] or "") for r in rows], force=True)
         done += len(rows)
@@ -183,6 +201,7 @@ def index_articles(conn: Connection, rows: Sequence[tuple[int, str, str]], *, fo
             conn.execute(text("INSERT INTO article_search(rowid, tokens) VALUES (:id, :tokens)"),
                          [{"id": i, "tokens": index_text(t, b)} for i, t, b in rows])
         return
+    conn.execute(text(f"SET LOCAL work_mem = '{MERGE_WORK_MEM}'"))  # for the pending list's merge
     # an array literal: psycopg adapts a list of a thousand ints more slowly than PostgreSQL parses it
     conn.execute(text("INSERT INTO article_search (article_id, tokens) VALUES (:id, CAST(:tokens AS integer[]))"),
                  [{"id": i, "tokens": _array(index_numbers(t, b))} for i, t, b in rows])
@@ -195,6 +214,7 @@ def _array(numbers: list[int]) -> str:
 def reindex(conn: Connection, article_id: int, title: str, body: str) -> None:
     """Re-index a revised article (PostgreSQL; on SQLite the update trigger did)."""
     if conn.dialect.name != "sqlite":
+        conn.execute(text(f"SET LOCAL work_mem = '{MERGE_WORK_MEM}'"))
         conn.execute(text("UPDATE article_search SET tokens = CAST(:tokens AS integer[]) WHERE article_id = :id"),
                      {"id": article_id, "tokens": _array(index_numbers(title, body))})
 
@@ -275,19 +295,34 @@ def _candidates(conn: Connection, query: Query, filters: Filters) -> Iterator[An
     newest = conn.execute(text("SELECT max(article_id) FROM article_search")).scalar()
     if newest is None:
         return
-    floor = int(newest) - NEWEST_WINDOW
-    params["floor"] = floor
+    params["floor"] = int(newest) - NEWEST_WINDOW
     stream = {"stream_results": True, "yield_per": 50}
-    select = (f"SELECT {_COLUMNS} FROM article_search s JOIN articles a ON a.id = s.article_id "
-              f"WHERE s.article_id {{}} :floor AND s.tokens @> CAST(:tokens AS integer[]){where} "
+    # ids in order first, each article fetched only when the caller reads that far (the lateral
+    # subquery's OFFSET 0 keeps the planner from joining every candidate first)
+    select = (f"SELECT {_COLUMNS} FROM ({{}} ORDER BY article_id DESC OFFSET 0) s "
+              f"CROSS JOIN LATERAL (SELECT * FROM articles a WHERE a.id = s.article_id{where} OFFSET 0) a "
               f"ORDER BY s.article_id DESC")
-    yield from conn.execute(text(select.format(">")), params, execution_options=stream)
-    # older articles: the GIN index finds every candidate, newest first after a sort
+    # The planner prices article_search by its heap alone, but each row's tokens live out of line
+    # (TOAST) and testing them means decompressing them; it must not pick its plan by that price.
+    # The newest rows: walked backwards by id, stopping as soon as the caller has enough.
+    for setting in ("enable_bitmapscan", "enable_seqscan"):
+        conn.execute(text(f"SET LOCAL {setting} = off"))
+    try:
+        yield from conn.execute(text(select.format(
+            "SELECT article_id FROM article_search WHERE article_id > :floor "
+            "AND tokens @> CAST(:tokens AS integer[])")), params, execution_options=stream)
+    finally:
+        conn.execute(text("SET LOCAL enable_bitmapscan = on"))
+    # Older articles: the GIN index finds every candidate, sorted by id; the primary key's range is
+    # hidden from the planner ("+ 0") so that it cannot stand in for the GIN index.
     conn.execute(text("SET LOCAL enable_indexscan = off"))
     try:
-        yield from conn.execute(text(select.format("<=")), params, execution_options=stream)
+        yield from conn.execute(text(select.format(
+            "SELECT article_id FROM article_search WHERE article_id + 0 <= :floor "
+            "AND tokens @> CAST(:tokens AS integer[])")), params, execution_options=stream)
     finally:
         conn.execute(text("SET LOCAL enable_indexscan = on"))
+        conn.execute(text("SET LOCAL enable_seqscan = on"))
 
 
 def _score(query: Query, title: str, body: str) -> float:

@@ -170,3 +170,35 @@ def test_integer_tokens_are_the_text_tokens_numbered():
     for title, body in cases:
         assert index_numbers(title, body) == sorted({token_number(t) for t in text_tokens(title, body)}), title
 
+
+def _pending_list_option(conn) -> list[str]:
+    return list(conn.execute(text("SELECT reloptions FROM pg_class WHERE relname = 'article_search_tokens' "
+                                  "AND relnamespace = to_regnamespace(current_schema())")).scalar_one() or [])
+
+
+def test_postgres_index_gets_its_pending_list_new_migrated_and_rebuilt(postgres_url):
+    from alembic import command
+
+    from storage import search as search_index
+    from storage.db import _alembic_config, make_engine
+
+    wanted = [f"gin_pending_list_limit={search_index.PENDING_LIST_KB}"]
+    engine = make_engine(postgres_url)
+    command.upgrade(_alembic_config(engine), "0008")
+    with engine.begin() as conn:  # as 0007 built it before the pending list was set
+        conn.execute(text("ALTER INDEX article_search_tokens RESET (gin_pending_list_limit)"))
+        assert _pending_list_option(conn) == []
+    command.upgrade(_alembic_config(engine), "head")
+    with engine.connect() as conn:
+        assert _pending_list_option(conn) == wanted
+    rows = {n: (f"标题{n}", f"第{n}篇：光伏签约" if n % 3 else f"第{n}篇：芯片") for n in range(1, 8)}
+    factory = open_database(postgres_url)[1]
+    ids = {_store(factory, n, t, b).article_id: (t, b) for n, (t, b) in rows.items()}
+    with engine.begin() as conn:  # what bench/search.py times: a from-scratch build, the index dropped
+        conn.execute(text("TRUNCATE article_search"))
+        assert search_index.fill(conn) == len(ids)
+        assert _pending_list_option(conn) == wanted
+    with engine.connect() as conn:
+        for query in ("光伏", "芯片", "伏签", "标题3"):
+            assert {h.id for h in search(conn, query, limit=100)} == _brute(ids, query), query
+    engine.dispose()
