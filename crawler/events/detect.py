@@ -28,13 +28,14 @@ from crawler.events.keys import event_key
 from crawler.events.model import STAGE_OF_SUBTYPE, Event
 from crawler.events.rules import RuleSet, load_rules
 from crawler.events.segment import Document
+from crawler.events.signing_check import SigningModel, check_signings
 
 __all__ = ["detect_events", "event_key"]
 
 
 def detect_events(
     text: str, *, title: str = "", region_hint: str = "", published: date | None = None,
-    rules: RuleSet | None = None,
+    rules: RuleSet | None = None, signing_check: SigningModel | None = None,
 ) -> list[Event]:
     """The signings, openings and trade figures ``text`` states, in order of appearance.
 
@@ -44,6 +45,10 @@ def detect_events(
     ``text``: ``text[event.start:event.end] == event.evidence``.  With ``published`` (the
     article's date), an event whose period ended more than ``retrospective_months`` before it is
     marked ``retrospective``.
+
+    With ``signing_check``, a model of the learned signing check
+    (:mod:`crawler.events.signing_check`), it decides which sentences report signings; without
+    it (the default) the rules alone decide.
     """
     rs = rules or load_rules()
     det = CandidateFinder(rs)
@@ -53,10 +58,15 @@ def detect_events(
     for sentence in doc.triggerable():
         cands.extend(det.sentence_candidates(sentence, doc))
     kept = det.merge(cands)
+    model = signing_check
+    if model is not None:
+        kept = check_signings(text, kept, rs, model)
 
     if title.strip():
         tdoc = Document(title.strip(), rs)
         tcands = det.merge([c for s in tdoc.triggerable() for c in det.sentence_candidates(s, tdoc)])
+        if model is not None:
+            tcands = check_signings(title.strip(), tcands, rs, model)
         for tc in tcands:
             same = [k for k in kept if k.event.type == tc.event.type]
             exact = [k for k in same if k.event.subtype == tc.event.subtype]
