@@ -64,6 +64,15 @@ from crawler.events.detect import detect_events
         # an announcement of a signing reports it; a signing as an attribute does not
         ("关于与宜兴市人民政府签订投资协议的公告", [("signing", "agreement")]),
         ("签订投资协议的企业可享受优惠。", []),
+        # a project landing with its place between (…项目在某地落地); 落地见效 stays no event
+        ("某某新能源项目在萧山区顺利落地。", [("signing", "project")]),
+        ("某某项目在萧山区落地见效。", []),
+        # social-service agencies sign services, financial groups finance: neither is investment
+        ("深圳市退役军人事务局和深圳市第二人民医院合作协议签约仪式举行。", []),
+        ("某某区民政局与某某养老服务公司签署合作协议。", []),
+        ("省政府与某某保险集团在南昌签署战略合作协议。", []),
+        ("省政府与某某证券公司签署战略合作协议。", []),
+        ("省政府与某某实业集团在南昌签署战略合作协议。", [("signing", "agreement")]),
         # a section that starts work first (先期开工段) is a noun, not a start
         ("公司中标某某城际铁路站前工程施工（不含先期开工段）。", []),
     ],
