@@ -65,6 +65,20 @@ def test_a_reposted_provincial_report_keeps_its_province_not_the_reposting_porta
     assert {e.region_from for e in trade} == {"article"}
 
 
+@pytest.mark.parametrize(("text", "region"), [
+    # county-level cities that became districts after cpca's table was made keep the name written
+    ("宁波市奉化区签约项目12个。", "浙江省宁波市奉化区"),
+    ("福州市长乐区签约项目12个。", "福建省福州市长乐区"),
+    # a county-level city that still is one, and a district the table knows, are named as before
+    ("慈溪市签约项目12个。", "浙江省宁波市慈溪市"),
+    ("杭州市富阳区签约项目12个。", "浙江省杭州市富阳区"),
+    # 区域 is no district
+    ("奉化市签约项目12个，带动区域发展。", "浙江省宁波市奉化市"),
+])
+def test_a_district_is_named_as_the_text_writes_it(text: str, region: str) -> None:
+    assert _only(text)[0] == region
+
+
 def test_the_source_region_is_used_and_marked_only_when_the_text_names_no_place() -> None:
     assert _only("该电站已于近日正式投运。", region_hint="湖北省鄂州市") == ("湖北省鄂州市", "source")
     assert _only("宜春市某某项目已于近日正式投运。", region_hint="湖北省鄂州市") == ("江西省宜春市", "text")

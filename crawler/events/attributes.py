@@ -94,7 +94,7 @@ class Attributes:
             code = coarsen(code, 0 if scope == "province" else 1)
         if not code:
             return hint.strip(), ("source" if hint.strip() else "")
-        return region_name(code), origin
+        return region_name(code, written=doc_text if not cand.in_title else title), origin
 
     def _scope(self, text: str, span: tuple[int, int], group1: list[Place],
                leads: list[tuple[int, int]]) -> str:

@@ -10,6 +10,7 @@ that fired.
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -63,8 +64,13 @@ def _within(code: str, other: str) -> bool:
     return code.startswith(_prefix(other, _rank(other)))
 
 
-def region_name(code: str) -> str:
-    """The joined 省市区 name of a 6-digit adcode ("湖北省黄冈市", "云南省曲靖市麒麟区")."""
+def region_name(code: str, written: str = "") -> str:
+    """The joined 省市区 name of a 6-digit adcode ("湖北省黄冈市", "云南省曲靖市麒麟区").
+
+    cpca's table predates many county-level cities becoming districts (奉化市 → 奉化区 in 2016,
+    临安, 长乐 …): where ``written``, the text the place was read from, names the county with 区
+    instead of the table's 市, the district's name is the current one and is used.
+    """
     rank = _rank(code)
     parts = [cpca.adcode_name(code[:2]) or ""]
     if rank >= 1:
@@ -72,7 +78,11 @@ def region_name(code: str) -> str:
         if city not in _NOT_A_CITY:
             parts.append(city)
     if rank == 2:
-        parts.append(cpca.adcode_name(code) or "")
+        county = cpca.adcode_name(code) or ""
+        district = f"{re.escape(county[:-1])}区(?!域|块|间|别)"
+        if county.endswith("市") and len(county) > 2 and re.search(district, written):
+            county = county[:-1] + "区"
+        parts.append(county)
     return "".join(parts)
 
 
