@@ -73,6 +73,14 @@ from crawler.events.detect import detect_events
         ("省政府与某某保险集团在南昌签署战略合作协议。", []),
         ("省政府与某某证券公司签署战略合作协议。", []),
         ("省政府与某某实业集团在南昌签署战略合作协议。", [("signing", "agreement")]),
+        # rooms, situations and words ending in 市 or 区 name no public party
+        ("签约仪式在甲公司展厅举行，甲公司与乙公司签署战略合作协议。", []),
+        ("面对行业变局，甲公司与乙公司签署战略合作协议。", []),
+        ("甲公司成功上市和乙科技签署战略合作协议。", []),
+        ("某某超市与某某供应商签订合作协议。", []),
+        ("某某景区与某某旅行社签署战略合作协议。", []),
+        ("萧山区和某某集团签署战略合作协议。", [("signing", "agreement")]),
+        ("甲公司与某某省商务厅签署投资合作协议。", [("signing", "agreement")]),
         # a section that starts work first (先期开工段) is a noun, not a start
         ("公司中标某某城际铁路站前工程施工（不含先期开工段）。", []),
     ],
