@@ -81,6 +81,12 @@ from crawler.events.detect import detect_events
         ("某某景区与某某旅行社签署战略合作协议。", []),
         ("萧山区和某某集团签署战略合作协议。", [("signing", "agreement")]),
         ("甲公司与某某省商务厅签署投资合作协议。", [("signing", "agreement")]),
+        # an agreement signed before, cited as a ground, as a noun or in a progress notice, is not
+        # reported again
+        ("根据公司与宜宾市人民政府签署的投资协议，公司在当地投资10亿元建设锂电池项目。", []),
+        ("公司与宜宾市人民政府签署的投资协议已终止。", []),
+        ("公司与宜宾市人民政府签署投资协议事项进展公告。", []),
+        ("公司于2018年与宜宾市人民政府签订投资协议，总投资20亿元。", [("signing", "agreement")]),
         # a section that starts work first (先期开工段) is a noun, not a start
         ("公司中标某某城际铁路站前工程施工（不含先期开工段）。", []),
     ],
