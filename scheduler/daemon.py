@@ -46,7 +46,7 @@ from crawler.errors import RadarError, brief
 from crawler.health.rules import alerts_of
 from scheduler import feeds, jobs
 from scheduler.engine import QuietScheduler, RadarScheduler, report_job_event
-from scheduler.gate import CrawlGate, GatedExecutor, default_limit, give_back, hosts_of
+from scheduler.gate import CrawlGate, GatedExecutor, default_limit, extraction_workers, give_back, hosts_of
 from scheduler.launcher import Launcher, LauncherError, supported
 from scheduler.metrics import Metrics
 from scheduler.plan import JobSpec, desired_jobs, reconcile
@@ -187,10 +187,13 @@ class Daemon:
         settings = self.config.settings
         limit = settings.max_concurrent_crawls or default_limit()
         self.gate = CrawlGate(limit)
-        if self.ctx is not None and self.ctx.metrics is not None:
-            self.ctx.metrics.track_waiting(self.gate.waiting)
-        log.info("at most %d crawl(s) at once%s, one per host; schedule jitter up to %d s", limit,
-                 "" if settings.max_concurrent_crawls else " (from CPUs and memory)", settings.schedule_jitter)
+        if self.ctx is not None:
+            self.ctx.crawls_at_once = limit
+            if self.ctx.metrics is not None:
+                self.ctx.metrics.track_waiting(self.gate.waiting)
+        log.info("at most %d crawl(s) at once%s, one per host, %d extraction process(es) each; schedule jitter up "
+                 "to %d s", limit, "" if settings.max_concurrent_crawls else " (from CPUs and memory)",
+                 extraction_workers(settings.workers, limit), settings.schedule_jitter)
         return self.gate
 
     def _hosts_of_job(self, job: Any) -> frozenset[str]:

@@ -32,19 +32,44 @@ from crawler.errors import brief
 
 log = logging.getLogger("radar.daemon")
 
-#: what one crawl process is reckoned to need, for the default limit
+#: what one crawl process is reckoned to need, for the default limit: a crawl forked warm peaks
+#: well under it (docs/benchmarks.md, *Scale*), which leaves room for larger pages
 CRAWL_MEMORY_MIB = 256
+#: crawls at once per CPU at most, by default: a crawl spends most of its life waiting on sites
+#: (politeness, latency) and keeps a CPU busy about a tenth of it, so this many keep the CPUs
+#: short of full with room for the daemon, the database and the extraction
+CRAWLS_PER_CPU = 8
+#: crawls at once at most, by default, however large the machine: each holds database
+#: connections of its own (PostgreSQL allows 100 by default) and a thread of the daemon
+MAX_DEFAULT_LIMIT = 32
+
+
+def _cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def default_limit(cpus: int | None = None, available_mib: int | None = None) -> int:
-    """Crawls at once when ``max_concurrent_crawls`` is 0: two per CPU (a crawl waits on the
-    network about half the time), fewer when the available memory holds fewer, at least one."""
-    cpus = cpus if cpus is not None else (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                                          else os.cpu_count() or 1)
+    """Crawls at once when ``max_concurrent_crawls`` is 0. Crawls wait on the network, so what
+    bounds them is memory: as many as the available memory holds at :data:`CRAWL_MEMORY_MIB`
+    each, at most :data:`CRAWLS_PER_CPU` per CPU and :data:`MAX_DEFAULT_LIMIT`, at least one.
+    Memory unknown (not Linux): the CPU bound."""
+    cpus = cpus if cpus is not None else _cpus()
     if available_mib is None:
         available_mib = _available_mib()
-    by_memory = available_mib // CRAWL_MEMORY_MIB if available_mib else 2 * cpus
-    return max(1, min(2 * cpus, by_memory))
+    ceiling = min(CRAWLS_PER_CPU * cpus, MAX_DEFAULT_LIMIT)
+    by_memory = available_mib // CRAWL_MEMORY_MIB if available_mib else ceiling
+    return max(1, min(ceiling, by_memory))
+
+
+def extraction_workers(configured: int, crawls_at_once: int, cpus: int | None = None) -> int:
+    """The extraction processes each crawl of a daemon or worker running up to ``crawls_at_once``
+    crawls starts: ``configured`` (the ``workers`` setting) unless it is -1, the default. Then
+    a share of the CPUs when fewer crawls than CPUs run at once (at most four), else none: crawls
+    that share the CPUs gain nothing from processes of their own, and each would fork them."""
+    if configured >= 0:
+        return configured
+    cpus = cpus if cpus is not None else _cpus()
+    return min(4, cpus // max(1, crawls_at_once)) if crawls_at_once < cpus else 0
 
 
 def _available_mib() -> int:

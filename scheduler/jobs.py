@@ -31,6 +31,7 @@ from crawler.digest.delivery import MAILED, DeliveryResult, deliver
 from crawler.errors import brief
 from crawler.health.rules import RunStatus
 from scheduler import feeds
+from scheduler.gate import extraction_workers
 from scheduler.launcher import Launcher, LauncherError
 from scheduler.metrics import Metrics
 from storage import runs
@@ -211,9 +212,11 @@ class CrawlResult:
 
 def run_crawl(source: str, config_path: Path | None, settings: Settings, children: ChildRegistry,
               factory: sessionmaker[Session], *, recheck: bool = False,
-              launcher: Launcher | None = None, run_id: int | None = None) -> CrawlResult:
+              launcher: Launcher | None = None, run_id: int | None = None,
+              crawls_at_once: int = 1) -> CrawlResult:
     """Crawl ``source`` in a child process within the time and memory limits (forked by
-    ``launcher`` when given: see :func:`start_child`).
+    ``launcher`` when given: see :func:`start_child`), with the extraction processes of one of
+    ``crawls_at_once`` crawls (:func:`scheduler.gate.extraction_workers`).
 
     The crawl_runs row is opened here, before the child starts, and the child fills it in; when
     the child cannot (it crashed, ran out of memory, hung and was killed) this closes it with
@@ -224,7 +227,8 @@ def run_crawl(source: str, config_path: Path | None, settings: Settings, childre
     if run_id is None:
         with transaction(factory) as session:
             run_id = runs.open_run(session, source, datetime.now(UTC))
-    env = dict(os.environ, RADAR_DATABASE_URL=settings.database_url)
+    env = dict(os.environ, RADAR_DATABASE_URL=settings.database_url,
+               RADAR_WORKERS=str(extraction_workers(settings.workers, crawls_at_once)))
     try:
         proc = start_child(crawl_args(source, config_path, settings.crawl_memory_mb, run_id, recheck,
                                       wait=settings.crawl_timeout * LOCK_WAIT_SHARE), env, launcher)
@@ -284,6 +288,7 @@ class DaemonContext:
     metrics: Metrics | None = None
     stopping: threading.Event = field(default_factory=threading.Event)
     launcher: Launcher | None = None  # forks crawls warm (``warm_crawls``); None: new processes
+    crawls_at_once: int = 1  # the crawl gate's limit
     #: ``executor: queue``: puts a crawl on its queue for a worker (context, job, source,
     #: recheck, scheduled) and returns the job's outcome fields; None: crawls run here
     dispatch: Callable[[DaemonContext, str, str, bool, datetime], dict[str, Any]] | None = None
@@ -348,7 +353,7 @@ def _crawl_source(job: str, source: str, *, recheck: bool) -> dict[str, Any]:
     if ctx.dispatch is not None:
         return _outcome(job, started, **ctx.dispatch(ctx, job, source, recheck, started))
     result = run_crawl(source, cfg.path, cfg.settings, ctx.children, ctx.factory, recheck=recheck,
-                       launcher=ctx.launcher)
+                       launcher=ctx.launcher, crawls_at_once=ctx.crawls_at_once)
     fields = _outcome(job, started, source=source, outcome=result.status, run=result.run_id,
                       exit=result.exit_code, seconds=result.seconds, pages=result.counts.get("pages", 0),
                       items=result.counts.get("items", 0), new=result.counts.get("new", 0),

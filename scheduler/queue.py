@@ -330,6 +330,7 @@ class WorkerContext:
     name: str
     children: ChildRegistry = field(default_factory=ChildRegistry)
     launcher: Launcher | None = None  # forks crawls warm (``warm_crawls``); None: new processes
+    crawls_at_once: int = 1  # the worker's concurrency
 
 
 _worker: WorkerContext | None = None
@@ -394,7 +395,7 @@ def crawl_task(source: str, recheck: bool = False, scheduled: str = "", run_id: 
         log.info(logfmt({**fields, "outcome": "skipped", "reason": "not configured on this worker"}))
         return {**fields, "outcome": "skipped"}
     result = run_crawl(source, cfg.path, cfg.settings, ctx.children, ctx.factory, recheck=recheck,
-                       launcher=ctx.launcher, run_id=run_id)
+                       launcher=ctx.launcher, run_id=run_id, crawls_at_once=ctx.crawls_at_once)
     lateness = (started - datetime.fromisoformat(scheduled)).total_seconds() if scheduled else None
     fields.update(outcome=result.status, run=result.run_id, exit=result.exit_code, seconds=result.seconds,
                   pages=result.counts.get("pages", 0), items=result.counts.get("items", 0),

@@ -4,6 +4,7 @@ runs start at a fixed jitter inside its schedule's period."""
 
 from __future__ import annotations
 
+import os
 import pickle
 import threading
 import time
@@ -18,7 +19,7 @@ import yaml
 from sqlalchemy import select
 
 from crawler.config.sources import parse_schedule
-from scheduler.gate import CrawlGate, default_limit, give_back, hosts_of
+from scheduler.gate import CrawlGate, default_limit, extraction_workers, give_back, hosts_of
 from scheduler.plan import JobSpec, OffsetTrigger, jitter_seconds, period_seconds, trigger_for
 from storage.db import open_database
 from storage.models import CrawlRunRow
@@ -142,11 +143,24 @@ def test_crawls_left_waiting_at_shutdown_fall_due_again_at_their_time() -> None:
         scheduler.shutdown(wait=False)
 
 
-def test_the_default_limit_follows_cpus_and_memory() -> None:
-    assert default_limit(cpus=2, available_mib=16000) == 4
+def test_the_default_limit_follows_memory_under_a_ceiling() -> None:
     assert default_limit(cpus=16, available_mib=2048) == 8  # 256 MiB a crawl
-    assert default_limit(cpus=4, available_mib=100) == 1
-    assert default_limit() >= 1
+    assert default_limit(cpus=4, available_mib=4000) == 15
+    assert default_limit(cpus=2, available_mib=16000) == 16  # eight per CPU
+    assert default_limit(cpus=64, available_mib=256000) == 32  # and 32 in all
+    assert default_limit(cpus=4, available_mib=100) == 1  # never none
+    assert default_limit(cpus=2, available_mib=0) == 16  # memory unknown: the CPUs' bound
+    assert 1 <= default_limit() <= 32
+
+
+def test_the_extraction_processes_of_a_crawl_are_the_cpus_its_share_leaves() -> None:
+    assert extraction_workers(-1, 16, cpus=2) == 0  # crawls share the CPUs: none
+    assert extraction_workers(-1, 2, cpus=2) == 0
+    assert extraction_workers(-1, 1, cpus=2) == 2
+    assert extraction_workers(-1, 4, cpus=8) == 2
+    assert extraction_workers(-1, 1, cpus=32) == 4  # at most four
+    assert extraction_workers(3, 16, cpus=2) == 3  # a number set is kept
+    assert extraction_workers(0, 1, cpus=8) == 0
 
 
 # --------------------------------------------------------------------------- jitter
@@ -297,3 +311,40 @@ def test_twenty_sources_due_at_once_run_three_at_a_time_one_per_host(sites: list
     assert first.finished_at is not None and first.finished_at <= second.started_at
     assert seen_threads <= limit + 12, seen_threads  # the crawl threads are the limit's, not one per source
     assert "at most 3 crawl(s) at once" in daemon.log
+    assert f"{extraction_workers(-1, limit)} extraction process(es) each" in daemon.log
+
+
+@pytest.fixture
+def wide_site() -> Iterator[str]:
+    """One site of 24 notices: more than a crawl prepares in its own process before it starts
+    extraction processes (spiders.pipelines, INLINE_FIRST)."""
+    servers = serve([ThreadingHTTPServer(("127.0.0.2", 0), NoticeSite)])
+    servers[0].notices, servers[0].delay = 24, 0.0  # type: ignore[attr-defined]
+    yield f"http://127.0.0.2:{servers[0].server_address[1]}"
+    close(servers)
+
+
+def test_crawls_sharing_the_cpus_extract_in_their_own_process(wide_site: str, postgres_url: str,
+                                                              tmp_path: Path) -> None:
+    limit = len(os.sched_getaffinity(0))  # as many crawls at once as CPUs: no CPU left for a pool
+    config = tmp_path / "radar.yaml"
+    config.write_text(yaml.safe_dump({
+        "settings": {"database_url": postgres_url, "max_concurrent_crawls": limit, "schedule_jitter": 0,
+                     "scrapy": {"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False}},
+        "sources": [{"name": "wide", "start_urls": [f"{wide_site}/index.html"], "allow": r"/a/\d+\.html$",
+                     "schedule": "every: 1h"}]}), encoding="utf-8")
+    engine, factory = open_database(postgres_url)
+    daemon = Daemon(config, {})
+    try:
+        def finished() -> list[CrawlRunRow]:
+            with factory() as session:
+                return list(session.scalars(select(CrawlRunRow).where(CrawlRunRow.status == "finished")).all())
+
+        runs = wait(finished, 120, "the crawl done", daemon)
+    finally:
+        daemon.stop()
+        engine.dispose()
+    assert "0 extraction process(es) each" in daemon.log
+    assert runs[0].items == 24
+    # every page was prepared in the crawl process: it started no extraction processes
+    assert runs[0].stats.get("radar/prepared_inline") == 24, runs[0].stats

@@ -14,7 +14,8 @@ from crawler.cli.app import ctx_config, set_log_level
               help="Take the crawls of this queue (repeatable; default: the crawl_queue setting). Sources "
                    "tagged queue:NAME go to queue NAME.")
 @click.option("--concurrency", type=click.IntRange(min=0), default=0,
-              help="Crawls at once (default: max_concurrent_crawls, or two per CPU).")
+              help="Crawls at once (default: max_concurrent_crawls, or as many as the available memory holds, "
+                   "at most eight per CPU and 32).")
 @click.pass_context
 def worker(ctx: click.Context, queues: tuple[str, ...], concurrency: int) -> None:
     """Run in the foreground: take crawls from the broker's queues and run them against the
@@ -44,7 +45,7 @@ def worker(ctx: click.Context, queues: tuple[str, ...], concurrency: int) -> Non
     _engine, factory = open_database(settings.database_url, migrate_schema=False)  # the daemon migrates
     name = worker_name(names)
     launcher = start_launcher(settings)
-    install_worker(WorkerContext(cfg, factory, name, launcher=launcher))
+    install_worker(WorkerContext(cfg, factory, name, launcher=launcher, crawls_at_once=threads))
     app = make_app(settings)
     logging.getLogger("radar.worker").info("worker %s: queues %s, %d crawl(s) at once, %s", name, ",".join(names),
                                            threads, "warm" if launcher else "each crawl a new process")

@@ -60,9 +60,11 @@ class Settings:
     crawl_memory_mb: int = option(2048, "address-space limit of a crawl process, in MiB (0: none)", minimum=0)
     warm_crawls: bool = option(True, "the daemon forks each crawl from a process that loaded Scrapy and "
                                "SQLAlchemy once (Linux); `false`: a new Python process per crawl")
-    max_concurrent_crawls: int = option(0, "crawls the daemon runs at once; the ones due beyond it wait, the "
-                                        "most overdue starts first. `0`: two per CPU, fewer if the available "
-                                        "memory holds fewer at 256 MiB each (read at daemon start)", minimum=0)
+    max_concurrent_crawls: int = option(0, "crawls the daemon (or a `radar worker` without `--concurrency`) runs "
+                                        "at once; the ones due beyond it wait, the most overdue starts first. "
+                                        "`0`: as many as the available memory holds at 256 MiB each, at most "
+                                        "eight per CPU and 32 (read at start; crawls mostly wait on the sites)",
+                                        minimum=0)
     schedule_jitter: int = option(600, "each source's crawls start a fixed delay after their scheduled time, "
                                   "under this many seconds and under the schedule's period, taken from the "
                                   "source's name, so sources on one schedule do not all start in the same "
@@ -105,8 +107,10 @@ class Settings:
                                     "(`executor: queue`)", minimum=1)
     sql_timeout: float = option(30.0, "seconds one `radar sql` query may run before it is stopped", above=0)
     # --- crawl knobs: each is also the Scrapy setting RADAR_<NAME> the spiders read -------------
-    workers: int = option(-1, "worker processes that extract and detect events (-1: one per CPU, at most four; 0: in "
-                          "the crawl process itself)", minimum=-1, crawl=True)
+    workers: int = option(-1, "processes each crawl starts to extract pages and detect events (0: in the crawl "
+                          "process itself; -1: for a crawl of the daemon or a worker, the CPUs' share of each of the "
+                          "crawls at once, at most four, none when they are at least as many as the CPUs; for "
+                          "`radar crawl`, one per CPU, at most four)", minimum=-1, crawl=True)
     # A batch costs about ten statements whatever its size (storage.queries.store_articles), so a
     # bigger one stores more per statement; the delay still bounds how long an article waits, so a
     # slow crawl's batches stay small.
