@@ -7,9 +7,12 @@ Sentences written for these tests, one per class of wording found on the drawn d
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from crawler.events.detect import detect_events
+from crawler.events.rules import RuleError, load_rules
 
 
 @pytest.mark.parametrize(
@@ -87,12 +90,26 @@ from crawler.events.detect import detect_events
         ("公司与宜宾市人民政府签署的投资协议已终止。", []),
         ("公司与宜宾市人民政府签署投资协议事项进展公告。", []),
         ("公司于2018年与宜宾市人民政府签订投资协议，总投资20亿元。", [("signing", "agreement")]),
+        # a province or city written short as one side of an agreement stands for its government;
+        # a company named after its city does not
+        ("腾讯与重庆签署战略合作协议。", [("signing", "agreement")]),
+        ("重庆与腾讯签署战略合作协议。", [("signing", "agreement")]),
+        ("某某集团和南昌日前正式签约。", [("signing", "agreement")]),
+        ("甲公司与青岛啤酒签署战略合作协议。", []),
+        ("甲公司在重庆与乙公司签署合作协议。", []),
         # a section that starts work first (先期开工段) is a noun, not a start
         ("公司中标某某城际铁路站前工程施工（不含先期开工段）。", []),
     ],
 )
 def test_signing_classes(text: str, expected: list[tuple[str, str]]) -> None:
     assert [(e.type, e.subtype) for e in detect_events(text)] == expected
+
+
+def test_a_place_party_pattern_must_say_where_the_place_stands(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("regions:\n  place_party: '与(?:市|省)签'\n", encoding="utf-8")
+    with pytest.raises(RuleError, match="place"):
+        load_rules([bad])
 
 
 def test_signed_funds_are_the_signings_amount() -> None:

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field, replace
 
 from crawler.events.model import Event
 from crawler.events.numbers import Amount, Growth, fold_digits
-from crawler.events.rules import Rule, RuleSet
+from crawler.events.regions import find_places
+from crawler.events.rules import PLACE_MARK, Rule, RuleSet
 from crawler.events.segment import Document, Sentence, clause_bounds
 
 __all__ = ["Candidate", "CandidateFinder", "Hit", "fill"]
@@ -80,7 +81,8 @@ class CandidateFinder:
         before = text[clause[0]:hit.start]
         after = text[hit.end:]
         checks = (
-            rule.require_any is None or rule.require_any.search(text) is not None,
+            rule.require_any is None or rule.require_any.search(text) is not None
+            or (rule.place_party and self.place_is_party(text)),
             rule.require_clause is None or rule.require_clause.search(clause_text) is not None,
             rule.negative is None or rule.negative.search(clause_text) is None,
             rule.negative_sentence is None or rule.negative_sentence.search(text) is None,
@@ -88,6 +90,22 @@ class CandidateFinder:
             rule.negative_after is None or rule.negative_after.search(after) is None,
         )
         return all(checks) and not doc.in_plan(sentence.start + hit.start)
+
+    def place_is_party(self, text: str) -> bool:
+        """Whether a province or city written as one side of an agreement stands in ``text``
+        (腾讯与重庆签署…): the ``regions.place_party`` pattern of the rules, with the place names
+        cpca finds put in for ``{place}``."""
+        places = [p for p in find_places(text, self.rules) if min(p.ranks) <= 1]
+        if not places:
+            return False
+        parts: list[str] = []
+        end = 0
+        for place in places:
+            if place.start >= end:
+                parts.append(text[end:place.start] + PLACE_MARK)
+                end = place.end
+        marked = "".join(parts) + text[end:]
+        return self.rules.place_party.search(marked) is not None
 
     def is_mention(self, hit: Hit, sentence: Sentence, clause: tuple[int, int]) -> bool:
         """An anaphoric or attributive use: it names an event rather than reporting one."""

@@ -22,7 +22,7 @@ from crawler.events.periods import PeriodGrammar
 from crawler.events.prefilter import TriggerFilter, required_literals, shortest_literals
 from crawler.events.rulefile import DEFAULT_RULES, RuleError, merged_rules
 
-__all__ = ["DEFAULT_RULES", "Rule", "RuleError", "RuleSet", "load_rules"]
+__all__ = ["DEFAULT_RULES", "PLACE_MARK", "Rule", "RuleError", "RuleSet", "load_rules"]
 
 SUBTYPES: dict[str, tuple[str, ...]] = {
     "signing": ("project", "agreement", "aggregate"),
@@ -33,11 +33,14 @@ _RULE_KEYS = {
     "id", "type", "subtype", "triggers", "require_any", "require_clause", "negative", "negative_sentence",
     "negative_before",
     "negative_after", "figures", "requires_figure", "requires_count", "count_subtype", "amount_label",
-    "confidence", "description", "yields",
+    "confidence", "description", "yields", "place_party",
 }
 _PATTERN_LIST_KEYS = ("triggers", "require_any", "require_clause", "negative", "negative_sentence",
                       "negative_before", "negative_after", "amount_label")
 _ID = re.compile(r"^[A-Za-z0-9_.\-]+$")
+# What stands in a sentence for a place name when RuleSet.place_party is matched (a private-use
+# character: no text holds it)
+PLACE_MARK = "\ue000"
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,6 +67,8 @@ class Rule:
     # Strings one of which every trigger match contains (crawler.events.prefilter), or None
     # when the pattern gives none: a sentence holding none of them is not searched
     trigger_literals: tuple[str, ...] | None = None
+    # a province or city written as a party (RuleSet.place_party) also satisfies require_any
+    place_party: bool = False
 
 
 @dataclass(frozen=True, eq=False)  # identity hash: used as a cache key
@@ -100,6 +105,7 @@ class RuleSet:
     org_window: int
     org_break: re.Pattern[str]
     party_after: re.Pattern[str]
+    place_party: re.Pattern[str]  # {place} stands as PLACE_MARK
     road_suffix: re.Pattern[str]
     not_places: tuple[str, ...]
     region_exclude: re.Pattern[str] | None
@@ -181,7 +187,7 @@ def _compile_rule(raw: Mapping[str, Any], contexts: Mapping[str, Any]) -> Rule:
     figures = raw.get("figures", "scope")
     if figures not in ("scope", "adjacent"):
         raise RuleError(rid, "figures", f"must be 'scope' or 'adjacent', got {figures!r}", source)
-    for key in ("requires_figure", "requires_count", "yields"):
+    for key in ("requires_figure", "requires_count", "yields", "place_party"):
         if not isinstance(raw.get(key, False), bool):
             raise RuleError(rid, key, "must be true or false", source)
     confidence = raw.get("confidence", 0.7)
@@ -200,6 +206,7 @@ def _compile_rule(raw: Mapping[str, Any], contexts: Mapping[str, Any]) -> Rule:
         yields=bool(raw.get("yields", False)),
         amount_label=compiled["amount_label"], confidence=float(confidence),
         trigger_literals=shortest_literals(required_literals(triggers.pattern)),
+        place_party=bool(raw.get("place_party", False)),
     )
 
 
@@ -220,6 +227,14 @@ def _pattern(sec: Mapping[str, Any], name: str, key: str) -> re.Pattern[str]:
             raise RuleError(name, key, "must not be empty")
         return found
     return _compile_one(value, name, key, "")
+
+
+def _place_pattern(sec: Mapping[str, Any], key: str) -> re.Pattern[str]:
+    """A regions pattern in which ``{place}`` stands for a place name (:data:`PLACE_MARK`)."""
+    value = sec.get(key)
+    if not isinstance(value, str) or "{place}" not in value:
+        raise RuleError("regions", key, "expected a pattern holding {place}")
+    return _compile_one(value.replace("{place}", PLACE_MARK), "regions", key, "")
 
 
 def _heading(sec: Mapping[str, Any], key: str) -> re.Pattern[str]:
@@ -300,6 +315,7 @@ def _build(merged: dict[str, Any], sources: tuple[str, ...]) -> RuleSet:
         org_window=_int(reg, "regions", "org_window"),
         org_break=_pattern(reg, "regions", "org_break"),
         party_after=_pattern(reg, "regions", "party_after"),
+        place_party=_place_pattern(reg, "place_party"),
         road_suffix=_pattern(reg, "regions", "road_suffix"),
         not_places=tuple(str(p) for p in not_places),
         region_exclude=exclude,
