@@ -97,6 +97,9 @@ from crawler.events.rules import RuleError, load_rules
         ("某某集团和南昌日前正式签约。", [("signing", "agreement")]),
         ("甲公司与青岛啤酒签署战略合作协议。", []),
         ("甲公司在重庆与乙公司签署合作协议。", []),
+        # a project as the object of 签订 is a project signed; its works contract is not
+        ("某某公司与宜宾市签订了总投资50亿元的锂电池项目。", [("signing", "project")]),
+        ("某某公司与宜宾市交通运输局签订了某某公路项目施工合同。", []),
         # a section that starts work first (先期开工段) is a noun, not a start
         ("公司中标某某城际铁路站前工程施工（不含先期开工段）。", []),
     ],
