@@ -155,6 +155,8 @@ def test_a_signing_is_its_public_partys(text: str, region: str) -> None:
         # 以来 dates what follows from a start reported elsewhere
         ("项目投产以来，累计实现产值50亿元。", []),
         ("工程竣工以来，运行平稳。", []),
+        # how busy works are is no start
+        ("某某公司在手订单充足，工厂满负荷开工。", []),
     ],
 )
 def test_opening_classes(text: str, expected: list[tuple[str, str]]) -> None:
