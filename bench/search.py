@@ -225,7 +225,9 @@ def _sizes(conn, sqlite: bool) -> dict[str, float]:
         index = float(conn.execute(text(
             "SELECT sum(pgsize) FROM dbstat WHERE name LIKE 'article_search%'")).scalar_one() or 0)
     else:
-        index = float(conn.execute(text("SELECT pg_total_relation_size('article_search')")).scalar_one())
+        index = float(conn.execute(text(  # a partitioned table: the sum of its partitions
+            "SELECT coalesce(sum(pg_total_relation_size(inhrelid)), 0) FROM pg_inherits "
+            "WHERE inhparent = to_regclass('article_search')")).scalar_one())
     return {"body_bytes": body, "index_bytes": index}
 
 

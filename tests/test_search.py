@@ -171,34 +171,92 @@ def test_integer_tokens_are_the_text_tokens_numbered():
         assert index_numbers(title, body) == sorted({token_number(t) for t in text_tokens(title, body)}), title
 
 
-def _pending_list_option(conn) -> list[str]:
-    return list(conn.execute(text("SELECT reloptions FROM pg_class WHERE relname = 'article_search_tokens' "
-                                  "AND relnamespace = to_regnamespace(current_schema())")).scalar_one() or [])
+
+def _partitions(conn) -> dict[str, list[str]]:
+    """Each partition of article_search with its GIN index's options."""
+    rows = conn.execute(text(
+        "SELECT c.relname, coalesce(x.reloptions, '{}') FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "JOIN pg_index g ON g.indrelid = c.oid JOIN pg_class x ON x.oid = g.indexrelid JOIN pg_am m ON m.oid = x.relam "
+        "WHERE i.inhparent = to_regclass('article_search') AND m.amname = 'gin'")).all()
+    return {name: list(options) for name, options in rows}
 
 
-def test_postgres_index_gets_its_pending_list_new_migrated_and_rebuilt(postgres_url):
+def test_postgres_migration_partitions_an_index_built_before(postgres_url):
     from alembic import command
 
     from storage import search as search_index
     from storage.db import _alembic_config, make_engine
+    from tests.old_rows import insert_old_article
 
-    wanted = [f"gin_pending_list_limit={search_index.PENDING_LIST_KB}"]
     engine = make_engine(postgres_url)
     command.upgrade(_alembic_config(engine), "0008")
-    with engine.begin() as conn:  # as 0007 built it before the pending list was set
-        conn.execute(text("ALTER INDEX article_search_tokens RESET (gin_pending_list_limit)"))
-        assert _pending_list_option(conn) == []
+    with engine.begin() as conn:  # the table as 0007 made it before it was partitioned
+        for statement in search_index.POSTGRES_DROP[4:]:
+            conn.execute(text(statement))
+        conn.execute(text("CREATE TABLE article_search (article_id integer PRIMARY KEY REFERENCES articles(id) "
+                          "ON DELETE CASCADE, tokens integer[] NOT NULL)"))
+        conn.execute(text("CREATE INDEX article_search_tokens ON article_search USING gin (tokens)"))
+        rows = {n: (f"旧文章{n}", f"第{n}篇：光伏与簽約" if n % 2 else f"第{n}篇：芯片") for n in range(1, 41)}
+        for n, (t, b) in rows.items():
+            insert_old_article(conn, n, t, b)
     command.upgrade(_alembic_config(engine), "head")
     with engine.connect() as conn:
-        assert _pending_list_option(conn) == wanted
-    rows = {n: (f"标题{n}", f"第{n}篇：光伏签约" if n % 3 else f"第{n}篇：芯片") for n in range(1, 8)}
-    factory = open_database(postgres_url)[1]
-    ids = {_store(factory, n, t, b).article_id: (t, b) for n, (t, b) in rows.items()}
-    with engine.begin() as conn:  # what bench/search.py times: a from-scratch build, the index dropped
-        conn.execute(text("TRUNCATE article_search"))
-        assert search_index.fill(conn) == len(ids)
-        assert _pending_list_option(conn) == wanted
+        assert _partitions(conn) == {"article_search_p0": [f"gin_pending_list_limit={search_index.PENDING_LIST_KB}"]}
+        for query in ("光伏", "签约", "芯片", "伏", "第3篇", "旧文章1"):
+            assert {h.id for h in search(conn, query, limit=100)} == _brute(rows, query), query
+    engine.dispose()
+
+
+def test_postgres_partitions_are_made_beside_concurrent_writers(postgres_url, monkeypatch):
+    """Two writers store articles at once, each in transactions of several articles, across
+    many partition boundaries: every partition is made beside them, nothing waits forever, and
+    every article is found, also after the index is rebuilt; a deleted article is forgotten."""
+    import threading
+
+    from storage import search as search_index
+
+    monkeypatch.setattr(search_index, "PARTITION_IDS", 4)
+    engine, factory = open_database(postgres_url)
+    bodies: dict[int, tuple[str, str]] = {}
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def writer(name: str) -> None:
+        try:
+            for batch in range(6):
+                with transaction(factory) as session:
+                    for n in range(3):
+                        title, body = f"{name}{batch}-{n}", f"{name}写入第{batch}批第{n}篇：光伏{'签约' * (n + 1)}"
+                        out = store_article(session, Article(url=f"https://example.gov.cn/{name}/{batch}/{n}.html",
+                                                             title=title, body=body, source_name="测试网"),
+                                            source="test", fetched_at=NOW)
+                        with lock:
+                            bodies[out.article_id] = (title, body)
+        except BaseException as error:  # reported by the test below
+            errors.append(error)
+
+    threads = [threading.Thread(target=writer, args=(name,)) for name in ("甲", "乙")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors and not any(t.is_alive() for t in threads), errors
+    assert len(bodies) == 36
     with engine.connect() as conn:
-        for query in ("光伏", "芯片", "伏签", "标题3"):
-            assert {h.id for h in search(conn, query, limit=100)} == _brute(ids, query), query
+        made = _partitions(conn)
+        assert len(made) >= max(bodies) // 4 + 1
+        assert all(options == [f"gin_pending_list_limit={search_index.PENDING_LIST_KB}"] for options in made.values())
+        for query in ("光伏", "签约签约签约", "甲3", "乙写入第5批", "伏签"):
+            assert {h.id for h in search(conn, query, limit=100)} == _brute(bodies, query), query
+    gone = min(bodies)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM articles WHERE id = :id"), {"id": gone})
+        assert conn.execute(text("SELECT count(*) FROM article_search WHERE article_id = :id"),
+                            {"id": gone}).scalar_one() == 0
+        conn.execute(text("TRUNCATE article_search"))
+        assert search_index.fill(conn) == 35
+    del bodies[gone]
+    with engine.connect() as conn:
+        for query in ("光伏", "签约签约", "甲0"):
+            assert {h.id for h in search(conn, query, limit=100)} == _brute(bodies, query), query
     engine.dispose()
