@@ -123,4 +123,4 @@ def test_a_redis_broker_killed_and_restarted_loses_no_crawl_and_runs_none_twice(
     assert sorted(r.source for r in runs) == [f"s{i}" for i in range(6)]
     assert all(r.items == 4 for r in runs), [(r.source, r.items, r.new) for r in runs]
     assert sum(r.new for r in runs) == _stored_once(factory) >= 1  # the sites' identical notices are merged
-    assert sum(w.log.count(" outcome=") for w in workers) == 6
+    assert sum(w.log.count("outcome=finished") for w in workers) == 6
