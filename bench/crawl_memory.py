@@ -9,7 +9,9 @@ A real ``radar daemon`` crawls ``--sources`` replica sites of ``bench/scale.py``
 after 200–400 ms, politeness on) all at once, each once, forked warm from its launcher as by
 default. Every 0.2 s it reads ``/proc/PID/smaps_rollup`` of each process under the daemon and
 prints each one's peak RSS, PSS (shared pages divided among the processes sharing them) and USS
-(private pages: what one more crawl adds), then the crawls' largest and median peaks.
+(private pages: what one more crawl adds), then the crawls' largest and median peaks; on
+PostgreSQL also the server's client connections before and at most during the crawls (the
+whole server's: other users' count too).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from sqlalchemy.pool import NullPool  # noqa: E402
+
 from bench.dedupe import scratch_database  # noqa: E402
 from bench.scale import _config, _radar, _settings, _stop, tree  # noqa: E402
 from bench.scale_sites import Sites  # noqa: E402
@@ -36,6 +40,23 @@ def rollup_kib(pid: int) -> tuple[int, int, int]:
         key, value = line.split(":", 1)
         fields[key] = int(value.split()[0])
     return fields["Rss"], fields["Pss"], fields["Private_Clean"] + fields["Private_Dirty"]
+
+
+def connections(url: str) -> int:
+    """Client connections the PostgreSQL server at ``url`` has now (-1: not PostgreSQL)."""
+    if not url.startswith("postgresql"):
+        return -1
+    from sqlalchemy import text
+
+    from storage.db import make_engine
+
+    engine = make_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:  # this one counts too: one less
+            return int(conn.scalar(text("SELECT count(*) FROM pg_stat_activity "
+                                        "WHERE backend_type = 'client backend'")) or 0) - 1
+    finally:
+        engine.dispose()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         config = _config(work, sites, url, "every: 1d", **{"max_concurrent_crawls": args.sources,
                                                              "schedule_jitter": 0, **_settings(args)})
         log = work / "daemon.log"
+        before = most = connections(url)
         daemon = _radar(config, log, "daemon")
         try:
             deadline = time.monotonic() + 300
@@ -64,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
                         continue
                     _, *old = peaks.get(pid, (role, 0, 0, 0))
                     peaks[pid] = (role, max(old[0], rss), max(old[1], pss), max(old[2], uss))
+                most = max(most, connections(url))
                 time.sleep(0.2)
         finally:
             _stop(daemon)
@@ -79,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         for name, kib in columns.items():
             values = [v / 1024 for v in kib]
             print(f"crawl {name}: largest {max(values):.0f} MiB, median {statistics.median(values):.0f} MiB")
+    if before >= 0:
+        print(f"PostgreSQL client connections: {before} before, at most {most} during the crawls")
     sites.loop.call_soon_threadsafe(sites.loop.stop)
     return 0
 

@@ -39,9 +39,9 @@ CRAWL_MEMORY_MIB = 256
 #: (politeness, latency) and keeps a CPU busy about a tenth of it, so this many keep the CPUs
 #: short of full with room for the daemon, the database and the extraction
 CRAWLS_PER_CPU = 8
-#: crawls at once at most, by default, however large the machine: each holds database
-#: connections of its own (PostgreSQL allows 100 by default) and a thread of the daemon
-MAX_DEFAULT_LIMIT = 32
+#: crawls at once at most, by default, however large the machine: each holds up to three
+#: database connections (PostgreSQL allows 100 by default) and a thread of the daemon
+MAX_DEFAULT_LIMIT = 24
 
 
 def _cpus() -> int:

@@ -147,10 +147,10 @@ def test_the_default_limit_follows_memory_under_a_ceiling() -> None:
     assert default_limit(cpus=16, available_mib=2048) == 8  # 256 MiB a crawl
     assert default_limit(cpus=4, available_mib=4000) == 15
     assert default_limit(cpus=2, available_mib=16000) == 16  # eight per CPU
-    assert default_limit(cpus=64, available_mib=256000) == 32  # and 32 in all
+    assert default_limit(cpus=64, available_mib=256000) == 24  # and 24 in all
     assert default_limit(cpus=4, available_mib=100) == 1  # never none
     assert default_limit(cpus=2, available_mib=0) == 16  # memory unknown: the CPUs' bound
-    assert 1 <= default_limit() <= 32
+    assert 1 <= default_limit() <= 24
 
 
 def test_the_extraction_processes_of_a_crawl_are_the_cpus_its_share_leaves() -> None:

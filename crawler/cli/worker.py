@@ -15,7 +15,7 @@ from crawler.cli.app import ctx_config, set_log_level
                    "tagged queue:NAME go to queue NAME.")
 @click.option("--concurrency", type=click.IntRange(min=0), default=0,
               help="Crawls at once (default: max_concurrent_crawls, or as many as the available memory holds, "
-                   "at most eight per CPU and 32).")
+                   "at most eight per CPU and 24).")
 @click.pass_context
 def worker(ctx: click.Context, queues: tuple[str, ...], concurrency: int) -> None:
     """Run in the foreground: take crawls from the broker's queues and run them against the

@@ -63,7 +63,7 @@ class Settings:
     max_concurrent_crawls: int = option(0, "crawls the daemon (or a `radar worker` without `--concurrency`) runs "
                                         "at once; the ones due beyond it wait, the most overdue starts first. "
                                         "`0`: as many as the available memory holds at 256 MiB each, at most "
-                                        "eight per CPU and 32 (read at start; crawls mostly wait on the sites)",
+                                        "eight per CPU and 24 (read at start; crawls mostly wait on the sites)",
                                         minimum=0)
     schedule_jitter: int = option(600, "each source's crawls start a fixed delay after their scheduled time, "
                                   "under this many seconds and under the schedule's period, taken from the "
