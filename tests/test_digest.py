@@ -201,6 +201,15 @@ def test_size_cap_says_how_many_more_and_the_sql_lists_them(sqlite_url: str, smt
     engine.dispose()
 
 
+def _broken_gov(factory: Any) -> None:
+    """Three failed crawls in a row of the hourly source ``broken-gov``."""
+    with transaction(factory) as s:
+        for i in range(3):
+            s.add(CrawlRunRow(source="broken-gov", started_at=NOW - timedelta(hours=3 - i),
+                              finished_at=NOW - timedelta(hours=3 - i), status="failed",
+                              finish_reason="crashed: exit code 1", error="Traceback …\nOSError: boom"))
+
+
 def test_health_alerts_go_into_the_daily_digest(sqlite_url: str, smtp_server: MailSink) -> None:
     """A source that keeps failing is reported in the digest (even with no new events), not by a
     mail of its own, and at most once a day."""
@@ -209,11 +218,7 @@ def test_health_alerts_go_into_the_daily_digest(sqlite_url: str, smtp_server: Ma
     config = parse_config({"settings": {"database_url": sqlite_url}, "sources": [
         {"name": "broken-gov", "start_urls": ["http://gov.test/"], "allow": "/a/", "schedule": "every: 1h"}]},
         env=env)
-    with transaction(factory) as s:
-        for i in range(3):
-            s.add(CrawlRunRow(source="broken-gov", started_at=NOW - timedelta(hours=3 - i),
-                              finished_at=NOW - timedelta(hours=3 - i), status="failed",
-                              finish_reason="crashed: exit code 1", error="Traceback …\nOSError: boom"))
+    _broken_gov(factory)
     (result,) = deliver(factory, config, now=NOW)
     assert result.status == "sent"
     msg = smtp_server.messages[0]
@@ -222,6 +227,30 @@ def test_health_alerts_go_into_the_daily_digest(sqlite_url: str, smtp_server: Ma
     assert "0 of 1 sources OK" in text and "broken-gov: failing" in text and "OSError: boom" in text
     assert deliver(factory, config, now=NOW + timedelta(hours=2))[0].status == "exists"
     assert len(smtp_server.messages) == 1
+    engine.dispose()
+
+
+def test_health_alerts_speak_the_digests_language(sqlite_url: str, smtp_server: MailSink) -> None:
+    """A Chinese digest says its alerts in Chinese (the crash's own words kept, quoted); the
+    English digest says them as ``radar status`` does."""
+    engine, factory = open_database(sqlite_url)
+    _fill(factory)
+    _broken_gov(factory)
+    env = {k: v for k, v in smtp_env(smtp_server).items() if k != "RADAR_MAIL_TO"}
+    config = parse_config({"settings": {"database_url": sqlite_url}, "sources": [
+        {"name": "broken-gov", "start_urls": ["http://gov.test/"], "allow": "/a/", "schedule": "every: 1h"}],
+        "subscriptions": [{"name": "zh", "to": ["zh@example.org"], "language": "zh"},
+                          {"name": "en", "to": ["en@example.org"]}]}, env=env)
+    assert sorted(r.status for r in deliver(factory, config, now=NOW)) == ["sent", "sent"]
+    sent = {m["To"]: _parts(m) for m in smtp_server.messages}
+    zh, en = sent["zh@example.org"], sent["en@example.org"]
+    said = "连续3次抓取失败，最近一次出错：“crashed: exit code 1: OSError: boom”"
+    assert f"! broken-gov: 连续失败 — {said}" in zh["text/plain"]
+    assert f"连续失败</span> — {said}" in zh["text/html"]
+    assert "crawls failed" not in zh["text/plain"] + zh["text/html"]
+    line = "broken-gov: failing — the last 3 crawls failed; last: crashed: exit code 1: OSError: boom"
+    assert f"! {line}" in en["text/plain"] and "连续" not in en["text/plain"]
+    assert "failing</span> — the last 3 crawls failed; last: crashed: exit code 1: OSError: boom" in en["text/html"]
     engine.dispose()
 
 

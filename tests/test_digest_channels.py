@@ -15,6 +15,7 @@ from urllib.parse import parse_qs
 import pytest
 from sqlalchemy import select
 
+from crawler.config.sources import parse_config
 from crawler.config.subscriptions import notify_url
 from crawler.digest.channels import body_limit
 from crawler.digest.delivery import deliver
@@ -23,7 +24,7 @@ from crawler.events.model import Event
 from storage.db import open_database
 from storage.models import DigestRow
 from tests.conftest import free_port
-from tests.test_digest import NOW, _config, _fill
+from tests.test_digest import NOW, _broken_gov, _config, _fill
 
 
 class Receiver:
@@ -88,6 +89,22 @@ def test_json_channel_gets_markdown_once_with_the_digest_key(sqlite_url: str, re
     assert post["headers"]["X-Policy-Radar-Digest"] == sent.key == f"chat|{url}|daily:2025-07-02"
     assert deliver(factory, config, now=NOW + timedelta(hours=1))[0].status == "exists"
     assert len(receiver.posts) == 1
+    engine.dispose()
+
+
+def test_a_chinese_channel_gets_its_health_alerts_in_chinese(sqlite_url: str, receiver: Receiver) -> None:
+    engine, factory = open_database(sqlite_url)
+    _fill(factory)
+    _broken_gov(factory)
+    url = f"json://127.0.0.1:{receiver.port}/hook"
+    config = parse_config({"settings": {"database_url": sqlite_url}, "sources": [
+        {"name": "broken-gov", "start_urls": ["http://gov.test/"], "allow": "/a/", "schedule": "every: 1h"}],
+        "subscriptions": [_sub(url, language="zh")]}, env={})
+    (sent,) = deliver(factory, config, now=NOW)
+    assert sent.status == "sent"
+    message = json.loads(receiver.posts[0]["body"])["message"]
+    assert "- **broken-gov** 连续失败: 连续3次抓取失败，最近一次出错：“crashed: exit code 1: OSError: boom”" in message
+    assert "crawls failed" not in message
     engine.dispose()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,7 +18,8 @@ from crawler.health.rules import (
     schedule_interval,
     trend_arrow,
 )
-from spiders.extensions import errors_by_kind, run_counts, run_status, status_counts
+from crawler.health.wording import human, keys
+from spiders.extensions import errors_by_kind, judge_run, run_counts, run_status, status_counts
 
 NOW = datetime(2025, 7, 2, 12, 0, tzinfo=UTC)
 HOURLY = Schedule(every=timedelta(hours=1))
@@ -200,3 +202,95 @@ def test_alerts_of_judges_each_source_under_the_configured_thresholds() -> None:
     strict = load_settings({"health_failures": 2, "crawl_timeout": 600}, env={})
     assert [(a.source, a.rule) for a in alerts_of(histories, strict, NOW)] == [("b", "failing")]
     assert alerts_of(histories, load_settings({"health_failures": 3, "crawl_timeout": 600}, env={}), NOW) == []
+
+
+def _crawl(hours_ago: float, stats: dict[str, int], **kw: object) -> RunStats:
+    """A run as the recorder writes it from Scrapy's stats: status, reason and error kinds."""
+    status, why = judge_run("finished", stats)
+    return run(hours_ago, status, finish_reason=why, errors_by_kind=errors_by_kind(stats), **kw)
+
+
+def _one_history_per_sentence() -> dict[str, SourceHistory]:
+    """A source's history that raises each sentence of :mod:`crawler.health.wording`."""
+    fine = [run(i) for i in range(1, 6)]
+    challenged = {"downloader/request_count": 4, "response_received_count": 4, "radar/challenge": 4,
+                  "radar/challenge/jiasule": 4}
+    refused = {"downloader/request_count": 4, "downloader/exception_type_count/twisted.internet.error.TimeoutError": 4}
+    return {
+        "failing": hist([run(0, "failed", finish_reason="crashed: exit code 1", error="x\nOSError: boom"),
+                         run(1, "killed", finish_reason="time limit: killed after 3600s"), run(2, "failed"), *fine]),
+        "failing.bare": hist([run(0, "abandoned"), run(1, "failed"), run(2, "failed"), *fine]),
+        "overdue": hist([run(h) for h in (5, 6, 7)]),
+        "stale": hist([run(i) for i in range(10)], new_item_times=[NOW - timedelta(days=d) for d in (4, 5, 6, 7)]),
+        "no_links": hist([run(0, links=0), run(1, links=0)] + [run(i, links=15) for i in range(2, 8)]),
+        "error_spike.listing": hist([_crawl(0, refused, listing_requests=4, listing_failed=4), *fine]),
+        "error_spike": hist([run(0, requests=20, errors_by_kind={"http_503": 8, "TimeoutError": 4}),
+                             *[run(i, requests=20, errors_by_kind={"http_404": 1}) for i in range(1, 6)]]),
+        "garbled": hist(fine, garbled_scores=[0.3] * 5 + [0.0] * 15),
+        "blocked": hist([_crawl(0, challenged, challenges=4), run(1)]),
+        "challenge.kinds": hist([run(0, challenges=3, errors_by_kind={"challenge_jiasule": 3}), run(1)]),
+        "challenge": hist([run(0, challenges=2), run(1)]),
+        "queued": hist([run(2, "queued"), run(3)]),
+    }
+
+
+# what a Chinese alert may keep: code and settings in backticks, quoted outside text, error
+# kinds with their counts (``http_503 ×8``), the source's name
+_NOT_WORDS = re.compile(r"`[^`]*`|“[^”]*”|[\w.$-]+ ×\d+|\bsrc\b|\bhealth_\w+")
+
+
+def test_every_alert_speaks_chinese_in_a_chinese_digest_and_english_stays_as_it_was() -> None:
+    histories = _one_history_per_sentence()
+    assert set(histories) == keys()  # a new sentence needs a history here, and its Chinese
+    english = {}
+    for key, history in histories.items():
+        alerts = [a for a in evaluate(history, TH, now=NOW, timezone="Asia/Shanghai") if a.key == key]
+        assert len(alerts) == 1, key
+        alert = alerts[0]
+        english[key] = alert.message
+        assert alert.text("en") == alert.message and alert.label("en") == alert.rule
+        zh = alert.text("zh")
+        assert re.search("[\u4e00-\u9fff]", zh) and not re.search("[A-Za-z]", _NOT_WORDS.sub("", zh)), zh
+        assert re.fullmatch("[\u4e00-\u9fff]+", alert.label("zh")), alert.rule
+    assert english == {  # as radar status, the logs and the English digest have always said them
+        "failing": "the last 3 crawls failed; last: crashed: exit code 1: OSError: boom",
+        "failing.bare": "the last 3 crawls failed; last: abandoned",
+        "overdue": "no successful crawl for 5 h (scheduled every 60 min); is the daemon running?",
+        "stale": "no new items for 4 days; usually one every 24 h",
+        "no_links": "the last 2 crawls found no article links on the listing pages (earlier runs found 15): "
+                    "the site's template or URL pattern changed; check `allow`",
+        "error_spike.listing": "4 of 4 listing requests failed in the latest crawl: TimeoutError ×4",
+        "error_spike": "12 of 20 requests failed in the latest crawl (60%; usually 5%): http_503 ×8, TimeoutError ×4",
+        "garbled": "5 of the last 20 articles look garbled (mis-decoded text); set the source's `encoding`",
+        "blocked": "the latest crawl got only challenge pages (blocked: every answer was a challenge page "
+                   "(jiasule ×4)); try `render: auto` or `render: browser`, or a `proxy:`",
+        "challenge.kinds": "the site answered 3 request(s) with a challenge / WAF page (jiasule ×3) in the latest "
+                           "crawl; it may be blocking the crawler",
+        "challenge": "the site answered 2 request(s) with a challenge / WAF page in the latest crawl; "
+                     "it may be blocking the crawler",
+        "queued": "a crawl has waited 2 h on the queue for a radar worker; is a worker running that takes the "
+                  "source's queue, and are the workers keeping up?",
+    }
+
+
+def test_chinese_alerts_say_durations_and_keep_outside_reasons() -> None:
+    said = {key: next(a for a in evaluate(h, TH, now=NOW, timezone="Asia/Shanghai") if a.key == key).text("zh")
+            for key, h in _one_history_per_sentence().items()}
+    assert said["overdue"] == "已5小时没有成功抓取（计划每1小时一次）；请确认守护进程在运行"
+    assert said["failing"] == "连续3次抓取失败，最近一次出错：“crashed: exit code 1: OSError: boom”"
+    assert said["failing.bare"] == "连续3次抓取失败，最近一次进程中途退出（原因未记录）"
+    assert "已4天没有新文章" in said["stale"] and "已在队列中等了2小时" in said["queued"]
+    assert "（jiasule ×4）" in said["blocked"]
+    # a reason with no error kinds counted: the run's own words, quoted
+    (listing,) = evaluate(hist([run(0, "failed", finish_reason="nothing fetched: 4 requests, no answer",
+                                   listing_requests=4, listing_failed=4)]), TH, now=NOW, timezone="Asia/Shanghai")
+    assert listing.text("zh").endswith("：“nothing fetched: 4 requests, no answer”")
+
+
+@pytest.mark.parametrize(("seconds", "en", "zh"), [
+    (3 * 3600, "3 h", "3小时"), (2 * 86400, "2 days", "2天"), (45 * 60, "45 min", "45分钟"),
+    (3600, "60 min", "1小时"), (86400, "24 h", "1天"), (90, "90 s", "90秒"), (5400, "90 min", "90分钟"),
+    (9.6 * 86400, "10 days", "10天"),
+])
+def test_durations_in_each_language(seconds: float, en: str, zh: str) -> None:
+    assert (human(timedelta(seconds=seconds)), human(timedelta(seconds=seconds), "zh")) == (en, zh)

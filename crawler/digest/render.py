@@ -106,8 +106,8 @@ def render(views: Sequence[outbox.EventView], *, settings: Settings, now: dateti
     if sources:
         bad = {a.source for a in alerts}
         health = {"ok": max(0, sources - len(bad)), "sources": sources,
-                  "alerts": [{"source": clean(a.source), "rule": a.rule, "message": clean(a.message),
-                              "setting": a.setting} for a in alerts]}
+                  "alerts": [{"source": clean(a.source), "rule": a.label(language),
+                              "message": clean(a.text(language)), "setting": a.setting} for a in alerts]}
     context = {
         **body, "subject": subject, "summary": summary, "health": health, "heading": clean(heading),
         "generated": now.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z"), "L": labels(language),

@@ -12,7 +12,8 @@ from datetime import datetime, tzinfo
 
 from crawler.config.sources import Config
 from crawler.health.channels import ChannelState, channel_lines, masked
-from crawler.health.rules import FAILED, PENDING, Alert, RunStats, human, top_errors, trend_arrow
+from crawler.health.rules import FAILED, PENDING, Alert, RunStats, top_errors, trend_arrow
+from crawler.health.wording import human
 from crawler.text.tables import column_widths, pad_row
 
 HEARTBEAT_LATE = 120  # seconds without a heartbeat after which a daemon counts as gone

@@ -2,8 +2,9 @@
 
 Nothing here touches the database or the network; ``storage.runs`` gathers the inputs
 (:class:`SourceHistory`), :func:`alerts_of` gives the verdicts, and
-``radar status``, the digest and the daemon's metrics show the result. Each rule has one
-threshold setting (``crawler.config.settings.DEFAULTS``, documented in the README):
+``radar status``, the digest and the daemon's metrics show the result; what an alert says,
+in English or Chinese, is ``crawler.health.wording``. Each rule has one threshold setting
+(``crawler.config.settings.DEFAULTS``, documented in the README):
 
 | rule | fires when | setting |
 |---|---|---|
@@ -33,6 +34,7 @@ from ahocorasick_rs import BytesAhoCorasick, Implementation
 
 from crawler.config.settings import Settings
 from crawler.config.sources import Schedule
+from crawler.health.wording import Quoted, Term, rule_label, say
 
 #: crawl_runs.status: ``queued`` while a crawl waits on the broker for a worker (``executor:
 #: queue``), ``running`` until the crawl ends; then how it ended (see below)
@@ -115,12 +117,28 @@ class Thresholds:
 
 @dataclass(frozen=True)
 class Alert:
-    """One health problem of one source, with the setting that decides it."""
+    """One health problem of one source, with the setting that decides it. ``message`` is the
+    English sentence; ``key`` and ``values`` say it in another language (:meth:`text`)."""
 
     source: str
     rule: str
     message: str
     setting: str
+    key: str = ""
+    values: tuple[tuple[str, object], ...] = ()
+
+    @classmethod
+    def of(cls, source: str, rule: str, setting: str, key: str, **values: object) -> Alert:
+        """The alert saying sentence ``key`` of :mod:`crawler.health.wording` with ``values``."""
+        return cls(source, rule, say(key, values), setting, key, tuple(values.items()))
+
+    def text(self, language: str = "en") -> str:
+        """The message in ``language``: English (``message``) unless the alert has a key."""
+        return say(self.key, dict(self.values), language) if self.key else self.message
+
+    def label(self, language: str = "en") -> str:
+        """The rule's name for a reader of ``language`` (``overdue``, ``长时间未抓取``)."""
+        return rule_label(self.rule, language)
 
     def line(self) -> str:
         """``jxnews: stale — no new items for 9 days …``"""
@@ -147,18 +165,6 @@ def schedule_interval(schedule: Schedule, timezone: str, now: datetime) -> timed
         previous, current = fire, fire + timedelta(microseconds=1)
     gaps = [b - a for a, b in itertools.pairwise(times)]
     return max(gaps) if gaps else timedelta(days=1)
-
-
-def human(delta: timedelta) -> str:
-    """``9 days``, ``5 h``, ``40 min``, ``12 s``."""
-    seconds = delta.total_seconds()
-    if seconds >= 2 * 86400:
-        return f"{seconds / 86400:.0f} days"
-    if seconds >= 2 * 3600:
-        return f"{seconds / 3600:.0f} h"
-    if seconds >= 120:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds:.0f} s"
 
 
 def failed_requests(run: RunStats) -> int:
@@ -188,7 +194,10 @@ def _rule_failing(h: SourceHistory, th: Thresholds) -> Alert | None:
     why = last.finish_reason or last.status
     if last.error:
         why += f": {last.error.strip().splitlines()[-1][:200]}"
-    return Alert(h.source, "failing", f"the last {len(recent)} crawls failed; last: {why}", "health_failures")
+    if why == last.status:  # no reason written: the status is a word each language has
+        return Alert.of(h.source, "failing", "health_failures", "failing.bare", n=len(recent), status=Term(why))
+    return Alert.of(h.source, "failing", "health_failures", "failing", n=len(recent), status=Term(last.status),
+                    why=Quoted(why))  # a reason the run wrote stays as written
 
 
 def _rule_overdue(h: SourceHistory, th: Thresholds, now: datetime, interval: timedelta) -> Alert | None:
@@ -199,8 +208,7 @@ def _rule_overdue(h: SourceHistory, th: Thresholds, now: datetime, interval: tim
     allowed = interval * th.stale_factor + th.crawl_timeout
     if since <= allowed:
         return None
-    return Alert(h.source, "overdue", f"no successful crawl for {human(since)} (scheduled every {human(interval)}); "
-                 "is the daemon running?", "health_stale_factor")
+    return Alert.of(h.source, "overdue", "health_stale_factor", "overdue", since=since, interval=interval)
 
 
 def _rule_stale(h: SourceHistory, th: Thresholds, now: datetime, interval: timedelta) -> Alert | None:
@@ -212,8 +220,7 @@ def _rule_stale(h: SourceHistory, th: Thresholds, now: datetime, interval: timed
     since = now - times[0]
     if since <= max(usual, interval) * th.stale_factor:
         return None
-    return Alert(h.source, "stale", f"no new items for {human(since)}; usually one every {human(usual)}",
-                 "health_stale_factor")
+    return Alert.of(h.source, "stale", "health_stale_factor", "stale", since=since, usual=usual)
 
 
 def _rule_no_links(h: SourceHistory, th: Thresholds) -> Alert | None:
@@ -226,18 +233,16 @@ def _rule_no_links(h: SourceHistory, th: Thresholds) -> Alert | None:
     before = [r.links for r in earlier if r.links > 0]
     if not before:
         return None
-    return Alert(h.source, "no_links", f"the last {len(recent)} crawls found no article links on the listing pages "
-                 f"(earlier runs found {max(before)}): the site's template or URL pattern changed; check `allow`",
-                 "health_zero_runs")
+    return Alert.of(h.source, "no_links", "health_zero_runs", "no_links", n=len(recent), before=max(before))
 
 
 def _rule_error_spike(h: SourceHistory, th: Thresholds) -> Alert | None:
     done = [r for r in h.runs if r.status not in (*PENDING, *NEUTRAL)]
     if done and done[0].listing_failed * 2 > done[0].listing_requests > 0:  # most listing pages: no history needed
         latest = done[0]
-        return Alert(h.source, "error_spike", f"{latest.listing_failed} of {latest.listing_requests} listing requests "
-                     f"failed in the latest crawl: {top_errors(latest.errors_by_kind) or latest.finish_reason}",
-                     "health_error_rate")
+        errors = top_errors(latest.errors_by_kind) or Quoted(latest.finish_reason)
+        return Alert.of(h.source, "error_spike", "health_error_rate", "error_spike.listing",
+                        failed=latest.listing_failed, requests=latest.listing_requests, errors=errors)
     if not done or done[0].requests < 5:
         return None
     latest, earlier = done[0], done[1:]
@@ -245,9 +250,8 @@ def _rule_error_spike(h: SourceHistory, th: Thresholds) -> Alert | None:
     usual = statistics.median([error_rate(r) for r in earlier]) if earlier else 0.0
     if rate < th.error_rate or (earlier and rate < 2 * usual):
         return None
-    return Alert(h.source, "error_spike", f"{failed_requests(latest)} of {latest.requests} requests failed in the "
-                 f"latest crawl ({rate:.0%}; usually {usual:.0%}): {top_errors(latest.errors_by_kind)}",
-                 "health_error_rate")
+    return Alert.of(h.source, "error_spike", "health_error_rate", "error_spike", failed=failed_requests(latest),
+                    requests=latest.requests, rate=rate, usual=usual, errors=top_errors(latest.errors_by_kind))
 
 
 def _rule_garbled(h: SourceHistory, th: Thresholds) -> Alert | None:
@@ -257,8 +261,7 @@ def _rule_garbled(h: SourceHistory, th: Thresholds) -> Alert | None:
     bad = sum(1 for s in scores if s >= th.garbled_score)
     if bad / len(scores) < th.garbled_ratio:
         return None
-    return Alert(h.source, "garbled", f"{bad} of the last {len(scores)} articles look garbled (mis-decoded text); "
-                 "set the source's `encoding`", "health_garbled_ratio")
+    return Alert.of(h.source, "garbled", "health_garbled_ratio", "garbled", bad=bad, n=len(scores))
 
 
 def _rule_blocked(h: SourceHistory) -> Alert | None:
@@ -267,8 +270,10 @@ def _rule_blocked(h: SourceHistory) -> Alert | None:
     latest = next((r for r in h.runs if r.status not in ("queued", "running", "skipped", "interrupted")), None)
     if latest is None or latest.status != "blocked":
         return None
-    return Alert(h.source, "blocked", f"the latest crawl got only challenge pages ({latest.finish_reason}); "
-                 "try `render: auto` or `render: browser`, or a `proxy:`", "render")
+    # English quotes the run's reason as ever; other languages name the challenge kinds counted
+    kinds = {k.removeprefix("challenge_"): v for k, v in latest.errors_by_kind.items() if k.startswith("challenge_")}
+    return Alert.of(h.source, "blocked", "render", "blocked", reason=latest.finish_reason,
+                    kinds=top_errors(kinds) or Quoted(latest.finish_reason))
 
 
 def _rule_challenge(h: SourceHistory, th: Thresholds) -> Alert | None:
@@ -278,9 +283,8 @@ def _rule_challenge(h: SourceHistory, th: Thresholds) -> Alert | None:
     if latest.status == "blocked":  # the blocked rule says it
         return None
     kinds = {k.removeprefix("challenge_"): v for k, v in latest.errors_by_kind.items() if k.startswith("challenge_")}
-    what = f" ({top_errors(kinds)})" if kinds else ""
-    return Alert(h.source, "challenge", f"the site answered {latest.challenges} request(s) with a challenge / WAF "
-                 f"page{what} in the latest crawl; it may be blocking the crawler", "health_challenge_pages")
+    return Alert.of(h.source, "challenge", "health_challenge_pages", "challenge.kinds" if kinds else "challenge",
+                    n=latest.challenges, kinds=top_errors(kinds))
 
 
 def _rule_queued(h: SourceHistory, th: Thresholds, now: datetime) -> Alert | None:
@@ -290,8 +294,7 @@ def _rule_queued(h: SourceHistory, th: Thresholds, now: datetime) -> Alert | Non
     since = now - min(r.started_at for r in waiting)  # a queued row's start is when it was queued
     if since <= th.queue_wait:
         return None
-    return Alert(h.source, "queued", f"a crawl has waited {human(since)} on the queue for a radar worker; is a "
-                 "worker running that takes the source's queue, and are the workers keeping up?", "health_queue_wait")
+    return Alert.of(h.source, "queued", "health_queue_wait", "queued", since=since)
 
 
 def evaluate(history: SourceHistory, thresholds: Thresholds, *, now: datetime, timezone: str) -> list[Alert]:
