@@ -247,7 +247,12 @@ def ensure_partitions(conn: Connection, article_ids: Sequence[int]) -> None:
     newest, exist. A missing one is made on a connection of its own, committed at once, so that
     the caller's transaction (which may hold article rows) never waits for it: a table made apart
     and attached takes only a lock that writers and readers do not conflict with. Two processes
-    making the same partition at once are fine: the second finds it made."""
+    making the same partition at once are fine: the second finds it made.
+
+    When the partition after the newest is made, the one before the newest is complete: its
+    GIN pending list is merged then. Nothing else would merge it (a list is merged when it
+    outgrows its limit, and no new article comes to fill it), and every query reads every
+    partition's pending list whole."""
     if conn.dialect.name == "sqlite" or not article_ids:
         return
     wanted = {i // PARTITION_IDS for i in article_ids} | {max(article_ids) // PARTITION_IDS + 1}
@@ -260,6 +265,12 @@ def ensure_partitions(conn: Connection, article_ids: Sequence[int]) -> None:
         try:
             for number in missing:
                 _make_partition(side, number)
+            for number in sorted({n - 2 for n in missing if n >= 2}):
+                side.execute(text(
+                    "SELECT gin_clean_pending_list(x.indexrelid) FROM pg_index x "
+                    "JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_am m ON m.oid = i.relam "
+                    "WHERE x.indrelid = to_regclass(:table) AND m.amname = 'gin'"),
+                    {"table": f"article_search_p{number}"})
         finally:
             side.execute(text("RESET lock_timeout"))  # the connection goes back to the pool
 

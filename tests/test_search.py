@@ -246,6 +246,17 @@ def test_postgres_partitions_are_made_beside_concurrent_writers(postgres_url, mo
         made = _partitions(conn)
         assert len(made) >= max(bodies) // 4 + 1
         assert all(options == [f"gin_pending_list_limit={search_index.PENDING_LIST_KB}"] for options in made.values())
+        # every complete partition's pending list was merged as the writers moved on (merging
+        # again finds nothing), or each query would read them all
+        newest = max(bodies) // 4
+        complete = [n for n in range(newest - 1) if f"article_search_p{n}" in made]
+        assert len(complete) >= 5
+        pending = conn.execute(text(
+            "SELECT c.relname, gin_clean_pending_list(x.indexrelid) FROM pg_index x "
+            "JOIN pg_class c ON c.oid = x.indrelid JOIN pg_class i ON i.oid = x.indexrelid "
+            "JOIN pg_am m ON m.oid = i.relam WHERE m.amname = 'gin' AND c.relname = ANY(:names)"),
+            {"names": [f"article_search_p{n}" for n in complete]}).all()
+        assert len(pending) == len(complete) and all(pages == 0 for _name, pages in pending), pending
         for query in ("光伏", "签约签约签约", "甲3", "乙写入第5批", "伏签"):
             assert {h.id for h in search(conn, query, limit=100)} == _brute(bodies, query), query
     gone = min(bodies)
