@@ -287,7 +287,8 @@ def report(name: str, built: dict[str, float], measured: dict[str, Any], exact: 
     return lines
 
 
-def run(database: str, url: str, n: int, pool: list[str], terms_count: int, trigram: bool) -> dict[str, Any]:
+def run(database: str, url: str, n: int, pool: list[str], terms_count: int, trigram: bool,
+        rebuilding: bool = True) -> dict[str, Any]:
     print(f"{database}: building {n:,} articles", file=sys.stderr, flush=True)
     sample_docs: list[str] = []
     holder: dict[str, Any] = {}
@@ -303,7 +304,7 @@ def run(database: str, url: str, n: int, pool: list[str], terms_count: int, trig
 
     built = build(url, n, pool, on_sample)
     measured = measure(url, holder["terms"], trigram)
-    build_s = rebuild(url)
+    build_s = rebuild(url) if rebuilding else float("nan")
     lines = report(database, built, measured, holder["exact"], build_s)
     print("\n".join(lines), flush=True)
     return {"built": built, "exact": holder["exact"], "build_s": build_s,
@@ -317,6 +318,7 @@ def main() -> None:
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--no-trigram", action="store_true", help="Skip the FTS5 trigram comparison.")
+    parser.add_argument("--no-rebuild", action="store_true", help="Skip timing the index built from scratch.")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     pool = paragraphs()
@@ -326,7 +328,7 @@ def main() -> None:
         for database in args.databases.split(","):
             if database == "sqlite":
                 results[database] = run(database, f"sqlite:///{tmp}/bench.sqlite3", args.articles, pool,
-                                        args.terms, not args.no_trigram)
+                                        args.terms, not args.no_trigram, not args.no_rebuild)
             else:
                 from sqlalchemy import create_engine, text
 
@@ -336,7 +338,7 @@ def main() -> None:
                     conn.execute(text(f'CREATE SCHEMA "{schema}"'))
                 try:
                     url = f"{args.postgres}?options=-csearch_path%3D{schema}"
-                    results[database] = run(database, url, args.articles, pool, args.terms, False)
+                    results[database] = run(database, url, args.articles, pool, args.terms, False, not args.no_rebuild)
                 finally:
                     with admin.connect() as conn:
                         conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
