@@ -395,13 +395,17 @@ def _candidates(conn: Connection, query: Query, filters: Filters) -> Iterator[An
             "AND tokens @> CAST(:tokens AS integer[])")), params, execution_options=stream)
     finally:
         conn.execute(text("SET LOCAL enable_bitmapscan = on"))
-    # Older articles: the GIN index finds every candidate, sorted by id; the primary key's range is
-    # hidden from the planner ("+ 0") so that it cannot stand in for the GIN index.
+    # Older articles: each partition's GIN index, newest partition first, finds its candidates,
+    # sorted by id; the caller stops reading once it has enough, so a term with hits in the newest
+    # partitions never probes the others. A partition is named, not reached through the parent,
+    # and the primary key's range is hidden from the planner ("+ 0"): neither can then stand in
+    # for the GIN index.
     conn.execute(text("SET LOCAL enable_indexscan = off"))
     try:
-        yield from conn.execute(text(select.format(
-            "SELECT article_id FROM article_search WHERE article_id + 0 <= :floor "
-            "AND tokens @> CAST(:tokens AS integer[])")), params, execution_options=stream)
+        for number in sorted(_partitions(conn), reverse=True):
+            yield from conn.execute(text(select.format(
+                f"SELECT article_id FROM article_search_p{number} WHERE article_id + 0 <= :floor "
+                "AND tokens @> CAST(:tokens AS integer[])")), params, execution_options=stream)
     finally:
         conn.execute(text("SET LOCAL enable_indexscan = on"))
         conn.execute(text("SET LOCAL enable_seqscan = on"))
