@@ -273,13 +273,16 @@ class QueueState:
 
 def queue_state(config: Config, timeout: float = 1.0) -> QueueState:
     """Ask the broker how many crawls wait on each of ``config``'s queues, and which workers
-    answer within ``timeout`` seconds."""
+    taking any of them answer within ``timeout`` seconds."""
     settings = config.settings
     app = _app(settings)
     names = sorted({settings.crawl_queue} | {queue_of(s, settings) for s in config.select()})
     depth = _depths(app, names)
     replies = app.control.inspect(timeout=timeout).active_queues() or {}
-    workers = {name: sorted(q["name"] for q in queues) for name, queues in replies.items()}
+    # every worker on the broker answers; the ones that take none of these queues serve another
+    # deployment (or another test) sharing the broker
+    workers = {name: taken for name, queues in replies.items()
+               if set(taken := sorted(q["name"] for q in queues)) & set(names)}
     return QueueState(depth, workers)
 
 
