@@ -254,7 +254,8 @@ def test_postgres_partitions_are_made_beside_concurrent_writers(postgres_url, mo
         pending = conn.execute(text(
             "SELECT c.relname, gin_clean_pending_list(x.indexrelid) FROM pg_index x "
             "JOIN pg_class c ON c.oid = x.indrelid JOIN pg_class i ON i.oid = x.indexrelid "
-            "JOIN pg_am m ON m.oid = i.relam WHERE m.amname = 'gin' AND c.relname = ANY(:names)"),
+            "JOIN pg_am m ON m.oid = i.relam WHERE m.amname = 'gin' "
+            "AND c.oid = ANY(ARRAY(SELECT to_regclass(n) FROM unnest(CAST(:names AS text[])) n))"),
             {"names": [f"article_search_p{n}" for n in complete]}).all()
         assert len(pending) == len(complete) and all(pages == 0 for _name, pages in pending), pending
         for query in ("光伏", "签约签约签约", "甲3", "乙写入第5批", "伏签"):
