@@ -64,8 +64,10 @@ AUDIT_FLOORS = {
 # so a change that makes it worse fails.  They are far below the goals (precision 0.95, recall 0.90):
 # company news is full of agreements that are not investment signings, and the audit set's figures are
 # the estimate of held-out quality (bench/events.py prints them).
-DRAWN_DEV_FLOORS = {"signing": (0.72, 0.78), "opening": (0.85, 0.85), "trade": (1.0, 1.0)}
-DRAWN_AUDIT_FLOORS = {"signing": (0.62, 0.55), "opening": (0.55, 1.0), "trade": (1.0, 1.0)}
+# The audit floors are the figures of the half of the first draw that stayed blind in the fourth
+# round (tests/data/events/README.md), taken before that round's rules were written.
+DRAWN_DEV_FLOORS = {"signing": (0.80, 0.80), "opening": (0.75, 0.9), "trade": (1.0, 1.0)}
+DRAWN_AUDIT_FLOORS = {"signing": (0.65, 0.50), "opening": (0.55, 1.0), "trade": (1.0, 1.0)}
 
 
 @lru_cache(maxsize=1)
@@ -145,9 +147,11 @@ def test_drawn_sets_precision_and_recall_floors(etype: str) -> None:
 
 
 def test_drawn_sets_are_large_and_split_by_id_not_content() -> None:
-    # bench/draw_passages.py puts two in three passages in the audit set by a hash of the id
-    assert len(AUDIT_DRAWN) >= 600
-    assert len(DEV_DRAWN) >= 300
+    # bench/draw_passages.py puts two in three passages in the audit set by a hash of the id; the
+    # fourth round moved half of the first draw (412 passages, by group hash) to drawn_dev3.yaml
+    # to be read, and no fresh material with events was left to replace them
+    assert len(AUDIT_DRAWN) >= 420
+    assert len(DEV_DRAWN) >= 900
     for case in DEV_DRAWN + AUDIT_DRAWN:
         if case.drawn.startswith("reserve-"):
             # the second draw (--from-reserve) puts one in three in the audit set
