@@ -102,6 +102,34 @@ from crawler.events.rules import RuleError, load_rules
         ("某某公司与宜宾市交通运输局签订了某某公路项目施工合同。", []),
         # a section that starts work first (先期开工段) is a noun, not a start
         ("公司中标某某城际铁路站前工程施工（不含先期开工段）。", []),
+        # (fourth round, classes read on drawn_dev3.yaml) a firm that signs to move into an area or a
+        # park settles there, its name in an earlier clause or not; a tenant moving into a building
+        # does not
+        ("某某连锁超市，于今年3月正式签约入驻株洲市芦淞区，选址某某大道18号。", [("signing", "project")]),
+        ("甲公司于去年签约入驻苏州工业园区。", [("signing", "project")]),
+        ("某某品牌正式签约入驻某某广场。", []),
+        # a share deal in a clause of its own (…，并通过收购…股权…) is another act of the company
+        ("甲公司与某某省8个区县签署框架协议，合计投资建设充电桩5万个，并通过收购乙公司51%股权进入某某市场。",
+         [("signing", "agreement")]),
+        ("甲公司与某某市政府签署协议，收购乙公司股权。", []),
+        # a joint venture's shareholding, "60%的股权", and a firm adding capacity (增资扩产) are no share deals
+        ("甲公司与乙公司就共同出资设立检测中心事宜签订了《投资合作合同》，其中甲公司持有标的公司60%的股权。",
+         [("signing", "agreement")]),
+        ("本次集中签约项目25个，以重点企业增资扩产项目为主，协议投资额达202亿元。", [("signing", "aggregate")]),
+        # an intention agreement on investment with a government; a plan word inside a company name
+        ("新希望六和等8家企业与衡阳市人民政府签订了招商投资意向协议，总投资为15亿元。", [("signing", "agreement")]),
+        # a ceremony named with 的 is reported when it is the subject of 举行 after it
+        ("甲集团、乙公司和某某新区三方的签约仪式在香港举行。", [("signing", "project")]),
+        ("甲集团与某某新区的签约仪式上，双方负责人致辞。", []),
+        # a signing as a time (…签约之前, …签约以来) is recalled, not reported
+        ("在某某省政府与某某集团签约之前，双方的合作早已开始。", []),
+        ("自某某市政府与某某集团签约以来，项目进展顺利。", []),
+        # a developer's land bank (已签约或已摘牌的项目) is property, not investment signings
+        ("截至6月底，某某地产已签约或已摘牌的项目总数为2381个。", []),
+        # 集中签约现场 is where two companies sign, not a collective signing of projects
+        ("甲网与乙云在某某博览会集中签约现场签订战略合作协议。", []),
+        # a purpose verb governing the event: projects are to land, not landed
+        ("园区现场与甲公司等4个项目签约，促进大赛优秀项目落地。", [("signing", "aggregate")]),
     ],
 )
 def test_signing_classes(text: str, expected: list[tuple[str, str]]) -> None:
@@ -129,6 +157,15 @@ def test_signed_funds_are_the_signings_amount() -> None:
         ("7月26日，吉林省政府与中国航空工业集团在长春签署战略合作框架协议。", "吉林省"),
         # a place as one side of the agreement is a party, not the home of the company after 与
         ("10月15日，南京市与某某集团举行了年产10万吨项目的签约仪式。", "江苏省南京市"),
+        # a city's zone or bureau as the party, not a company's home province or city
+        ("如皋市经济技术开发区与湖南著名上市企业某某粮油股份有限公司举行签约仪式，总投资约12亿元的油脂生产基地项目正式落户。",
+         "江苏省南通市如皋市"),
+        ("岳阳市文化旅游广电局与北京某某国旅举行旅游专列签约仪式。", "湖南省岳阳市"),
+        # a city hosting its own signing elsewhere: the venue is not the place
+        ("许昌市在北京召开项目签约仪式，19个项目在现场成功签约，总投资达100.7亿元。", "河南省许昌市"),
+        # a bay named like a city is not that city (杭州湾上虞经济技术开发区 lies in 绍兴)
+        ("杭州湾上虞经济技术开发区项目签约仪式在上虞区举行，甲公司与开发区签订了投资53亿元的新材料产业园项目。",
+         "浙江省绍兴市上虞区"),
     ],
 )
 def test_a_signing_is_its_public_partys(text: str, region: str) -> None:
@@ -157,6 +194,13 @@ def test_a_signing_is_its_public_partys(text: str, region: str) -> None:
         ("工程竣工以来，运行平稳。", []),
         # how busy works are is no start
         ("某某公司在手订单充足，工厂满负荷开工。", []),
+        # a hub opening (an airport, a port) is a line opening to traffic; its construction is an opening
+        ("某某国际机场正式投入运营。", []),
+        ("某某国际机场航站楼开工建设。", [("opening", "groundbreaking")]),
+        # a product put into production under a supply contract is no plant starting production
+        ("公司中标某某电器控制器项目，该产品投产开始分四年履行完成。", []),
+        # 促进/助力 in a name is no purpose
+        ("某某合作促进创新示范园建成运营。", [("opening", "business")]),
     ],
 )
 def test_opening_classes(text: str, expected: list[tuple[str, str]]) -> None:

@@ -14,8 +14,9 @@ from crawler.events.signing_check import SigningModel
 DEV_DIR = Path(__file__).resolve().parent / "data" / "events"
 
 # A signing with a public party whose sentence goes on to a share purchase: the rules veto the
-# whole sentence on 收购; the loose reading proposes it and leaves the decision to the model.
-VETOED = "甲公司与宜宾市人民政府签署投资协议，并收购丙公司部分股份。"
+# whole sentence on 收购 (a clause opening with 并 would be another act, and not vetoed); the loose
+# reading proposes it and leaves the decision to the model.
+VETOED = "甲公司与宜宾市人民政府签署投资协议，收购丙公司部分股份。"
 
 
 def _signings(text: str, model: SigningModel | None) -> list[str]:

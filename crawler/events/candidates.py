@@ -85,11 +85,19 @@ class CandidateFinder:
             or (rule.place_party and self.place_is_party(text)),
             rule.require_clause is None or rule.require_clause.search(clause_text) is not None,
             rule.negative is None or rule.negative.search(clause_text) is None,
-            rule.negative_sentence is None or rule.negative_sentence.search(text) is None,
+            rule.negative_sentence is None or rule.negative_sentence.search(self.own_acts(text, hit)) is None,
             rule.negative_before is None or rule.negative_before.search(before) is None,
             rule.negative_after is None or rule.negative_after.search(after) is None,
         )
         return all(checks) and not doc.in_plan(sentence.start + hit.start)
+
+    def own_acts(self, text: str, hit: Hit) -> str:
+        """``text`` up to the first clause after the trigger that states another act of its
+        subject (``settings.separate_act``: …签署框架协议，并通过收购…股权…)."""
+        for m in self.rules.clause_break.finditer(text, hit.end):
+            if self.rules.separate_act.match(text[m.end():]):
+                return text[:m.start()]
+        return text
 
     def place_is_party(self, text: str) -> bool:
         """Whether a province or city written as one side of an agreement stands in ``text``
@@ -115,7 +123,8 @@ class CandidateFinder:
         if self.rules.anaphora.search(before):
             return True
         attributive = bool(self.rules.attributive_after.search(after)) or (
-            bool(self.rules.mention_before.search(before)) and not self.rules.held.search(before))
+            bool(self.rules.mention_before.search(before)) and not self.rules.held.search(before)
+            and not self.rules.held_after.search(after))
         return attributive and not self.rules.recent.search(text[clause[0]:clause[1]])
 
     def scope_amount(self, rule: Rule, text: str, lo: int, hi: int, *, skip_attributive: bool = False) -> Amount | None:

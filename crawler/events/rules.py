@@ -87,6 +87,8 @@ class RuleSet:
     anaphora_window: int
     recent: re.Pattern[str]
     held: re.Pattern[str]
+    held_after: re.Pattern[str]
+    separate_act: re.Pattern[str]
     breakdown: re.Pattern[str]
     distributive: re.Pattern[str]
     breakdown_part: re.Pattern[str]
@@ -297,6 +299,8 @@ def _build(merged: dict[str, Any], sources: tuple[str, ...]) -> RuleSet:
         anaphora_window=_int(st, "settings", "anaphora_window"),
         recent=_pattern(st, "settings", "recent"),
         held=_pattern(st, "settings", "held"),
+        held_after=_pattern(st, "settings", "held_after"),
+        separate_act=_pattern(st, "settings", "separate_act"),
         breakdown=_pattern(st, "settings", "breakdown"),
         distributive=_pattern(st, "settings", "distributive"),
         breakdown_part=_pattern(st, "settings", "breakdown_part"),
