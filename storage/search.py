@@ -151,6 +151,7 @@ BUILD_WORK_MEM = "256MB"  # for building the whole index at once (fill)
 # whole to the WAL again after every checkpoint: 238 KB of WAL an article, and a rate that fell
 # with every article stored. New articles go to the newest partition, whose index stays small.
 PARTITION_IDS = 32768
+PARTITION_PREFIX = "article_search_p"
 POSTGRES_INDEX = (f"CREATE INDEX article_search_tokens ON article_search USING gin (tokens) "
                   f"WITH (gin_pending_list_limit = {PENDING_LIST_KB})")
 POSTGRES_TABLE = [
@@ -229,17 +230,22 @@ def index_articles(conn: Connection, rows: Sequence[tuple[int, str, str]], *, fo
                  [{"id": i, "tokens": _array(index_numbers(t, b))} for i, t, b in rows])
 
 
+def _partition(number: int) -> str:
+    """The name of the partition that holds article ids from ``number * PARTITION_IDS`` on."""
+    return f"{PARTITION_PREFIX}{number}"
+
+
 def _partitions(conn: Connection) -> set[int]:
     names = conn.execute(text("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
                               "WHERE i.inhparent = to_regclass('article_search')")).scalars()
-    return {int(name.rsplit("_p", 1)[1]) for name in names if name.startswith("article_search_p")}
+    return {int(name.removeprefix(PARTITION_PREFIX)) for name in names if name.startswith(PARTITION_PREFIX)}
 
 
 def _partition_ddl(number: int, *, attach: bool) -> str:
     bounds = f"FOR VALUES FROM ({number * PARTITION_IDS}) TO ({(number + 1) * PARTITION_IDS})"
     if attach:
-        return f"ALTER TABLE article_search ATTACH PARTITION article_search_p{number} {bounds}"
-    return f"CREATE TABLE article_search_p{number} PARTITION OF article_search {bounds}"
+        return f"ALTER TABLE article_search ATTACH PARTITION {_partition(number)} {bounds}"
+    return f"CREATE TABLE {_partition(number)} PARTITION OF article_search {bounds}"
 
 
 def ensure_partitions(conn: Connection, article_ids: Sequence[int]) -> None:
@@ -270,7 +276,7 @@ def ensure_partitions(conn: Connection, article_ids: Sequence[int]) -> None:
                     "SELECT gin_clean_pending_list(x.indexrelid) FROM pg_index x "
                     "JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_am m ON m.oid = i.relam "
                     "WHERE x.indrelid = to_regclass(:table) AND m.amname = 'gin'"),
-                    {"table": f"article_search_p{number}"})
+                    {"table": _partition(number)})
         finally:
             side.execute(text("RESET lock_timeout"))  # the connection goes back to the pool
 
@@ -280,7 +286,7 @@ def _make_partition(side: Connection, number: int, attempts: int = 5) -> None:
         if number in _partitions(side):
             return
         try:
-            side.execute(text(f"CREATE TABLE IF NOT EXISTS article_search_p{number} "
+            side.execute(text(f"CREATE TABLE IF NOT EXISTS {_partition(number)} "
                               "(LIKE article_search INCLUDING ALL)"))
             side.execute(text(_partition_ddl(number, attach=True)))
             return
@@ -404,7 +410,7 @@ def _candidates(conn: Connection, query: Query, filters: Filters) -> Iterator[An
     try:
         for number in sorted(_partitions(conn), reverse=True):
             yield from conn.execute(text(select.format(
-                f"SELECT article_id FROM article_search_p{number} WHERE article_id + 0 <= :floor "
+                f"SELECT article_id FROM {_partition(number)} WHERE article_id + 0 <= :floor "
                 "AND tokens @> CAST(:tokens AS integer[])")), params, execution_options=stream)
     finally:
         conn.execute(text("SET LOCAL enable_indexscan = on"))
